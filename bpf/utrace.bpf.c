@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Function entry/return tracing for Utrace.
+ *
+ * Entry pushes a frame on a per-thread stack kept in task storage (freed by the
+ * kernel when the thread exits); return pops it and sends one utrace_event with
+ * duration, self time, depth and caller. The probe's cookie is the function's
+ * index in the engine's table, so no names cross the ring buffer.
+ */
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "utrace.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile struct utrace_config config = {};
+
+struct frame {
+	__u64 start_ns;
+	__u64 child_ns;  /* time spent in traced children */
+	__u64 ret_slot;  /* stack address of the return address, to spot frames left by longjmp */
+	__u32 function_id;
+	__u32 reserved;
+};
+
+struct thread_stack {
+	__u32 depth; /* may exceed UTRACE_MAX_DEPTH: frames past it are counted only */
+	__u32 reserved;
+	struct frame frames[UTRACE_MAX_DEPTH];
+};
+
+/* One call stack per traced thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_stack);
+} stacks SEC(".maps");
+
+/* Completed calls, read by the engine's reader thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* Threads to trace when config.filter_threads is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} thread_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct utrace_stats);
+} stats SEC(".maps");
+
+#define COUNT(field)                                                     \
+	do {                                                             \
+		__u32 zero = 0;                                          \
+		struct utrace_stats *s = bpf_map_lookup_elem(&stats, &zero); \
+		if (s)                                                   \
+			s->field++;                                      \
+	} while (0)
+
+/* Frames left behind by longjmp or a thrown exception sit below the live stack pointer. */
+#define MAX_STALE_POPS 32
+
+static __always_inline __u32 drop_stale_frames(struct thread_stack *st, __u64 live_slot)
+{
+	__u32 depth = st->depth;
+
+	for (int i = 0; i < MAX_STALE_POPS; i++) {
+		if (depth == 0 || depth > UTRACE_MAX_DEPTH)
+			break;
+		if (st->frames[(depth - 1) & (UTRACE_MAX_DEPTH - 1)].ret_slot >= live_slot)
+			break;
+		depth--;
+	}
+	st->depth = depth;
+	return depth;
+}
+
+static __always_inline int wanted_process(__u64 pid_tgid)
+{
+	if (config.target_tgid && (pid_tgid >> 32) != config.target_tgid)
+		return 0;
+	if (config.filter_threads) {
+		__u32 tid = (__u32)pid_tgid;
+		if (!bpf_map_lookup_elem(&thread_filter, &tid))
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline int on_entry(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!wanted_process(pid_tgid))
+		return 0;
+
+	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0,
+						       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		COUNT(no_stack);
+		return 0;
+	}
+	/* At the first instruction, sp points at the return address. */
+	__u64 slot = PT_REGS_SP(ctx);
+	__u32 depth = drop_stale_frames(st, slot);
+	st->depth = depth + 1;
+	if (depth >= UTRACE_MAX_DEPTH) {
+		COUNT(too_deep);
+		return 0;
+	}
+	struct frame *f = &st->frames[depth];
+	f->function_id = (__u32)bpf_get_attach_cookie(ctx);
+	f->ret_slot = slot;
+	f->child_ns = 0;
+	f->start_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline int on_return(struct pt_regs *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!wanted_process(pid_tgid))
+		return 0;
+
+	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0, 0);
+	if (!st || st->depth == 0)
+		return 0;
+	if (st->depth > UTRACE_MAX_DEPTH) {
+		st->depth--;
+		return 0;
+	}
+	/* After `ret`, sp is one slot above the returning frame's return address. */
+	__u32 depth = drop_stale_frames(st, PT_REGS_SP(ctx) - 8);
+	if (depth == 0 || depth > UTRACE_MAX_DEPTH) {
+		COUNT(unmatched);
+		return 0;
+	}
+	struct frame *f = &st->frames[(depth - 1) & (UTRACE_MAX_DEPTH - 1)];
+	__u32 func_id = (__u32)bpf_get_attach_cookie(ctx);
+	if (f->function_id != func_id) {
+		COUNT(unmatched);
+		return 0;
+	}
+	st->depth = depth - 1;
+
+	__u64 duration = now - f->start_ns;
+	__u64 self = duration > f->child_ns ? duration - f->child_ns : 0;
+	__u32 caller = UTRACE_NO_CALLER;
+	if (depth >= 2) {
+		struct frame *parent = &st->frames[(depth - 2) & (UTRACE_MAX_DEPTH - 1)];
+		parent->child_ns += duration;
+		caller = parent->function_id;
+	}
+
+	if (duration < config.min_duration_ns || depth - 1 > config.max_depth) {
+		COUNT(filtered);
+		return 0;
+	}
+
+	struct utrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		COUNT(lost);
+		return 0;
+	}
+	e->start_ns = f->start_ns;
+	e->duration_ns = duration;
+	e->self_ns = self;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->function_id = func_id;
+	e->caller_id = caller;
+	e->depth = depth - 1;
+	e->reserved = 0;
+	/* Waking the reader per record doubles the cost of a traced call: batch it. */
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, waiting >= config.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	COUNT(sent);
+	return 0;
+}
+
+/* Multi-uprobe links (kernel >= 6.6): one link per binary and direction. */
+SEC("uprobe.multi")
+int utrace_entry_multi(struct pt_regs *ctx) { return on_entry(ctx); }
+
+SEC("uretprobe.multi")
+int utrace_return_multi(struct pt_regs *ctx) { return on_return(ctx); }
+
+/* Fallback for older kernels: one perf-event uprobe per function and direction. */
+SEC("uprobe")
+int utrace_entry(struct pt_regs *ctx) { return on_entry(ctx); }
+
+SEC("uretprobe")
+int utrace_return(struct pt_regs *ctx) { return on_return(ctx); }

@@ -1,0 +1,188 @@
+using System.Runtime.InteropServices;
+using Utrace.Native.SafeHandles;
+
+namespace Utrace.Native.Bpf;
+
+/// <summary>How probes are attached.</summary>
+public enum AttachMode
+{
+    /// <summary>Multi-uprobe links where the kernel has them (6.6 and later), else per-function uprobes.</summary>
+    Auto,
+    /// <summary>Two links per binary, whatever the number of functions.</summary>
+    MultiLink,
+    /// <summary>Two perf-event uprobes per function: works on older kernels, costs two fds per function.</summary>
+    PerFunction,
+}
+
+/// <summary>
+/// The loaded BPF object of bpf/utrace.bpf.c: its entry and return programs, the event ring
+/// buffer and the counters. Closing it unloads everything it loaded.
+/// </summary>
+internal sealed class TraceProgram : IDisposable
+{
+    private const string ResourceName = "utrace.bpf.o";
+    private static readonly Lazy<byte[]> ObjectBytes = new(ReadEmbeddedObject);
+
+    private readonly SafeBpfObjectHandle _object;
+    private readonly IntPtr _entryProgram;
+    private readonly IntPtr _returnProgram;
+
+    private TraceProgram(SafeBpfObjectHandle obj, AttachMode mode)
+    {
+        _object = obj;
+        Mode = mode;
+        var suffix = mode == AttachMode.MultiLink ? "_multi" : "";
+        _entryProgram = Interop.Libbpf.FindProgramByName(obj, "utrace_entry" + suffix);
+        _returnProgram = Interop.Libbpf.FindProgramByName(obj, "utrace_return" + suffix);
+        EventsMapFd = MapFd("events");
+        StatsMapFd = MapFd("stats");
+        ThreadFilterMapFd = MapFd("thread_filter");
+    }
+
+    public AttachMode Mode { get; }
+    public int EventsMapFd { get; }
+    private int StatsMapFd { get; }
+    private int ThreadFilterMapFd { get; }
+
+    /// <summary>Multi-uprobe links arrived in Linux 6.6.</summary>
+    public static bool KernelHasMultiLinks => Environment.OSVersion.Version >= new Version(6, 6);
+
+    /// <summary>Opens, configures and loads the object; <paramref name="mode"/> must not be Auto.</summary>
+    public static unsafe TraceProgram Load(in TraceConfig config, AttachMode mode)
+    {
+        LibbpfLog.Install();
+        var bytes = ObjectBytes.Value;
+        SafeBpfObjectHandle obj;
+        fixed (byte* buffer = bytes)
+            obj = Interop.Libbpf.ObjectOpenMem(buffer, (nuint)bytes.Length, IntPtr.Zero);
+        if (obj.IsInvalid)
+            throw Interop.BpfError(Interop.LastErrno, "Opening the BPF object");
+        try
+        {
+            WriteConfig(obj, config);
+            var multi = mode == AttachMode.MultiLink;
+            SetAutoload(obj, "utrace_entry_multi", multi);
+            SetAutoload(obj, "utrace_return_multi", multi);
+            SetAutoload(obj, "utrace_entry", !multi);
+            SetAutoload(obj, "utrace_return", !multi);
+            if (Interop.Libbpf.ObjectLoad(obj) != 0)
+                throw Interop.BpfError(Interop.LastErrno, "Loading the BPF programs");
+            return new TraceProgram(obj, mode);
+        }
+        catch
+        {
+            obj.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Entry or return probes on many functions of one binary, as one link (kernel >= 6.6).</summary>
+    public unsafe SafeBpfLinkHandle AttachMulti(int pid, string binaryPath, ReadOnlySpan<nuint> offsets, ReadOnlySpan<ulong> cookies, bool retprobe)
+    {
+        fixed (nuint* offsetsPtr = offsets)
+        fixed (ulong* cookiesPtr = cookies)
+        {
+            var options = new Interop.Libbpf.UprobeMultiOptions
+            {
+                Size = (nuint)sizeof(Interop.Libbpf.UprobeMultiOptions),
+                Offsets = offsetsPtr,
+                Cookies = cookiesPtr,
+                Count = (nuint)offsets.Length,
+                Retprobe = retprobe,
+            };
+            var link = Interop.Libbpf.AttachUprobeMulti(retprobe ? _returnProgram : _entryProgram, pid, binaryPath, null, &options);
+            if (link.IsInvalid)
+                throw Interop.BpfError(Interop.LastErrno, $"Attaching {(retprobe ? "return" : "entry")} probes to {offsets.Length} functions of {binaryPath}", binaryPath);
+            return link;
+        }
+    }
+
+    /// <summary>One entry or return probe on one function (the fallback for older kernels).</summary>
+    public unsafe SafeBpfLinkHandle AttachSingle(int pid, string binaryPath, nuint offset, ulong cookie, bool retprobe)
+    {
+        var options = new Interop.Libbpf.UprobeOptions
+        {
+            Size = (nuint)sizeof(Interop.Libbpf.UprobeOptions),
+            Cookie = cookie,
+            Retprobe = retprobe,
+        };
+        var link = Interop.Libbpf.AttachUprobe(retprobe ? _returnProgram : _entryProgram, pid, binaryPath, offset, &options);
+        if (link.IsInvalid)
+            throw Interop.BpfError(Interop.LastErrno, $"Attaching a {(retprobe ? "return" : "entry")} probe at offset 0x{offset:x} of {binaryPath}", binaryPath);
+        return link;
+    }
+
+    /// <summary>Restricts tracing to these threads (used with TraceConfig.FilterThreads).</summary>
+    public unsafe void AddThreads(IEnumerable<int> threadIds)
+    {
+        byte one = 1;
+        foreach (var tid in threadIds)
+        {
+            var key = (uint)tid;
+            if (Interop.Libbpf.MapUpdateElem(ThreadFilterMapFd, &key, &one, 0) != 0)
+                throw Interop.BpfError(Interop.LastErrno, $"Adding thread {tid} to the thread filter", tid);
+        }
+    }
+
+    /// <summary>The counters summed over all CPUs.</summary>
+    public unsafe StatsRecord ReadStats()
+    {
+        var cpus = Interop.Libbpf.NumPossibleCpus();
+        if (cpus <= 0)
+            return default;
+        var perCpu = new StatsRecord[cpus];
+        uint key = 0;
+        fixed (StatsRecord* values = perCpu)
+        {
+            if (Interop.Libbpf.MapLookupElem(StatsMapFd, &key, values) != 0)
+                throw Interop.BpfError(Interop.LastErrno, "Reading the BPF counters");
+        }
+        var total = default(StatsRecord);
+        foreach (var s in perCpu)
+        {
+            total.Sent += s.Sent;
+            total.Lost += s.Lost;
+            total.TooDeep += s.TooDeep;
+            total.Filtered += s.Filtered;
+            total.NoStack += s.NoStack;
+            total.Unmatched += s.Unmatched;
+        }
+        return total;
+    }
+
+    public void Dispose() => _object.Dispose();
+
+    private int MapFd(string name)
+    {
+        var map = Interop.Libbpf.FindMapByName(_object, name);
+        var fd = map == IntPtr.Zero ? -1 : Interop.Libbpf.MapFd(map);
+        return fd >= 0 ? fd : throw new InvalidOperationException($"The BPF object has no map '{name}'.");
+    }
+
+    private static unsafe void WriteConfig(SafeBpfObjectHandle obj, in TraceConfig config)
+    {
+        var rodata = Interop.Libbpf.FindMapByName(obj, ".rodata");
+        nuint size = 0;
+        var data = rodata == IntPtr.Zero ? IntPtr.Zero : Interop.Libbpf.MapInitialValue(rodata, out size);
+        // `config` is the only read-only global of the BPF program, so it sits at offset 0.
+        if (data == IntPtr.Zero || size < (nuint)sizeof(TraceConfig))
+            throw new InvalidOperationException("The BPF object has no .rodata for its configuration.");
+        *(TraceConfig*)data = config;
+    }
+
+    private static void SetAutoload(SafeBpfObjectHandle obj, string program, bool load)
+    {
+        var handle = Interop.Libbpf.FindProgramByName(obj, program);
+        if (handle == IntPtr.Zero || Interop.Libbpf.ProgramSetAutoload(handle, load) != 0)
+            throw new InvalidOperationException($"The BPF object has no program '{program}'.");
+    }
+
+    private static byte[] ReadEmbeddedObject()
+    {
+        using var stream = typeof(TraceProgram).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new InvalidOperationException($"The assembly lacks its embedded {ResourceName}; rebuild Utrace.");
+        var bytes = GC.AllocateUninitializedArray<byte>((int)stream.Length, pinned: true);
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+}

@@ -1,0 +1,245 @@
+using ELFSharp.ELF;
+using ELFSharp.ELF.Sections;
+using ELFSharp.ELF.Segments;
+
+namespace Utrace.Native.Elf;
+
+/// <summary>
+/// The probe-able functions and the dynamic-linking facts of one x86_64 executable or shared library.
+/// Everything is read once, when the file is opened; the file is not kept open.
+/// </summary>
+public sealed class ElfImage
+{
+    private const ulong DF_1_PIE = 0x08000000;
+    private const SymbolType STT_GNU_IFUNC = (SymbolType)10;
+    private const int MaxSymlinkHops = 40; // Linux's own limit before ELOOP
+
+    private ElfImage(string path, ELF<ulong> elf)
+    {
+        Path = path;
+        RealPath = ResolveRealPath(path);
+        FileName = System.IO.Path.GetFileName(RealPath);
+
+        var symbolTables = elf.Sections.OfType<SymbolTable<ulong>>().ToArray();
+        var symtab = symbolTables.FirstOrDefault(table => table.Type == SectionType.SymbolTable);
+        var dynamicSymbols = symbolTables.FirstOrDefault(table => table.Type == SectionType.DynamicSymbolTable)?.Entries.ToArray() ?? [];
+        HasSymtab = symtab is not null;
+        Functions = FunctionTable.Build(symtab?.Entries ?? dynamicSymbols, FunctionKind.Function);
+        Exports = FunctionTable.Build(dynamicSymbols.Where(IsExported), FunctionKind.Export);
+        PltStubs = PltStubReader.Read(elf, dynamicSymbols);
+        ImportsCxaThrow = dynamicSymbols.Any(symbol =>
+            !FunctionTable.IsDefined(symbol) && symbol.Name is "__cxa_throw" or "_Unwind_RaiseException");
+        // IFUNCs count here: an import of strlen binds to libc's strlen resolver all the same.
+        ProvidedNames = dynamicSymbols
+            .Where(symbol => IsExported(symbol) && symbol.Type is SymbolType.Function or STT_GNU_IFUNC && FunctionTable.IsDefined(symbol))
+            .Select(symbol => symbol.Name)
+            .ToArray();
+
+        var dynamic = ReadDynamicSection(elf);
+        Needed = dynamic.Needed;
+        SoName = dynamic.SoName;
+        var hasInterpreter = elf.Segments.Any(segment => segment.Type == SegmentType.Interpreter);
+        // Current linkers mark a PIE with DF_1_PIE; older PIEs are known by an interpreter without a soname
+        // (libc.so.6 has an interpreter too, being runnable, but it has a soname).
+        IsPie = elf.Type == FileType.SharedObject
+            && ((dynamic.Flags1 & DF_1_PIE) != 0 || (hasInterpreter && dynamic.SoName is null));
+        IsSharedLibrary = elf.Type == FileType.SharedObject && !IsPie;
+        RunPathsFromRPath = dynamic.RunPath is null && dynamic.RPath is not null;
+        // ld.so takes $ORIGIN of the executable from its resolved path, and of a library from the path it was loaded by.
+        var origin = System.IO.Path.GetDirectoryName(IsSharedLibrary ? System.IO.Path.GetFullPath(path) : RealPath) ?? "/";
+        RunPaths = (dynamic.RunPath ?? dynamic.RPath ?? "")
+            .Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => directory.Replace("${ORIGIN}", origin, StringComparison.Ordinal).Replace("$ORIGIN", origin, StringComparison.Ordinal))
+            .ToArray();
+    }
+
+    /// <summary>The path the image was opened with.</summary>
+    public string Path { get; }
+
+    /// <summary>The path with every symlink resolved, as the kernel names the file in /proc/PID/maps.</summary>
+    public string RealPath { get; }
+
+    /// <summary>The real file's name: for /proc/PID/exe, the name of the program.</summary>
+    public string FileName { get; }
+
+    /// <summary>DT_SONAME, the name other files list in DT_NEEDED; null for most executables.</summary>
+    public string? SoName { get; }
+
+    /// <summary>A position-independent executable: probe offsets stay file offsets, the load address varies.</summary>
+    public bool IsPie { get; }
+
+    public bool IsSharedLibrary { get; }
+
+    /// <summary>False for stripped files, whose <see cref="Functions"/> then come from .dynsym.</summary>
+    public bool HasSymtab { get; }
+
+    /// <summary>The functions defined in this file, one per address, sorted by address, without the C runtime's start-up code.</summary>
+    public IReadOnlyList<ElfFunction> Functions { get; }
+
+    /// <summary>One stub per imported function that is called through the PLT, sorted by address.</summary>
+    public IReadOnlyList<ElfFunction> PltStubs { get; }
+
+    /// <summary>The functions this file exports to others (from .dynsym), one per address, sorted by address.</summary>
+    public IReadOnlyList<ElfFunction> Exports { get; }
+
+    /// <summary>DT_NEEDED, in order.</summary>
+    public IReadOnlyList<string> Needed { get; }
+
+    /// <summary>DT_RUNPATH, or DT_RPATH when there is no DT_RUNPATH, with $ORIGIN expanded.</summary>
+    public IReadOnlyList<string> RunPaths { get; }
+
+    /// <summary>
+    /// True when <see cref="RunPaths"/> came from DT_RPATH: ld.so then searches them before LD_LIBRARY_PATH,
+    /// and also for the file's dependencies.
+    /// </summary>
+    public bool RunPathsFromRPath { get; }
+
+    /// <summary>The file imports __cxa_throw or _Unwind_RaiseException: C++ that throws.</summary>
+    public bool ImportsCxaThrow { get; }
+
+    /// <summary>Every function name (aliases included) this file's .dynsym defines for other files to bind to.</summary>
+    internal IReadOnlyList<string> ProvidedNames { get; }
+
+    /// <exception cref="ElfFormatException">The file cannot be read, or is not an x86_64 executable or shared library.</exception>
+    public static ElfImage Open(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ELF<ulong> elf;
+        try
+        {
+            var elfClass = ELFReader.CheckELFType(path);
+            if (elfClass != Class.Bit64)
+            {
+                throw new ElfFormatException(path, elfClass == Class.NotELF ? "is not an ELF file" : "is a 32-bit ELF file; only x86_64 is supported");
+            }
+
+            elf = ELFReader.Load<ulong>(path);
+        }
+        catch (Exception e) when (e is not ElfFormatException)
+        {
+            // I/O errors, and ELFSharp's assorted exception types for malformed files.
+            throw new ElfFormatException(path, $"cannot be read as an ELF file: {e.Message}", e);
+        }
+
+        using (elf)
+        {
+            if (elf.Machine != Machine.AMD64)
+            {
+                throw new ElfFormatException(path, $"is an ELF file for {elf.Machine}; only x86_64 is supported");
+            }
+
+            if (elf.Type is not (FileType.Executable or FileType.SharedObject))
+            {
+                throw new ElfFormatException(path, $"is an ELF {elf.Type} file, not an executable or shared library");
+            }
+
+            return new ElfImage(path, elf);
+        }
+    }
+
+    public override string ToString() => Path;
+
+    private static bool IsExported(SymbolEntry<ulong> symbol) =>
+        symbol.Binding is SymbolBinding.Global or SymbolBinding.Weak && symbol.Visibility == SymbolVisibility.Default;
+
+    private static DynamicInfo ReadDynamicSection(ELF<ulong> elf)
+    {
+        var info = new DynamicInfo();
+        var dynamic = elf.Sections.OfType<DynamicSection<ulong>>().FirstOrDefault();
+        if (dynamic is null || !elf.TryGetSection(".dynstr", out var section) || section is not StringTable<ulong> strings)
+        {
+            return info;
+        }
+
+        foreach (var entry in dynamic.Entries)
+        {
+            switch (entry.Tag)
+            {
+                case DynamicTag.Needed:
+                    info.Needed.Add(strings[(long)entry.Value]);
+                    break;
+                case DynamicTag.SoName:
+                    info.SoName = strings[(long)entry.Value];
+                    break;
+                case DynamicTag.RunPath:
+                    info.RunPath = strings[(long)entry.Value];
+                    break;
+                case DynamicTag.RPath:
+                    info.RPath = strings[(long)entry.Value];
+                    break;
+                case DynamicTag.Flags1:
+                    info.Flags1 = entry.Value;
+                    break;
+            }
+        }
+
+        return info;
+    }
+
+    /// <summary>realpath(3): resolves the symlinks of every path component, not just the last.</summary>
+    private static string ResolveRealPath(string path)
+    {
+        var pending = new Stack<string>();
+        PushComponents(pending, System.IO.Path.GetFullPath(path));
+        var resolved = "/";
+        var hops = 0;
+        while (pending.TryPop(out var component))
+        {
+            if (component == ".")
+            {
+                continue;
+            }
+
+            if (component == "..")
+            {
+                resolved = System.IO.Path.GetDirectoryName(resolved) ?? "/";
+                continue;
+            }
+
+            var next = System.IO.Path.Join(resolved, component);
+            var target = new FileInfo(next).LinkTarget;
+            if (target is null)
+            {
+                resolved = next;
+            }
+            else if (++hops > MaxSymlinkHops)
+            {
+                // The file was just opened, so only a concurrent rename can loop; keep the given path then.
+                return System.IO.Path.GetFullPath(path);
+            }
+            else
+            {
+                if (target.StartsWith('/'))
+                {
+                    resolved = "/";
+                }
+
+                PushComponents(pending, target);
+            }
+        }
+
+        return resolved;
+    }
+
+    private static void PushComponents(Stack<string> pending, string path)
+    {
+        var components = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = components.Length - 1; i >= 0; i--)
+        {
+            pending.Push(components[i]);
+        }
+    }
+
+    private sealed class DynamicInfo
+    {
+        public List<string> Needed { get; } = [];
+
+        public string? SoName { get; set; }
+
+        public string? RunPath { get; set; }
+
+        public string? RPath { get; set; }
+
+        public ulong Flags1 { get; set; }
+    }
+}

@@ -1,0 +1,68 @@
+using System.Collections.Frozen;
+using ELFSharp.ELF.Sections;
+
+namespace Utrace.Native.Elf;
+
+/// <summary>Turns symbol-table entries into probe-able functions: one per address, sorted by address.</summary>
+internal static class FunctionTable
+{
+    // The C runtime's start-up and tear-down code: every program has it, nobody means to trace it.
+    private static readonly FrozenSet<string> StartupNoise = new[]
+    {
+        "_start", "_init", "_fini", "__libc_csu_init", "__libc_csu_fini", "_dl_relocate_static_pie",
+        "deregister_tm_clones", "register_tm_clones", "__do_global_dtors_aux", "frame_dummy",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>Code with a body: a defined STT_FUNC of non-zero size in an executable section.</summary>
+    private static bool IsDefinedCode(SymbolEntry<ulong> symbol) =>
+        symbol.Type == SymbolType.Function
+        && symbol.Size > 0
+        && IsDefined(symbol)
+        && (symbol.PointedSection.Flags & SectionFlags.Executable) != 0;
+
+    internal static bool IsDefined(SymbolEntry<ulong> symbol) =>
+        !symbol.IsPointedIndexSpecial && symbol.PointedSectionIndex != 0;
+
+    private static bool IsStartupNoise(string name) =>
+        StartupNoise.Contains(name)
+        || name.StartsWith("__x86.get_pc_thunk.", StringComparison.Ordinal)
+        // gcc's hot/cold splitting: "f.cold" (or "f.cold.3") is only jumped to from inside f, never called.
+        || name.EndsWith(".cold", StringComparison.Ordinal)
+        || name.Contains(".cold.", StringComparison.Ordinal);
+
+    /// <summary>.symtab spells versioned symbols "name@VERSION"; probes and people want the plain name.</summary>
+    internal static string StripVersion(string name)
+    {
+        var at = name.IndexOf('@', StringComparison.Ordinal);
+        return at < 0 ? name : name[..at];
+    }
+
+    /// <summary>
+    /// The code symbols among <paramref name="symbols"/> without the start-up noise, with aliases at one address
+    /// collapsed to the most public, then shortest, name.
+    /// </summary>
+    internal static IReadOnlyList<ElfFunction> Build(IEnumerable<SymbolEntry<ulong>> symbols, FunctionKind kind) =>
+        symbols
+            .Where(IsDefinedCode)
+            .Select(symbol => (Symbol: symbol, Name: StripVersion(symbol.Name)))
+            .Where(entry => !IsStartupNoise(entry.Name))
+            .GroupBy(entry => entry.Symbol.Value)
+            .Select(aliases => aliases
+                .OrderBy(entry => BindingRank(entry.Symbol.Binding))
+                .ThenBy(entry => entry.Name.Length)
+                .ThenBy(entry => entry.Name, StringComparer.Ordinal)
+                .First())
+            .OrderBy(entry => entry.Symbol.Value)
+            .Select(entry => new ElfFunction(entry.Name, kind, entry.Symbol.Value, FileOffset(entry.Symbol), entry.Symbol.Size))
+            .ToArray();
+
+    private static int BindingRank(SymbolBinding binding) => binding switch
+    {
+        SymbolBinding.Global => 0,
+        SymbolBinding.Weak => 1,
+        _ => 2,
+    };
+
+    private static ulong FileOffset(SymbolEntry<ulong> symbol) =>
+        symbol.Value - symbol.PointedSection.LoadAddress + symbol.PointedSection.Offset;
+}

@@ -1,0 +1,92 @@
+using Utrace.Native.Elf;
+
+namespace Utrace.Native.Tracing;
+
+/// <summary>
+/// Every traceable function of a program: its own functions, its library calls (PLT stubs,
+/// named after the library that provides them), and on request the exports of its libraries.
+/// </summary>
+public sealed class FunctionCatalog
+{
+    private readonly ElfImage _executable;
+    private readonly string _executablePath;
+    private readonly LibraryResolver _libraries;
+    private readonly Func<string, string> _libraryAttachPath;
+
+    private FunctionCatalog(ElfImage executable, string executablePath, LibraryResolver libraries, Func<string, string> libraryAttachPath)
+    {
+        _executable = executable;
+        _executablePath = executablePath;
+        _libraries = libraries;
+        _libraryAttachPath = libraryAttachPath;
+        _libraries.AssignProviders(executable);
+        var module = executable.FileName;
+        Own = executable.Functions.Select(f => new FunctionInfo(f, module, executablePath))
+            .Concat(executable.PltStubs.Select(f => new FunctionInfo(f, f.Library ?? module, executablePath)))
+            .ToArray();
+    }
+
+    /// <summary>File name of the executable.</summary>
+    public string ExecutableName => _executable.FileName;
+
+    /// <summary>True when the executable imports C++ exception throwing (see the README on return probes).</summary>
+    public bool ThrowsCxxExceptions => _executable.ImportsCxaThrow;
+
+    /// <summary>The executable's own functions and its library calls.</summary>
+    public IReadOnlyList<FunctionInfo> Own { get; }
+
+    /// <summary>The file names of the shared libraries the program uses, in search order.</summary>
+    public IEnumerable<string> LibraryNames => _libraries.LibraryPaths.Select(Path.GetFileName)!;
+
+    /// <summary>Functions of a program that is about to be launched, with libraries found as ld.so would.</summary>
+    public static FunctionCatalog ForExecutable(string path, string? ldLibraryPath)
+    {
+        var executable = Open(path);
+        return new FunctionCatalog(executable, path, LibraryResolver.ForExecutable(executable, ldLibraryPath), p => p);
+    }
+
+    /// <summary>Functions of a running process, with the libraries it has mapped.</summary>
+    public static FunctionCatalog ForProcess(int pid)
+    {
+        var exe = $"/proc/{pid}/exe";
+        if (!File.Exists(exe))
+            throw new UtraceException(TraceErrorKind.ProcessNotFound, $"No process has id {pid}.",
+                "Check the id with Get-Process.", pid);
+        var executable = Open(exe);
+        var root = $"/proc/{pid}/root";
+        return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable), p => root + p);
+    }
+
+    /// <summary>The functions the selection keeps, executable first, then nested libraries.</summary>
+    public IReadOnlyList<FunctionInfo> Select(FunctionSelection selection)
+    {
+        var chosen = Own.Where(selection.Accepts).ToList();
+        if (selection.NestLibrary is { } nest)
+        {
+            foreach (var path in _libraries.LibraryPaths)
+            {
+                var name = Path.GetFileName(path);
+                if (!nest(name))
+                    continue;
+                var attachPath = _libraryAttachPath(path);
+                chosen.AddRange(_libraries.Open(path).Exports
+                    .Select(f => new FunctionInfo(f, name, attachPath))
+                    .Where(selection.Accepts));
+            }
+        }
+        return chosen;
+    }
+
+    private static ElfImage Open(string path)
+    {
+        try
+        {
+            return ElfImage.Open(path);
+        }
+        catch (ElfFormatException ex)
+        {
+            throw new UtraceException(TraceErrorKind.InvalidData, ex.Message,
+                "Utrace traces x86-64 ELF executables; check the path.", path, inner: ex);
+        }
+    }
+}

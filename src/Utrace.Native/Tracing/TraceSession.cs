@@ -1,0 +1,298 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Utrace.Native.Bpf;
+
+namespace Utrace.Native.Tracing;
+
+/// <summary>
+/// One trace: the BPF program, its probes, the ring-buffer reader and the traced process.
+/// Events queue up as calls complete; <see cref="ReadEvents"/> hands them out. The trace ends
+/// when the program exits or <see cref="Stop"/> is called; either way every record still in
+/// the ring buffer is read before the event stream completes.
+/// </summary>
+public sealed class TraceSession : IDisposable
+{
+    private static readonly ConcurrentDictionary<int, TraceSession> Sessions = new();
+    private static int _lastId;
+
+    private readonly object _finishLock = new();
+    private readonly TraceOptions _options;
+    private readonly BlockingCollection<CallEvent> _queue;
+    private readonly CancellationTokenSource _consumerGone = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly DateTime _startTime = DateTime.Now;
+    private LaunchedChild? _child;
+    private TraceProgram? _program;
+    private EventContext? _context;
+    private RingBufferReader? _reader;
+    private ProbeSet? _probes;
+    private TimeSpan _attachTime;
+    private long _delivered;
+    private long _droppedByConsumer;
+    private TraceSummary? _summary;
+
+    private TraceSession(int processId, string command, TraceOptions options, IReadOnlyList<FunctionInfo> functions)
+    {
+        Id = Interlocked.Increment(ref _lastId);
+        ProcessId = processId;
+        Command = command;
+        Functions = functions;
+        _options = options;
+        _queue = new BlockingCollection<CallEvent>(options.QueueCapacity);
+    }
+
+    public int Id { get; }
+    public int ProcessId { get; private set; }
+    public string Command { get; }
+    public IReadOnlyList<FunctionInfo> Functions { get; }
+    public TraceState State => _summary?.State ?? TraceState.Running;
+
+    /// <summary>Things the user should know before trusting the trace.</summary>
+    public IReadOnlyList<string> Warnings { get; private set; } = [];
+
+    /// <summary>Completes when the trace has ended and every event is queued.</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>Traces that have not ended, by id.</summary>
+    public static IReadOnlyCollection<TraceSession> Active => Sessions.Values.OrderBy(s => s.Id).ToArray();
+
+    public static TraceSession? Find(int id) => Sessions.GetValueOrDefault(id);
+
+    /// <summary>
+    /// Starts <paramref name="program"/> stopped, attaches the probes, then lets it run: main and
+    /// everything after it is traced.
+    /// </summary>
+    public static TraceSession Launch(string program, IReadOnlyList<string> argv, string workingDirectory,
+        TraceOptions options, FunctionCatalog catalog)
+    {
+        var functions = SelectOrThrow(catalog, options, program);
+        var session = new TraceSession(0, string.Join(' ', argv), options, functions);
+        session.Warnings = WarningsFor(catalog);
+        try
+        {
+            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory);
+            session.ProcessId = session._child.ProcessId;
+            session.AttachProbes();
+            session._child.Release();
+            session.Register();
+            _ = session._child.WaitForExitAsync().ContinueWith(_ => session.Finish(TraceState.Completed), TaskScheduler.Default);
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Attaches to a running process; its existing threads are traced too.</summary>
+    public static TraceSession Attach(int processId, TraceOptions options, FunctionCatalog catalog)
+    {
+        var functions = SelectOrThrow(catalog, options, processId);
+        var session = new TraceSession(processId, ReadCommandLine(processId) ?? catalog.ExecutableName, options, functions);
+        session.Warnings = WarningsFor(catalog);
+        try
+        {
+            session.AttachProbes();
+            session.Register();
+            var watcher = new Thread(session.WatchAttachedProcess) { IsBackground = true, Name = "utrace process watch" };
+            watcher.Start();
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Events in completion order, until the trace ends. Cancelling <paramref name="cancellation"/>
+    /// means nobody reads any more: later events are counted as dropped instead of queued.
+    /// </summary>
+    public IEnumerable<CallEvent> ReadEvents(CancellationToken cancellation)
+    {
+        using var gone = cancellation.Register(_consumerGone.Cancel);
+        foreach (var e in _queue.GetConsumingEnumerable(cancellation))
+        {
+            Interlocked.Increment(ref _delivered);
+            yield return e;
+        }
+    }
+
+    /// <summary>Ends the trace: a launched program is terminated, probes are detached, the stream completes.</summary>
+    public TraceSummary Stop()
+    {
+        Finish(TraceState.Stopped);
+        return Summary;
+    }
+
+    /// <summary>The trace's figures; final once <see cref="Completion"/> is done.</summary>
+    public TraceSummary Summary => _summary ?? BuildSummary(TraceState.Running, TimeSpan.Zero, _program?.ReadStats() ?? default);
+
+    public void Dispose()
+    {
+        _consumerGone.Cancel();
+        Finish(TraceState.Stopped);
+        _child?.Dispose();
+    }
+
+    private void AttachProbes()
+    {
+        var clock = Stopwatch.StartNew();
+        var mode = _options.AttachMode == AttachMode.Auto
+            ? (TraceProgram.KernelHasMultiLinks ? AttachMode.MultiLink : AttachMode.PerFunction)
+            : _options.AttachMode;
+        var config = new TraceConfig
+        {
+            TargetTgid = (uint)ProcessId,
+            MinDurationNs = (ulong)Math.Max(0, _options.MinDuration.Nanoseconds),
+            MaxDepth = _options.MaxDepth is { } max ? (uint)Math.Max(0, max) : uint.MaxValue,
+            WakeupBytes = (ulong)_options.WakeupBytes,
+            FilterThreads = _options.ThreadIds is { Count: > 0 } ? 1u : 0u,
+        };
+        _program = TraceProgram.Load(config, mode);
+        if (_options.ThreadIds is { Count: > 0 } threads)
+            _program.AddThreads(threads);
+        _context = new EventContext(Functions);
+        _reader = new RingBufferReader(_program.EventsMapFd, OnRecord);
+        _probes = ProbeSet.Attach(_program, ProcessId, Functions);
+        _reader.Start();
+        _attachTime = clock.Elapsed;
+    }
+
+    // The hot path: runs on the reader thread for every record.
+    private void OnRecord(in EventRecord record)
+    {
+        if (_consumerGone.IsCancellationRequested)
+        {
+            _droppedByConsumer++;
+            return;
+        }
+        var e = new CallEvent(_context!, record);
+        if (_queue.TryAdd(e))
+            return;
+        try
+        {
+            _queue.Add(e, _consumerGone.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _droppedByConsumer++;
+        }
+    }
+
+    private void Finish(TraceState state)
+    {
+        lock (_finishLock)
+        {
+            if (_summary is not null)
+                return;
+            var clock = Stopwatch.StartNew();
+            StatsRecord stats = default;
+            try
+            {
+                if (state == TraceState.Stopped)
+                    _child?.Terminate();
+                _probes?.Dispose();
+                _reader?.StopAndDrain();
+                stats = _program?.ReadStats() ?? default;
+            }
+            catch
+            {
+                state = TraceState.Failed;
+                throw;
+            }
+            finally
+            {
+                _reader?.Dispose();
+                _program?.Dispose();
+                _summary = BuildSummary(state, clock.Elapsed, stats);
+                _queue.CompleteAdding();
+                Sessions.TryRemove(Id, out _);
+                _completion.TrySetResult();
+            }
+        }
+    }
+
+    private TraceSummary BuildSummary(TraceState state, TimeSpan detachTime, in StatsRecord stats) => new()
+    {
+        Id = Id,
+        ProcessId = ProcessId,
+        Command = Command,
+        State = state,
+        ExitCode = _child is { HasExited: true } child ? child.ExitCode : null,
+        FunctionCount = Functions.Count,
+        AttachMode = _program?.Mode ?? _options.AttachMode,
+        LinkCount = _probes?.LinkCount ?? 0,
+        EventsDelivered = Interlocked.Read(ref _delivered),
+        EventsSent = (long)stats.Sent,
+        EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer,
+        EventsFiltered = (long)stats.Filtered,
+        AttachTime = _attachTime,
+        DetachTime = detachTime,
+        StartTime = _startTime,
+        EndTime = state == TraceState.Running ? null : DateTime.Now,
+    };
+
+    private void Register() => Sessions[Id] = this;
+
+    private void WatchAttachedProcess()
+    {
+        while (!_completion.Task.IsCompleted)
+        {
+            if (!IsAlive(ProcessId))
+            {
+                Finish(TraceState.Completed);
+                return;
+            }
+            Thread.Sleep(100);
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            // The state follows the command name, which may itself hold spaces or parentheses.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
+            return state is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static string? ReadCommandLine(int pid)
+    {
+        try
+        {
+            var raw = File.ReadAllText($"/proc/{pid}/cmdline");
+            return raw.Length == 0 ? null : raw.TrimEnd('\0').Replace('\0', ' ');
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static IReadOnlyList<FunctionInfo> SelectOrThrow(FunctionCatalog catalog, TraceOptions options, object target)
+    {
+        var functions = catalog.Select(options.Selection);
+        if (functions.Count == 0)
+            throw new UtraceException(TraceErrorKind.NotFound,
+                $"No function of {catalog.ExecutableName} matches the selection ({catalog.Own.Count} functions and library calls exist).",
+                $"List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.", target);
+        return functions;
+    }
+
+    private static IReadOnlyList<string> WarningsFor(FunctionCatalog catalog) => catalog.ThrowsCxxExceptions
+        ?
+        [
+            $"{catalog.ExecutableName} throws C++ exceptions. An exception thrown through a function with a return probe makes the C++ runtime abort the program " +
+            "(the probe replaces the return address the unwinder needs). Exclude functions that exceptions pass through with -ExcludeFunction.",
+        ]
+        : [];
+}

@@ -1,0 +1,40 @@
+using Utrace.Native.Bpf;
+
+namespace Utrace;
+
+public enum TraceState
+{
+    Running,
+    /// <summary>The traced program exited.</summary>
+    Completed,
+    /// <summary>Stopped by the user: probes detached, a launched program terminated.</summary>
+    Stopped,
+    Failed,
+}
+
+/// <summary>What a trace did: what it delivered, what it lost and why.</summary>
+public sealed class TraceSummary
+{
+    public int Id { get; init; }
+    public int ProcessId { get; init; }
+    public string Command { get; init; } = "";
+    public TraceState State { get; init; }
+    /// <summary>Exit code of a launched program (128 + N when signal N ended it); null when attached by pid or still running.</summary>
+    public int? ExitCode { get; init; }
+    public int FunctionCount { get; init; }
+    public AttachMode AttachMode { get; init; }
+    /// <summary>Probe links (or perf uprobes) created: two per binary with multi links.</summary>
+    public int LinkCount { get; init; }
+    /// <summary>Events handed to the consumer.</summary>
+    public long EventsDelivered { get; init; }
+    /// <summary>Calls that were not reported although they matched: ring buffer full, too deep, consumer gone.</summary>
+    public long EventsDropped { get; init; }
+    /// <summary>Calls the kernel dropped on purpose: -MinDuration and -MaxDepth.</summary>
+    public long EventsFiltered { get; init; }
+    /// <summary>Records that crossed the ring buffer from the kernel.</summary>
+    public long EventsSent { get; init; }
+    public TimeSpan AttachTime { get; init; }
+    public TimeSpan DetachTime { get; init; }
+    public DateTime StartTime { get; init; }
+    public DateTime? EndTime { get; init; }
+}

@@ -1,0 +1,66 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using System.Management.Automation.Runspaces;
+using Utrace.Native.Tracing;
+
+namespace Utrace.PowerShell;
+
+/// <summary>
+/// Completes names from the target's own symbols once -Command, -ProcessId or -Path is on the
+/// command line. A target that cannot be read completes nothing rather than failing.
+/// </summary>
+public abstract class TargetNameCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        FunctionCatalog? catalog;
+        try
+        {
+            catalog = CatalogFor(fakeBoundParameters);
+        }
+        catch (Exception ex) when (ex is UtraceException or IOException or UnauthorizedAccessException)
+        {
+            catalog = null;
+        }
+        if (catalog is null)
+            return [];
+        var prefix = new WildcardPattern(wordToComplete.Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);
+        return Names(catalog)
+            .Where(prefix.IsMatch)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.OrdinalIgnoreCase)
+            .Select(name => new CompletionResult(Quote(name), name, CompletionResultType.ParameterValue, name));
+    }
+
+    protected abstract IEnumerable<string> Names(FunctionCatalog catalog);
+
+    private static FunctionCatalog? CatalogFor(IDictionary bound)
+    {
+        if (bound["ProcessId"] is { } pid)
+            return FunctionCatalog.ForProcess(Convert.ToInt32(pid));
+        var directory = Runspace.DefaultRunspace?.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath
+            ?? Environment.CurrentDirectory;
+        if (bound["Command"] is { } command)
+            return LaunchTarget.Resolve(command.ToString()!, null, directory).LoadCatalog();
+        if (bound["Path"] is { } path)
+            return LaunchTarget.FromProgram(path.ToString()!, directory).LoadCatalog();
+        return null;
+    }
+
+    private static string Quote(string name) =>
+        name.IndexOfAny([' ', '(', ')', ',', '<', '>', '[', ']', '&', '\'', '{', '}', ';']) < 0 ? name : "'" + name.Replace("'", "''") + "'";
+}
+
+/// <summary>Completes -Function with the target's function names.</summary>
+public sealed class FunctionNameCompleter : TargetNameCompleter
+{
+    protected override IEnumerable<string> Names(FunctionCatalog catalog) => catalog.Own.Select(f => f.Name);
+}
+
+/// <summary>Completes -Library and friends with the file names of the target's libraries.</summary>
+public sealed class LibraryNameCompleter : TargetNameCompleter
+{
+    protected override IEnumerable<string> Names(FunctionCatalog catalog) => catalog.LibraryNames;
+}

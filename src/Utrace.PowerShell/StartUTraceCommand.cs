@@ -1,0 +1,136 @@
+using System.Management.Automation;
+using Utrace.Native.Bpf;
+using Utrace.Native.Tracing;
+
+namespace Utrace.PowerShell;
+
+/// <summary>
+/// Traces the functions of a command it launches, or of a running process, and writes one
+/// CallEvent per completed call to the pipeline as the program runs.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Start, "UTrace", DefaultParameterSetName = CommandSet, SupportsShouldProcess = true)]
+[OutputType(typeof(CallEvent))]
+[OutputType(typeof(UTraceJob))]
+public sealed class StartUTraceCommand : UTraceSelectionCommandBase
+{
+    private const string CommandSet = "Command";
+    private const string ProcessSet = "ProcessId";
+
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>The program to run and its arguments, split like a shell would.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = CommandSet)]
+    [ValidateNotNullOrEmpty]
+    public string Command { get; set; } = "";
+
+    /// <summary>More arguments, passed as they are.</summary>
+    [Parameter(Position = 1, ParameterSetName = CommandSet)]
+    [Alias("Args")]
+    public string[]? ArgumentList { get; set; }
+
+    /// <summary>A running process to attach to; binds the Id of a Process object from the pipeline.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ProcessSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("Id", "PID")]
+    [ValidateRange(1, int.MaxValue)]
+    public int ProcessId { get; set; }
+
+    /// <summary>Runs the trace in the background and returns a job; Receive-Job yields its CallEvents.</summary>
+    [Parameter]
+    public SwitchParameter AsJob { get; set; }
+
+    /// <summary>Calls deeper than this (0 = outermost traced call) are not reported.</summary>
+    [Parameter]
+    [ValidateRange(0, 10_000)]
+    public int? MaxDepth { get; set; }
+
+    /// <summary>Calls shorter than this (1ms, 250us, a TimeSpan) are dropped in the kernel.</summary>
+    [Parameter]
+    public Duration MinDuration { get; set; }
+
+    /// <summary>Only these threads are traced, filtered in the kernel.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public int[]? ThreadId { get; set; }
+
+    /// <summary>Multi-uprobe links (default where the kernel has them) or one uprobe per function.</summary>
+    [Parameter]
+    public AttachMode AttachMode { get; set; } = AttachMode.Auto;
+
+    protected override void ProcessRecord()
+    {
+        var options = new TraceOptions
+        {
+            Selection = BuildSelection(),
+            MinDuration = MinDuration,
+            MaxDepth = MaxDepth,
+            ThreadIds = ThreadId,
+            AttachMode = AttachMode,
+        };
+        TraceSession session;
+        try
+        {
+            if (ParameterSetName == ProcessSet)
+            {
+                var catalog = FunctionCatalog.ForProcess(ProcessId);
+                if (!ShouldProcess($"process {ProcessId} ({catalog.ExecutableName})", "Attach probes"))
+                    return;
+                session = TraceSession.Attach(ProcessId, options, catalog);
+            }
+            else
+            {
+                var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory);
+                session = TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, options, target.LoadCatalog());
+            }
+        }
+        catch (UtraceException ex)
+        {
+            Fail(ex, "StartTraceFailed");
+            return;
+        }
+
+        foreach (var warning in session.Warnings)
+            WriteWarning(warning);
+        WriteVerbose($"Trace {session.Id}: {session.Functions.Count} functions of process {session.ProcessId} ({session.Command}).");
+
+        if (AsJob)
+        {
+            var job = new UTraceJob(session);
+            JobRepository.Add(job);
+            job.Begin();
+            WriteObject(job);
+            return;
+        }
+
+        try
+        {
+            foreach (var e in session.ReadEvents(_stopping.Token))
+                WriteObject(e);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C: the finally block detaches.
+        }
+        finally
+        {
+            session.Dispose();
+        }
+        Report(session.Summary);
+    }
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    private void Report(TraceSummary summary)
+    {
+        WriteVerbose($"Trace {summary.Id} {summary.State.ToString().ToLowerInvariant()}: {summary.EventsDelivered} events delivered, " +
+            $"{summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
+        if (summary.EventsDropped > 0)
+            WriteWarning($"{summary.EventsDropped} calls were not reported (ring buffer full, nesting deeper than the kernel keeps, or the pipeline stopped reading).");
+        if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)
+            return;
+        SessionState.PSVariable.Set("global:LASTEXITCODE", code);
+        if (code > 128)
+            WriteWarning($"'{summary.Command}' was ended by signal {code - 128}.");
+        else if (code != 0)
+            WriteWarning($"'{summary.Command}' exited with code {code}.");
+    }
+}

@@ -1,0 +1,65 @@
+using System.Management.Automation;
+using Utrace.Native.Tracing;
+
+namespace Utrace.PowerShell;
+
+/// <summary>Stops traces: detaches their probes, ends launched programs, and reports what each delivered and dropped.</summary>
+[Cmdlet(VerbsLifecycle.Stop, "UTrace", DefaultParameterSetName = JobSet, SupportsShouldProcess = true)]
+[OutputType(typeof(TraceSummary))]
+public sealed class StopUTraceCommand : PSCmdlet
+{
+    private const string JobSet = "Job";
+    private const string IdSet = "Id";
+    private const string AllSet = "All";
+
+    /// <summary>Trace jobs returned by Start-UTrace -AsJob.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = JobSet)]
+    [ValidateNotNull]
+    public UTraceJob[] Job { get; set; } = [];
+
+    /// <summary>Trace ids (the TraceId of a job, or the id in Start-UTrace's verbose output).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = IdSet)]
+    [Alias("TraceId")]
+    public int[] Id { get; set; } = [];
+
+    /// <summary>Every trace still running in this PowerShell process.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = AllSet)]
+    public SwitchParameter All { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        switch (ParameterSetName)
+        {
+            case JobSet:
+                foreach (var job in Job)
+                {
+                    if (ShouldProcess(job.Name, "Stop trace"))
+                    {
+                        job.StopJob();
+                        WriteObject(job.Summary);
+                    }
+                }
+                break;
+            case IdSet:
+                foreach (var id in Id)
+                {
+                    if (TraceSession.Find(id) is { } session)
+                        StopSession(session);
+                    else
+                        WriteError(ErrorRecords.Create(new ItemNotFoundException($"No running trace has id {id}."), "TraceNotFound",
+                            ErrorCategory.ObjectNotFound, id, "List running traces with Get-Job -Name UTrace*, or stop them all with Stop-UTrace -All."));
+                }
+                break;
+            default:
+                foreach (var session in TraceSession.Active)
+                    StopSession(session);
+                break;
+        }
+    }
+
+    private void StopSession(TraceSession session)
+    {
+        if (ShouldProcess($"trace {session.Id} of process {session.ProcessId} ({session.Command})", "Stop trace"))
+            WriteObject(session.Stop());
+    }
+}

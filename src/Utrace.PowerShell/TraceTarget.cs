@@ -1,0 +1,32 @@
+using Utrace.Native.Tracing;
+
+namespace Utrace.PowerShell;
+
+/// <summary>A program to launch, resolved from what the user typed.</summary>
+internal sealed record LaunchTarget(string Program, string TracedBinary, IReadOnlyList<string> Argv)
+{
+    /// <summary>
+    /// Splits <paramref name="command"/> like a shell, appends <paramref name="argumentList"/>, and finds the
+    /// program relative to <paramref name="workingDirectory"/> or on PATH.
+    /// </summary>
+    public static LaunchTarget Resolve(string command, IReadOnlyList<string>? argumentList, string workingDirectory)
+    {
+        var words = CommandLine.Split(command).Concat(argumentList ?? []).ToArray();
+        if (words.Length == 0)
+            throw new UtraceException(TraceErrorKind.InvalidArgument, "The command is empty.", "Give a program to run, such as -Command './fib 10'.");
+        var path = Environment.GetEnvironmentVariable("PATH");
+        var program = CommandLine.ResolveProgram(words[0], workingDirectory, path);
+        return new LaunchTarget(program, CommandLine.ExecutedBinary(program, workingDirectory, path), words);
+    }
+
+    /// <summary>A program given by path or name, not split into words.</summary>
+    public static LaunchTarget FromProgram(string program, string workingDirectory)
+    {
+        var path = Environment.GetEnvironmentVariable("PATH");
+        var resolved = CommandLine.ResolveProgram(program, workingDirectory, path);
+        return new LaunchTarget(resolved, CommandLine.ExecutedBinary(resolved, workingDirectory, path), [program]);
+    }
+
+    public FunctionCatalog LoadCatalog() =>
+        FunctionCatalog.ForExecutable(TracedBinary, Environment.GetEnvironmentVariable("LD_LIBRARY_PATH"));
+}

@@ -1,0 +1,86 @@
+using System.Management.Automation;
+using Utrace.Native.Tracing;
+
+namespace Utrace.PowerShell;
+
+/// <summary>
+/// A trace running in the background: its output is the CallEvent stream, so Receive-Job,
+/// Wait-Job and Stop-Job work as for any job.
+/// </summary>
+public sealed class UTraceJob : Job
+{
+    private readonly TraceSession _session;
+    private readonly CancellationTokenSource _stopping = new();
+    private Thread? _reader;
+
+    internal UTraceJob(TraceSession session) : base(session.Command, $"UTrace{session.Id}")
+    {
+        _session = session;
+        PSJobTypeName = "UTraceJob";
+    }
+
+    /// <summary>The trace's id, for Stop-UTrace -Id.</summary>
+    public int TraceId => _session.Id;
+
+    /// <summary>The traced process.</summary>
+    public int ProcessId => _session.ProcessId;
+
+    /// <summary>Delivered, dropped and filtered counts; final once the job has ended.</summary>
+    public TraceSummary Summary => _session.Summary;
+
+    public override string Location => Environment.MachineName;
+
+    public override string StatusMessage => $"{_session.Summary.EventsDelivered} events";
+
+    public override bool HasMoreData => Output.Count > 0 || Warning.Count > 0 || Error.Count > 0;
+
+    /// <summary>Stops the trace; events already read stay in the job's output.</summary>
+    public override void StopJob()
+    {
+        _session.Stop();
+        _reader?.Join();
+    }
+
+    internal void Begin()
+    {
+        foreach (var warning in _session.Warnings)
+            Warning.Add(new WarningRecord(warning));
+        SetJobState(JobState.Running);
+        _reader = new Thread(Run) { IsBackground = true, Name = $"utrace job {_session.Id}" };
+        _reader.Start();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stopping.Cancel();
+            _session.Dispose();
+            _reader?.Join();
+            _stopping.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    private void Run()
+    {
+        try
+        {
+            foreach (var e in _session.ReadEvents(_stopping.Token))
+                Output.Add(PSObject.AsPSObject(e));
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed: nobody reads any more.
+        }
+        var summary = _session.Summary;
+        if (summary.EventsDropped > 0)
+            Warning.Add(new WarningRecord($"{summary.EventsDropped} calls were not reported (ring buffer full or nesting too deep)."));
+        SetJobState(summary.State switch
+        {
+            TraceState.Stopped => JobState.Stopped,
+            TraceState.Failed => JobState.Failed,
+            _ => JobState.Completed,
+        });
+    }
+}

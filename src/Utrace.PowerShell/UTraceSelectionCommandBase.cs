@@ -1,0 +1,60 @@
+using System.Management.Automation;
+using Utrace.Native.Tracing;
+
+namespace Utrace.PowerShell;
+
+/// <summary>The function-selection parameters shared by Start-UTrace and Get-UTraceFunction.</summary>
+public abstract class UTraceSelectionCommandBase : PSCmdlet
+{
+    /// <summary>Wildcard patterns on the demangled or raw name: only matching functions are traced.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(FunctionNameCompleter))]
+    public string[]? Function { get; set; }
+
+    /// <summary>Wildcard patterns on the demangled or raw name: matching functions are not traced.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? ExcludeFunction { get; set; }
+
+    /// <summary>Wildcard patterns on the library that provides an imported function: only those library calls are traced.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LibraryNameCompleter))]
+    public string[]? Library { get; set; }
+
+    /// <summary>Wildcard patterns on library file names: calls into those libraries are not traced.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LibraryNameCompleter))]
+    public string[]? ExcludeLibrary { get; set; }
+
+    /// <summary>Wildcard patterns on library file names: also trace the exported functions defined in those libraries.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(LibraryNameCompleter))]
+    public string[]? NestLibrary { get; set; }
+
+    internal FunctionSelection BuildSelection() => new()
+    {
+        Include = Matcher(Function),
+        Exclude = Matcher(ExcludeFunction),
+        IncludeLibrary = Matcher(Library),
+        ExcludeLibrary = Matcher(ExcludeLibrary),
+        NestLibrary = Matcher(NestLibrary),
+    };
+
+    /// <summary>Throws a terminating error built from an engine failure.</summary>
+    internal void Fail(UtraceException ex, string errorId) => ThrowTerminatingError(ErrorRecords.From(ex, errorId));
+
+    /// <summary>The file-system location PowerShell is in (not the process's working directory).</summary>
+    internal string CurrentDirectory => SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+
+    private static Func<string, bool>? Matcher(string[]? patterns)
+    {
+        if (patterns is null || patterns.Length == 0)
+            return null;
+        var compiled = Array.ConvertAll(patterns, p => new WildcardPattern(p, WildcardOptions.IgnoreCase));
+        return name => Array.Exists(compiled, p => p.IsMatch(name));
+    }
+}

@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using Utrace.Native.Elf;
+using Xunit;
+
+namespace Utrace.Tests.Elf;
+
+[Collection(ElfFixturesCollection.Name)]
+public sealed class LibraryResolverTests(ElfFixtures fixtures)
+{
+    [Theory]
+    [InlineData("gcc-O0-pie/libcalls")]
+    [InlineData("clang-O2-nopie/libcalls")]
+    [InlineData("gcc-O2-cet-pie/libcalls")]
+    public void LibcProvidesTheLibcallsImports(string binary)
+    {
+        var executable = ElfImage.Open(fixtures.PathOf(binary));
+        var resolver = LibraryResolver.ForExecutable(executable, ldLibraryPath: null);
+
+        resolver.AssignProviders(executable);
+
+        Assert.Equal("libc.so.6", Path.GetFileName(resolver.LibraryPaths[0]));
+        var providers = executable.PltStubs.ToDictionary(stub => stub.RawName, stub => stub.Library);
+        Assert.All(new[] { "puts", "malloc", "usleep", "free" }, name => Assert.Equal("libc.so.6", providers[name]));
+        Assert.Null(resolver.FindProvider("utrace_no_such_function"));
+        // A data symbol of libc provides no function.
+        Assert.Null(resolver.FindProvider("stdout"));
+    }
+
+    [Theory]
+    [MemberData(nameof(ElfFixtures.Variants), "cxx", MemberType = typeof(ElfFixtures))]
+    public void CxxStubsIntoLibstdcxxNameIt(string binary)
+    {
+        // With --as-needed (Debian's default) a C++ program that only calls printf may not need libstdc++ at all.
+        var executable = ElfImage.Open(fixtures.PathOf(binary));
+
+        LibraryResolver.ForExecutable(executable, ldLibraryPath: null).AssignProviders(executable);
+
+        Assert.Equal("libc.so.6", executable.PltStubs.Single(stub => stub.RawName == "printf").Library);
+        Assert.All(
+            executable.PltStubs.Where(stub => stub.Library?.Contains("stdc++", StringComparison.Ordinal) == true),
+            stub => Assert.Equal("libstdc++.so.6", stub.Library));
+    }
+
+    [Fact]
+    public void LibstdcxxProvidesTheCxxRuntime()
+    {
+        var executable = ElfImage.Open(fixtures.Thrower);
+        var resolver = LibraryResolver.ForExecutable(executable, ldLibraryPath: null);
+
+        resolver.AssignProviders(executable);
+
+        Assert.Equal(
+            ["__cxa_allocate_exception", "__cxa_throw"],
+            executable.PltStubs.Where(stub => stub.Library == "libstdc++.so.6").Select(stub => stub.RawName).Order());
+        Assert.Equal("libstdc++.so.6", resolver.FindProvider("_Znwm")); // operator new(unsigned long)
+        Assert.Equal("libstdc++.so.6", resolver.FindProvider("_ZSt9terminatev"));
+        Assert.Equal("libc.so.6", resolver.FindProvider("malloc"));
+    }
+
+    public static TheoryData<string> LinkedPrograms => ["gcc-O2-pie/libcalls", "clang-O0-nopie/cxx", "extra/thrower", "extra/runpath-user"];
+
+    [Theory]
+    [MemberData(nameof(LinkedPrograms))]
+    public void LibrariesAreFoundInLddsOrder(string binary)
+    {
+        var path = fixtures.PathOf(binary);
+
+        var resolver = LibraryResolver.ForExecutable(ElfImage.Open(path), ldLibraryPath: null);
+
+        // ldd names the dynamic loader by its PT_INTERP path; the others by the path ld.so found.
+        var ldd = Binutils.Ldd(path);
+        Assert.Equal(ldd.Select(Path.GetFileName), resolver.LibraryPaths.Select(Path.GetFileName));
+        Assert.Equal(
+            ldd.Where(library => !library.Contains("ld-linux", StringComparison.Ordinal)),
+            resolver.LibraryPaths.Where(library => !library.Contains("ld-linux", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void RunPathComesAfterLdLibraryPath()
+    {
+        var executable = ElfImage.Open(fixtures.RunPathUser);
+        var origin = Path.GetDirectoryName(fixtures.RunPathUser)!;
+
+        Assert.False(executable.RunPathsFromRPath);
+        Assert.Equal([Path.Combine(origin, "a")], executable.RunPaths);
+        Assert.Equal(Path.Combine(origin, "a", "libutfix.so.1"), LibraryResolver.ForExecutable(executable, null).LibraryPaths[0]);
+        var resolver = LibraryResolver.ForExecutable(executable, Path.Combine(origin, "b"));
+        Assert.Equal(Path.Combine(origin, "b", "libutfix.so.1"), resolver.LibraryPaths[0]);
+        resolver.AssignProviders(executable);
+        Assert.Equal("libutfix.so.1", executable.PltStubs.Single(stub => stub.RawName == "utfix_hello").Library);
+    }
+
+    [Fact]
+    public void RPathComesBeforeLdLibraryPath()
+    {
+        var executable = ElfImage.Open(fixtures.RPathUser);
+        var origin = Path.GetDirectoryName(fixtures.RPathUser)!;
+
+        Assert.True(executable.RunPathsFromRPath);
+        Assert.Equal([Path.Combine(origin, "a")], executable.RunPaths);
+        Assert.Equal(Path.Combine(origin, "a", "libutfix.so.1"), LibraryResolver.ForExecutable(executable, Path.Combine(origin, "b")).LibraryPaths[0]);
+    }
+
+    [Fact]
+    public void LdLibraryPathComesFirstWithoutRPath()
+    {
+        var executable = ElfImage.Open(fixtures.PathOf("gcc-O2-pie/libcalls"));
+        var directory = Directory.CreateTempSubdirectory("utrace-elf-");
+        try
+        {
+            var systemLibc = LibraryResolver.ForExecutable(executable, null).LibraryPaths[0];
+            File.Copy(systemLibc, Path.Combine(directory.FullName, "libc.so.6"));
+
+            var resolver = LibraryResolver.ForExecutable(executable, $"/nonexistent::{directory.FullName}");
+
+            Assert.Equal(Path.Combine(directory.FullName, "libc.so.6"), resolver.LibraryPaths[0]);
+            Assert.Same(resolver.Open(resolver.LibraryPaths[0]), resolver.Open(resolver.LibraryPaths[0]));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ForProcessListsTheMappedLibrariesInMapOrder()
+    {
+        var sleeper = fixtures.Sleeper;
+        using var process = Process.Start(new ProcessStartInfo(sleeper) { RedirectStandardOutput = true })!;
+        try
+        {
+            Assert.Equal("ready", process.StandardOutput.ReadLine());
+            var executable = ElfImage.Open($"/proc/{process.Id}/exe");
+
+            var resolver = LibraryResolver.ForProcess(process.Id, executable);
+
+            Assert.Equal("sleeper", executable.FileName);
+            Assert.Equal(sleeper, executable.RealPath);
+            var expected = File.ReadLines($"/proc/{process.Id}/maps")
+                .Select(line => line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries))
+                .Where(fields => fields.Length == 6 && fields[1].Contains('x', StringComparison.Ordinal))
+                .Select(fields => fields[5].Trim())
+                .Where(path => path.StartsWith('/') && path != sleeper)
+                .Distinct();
+            Assert.Equal(expected, resolver.LibraryPaths);
+            Assert.Contains(resolver.LibraryPaths, path => Path.GetFileName(path) == "libc.so.6");
+            Assert.Equal("libc.so.6", resolver.FindProvider("pause"));
+        }
+        finally
+        {
+            process.Kill();
+        }
+    }
+
+    [Fact]
+    public void LdSoConfFollowsIncludesOnce()
+    {
+        var directory = Directory.CreateTempSubdirectory("utrace-elf-");
+        try
+        {
+            var main = Path.Combine(directory.FullName, "ld.so.conf");
+            Directory.CreateDirectory(Path.Combine(directory.FullName, "conf.d"));
+            File.WriteAllText(main, "include conf.d/*.conf\n/opt/main # comment\n\n# /opt/commented\n");
+            File.WriteAllText(Path.Combine(directory.FullName, "conf.d", "b.conf"), "/opt/b\n/opt/main\n");
+            File.WriteAllText(Path.Combine(directory.FullName, "conf.d", "a.conf"), $"/opt/a\ninclude {main}\n");
+            File.WriteAllText(Path.Combine(directory.FullName, "conf.d", "ignored.txt"), "/opt/ignored\n");
+
+            Assert.Equal(["/opt/a", "/opt/b", "/opt/main"], Utrace.Native.Elf.LdSoConf.Directories(main));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Management.Automation;
+using Utrace.Native.Bpf;
+using Utrace.Native.Elf;
+using Utrace.Native.Tracing;
+using Xunit;
+
+namespace Utrace.Tests.PowerShell;
+
+/// <summary>CallEvents in a hosted PowerShell: filtering, sorting, grouping, export and the default view.</summary>
+public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
+{
+    private readonly HostedPowerShell _shell;
+    private readonly CallEvent[] _events;
+
+    public CallEventPipelineTests(HostedPowerShell shell)
+    {
+        _shell = shell;
+        FunctionInfo[] functions =
+        [
+            new(new ElfFunction("main", FunctionKind.Function, 0x1000, 0x1000, 16), "demo", "/demo"),
+            new(new ElfFunction("_ZN3geo5Shape4areaEv", FunctionKind.Function, 0x1100, 0x1100, 16), "demo", "/demo"),
+            new(new ElfFunction("usleep", FunctionKind.LibraryCall, 0x1200, 0x1200, 16), "libc.so.6", "/demo"),
+        ];
+        var context = new EventContext(functions);
+        var t0 = context.TraceStartMonotonicNs;
+        _events =
+        [
+            Event(context, t0 + 10, 800, 800, function: 1, caller: 0, depth: 1, tid: 101),
+            Event(context, t0 + 900, 2_500_000, 2_500_000, function: 2, caller: 0, depth: 1, tid: 101),
+            Event(context, t0 + 3_000_000, 1_200_000, 1_200_000, function: 2, caller: 0, depth: 1, tid: 102),
+            Event(context, t0, 5_000_000, 500_000, function: 0, caller: EventRecord.NoCaller, depth: 0, tid: 101),
+        ];
+    }
+
+    [Theory]
+    [InlineData("Where-Object Duration -gt 1ms", 3)]
+    [InlineData("Where-Object Duration -lt 250us", 1)]
+    [InlineData("Where-Object Duration -ge 2.5ms", 2)]
+    [InlineData("Where-Object Duration -gt 100ns", 4)]
+    [InlineData("Where-Object Duration -ge 2.5s", 0)]
+    [InlineData("Where-Object Duration -gt ([timespan]::FromMilliseconds(2))", 2)]
+    [InlineData("Where-Object SelfDuration -gt 1ms", 2)]
+    public void FiltersByDuration(string filter, int expected) =>
+        Assert.Equal(expected, _shell.Run($"@($input | {filter}).Count", _events)[0].BaseObject);
+
+    [Fact]
+    public void SortsByDuration()
+    {
+        var names = _shell.Run("$input | Sort-Object Duration | ForEach-Object Function", _events).Select(o => o.BaseObject);
+        Assert.Equal(["geo::Shape::area()", "usleep", "usleep", "main"], names);
+    }
+
+    [Fact]
+    public void GroupsAndExportsCsv()
+    {
+        var csv = Path.Combine(Directory.CreateTempSubdirectory("utrace-csv").FullName, "slow.csv");
+        _shell.Run("$input | Where Duration -gt 1ms | Group-Object Function | Export-Csv $csv", _events,
+            new Dictionary<string, object?> { ["csv"] = csv });
+        var rows = _shell.Run("Import-Csv $csv | Sort-Object Name | ForEach-Object { \"$($_.Name)=$($_.Count)\" }", null,
+            new Dictionary<string, object?> { ["csv"] = csv });
+        Assert.Equal(["main=1", "usleep=2"], rows.Select(r => r.BaseObject));
+    }
+
+    [Fact]
+    public void ExportsPlainNumbersForArithmetic()
+    {
+        var line = _shell.Run("$input | Select-Object -First 1 | ConvertTo-Csv | Select-Object -Skip 1", _events)[0].BaseObject as string;
+        Assert.Contains("\"800\"", line);
+        Assert.Contains("\"800 ns\"", line);
+        Assert.Contains("\"10\"", line); // StartNs: nanoseconds since the trace started
+    }
+
+    [Fact]
+    public void DefaultViewIndentsFunctionsByDepth()
+    {
+        var text = (string)_shell.Run("$input | Out-String -Width 80", _events)[0].BaseObject;
+        var lines = text.Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0).ToArray();
+        Assert.Matches(@"^\s*Duration\s+ThreadId\s+Function$", lines[0]);
+        Assert.Matches(@"^\s*800 ns\s+101   geo::Shape::area\(\)$", lines[2]);
+        Assert.Matches(@"^\s*2\.500 ms\s+101   usleep$", lines[3]);
+        Assert.Matches(@"^\s*5\.000 ms\s+101 main$", lines[5]);
+    }
+
+    [Fact]
+    public void CallerAndModuleComeFromTheFunctionTable()
+    {
+        var e = _events[1];
+        Assert.Equal("usleep", e.Function);
+        Assert.Equal("libc.so.6", e.Module);
+        Assert.Equal("main", e.Caller);
+        Assert.Null(_events[3].Caller);
+        Assert.Equal(900, e.StartNs);
+        Assert.Equal(2_500_000, e.Duration.Nanoseconds);
+    }
+
+    private static CallEvent Event(EventContext context, ulong start, ulong duration, ulong self, uint function, uint caller, uint depth, uint tid) =>
+        new(context, new EventRecord
+        {
+            StartNs = start, DurationNs = duration, SelfNs = self, FunctionId = function, CallerId = caller,
+            Depth = depth, Pid = 100, Tid = tid,
+        });
+}

@@ -1,0 +1,61 @@
+using Utrace.Native.Tracing;
+using Xunit;
+
+namespace Utrace.Tests.Tracing;
+
+public sealed class CommandLineTests
+{
+    [Theory]
+    [InlineData("./fib 10", new[] { "./fib", "10" })]
+    [InlineData("  sort   -n  ", new[] { "sort", "-n" })]
+    [InlineData("echo 'a b' \"c d\"", new[] { "echo", "a b", "c d" })]
+    [InlineData("echo 'it''s'", new[] { "echo", "its" })]
+    [InlineData("echo \"say \\\"hi\\\"\" \\$HOME", new[] { "echo", "say \"hi\"", "$HOME" })]
+    [InlineData("echo a\\ b", new[] { "echo", "a b" })]
+    [InlineData("echo ''", new[] { "echo", "" })]
+    [InlineData("python3 -c 'print(1)'", new[] { "python3", "-c", "print(1)" })]
+    public void SplitsLikeAShell(string commandLine, string[] words) =>
+        Assert.Equal(words, CommandLine.Split(commandLine));
+
+    [Theory]
+    [InlineData("echo 'open")]
+    [InlineData("echo \"open")]
+    public void RejectsAnUnterminatedQuote(string commandLine)
+    {
+        var error = Assert.Throws<UtraceException>(() => CommandLine.Split(commandLine));
+        Assert.Equal(TraceErrorKind.InvalidArgument, error.Kind);
+        Assert.Contains("-ArgumentList", error.Hint);
+    }
+
+    [Fact]
+    public void FindsProgramsOnPathAndRelativeToTheLocation()
+    {
+        Assert.Equal("/usr/bin/sort", CommandLine.ResolveProgram("sort", "/", "/nonexistent:/usr/bin"));
+        Assert.Equal("/usr/bin/sort", CommandLine.ResolveProgram("./sort", "/usr/bin", null));
+        Assert.Equal("/usr/bin/sort", CommandLine.ResolveProgram("../bin/sort", "/usr/lib", null));
+    }
+
+    [Theory]
+    [InlineData("no-such-program-here", "PATH")]
+    [InlineData("./no-such-file", "current location")]
+    [InlineData("/etc/hostname", "chmod +x")]
+    public void ExplainsAProgramItCannotFind(string program, string hint)
+    {
+        var error = Assert.Throws<UtraceException>(() => CommandLine.ResolveProgram(program, "/tmp", "/usr/bin"));
+        Assert.Equal(TraceErrorKind.NotFound, error.Kind);
+        Assert.Contains(hint, error.Hint);
+    }
+
+    [Fact]
+    public void TracesTheInterpreterOfAScript()
+    {
+        var dir = Directory.CreateTempSubdirectory("utrace-script");
+        var direct = Path.Combine(dir.FullName, "direct.sh");
+        var viaEnv = Path.Combine(dir.FullName, "env.py");
+        File.WriteAllText(direct, "#!/bin/sh\necho hi\n");
+        File.WriteAllText(viaEnv, "#!/usr/bin/env python3\nprint(1)\n");
+        Assert.Equal("/bin/sh", CommandLine.ExecutedBinary(direct, dir.FullName, "/usr/bin"));
+        Assert.Equal("/usr/bin/python3", CommandLine.ExecutedBinary(viaEnv, dir.FullName, "/usr/bin"));
+        Assert.Equal("/usr/bin/sort", CommandLine.ExecutedBinary("/usr/bin/sort", dir.FullName, "/usr/bin"));
+    }
+}

@@ -1,0 +1,32 @@
+# Shared by the Pester test files: the module, the fixtures, and whether BPF tests can run.
+Import-Module (Join-Path $PSScriptRoot '../../Utrace.psd1') -Force
+$script:FixtureBin = (Resolve-Path (Join-Path $PSScriptRoot '../fixtures/bin')).Path
+
+function Get-FixtureVariant {
+    foreach ($cc in 'gcc', 'clang') {
+        foreach ($opt in 'O0', 'O2') {
+            foreach ($pie in 'pie', 'nopie') {
+                @{ Variant = "$cc-$opt-$pie"; Dir = Join-Path $script:FixtureBin "$cc-$opt-$pie" }
+            }
+        }
+    }
+}
+
+# Starts the server fixture with pipes on stdin and stdout and waits for its "ready".
+function Start-ServerFixture([string] $Path) {
+    $info = [System.Diagnostics.ProcessStartInfo]::new($Path)
+    $info.RedirectStandardInput = $true
+    $info.RedirectStandardOutput = $true
+    $process = [System.Diagnostics.Process]::Start($info)
+    $process.StandardOutput.ReadLine() | Should -Be 'ready'
+    $process
+}
+
+# Sends one request to the server fixture and waits until it is handled.
+function Invoke-ServerRequest($Process, [int] $Count = 1) {
+    for ($i = 0; $i -lt $Count; $i++) {
+        $Process.StandardInput.WriteLine('request')
+        $Process.StandardInput.Flush()
+        $Process.StandardOutput.ReadLine() | Should -Be 'done'
+    }
+}

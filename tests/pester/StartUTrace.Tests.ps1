@@ -1,0 +1,167 @@
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $variants = @(Get-FixtureVariant)
+    $noBpf = [bool]$env:UTRACE_NO_BPF
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+}
+
+Describe 'Start-UTrace -Command on <Variant>' -ForEach $variants -Skip:$noBpf {
+    It 'fib(10) makes exactly 177 calls of fib, nested 10 deep under main' {
+        $events = Start-UTrace -Command "$Dir/fib 10"
+        $fib = @($events | Where-Object Function -EQ 'fib')
+        $fib.Count | Should -Be 177
+        @($events | Where-Object Function -EQ 'main').Count | Should -Be 1
+        ($events | Where-Object Function -EQ 'main').Depth | Should -Be 0
+        ($fib | Measure-Object Depth -Minimum -Maximum).Minimum | Should -Be 1
+        ($fib | Measure-Object Depth -Minimum -Maximum).Maximum | Should -Be 10
+        @($fib | Where-Object Depth -EQ 1).Caller | Should -Be 'main'
+        @($fib | Where-Object Depth -GT 1 | Where-Object Caller -NE 'fib').Count | Should -Be 0
+        $fib[0].Module | Should -Be 'fib'
+        $fib[0].ProcessId | Should -Be $fib[0].ThreadId
+        $LASTEXITCODE | Should -Be 0
+    }
+
+    It 'main -> a -> b -> c gives depths 0..3, the right callers and the exit code' {
+        $events = Start-UTrace -Command "$Dir/chain" -WarningVariable warnings -WarningAction SilentlyContinue
+        $byName = @{}
+        $events | ForEach-Object { $byName[$_.Function] = $_ }
+        foreach ($expected in @(('main', 0, $null), ('a', 1, 'main'), ('b', 2, 'a'), ('c', 3, 'b'))) {
+            $byName[$expected[0]].Depth | Should -Be $expected[1]
+            $byName[$expected[0]].Caller | Should -Be $expected[2]
+        }
+        $LASTEXITCODE | Should -Be 3
+        $warnings | Should -Match 'exited with code 3'
+    }
+
+    It 'times a 50 ms sleep within [50 ms, 80 ms] and keeps traced children out of SelfDuration' {
+        $events = Start-UTrace -Command "$Dir/chain" -WarningAction SilentlyContinue
+        $c = $events | Where-Object Function -EQ 'c'
+        $c.Duration | Should -BeGreaterOrEqual ([Utrace.Duration]::Parse('50ms'))
+        $c.Duration | Should -BeLessOrEqual ([Utrace.Duration]::Parse('80ms'))
+        $b = $events | Where-Object Function -EQ 'b'
+        $children = $events | Where-Object { $_.Caller -eq 'b' -and $_.Depth -eq $b.Depth + 1 }
+        ($children.Function | Sort-Object) -join ',' | Should -Be 'c,usleep'
+        $b.SelfNs | Should -Be ($b.DurationNs - ($children | Measure-Object DurationNs -Sum).Sum)
+        $b.SelfDuration | Should -BeLessThan ([Utrace.Duration]::Parse('5ms'))
+        $b.Duration | Should -BeGreaterThan ([Utrace.Duration]::Parse('70ms'))
+    }
+
+    It 'names library calls through the PLT and the library that provides them' {
+        $events = Start-UTrace -Command "$Dir/libcalls" | Where-Object Depth -GE 1
+        @($events | Where-Object Function -EQ 'puts').Count | Should -Be 2
+        @($events | Where-Object Function -EQ 'malloc').Count | Should -Be 3
+        @($events | Where-Object Function -EQ 'usleep').Count | Should -Be 1
+        @($events | Where-Object Function -EQ 'make').Count | Should -Be 3
+        @($events | Where-Object { $_.Function -eq 'malloc' -and $_.Caller -ne 'make' }).Count | Should -Be 0
+        ($events | Where-Object Function -EQ 'puts')[0].Module | Should -Be 'libc.so.6'
+    }
+
+    It 'demangles a namespaced method and a template function' {
+        $events = Start-UTrace -Command "$Dir/cxx"
+        @($events | Where-Object Function -EQ 'geo::Shape::area() const').Count | Should -Be 5
+        @($events | Where-Object Function -EQ 'int twice<int>(int)').Count | Should -Be 3
+    }
+
+    It 'traces 4 threads calling work() 1000 times each' {
+        $events = Start-UTrace -Command "$Dir/threads"
+        $work = $events | Where-Object Function -EQ 'work'
+        $groups = $work | Group-Object ThreadId
+        $groups.Count | Should -Be 4
+        $groups | ForEach-Object { $_.Count | Should -Be 1000 }
+        # Each thread starts in the static run(), which the symbol table names too.
+        @($work | Where-Object { $_.Depth -ne 1 -or $_.Caller -ne 'run' }).Count | Should -Be 0
+        @($events | Where-Object Function -EQ 'run').Count | Should -Be 4
+        $main = $events | Where-Object Function -EQ 'main'
+        $groups.Name | Should -Not -Contain $main.ThreadId
+    }
+}
+
+Describe 'The user''s pipeline' -Skip:$noBpf {
+    It 'Where Duration -gt 1ms | Group-Object Function | Export-Csv yields the slow calls' {
+        $csv = Join-Path $TestDrive 'slow.csv'
+        $slowfast = Join-Path $FixtureBin 'gcc-O2-pie/slowfast'
+        Start-UTrace -Command $slowfast | Where Duration -gt 1ms | Group-Object Function | Export-Csv $csv
+        $rows = Import-Csv $csv | Sort-Object Name
+        ($rows | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ';' | Should -Be 'main=1;slow=4;usleep=4'
+    }
+
+    It 'compares Duration with <Text>' -ForEach @(
+        @{ Text = '250us'; Slow = 9 }, @{ Text = '2.5ms'; Slow = 9 }, @{ Text = '100ns'; Slow = 9 }, @{ Text = '2.5s'; Slow = 0 }
+    ) {
+        $slowfast = Join-Path $FixtureBin 'gcc-O2-pie/slowfast'
+        $events = Start-UTrace -Command $slowfast
+        @($events | Where-Object Duration -GT $Text | Where-Object Function -In 'slow', 'usleep', 'main').Count | Should -Be $Slow
+        @($events | Where-Object Duration -GT ([timespan]::FromMilliseconds(2.5)) | Where-Object Function -EQ 'slow').Count | Should -Be 4
+        @($events | Where-Object Duration -LT 250us | Where-Object Function -EQ 'fast').Count | Should -Be 100
+        ($events | Sort-Object Duration -Descending | Select-Object -First 1).Function | Should -Be 'main'
+    }
+}
+
+Describe 'Start-UTrace -ProcessId' -Skip:$noBpf {
+    BeforeEach {
+        $server = Start-ServerFixture (Join-Path $FixtureBin 'gcc-O2-pie/server')
+    }
+    AfterEach {
+        if (-not $server.HasExited) { $server.Kill() }
+        Get-Job -Name 'UTrace*' -ErrorAction SilentlyContinue | Remove-Job -Force
+    }
+
+    It 'traces existing threads, and the process keeps running after Stop-UTrace' {
+        $job = Start-UTrace -ProcessId $server.Id -AsJob -Confirm:$false
+        $job | Should -BeOfType Utrace.PowerShell.UTraceJob
+        Invoke-ServerRequest $server -Count 5
+        $summary = Stop-UTrace $job
+        $summary.State | Should -Be 'Stopped'
+        $events = Receive-Job $job
+        @($events | Where-Object Function -EQ 'handle_request').Count | Should -Be 5
+        @($events | Where-Object Function -EQ 'background_task').Count | Should -Be 5
+        @($events.ThreadId | Sort-Object -Unique).Count | Should -Be 2
+        $summary.EventsDelivered | Should -Be $events.Count
+        $summary.EventsDropped | Should -Be 0
+        Invoke-ServerRequest $server
+        $server.HasExited | Should -BeFalse
+        $job.State | Should -Be 'Stopped'
+    }
+
+    It 'binds Get-Process output by Id' {
+        $job = Get-Process -Id $server.Id | Start-UTrace -AsJob -Confirm:$false
+        $job.ProcessId | Should -Be $server.Id
+        Invoke-ServerRequest $server -Count 3
+        Stop-UTrace -Id $job.TraceId | Out-Null
+        @(Receive-Job $job | Where-Object Function -EQ 'handle_request').Count | Should -Be 3
+    }
+
+    It 'ends the job when the traced process exits' {
+        $job = Start-UTrace -ProcessId $server.Id -AsJob -Confirm:$false
+        Invoke-ServerRequest $server -Count 2
+        $server.StandardInput.Close()
+        $server.WaitForExit()
+        $job | Wait-Job -Timeout 10 | Out-Null
+        $job.State | Should -Be 'Completed'
+        @(Receive-Job $job | Where-Object Function -EQ 'background_task').Count | Should -Be 2
+    }
+}
+
+Describe 'Start-UTrace -AsJob with -Command' -Skip:$noBpf {
+    It 'Receive-Job yields the CallEvents of a finished command' {
+        $job = Start-UTrace -Command (Join-Path $FixtureBin 'clang-O2-nopie/fib') -ArgumentList 12 -AsJob
+        $job | Wait-Job -Timeout 30 | Out-Null
+        $job.State | Should -Be 'Completed'
+        @(Receive-Job $job | Where-Object Function -EQ 'fib').Count | Should -Be 465
+        $job.Summary.ExitCode | Should -Be 0
+        Remove-Job $job
+    }
+
+    It 'Stop-UTrace -All stops running traces and terminates a launched command' {
+        $job = Start-UTrace -Command 'sleep 30' -AsJob
+        $summaries = @(Stop-UTrace -All)
+        $summaries.Count | Should -Be 1
+        $summaries[0].State | Should -Be 'Stopped'
+        $summaries[0].Id | Should -Be $job.TraceId
+        Get-Process -Id $summaries[0].ProcessId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Remove-Job $job -Force
+    }
+}
