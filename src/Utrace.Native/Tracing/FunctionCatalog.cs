@@ -9,14 +9,12 @@ namespace Utrace.Native.Tracing;
 public sealed class FunctionCatalog
 {
     private readonly ElfImage _executable;
-    private readonly string _executablePath;
     private readonly LibraryResolver _libraries;
     private readonly Func<string, string> _libraryAttachPath;
 
     private FunctionCatalog(ElfImage executable, string executablePath, LibraryResolver libraries, Func<string, string> libraryAttachPath)
     {
         _executable = executable;
-        _executablePath = executablePath;
         _libraries = libraries;
         _libraryAttachPath = libraryAttachPath;
         _libraries.AssignProviders(executable);
@@ -35,8 +33,8 @@ public sealed class FunctionCatalog
     /// <summary>The executable's own functions and its library calls.</summary>
     public IReadOnlyList<FunctionInfo> Own { get; }
 
-    /// <summary>The file names of the shared libraries the program uses, in search order.</summary>
-    public IEnumerable<string> LibraryNames => _libraries.LibraryPaths.Select(Path.GetFileName)!;
+    /// <summary>The names (DT_SONAME, else file name) of the shared libraries the program uses, in search order.</summary>
+    public IEnumerable<string> LibraryNames => _libraries.LibraryPaths.Select(LibraryName);
 
     /// <summary>Functions of a program that is about to be launched, with libraries found as ld.so would.</summary>
     public static FunctionCatalog ForExecutable(string path, string? ldLibraryPath)
@@ -65,7 +63,7 @@ public sealed class FunctionCatalog
         {
             foreach (var path in _libraries.LibraryPaths)
             {
-                var name = Path.GetFileName(path);
+                var name = LibraryName(path);
                 if (!nest(name))
                     continue;
                 var attachPath = _libraryAttachPath(path);
@@ -76,6 +74,9 @@ public sealed class FunctionCatalog
         }
         return chosen;
     }
+
+    // Library calls name their library by DT_SONAME ("libstdc++.so.6"), so nested libraries do too.
+    private string LibraryName(string path) => _libraries.Open(path).SoName ?? Path.GetFileName(path);
 
     private static ElfImage Open(string path)
     {

@@ -38,10 +38,12 @@ public sealed class CommandLineTests
     [Theory]
     [InlineData("no-such-program-here", "PATH")]
     [InlineData("./no-such-file", "current location")]
-    [InlineData("/etc/hostname", "chmod +x")]
+    [InlineData("./notes.txt", "chmod +x")]
     public void ExplainsAProgramItCannotFind(string program, string hint)
     {
-        var error = Assert.Throws<UtraceException>(() => CommandLine.ResolveProgram(program, "/tmp", "/usr/bin"));
+        var dir = Directory.CreateTempSubdirectory("utrace-resolve");
+        File.WriteAllText(Path.Combine(dir.FullName, "notes.txt"), "not a program");
+        var error = Assert.Throws<UtraceException>(() => CommandLine.ResolveProgram(program, dir.FullName, "/usr/bin"));
         Assert.Equal(TraceErrorKind.NotFound, error.Kind);
         Assert.Contains(hint, error.Hint);
     }
