@@ -9,7 +9,6 @@ namespace Utrace.Tests.Elf;
 /// </summary>
 public sealed class ElfFixtures
 {
-    private static readonly Lazy<string> RepoRoot = new(LocateRepoRoot);
 
     /// <summary>The programs `make` builds (C_FIXTURES and CXX_FIXTURES), in each of <see cref="MakeVariants"/>.</summary>
     public static IReadOnlyList<string> Programs => [.. MakefileList("C_FIXTURES"), .. MakefileList("CXX_FIXTURES")];
@@ -37,7 +36,7 @@ public sealed class ElfFixtures
     public ElfFixtures()
     {
         OutDir = Path.Combine(AppContext.BaseDirectory, "elf-fixtures");
-        var sources = Path.Combine(RepoRoot.Value, "tests", "fixtures");
+        var sources = Path.Combine(RepoPaths.Root, "tests", "fixtures");
         Tool.Run("make", "-C", sources, $"OUT={OutDir}", $"-j{Environment.ProcessorCount}");
 
         var compilations = new List<string[]>();
@@ -105,27 +104,11 @@ public sealed class ElfFixtures
     /// <summary>A variable of tests/fixtures/Makefile, which owns the list of fixtures and variants.</summary>
     private static string[] MakefileList(string variable)
     {
-        var makefile = Path.Combine(RepoRoot.Value, "tests", "fixtures", "Makefile");
+        var makefile = Path.Combine(RepoPaths.Root, "tests", "fixtures", "Makefile");
         var prefix = variable + " :=";
         var line = File.ReadLines(makefile).SingleOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal))
             ?? throw new InvalidOperationException($"{makefile} defines no {variable}.");
         return line[prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-    }
-
-    // The tests run from tests/Utrace.Tests/bin/...; a copy elsewhere names the repository in UTRACE_REPO.
-    private static string LocateRepoRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "utrace.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        return Environment.GetEnvironmentVariable("UTRACE_REPO") is { Length: > 0 } repo
-            ? repo
-            : throw new InvalidOperationException($"No utrace.sln above {AppContext.BaseDirectory}, and UTRACE_REPO is not set.");
     }
 }
 
