@@ -7,10 +7,15 @@
 #ifndef UTRACE_H
 #define UTRACE_H
 
-/* Deepest nesting kept per thread; deeper calls are counted, not reported. */
-#define UTRACE_MAX_DEPTH 256
+/* Deepest nesting kept per thread; deeper calls are counted, not reported. The kernel puts
+ * no return probe deeper than 64 pending ones per thread (MAX_URETPROBE_DEPTH) either. */
+#define UTRACE_MAX_DEPTH 64
 /* caller_id of an outermost traced call. */
 #define UTRACE_NO_CALLER 0xffffffffu
+
+/* Cookies of the unwinder hooks (function ids stay below them). */
+#define UTRACE_UNWIND_BEGIN 0xfffffff0u /* _Unwind_RaiseException and friends: unwinding starts */
+#define UTRACE_UNWIND_CATCH 0xfffffff1u /* __cxa_begin_catch: a handler caught the exception */
 
 /* One completed call, written to the ring buffer when the function returns. */
 struct utrace_event {
@@ -32,7 +37,31 @@ struct utrace_config {
 	__u32 target_tgid;     /* only this process (0 = any; multi-uprobe links filter already) */
 	__u32 max_depth;       /* calls deeper than this are not sent */
 	__u32 filter_threads;  /* 1 = only threads in the thread_filter map */
+	__u32 protect_unwind;  /* 1 = keep C++ exceptions working through return probes */
+};
+
+/*
+ * Return addresses to write into a traced thread's stack, so that the C++ unwinder
+ * sees real ones (see utrace.bpf.c). The BPF program stops the process (SIGSTOP)
+ * after sending this; the engine writes them through /proc/PID/mem, then sends
+ * SIGCONT. A ring-buffer record of any size other than sizeof(struct utrace_event)
+ * is a utrace_patch.
+ */
+struct utrace_patch_write {
+	__u64 address; /* a return-address slot on the thread's stack */
+	__u64 value;
+};
+
+struct utrace_patch_header {
+	__u32 pid;
+	__u32 tid;
+	__u32 count;   /* writes that follow, in order (a later write to one slot wins); address 0 = skip */
 	__u32 reserved;
+};
+
+struct utrace_patch {
+	struct utrace_patch_header header;
+	struct utrace_patch_write writes[UTRACE_MAX_DEPTH];
 };
 
 /* Per-CPU counters, summed by the engine. */
@@ -43,6 +72,7 @@ struct utrace_stats {
 	__u64 filtered;   /* completed calls not sent because of min_duration/max_depth */
 	__u64 no_stack;   /* entries lost because thread storage could not be allocated */
 	__u64 unmatched;  /* returns that matched no recorded entry */
+	__u64 unwound;    /* calls ended by an exception or longjmp instead of a return */
 };
 
 #endif

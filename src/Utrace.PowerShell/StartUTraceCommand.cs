@@ -79,6 +79,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             else
             {
                 var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory);
+                if (!ShouldProcess(string.Join(' ', target.Argv), "Run and trace"))
+                    return;
                 session = TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, options, target.LoadCatalog());
             }
         }
@@ -122,7 +124,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     private void Report(TraceSummary summary)
     {
         WriteVerbose($"Trace {summary.Id} {summary.State.ToString().ToLowerInvariant()}: {summary.EventsDelivered} events delivered, " +
-            $"{summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
+            $"{summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
         if (summary.EventsDropped > 0)
             WriteWarning($"{summary.EventsDropped} calls were not reported (ring buffer full, nesting deeper than the kernel keeps, or the pipeline stopped reading).");
         if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)

@@ -65,6 +65,21 @@ Describe 'Start-UTrace -Command on <Variant>' -ForEach $variants -Skip:$noBpf {
         @($events | Where-Object Function -EQ 'int twice<int>(int)').Count | Should -Be 3
     }
 
+    It 'lets C++ exceptions pass through traced functions' {
+        $job = Start-UTrace -Command "$Dir/throws" -AsJob
+        $job | Wait-Job -Timeout 30 | Out-Null
+        $events = Receive-Job $job
+        $job.Summary.ExitCode | Should -Be 0
+        @($events | Where-Object Function -EQ 'handle(int)').Count | Should -Be 6
+        @($events | Where-Object Function -EQ 'check(int)').Count | Should -Be 3
+        @($events | Where-Object Function -EQ 'validate(int)').Count | Should -Be 3
+        @($events | Where-Object Function -EQ '__cxa_begin_catch').Count | Should -Be 3
+        # Each throw unwinds check, validate and the __cxa_throw library call without a return.
+        $job.Summary.CallsUnwound | Should -Be 9
+        @($events | Where-Object Function -EQ 'main').Count | Should -Be 1
+        Remove-Job $job
+    }
+
     It 'traces 4 threads calling work() 1000 times each' {
         $events = Start-UTrace -Command "$Dir/threads"
         $work = $events | Where-Object Function -EQ 'work'

@@ -31,7 +31,7 @@ internal struct TraceConfig
     public uint TargetTgid;
     public uint MaxDepth;
     public uint FilterThreads;
-    public uint Reserved;
+    public uint ProtectUnwind;
 }
 
 /// <summary>struct utrace_stats: per-CPU counters.</summary>
@@ -44,10 +44,35 @@ internal struct StatsRecord
     public ulong Filtered;
     public ulong NoStack;
     public ulong Unmatched;
+    public ulong Unwound;
+}
+
+/// <summary>struct utrace_patch_write: one return-address slot to write.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct PatchWrite
+{
+    public ulong Address;
+    public ulong Value;
+}
+
+/// <summary>struct utrace_patch_header; <see cref="Count"/> PatchWrites follow it.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct PatchHeader
+{
+    public uint Pid;
+    public uint Tid;
+    public uint Count;
+    public uint Reserved;
 }
 
 internal static class Abi
 {
     /// <summary>UTRACE_MAX_DEPTH.</summary>
-    public const int MaxDepth = 256;
+    public const int MaxDepth = 64;
+
+    /// <summary>UTRACE_UNWIND_BEGIN: the cookie of the hooks where unwinding starts.</summary>
+    public const uint UnwindBegin = 0xfffffff0;
+
+    /// <summary>UTRACE_UNWIND_CATCH: the cookie of the hook where a handler catches.</summary>
+    public const uint UnwindCatch = 0xfffffff1;
 }

@@ -11,8 +11,13 @@ namespace Utrace.Native.Bpf;
 internal static unsafe class LibbpfLog
 {
     private const int Kept = 40;
+    // A verifier log arrives as one message; the reason for a rejection is at its end.
+    private const int MessageCapacity = 1 << 20;
     private static readonly Queue<string> Lines = new();
     private static int _installed;
+
+    [ThreadStatic]
+    private static byte[]? _buffer;
 
     public static void Install()
     {
@@ -36,17 +41,20 @@ internal static unsafe class LibbpfLog
     {
         if (level > Interop.Libbpf.PrintInfo)
             return 0;
-        const int Capacity = 1024;
-        byte* buffer = stackalloc byte[Capacity];
-        var length = Interop.Libc.VsnPrintf(buffer, Capacity, format, args);
-        if (length <= 0)
-            return 0;
-        var line = Encoding.UTF8.GetString(buffer, Math.Min(length, Capacity - 1)).TrimEnd();
-        lock (Lines)
+        _buffer ??= GC.AllocateUninitializedArray<byte>(MessageCapacity, pinned: true);
+        fixed (byte* buffer = _buffer)
         {
-            Lines.Enqueue(line);
-            while (Lines.Count > Kept)
-                Lines.Dequeue();
+            var length = Interop.Libc.VsnPrintf(buffer, MessageCapacity, format, args);
+            if (length <= 0)
+                return 0;
+            var text = Encoding.UTF8.GetString(buffer, Math.Min(length, MessageCapacity - 1));
+            lock (Lines)
+            {
+                foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                    Lines.Enqueue(line.TrimEnd());
+                while (Lines.Count > Kept)
+                    Lines.Dequeue();
+            }
         }
         return 0;
     }

@@ -4,8 +4,16 @@ using Utrace.Native.SafeHandles;
 
 namespace Utrace.Native.Bpf;
 
+/// <summary>What the ring buffer carries: completed calls, and stack patches for C++ unwinding.</summary>
+internal interface IRecordSink
+{
+    void OnEvent(in EventRecord record);
+
+    void OnPatch(in PatchHeader header, ReadOnlySpan<PatchWrite> writes);
+}
+
 /// <summary>
-/// Reads event records from the BPF ring buffer on a background thread and hands each one
+/// Reads records from the BPF ring buffer on a background thread and hands each one
 /// to a sink. The BPF side wakes the reader only once enough data is waiting, so the thread
 /// also polls on a short timeout; that bounds how late a quiet trace shows its events.
 /// </summary>
@@ -14,16 +22,14 @@ internal sealed unsafe class RingBufferReader : IDisposable
     /// <summary>Longest wait before records that did not wake the reader are read anyway.</summary>
     public const int PollIntervalMs = 50;
 
-    public delegate void RecordSink(in EventRecord record);
-
     private readonly SafeRingBufferHandle _ring;
-    private readonly RecordSink _sink;
+    private readonly IRecordSink _sink;
     private readonly Thread _thread;
     private GCHandle _self;
     private volatile bool _stopping;
     private Exception? _failure;
 
-    public RingBufferReader(int mapFd, RecordSink sink)
+    public RingBufferReader(int mapFd, IRecordSink sink)
     {
         _sink = sink;
         _self = GCHandle.Alloc(this);
@@ -81,12 +87,21 @@ internal sealed unsafe class RingBufferReader : IDisposable
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static int OnSample(IntPtr context, IntPtr data, nuint size)
     {
-        if (size < (nuint)sizeof(EventRecord))
-            return 0;
         var reader = (RingBufferReader)GCHandle.FromIntPtr(context).Target!;
         try
         {
-            reader._sink(in *(EventRecord*)data);
+            // Records are told apart by size (bpf/utrace.h).
+            if (size == (nuint)sizeof(EventRecord))
+            {
+                reader._sink.OnEvent(in *(EventRecord*)data);
+            }
+            else if (size >= (nuint)sizeof(PatchHeader))
+            {
+                ref readonly var header = ref *(PatchHeader*)data;
+                var room = (int)((size - (nuint)sizeof(PatchHeader)) / (nuint)sizeof(PatchWrite));
+                var writes = new ReadOnlySpan<PatchWrite>((byte*)data + sizeof(PatchHeader), Math.Min(room, (int)header.Count));
+                reader._sink.OnPatch(in header, writes);
+            }
             return 0;
         }
         catch (Exception ex)

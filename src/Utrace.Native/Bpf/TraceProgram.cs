@@ -14,6 +14,15 @@ public enum AttachMode
     PerFunction,
 }
 
+/// <summary>Which BPF program a probe runs.</summary>
+internal enum ProbeKind
+{
+    Entry,
+    Return,
+    /// <summary>On the C++ unwinder's entry points (cookie UnwindBegin or UnwindCatch).</summary>
+    Unwind,
+}
+
 /// <summary>
 /// The loaded BPF object of bpf/utrace.bpf.c: its entry and return programs, the event ring
 /// buffer and the counters. Closing it unloads everything it loaded.
@@ -24,16 +33,13 @@ internal sealed class TraceProgram : IDisposable
     private static readonly Lazy<byte[]> ObjectBytes = new(ReadEmbeddedObject);
 
     private readonly SafeBpfObjectHandle _object;
-    private readonly IntPtr _entryProgram;
-    private readonly IntPtr _returnProgram;
+    private readonly IntPtr[] _programs;
 
     private TraceProgram(SafeBpfObjectHandle obj, AttachMode mode)
     {
         _object = obj;
         Mode = mode;
-        var suffix = mode == AttachMode.MultiLink ? "_multi" : "";
-        _entryProgram = Interop.Libbpf.FindProgramByName(obj, "utrace_entry" + suffix);
-        _returnProgram = Interop.Libbpf.FindProgramByName(obj, "utrace_return" + suffix);
+        _programs = Array.ConvertAll(Enum.GetValues<ProbeKind>(), kind => Interop.Libbpf.FindProgramByName(obj, ProgramName(kind, mode)));
         EventsMapFd = MapFd("events");
         StatsMapFd = MapFd("stats");
         ThreadFilterMapFd = MapFd("thread_filter");
@@ -60,11 +66,13 @@ internal sealed class TraceProgram : IDisposable
         try
         {
             WriteConfig(obj, config);
-            var multi = mode == AttachMode.MultiLink;
-            SetAutoload(obj, "utrace_entry_multi", multi);
-            SetAutoload(obj, "utrace_return_multi", multi);
-            SetAutoload(obj, "utrace_entry", !multi);
-            SetAutoload(obj, "utrace_return", !multi);
+            // Load one flavour of each program; the unwinder hook only when it is wanted.
+            foreach (var kind in Enum.GetValues<ProbeKind>())
+            {
+                var wanted = kind != ProbeKind.Unwind || config.ProtectUnwind != 0;
+                SetAutoload(obj, ProgramName(kind, AttachMode.MultiLink), wanted && mode == AttachMode.MultiLink);
+                SetAutoload(obj, ProgramName(kind, AttachMode.PerFunction), wanted && mode == AttachMode.PerFunction);
+            }
             if (Interop.Libbpf.ObjectLoad(obj) != 0)
                 throw Interop.BpfError(Interop.LastErrno, "Loading the BPF programs");
             return new TraceProgram(obj, mode);
@@ -76,9 +84,10 @@ internal sealed class TraceProgram : IDisposable
         }
     }
 
-    /// <summary>Entry or return probes on many functions of one binary, as one link (kernel >= 6.6).</summary>
-    public unsafe SafeBpfLinkHandle AttachMulti(int pid, string binaryPath, ReadOnlySpan<nuint> offsets, ReadOnlySpan<ulong> cookies, bool retprobe)
+    /// <summary>Probes of one kind on many functions of one binary, as one link (kernel >= 6.6).</summary>
+    public unsafe SafeBpfLinkHandle AttachMulti(ProbeKind kind, int pid, string binaryPath, ReadOnlySpan<nuint> offsets, ReadOnlySpan<ulong> cookies)
     {
+        var retprobe = kind == ProbeKind.Return;
         fixed (nuint* offsetsPtr = offsets)
         fixed (ulong* cookiesPtr = cookies)
         {
@@ -90,25 +99,25 @@ internal sealed class TraceProgram : IDisposable
                 Count = (nuint)offsets.Length,
                 Retprobe = retprobe,
             };
-            var link = Interop.Libbpf.AttachUprobeMulti(retprobe ? _returnProgram : _entryProgram, pid, binaryPath, null, &options);
+            var link = Interop.Libbpf.AttachUprobeMulti(_programs[(int)kind], pid, binaryPath, null, &options);
             if (link.IsInvalid)
-                throw Interop.BpfError(Interop.LastErrno, $"Attaching {(retprobe ? "return" : "entry")} probes to {offsets.Length} functions of {binaryPath}", binaryPath);
+                throw Interop.BpfError(Interop.LastErrno, $"Attaching {kind.ToString().ToLowerInvariant()} probes to {offsets.Length} functions of {binaryPath}", binaryPath);
             return link;
         }
     }
 
-    /// <summary>One entry or return probe on one function (the fallback for older kernels).</summary>
-    public unsafe SafeBpfLinkHandle AttachSingle(int pid, string binaryPath, nuint offset, ulong cookie, bool retprobe)
+    /// <summary>One probe on one function (the fallback for older kernels).</summary>
+    public unsafe SafeBpfLinkHandle AttachSingle(ProbeKind kind, int pid, string binaryPath, nuint offset, ulong cookie)
     {
         var options = new Interop.Libbpf.UprobeOptions
         {
             Size = (nuint)sizeof(Interop.Libbpf.UprobeOptions),
             Cookie = cookie,
-            Retprobe = retprobe,
+            Retprobe = kind == ProbeKind.Return,
         };
-        var link = Interop.Libbpf.AttachUprobe(retprobe ? _returnProgram : _entryProgram, pid, binaryPath, offset, &options);
+        var link = Interop.Libbpf.AttachUprobe(_programs[(int)kind], pid, binaryPath, offset, &options);
         if (link.IsInvalid)
-            throw Interop.BpfError(Interop.LastErrno, $"Attaching a {(retprobe ? "return" : "entry")} probe at offset 0x{offset:x} of {binaryPath}", binaryPath);
+            throw Interop.BpfError(Interop.LastErrno, $"Attaching a {kind.ToString().ToLowerInvariant()} probe at offset 0x{offset:x} of {binaryPath}", binaryPath);
         return link;
     }
 
@@ -146,6 +155,7 @@ internal sealed class TraceProgram : IDisposable
             total.Filtered += s.Filtered;
             total.NoStack += s.NoStack;
             total.Unmatched += s.Unmatched;
+            total.Unwound += s.Unwound;
         }
         return total;
     }
@@ -169,6 +179,9 @@ internal sealed class TraceProgram : IDisposable
             throw new InvalidOperationException("The BPF object has no .rodata for its configuration.");
         *(TraceConfig*)data = config;
     }
+
+    private static string ProgramName(ProbeKind kind, AttachMode mode) =>
+        $"utrace_{kind.ToString().ToLowerInvariant()}{(mode == AttachMode.MultiLink ? "_multi" : "")}";
 
     private static void SetAutoload(SafeBpfObjectHandle obj, string program, bool load)
     {

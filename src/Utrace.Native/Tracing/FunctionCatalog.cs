@@ -9,12 +9,14 @@ namespace Utrace.Native.Tracing;
 public sealed class FunctionCatalog
 {
     private readonly ElfImage _executable;
+    private readonly string _executablePath;
     private readonly LibraryResolver _libraries;
     private readonly Func<string, string> _libraryAttachPath;
 
     private FunctionCatalog(ElfImage executable, string executablePath, LibraryResolver libraries, Func<string, string> libraryAttachPath)
     {
         _executable = executable;
+        _executablePath = executablePath;
         _libraries = libraries;
         _libraryAttachPath = libraryAttachPath;
         _libraries.AssignProviders(executable);
@@ -26,9 +28,6 @@ public sealed class FunctionCatalog
 
     /// <summary>File name of the executable.</summary>
     public string ExecutableName => _executable.FileName;
-
-    /// <summary>True when the executable imports C++ exception throwing (see the README on return probes).</summary>
-    public bool ThrowsCxxExceptions => _executable.ImportsCxaThrow;
 
     /// <summary>The executable's own functions and its library calls.</summary>
     public IReadOnlyList<FunctionInfo> Own { get; }
@@ -55,10 +54,24 @@ public sealed class FunctionCatalog
         return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable), p => root + p);
     }
 
+    /// <summary>
+    /// Entry probes on the C++ runtime's unwinder and catch, wherever the program has them
+    /// (its own code, libgcc_s, libstdc++): they let exceptions pass through return probes.
+    /// </summary>
+    internal IReadOnlyList<UnwindHook> UnwindHooks()
+    {
+        var places = _executable.Functions.Select(f => (Function: f, Path: _executablePath))
+            .Concat(_libraries.LibraryPaths.SelectMany(path => _libraries.Open(path).Exports.Select(f => (Function: f, Path: _libraryAttachPath(path)))));
+        return places
+            .Where(p => UnwindHook.Functions.ContainsKey(p.Function.RawName))
+            .Select(p => new UnwindHook(p.Path, p.Function.FileOffset, UnwindHook.Functions[p.Function.RawName]))
+            .ToArray();
+    }
+
     /// <summary>The functions the selection keeps, executable first, then nested libraries.</summary>
     public IReadOnlyList<FunctionInfo> Select(FunctionSelection selection)
     {
-        var chosen = Own.Where(selection.Accepts).ToList();
+        var chosen = Own.Where(f => Traceable(f, selection)).ToList();
         if (selection.NestLibrary is { } nest)
         {
             foreach (var path in _libraries.LibraryPaths)
@@ -69,11 +82,14 @@ public sealed class FunctionCatalog
                 var attachPath = _libraryAttachPath(path);
                 chosen.AddRange(_libraries.Open(path).Exports
                     .Select(f => new FunctionInfo(f, name, attachPath))
-                    .Where(selection.Accepts));
+                    .Where(f => Traceable(f, selection)));
             }
         }
         return chosen;
     }
+
+    private static bool Traceable(FunctionInfo function, FunctionSelection selection) =>
+        !UnwindHook.IsUnwinderInternal(function.RawName) && selection.Accepts(function);
 
     // Library calls name their library by DT_SONAME ("libstdc++.so.6"), so nested libraries do too.
     private string LibraryName(string path) => _libraries.Open(path).SoName ?? Path.GetFileName(path);

@@ -4,9 +4,10 @@ using Utrace.Native.SafeHandles;
 namespace Utrace.Native.Tracing;
 
 /// <summary>
-/// The entry and return probes of one trace. Each function's index in the list is its probe
-/// cookie, which the BPF program reports as the event's function id. Disposing detaches all;
-/// a failed attach detaches what it had attached before the error is thrown.
+/// The probes of one trace: entry and return probes on the traced functions, whose index in
+/// the list is the probe cookie the BPF program reports as the function id, and entry probes on
+/// the C++ unwinder's hooks. Disposing detaches all; a failed attach detaches what it had
+/// attached before the error is thrown.
 /// </summary>
 internal sealed class ProbeSet : IDisposable
 {
@@ -14,19 +15,20 @@ internal sealed class ProbeSet : IDisposable
 
     private ProbeSet() { }
 
-    public int LinkCount => _links.Count;
+    /// <summary>Links (or perf-event uprobes) created.</summary>
+    public int LinkCount { get; private set; }
 
-    public static ProbeSet Attach(TraceProgram program, int pid, IReadOnlyList<FunctionInfo> functions)
+    public static ProbeSet Attach(TraceProgram program, int pid, IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks)
     {
         var probes = new ProbeSet();
         try
         {
-            // Multi links filter on the process themselves; per-function uprobes with a pid would
-            // see only that one thread, so they attach to all processes and the BPF side filters.
-            if (program.Mode == AttachMode.MultiLink)
-                probes.AttachMulti(program, pid, functions);
-            else
-                probes.AttachPerFunction(program, functions);
+            var traced = functions.Select((f, id) => (f.Path, f.Offset, Cookie: (ulong)id)).ToArray();
+            var unwind = hooks.Select(h => (h.Path, h.Offset, Cookie: (ulong)h.Cookie)).ToArray();
+            probes.AttachAll(program, pid, ProbeKind.Entry, traced);
+            probes.AttachAll(program, pid, ProbeKind.Return, traced);
+            probes.AttachAll(program, pid, ProbeKind.Unwind, unwind);
+            probes.LinkCount = probes._links.Count;
             return probes;
         }
         catch
@@ -36,33 +38,31 @@ internal sealed class ProbeSet : IDisposable
         }
     }
 
-    private void AttachMulti(TraceProgram program, int pid, IReadOnlyList<FunctionInfo> functions)
+    private void AttachAll(TraceProgram program, int pid, ProbeKind kind, (string Path, ulong Offset, ulong Cookie)[] probes)
     {
-        foreach (var binary in Enumerable.Range(0, functions.Count).GroupBy(i => functions[i].Path))
+        if (program.Mode == AttachMode.MultiLink)
         {
-            var ids = binary.ToArray();
-            var offsets = Array.ConvertAll(ids, i => (nuint)functions[i].Offset);
-            var cookies = Array.ConvertAll(ids, i => (ulong)i);
-            _links.Add(program.AttachMulti(pid, binary.Key, offsets, cookies, retprobe: false));
-            _links.Add(program.AttachMulti(pid, binary.Key, offsets, cookies, retprobe: true));
+            foreach (var binary in probes.GroupBy(p => p.Path))
+            {
+                var offsets = binary.Select(p => (nuint)p.Offset).ToArray();
+                var cookies = binary.Select(p => p.Cookie).ToArray();
+                _links.Add(program.AttachMulti(kind, pid, binary.Key, offsets, cookies));
+            }
+            return;
         }
+        // A perf-event uprobe given a pid sees only that one thread: attach to every process
+        // and let the BPF side keep the target's.
+        foreach (var (path, offset, cookie) in probes)
+            _links.Add(program.AttachSingle(kind, -1, path, (nuint)offset, cookie));
     }
 
-    private void AttachPerFunction(TraceProgram program, IReadOnlyList<FunctionInfo> functions)
-    {
-        for (var i = 0; i < functions.Count; i++)
-        {
-            var f = functions[i];
-            _links.Add(program.AttachSingle(-1, f.Path, (nuint)f.Offset, (ulong)i, retprobe: false));
-            _links.Add(program.AttachSingle(-1, f.Path, (nuint)f.Offset, (ulong)i, retprobe: true));
-        }
-    }
-
-    /// <summary>Detaches in reverse order of attaching.</summary>
+    /// <summary>
+    /// Detaches everything. Each link waits in the kernel for probe users to drain (tens of
+    /// milliseconds, not CPU), so the links are closed side by side.
+    /// </summary>
     public void Dispose()
     {
-        for (var i = _links.Count - 1; i >= 0; i--)
-            _links[i].Dispose();
+        Parallel.ForEach(_links, new ParallelOptions { MaxDegreeOfParallelism = 16 }, link => link.Dispose());
         _links.Clear();
     }
 }

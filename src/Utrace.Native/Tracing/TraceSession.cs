@@ -10,7 +10,7 @@ namespace Utrace.Native.Tracing;
 /// when the program exits or <see cref="Stop"/> is called; either way every record still in
 /// the ring buffer is read before the event stream completes.
 /// </summary>
-public sealed class TraceSession : IDisposable
+public sealed class TraceSession : IDisposable, IRecordSink
 {
     private static readonly ConcurrentDictionary<int, TraceSession> Sessions = new();
     private static int _lastId;
@@ -26,6 +26,7 @@ public sealed class TraceSession : IDisposable
     private EventContext? _context;
     private RingBufferReader? _reader;
     private ProbeSet? _probes;
+    private StackPatcher? _patcher;
     private TimeSpan _attachTime;
     private long _delivered;
     private long _droppedByConsumer;
@@ -67,12 +68,11 @@ public sealed class TraceSession : IDisposable
     {
         var functions = SelectOrThrow(catalog, options, program);
         var session = new TraceSession(0, string.Join(' ', argv), options, functions);
-        session.Warnings = WarningsFor(catalog);
         try
         {
             session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory);
             session.ProcessId = session._child.ProcessId;
-            session.AttachProbes();
+            session.AttachProbes(catalog.UnwindHooks());
             session._child.Release();
             session.Register();
             _ = session._child.WaitForExitAsync().ContinueWith(_ => session.Finish(TraceState.Completed), TaskScheduler.Default);
@@ -90,10 +90,9 @@ public sealed class TraceSession : IDisposable
     {
         var functions = SelectOrThrow(catalog, options, processId);
         var session = new TraceSession(processId, ReadCommandLine(processId) ?? catalog.ExecutableName, options, functions);
-        session.Warnings = WarningsFor(catalog);
         try
         {
-            session.AttachProbes();
+            session.AttachProbes(catalog.UnwindHooks());
             session.Register();
             var watcher = new Thread(session.WatchAttachedProcess) { IsBackground = true, Name = "utrace process watch" };
             watcher.Start();
@@ -137,7 +136,7 @@ public sealed class TraceSession : IDisposable
         _child?.Dispose();
     }
 
-    private void AttachProbes()
+    private void AttachProbes(IReadOnlyList<UnwindHook> unwindHooks)
     {
         var clock = Stopwatch.StartNew();
         var mode = _options.AttachMode == AttachMode.Auto
@@ -150,19 +149,32 @@ public sealed class TraceSession : IDisposable
             MaxDepth = _options.MaxDepth is { } max ? (uint)Math.Max(0, max) : uint.MaxValue,
             WakeupBytes = (ulong)_options.WakeupBytes,
             FilterThreads = _options.ThreadIds is { Count: > 0 } ? 1u : 0u,
+            ProtectUnwind = unwindHooks.Count > 0 ? 1u : 0u,
         };
-        _program = TraceProgram.Load(config, mode);
+        try
+        {
+            _program = TraceProgram.Load(config, mode);
+        }
+        catch (UtraceException ex) when (config.ProtectUnwind != 0 && ex.Kind == TraceErrorKind.PermissionDenied)
+        {
+            // Writing return addresses back needs bpf_probe_write_user, which kernel lockdown forbids.
+            config.ProtectUnwind = 0;
+            unwindHooks = [];
+            _program = TraceProgram.Load(config, mode);
+            Warnings = [UnprotectedExceptionsWarning];
+        }
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = new EventContext(Functions);
-        _reader = new RingBufferReader(_program.EventsMapFd, OnRecord);
-        _probes = ProbeSet.Attach(_program, ProcessId, Functions);
+        _patcher = new StackPatcher(ProcessId);
+        _reader = new RingBufferReader(_program.EventsMapFd, this);
+        _probes = ProbeSet.Attach(_program, ProcessId, Functions, unwindHooks);
         _reader.Start();
         _attachTime = clock.Elapsed;
     }
 
     // The hot path: runs on the reader thread for every record.
-    private void OnRecord(in EventRecord record)
+    void IRecordSink.OnEvent(in EventRecord record)
     {
         if (_consumerGone.IsCancellationRequested)
         {
@@ -181,6 +193,8 @@ public sealed class TraceSession : IDisposable
             _droppedByConsumer++;
         }
     }
+
+    void IRecordSink.OnPatch(in PatchHeader header, ReadOnlySpan<PatchWrite> writes) => _patcher!.Apply(header, writes);
 
     private void Finish(TraceState state)
     {
@@ -206,6 +220,7 @@ public sealed class TraceSession : IDisposable
             finally
             {
                 _reader?.Dispose();
+                _patcher?.Dispose();
                 _program?.Dispose();
                 _summary = BuildSummary(state, clock.Elapsed, stats);
                 _queue.CompleteAdding();
@@ -225,6 +240,7 @@ public sealed class TraceSession : IDisposable
         FunctionCount = Functions.Count,
         AttachMode = _program?.Mode ?? _options.AttachMode,
         LinkCount = _probes?.LinkCount ?? 0,
+        CallsUnwound = (long)stats.Unwound,
         EventsDelivered = Interlocked.Read(ref _delivered),
         EventsSent = (long)stats.Sent,
         EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer,
@@ -288,11 +304,7 @@ public sealed class TraceSession : IDisposable
         return functions;
     }
 
-    private static IReadOnlyList<string> WarningsFor(FunctionCatalog catalog) => catalog.ThrowsCxxExceptions
-        ?
-        [
-            $"{catalog.ExecutableName} throws C++ exceptions. An exception thrown through a function with a return probe makes the C++ runtime abort the program " +
-            "(the probe replaces the return address the unwinder needs). Exclude functions that exceptions pass through with -ExcludeFunction.",
-        ]
-        : [];
+    private const string UnprotectedExceptionsWarning =
+        "This kernel does not let Utrace restore return addresses (kernel lockdown forbids bpf_probe_write_user): a C++ exception thrown " +
+        "through a traced function will abort the program. Exclude the functions exceptions pass through, and __cxa_throw, with -ExcludeFunction.";
 }

@@ -31,6 +31,8 @@ public sealed class TraceSummary
     public long EventsDropped { get; init; }
     /// <summary>Calls the kernel dropped on purpose: -MinDuration and -MaxDepth.</summary>
     public long EventsFiltered { get; init; }
+    /// <summary>Calls that ended without returning: unwound by a C++ exception, or left by longjmp.</summary>
+    public long CallsUnwound { get; init; }
     /// <summary>Records that crossed the ring buffer from the kernel.</summary>
     public long EventsSent { get; init; }
     public TimeSpan AttachTime { get; init; }

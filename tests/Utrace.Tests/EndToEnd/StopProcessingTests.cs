@@ -63,8 +63,9 @@ public sealed class StopProcessingTests : IClassFixture<HostedPowerShell>
     {
         using var trace = _shell.Create("Start-UTrace -Command 'sleep 30' -Verbose");
         trace.BeginInvoke();
-        Assert.True(WaitFor(() => trace.Streams.Verbose.Count > 0), "the trace never started");
-        var pid = int.Parse(System.Text.RegularExpressions.Regex.Match(trace.Streams.Verbose[0].Message, @"process (\d+)").Groups[1].Value);
+        var started = new System.Text.RegularExpressions.Regex(@"^Trace \d+: .* of process (\d+)");
+        Assert.True(WaitFor(() => trace.Streams.Verbose.Any(v => started.IsMatch(v.Message))), "the trace never started");
+        var pid = int.Parse(started.Match(trace.Streams.Verbose.First(v => started.IsMatch(v.Message)).Message).Groups[1].Value);
         var clock = Stopwatch.StartNew();
         trace.Stop();
         _output.WriteLine($"Stop() returned after {clock.Elapsed.TotalMilliseconds:0} ms");
