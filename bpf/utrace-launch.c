@@ -7,8 +7,9 @@
  * /proc/PID/status, so an early signal cannot kill it), blocks it and waits for
  * it: the engine attaches its probes (filtered on this pid, which exec keeps),
  * then sends SIGUSR1, and the launcher execs the target with the signal mask it
- * was given (exec resets the handler). If the engine goes away first, the
- * launcher gives up instead of waiting forever.
+ * was given (exec resets the handler). If the engine goes away first (the
+ * launcher's parent changes), the launcher gives up instead of waiting forever;
+ * attaching thousands of per-function uprobes may take minutes, so no timer.
  *
  * usage: utrace-launch PATH ARGV0 [ARG...]
  */
@@ -18,8 +19,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define GIVE_UP_SECONDS 120
 
 static void ignore(int signal)
 {
@@ -42,10 +41,10 @@ int main(int argc, char **argv)
 
 	pid_t tracer = getppid();
 	struct timespec second = { .tv_sec = 1 };
-	for (int waited = 0;; waited++) {
+	for (;;) {
 		if (sigtimedwait(&go, NULL, &second) == SIGUSR1)
 			break;
-		if (getppid() != tracer || waited >= GIVE_UP_SECONDS) {
+		if (getppid() != tracer) {
 			fprintf(stderr, "utrace-launch: the tracer did not start %s\n", argv[1]);
 			return 127;
 		}

@@ -35,7 +35,7 @@ struct frame {
 };
 
 struct thread_stack {
-	__u32 depth; /* may exceed UTRACE_MAX_DEPTH: frames past it are counted only */
+	__u32 depth; /* frames in use, at most UTRACE_MAX_DEPTH */
 	__u32 reserved;
 	__u64 trampoline; /* the return address the kernel's return probes put in place */
 	struct frame frames[UTRACE_MAX_DEPTH];
@@ -124,11 +124,12 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 	/* At the first instruction, sp points at the return address. */
 	__u64 slot = PT_REGS_SP(ctx);
 	__u32 depth = drop_stale_frames(st, slot);
-	st->depth = depth + 1;
+	/* The kernel sets no return probe past 64 pending ones either: such a call never returns to us. */
 	if (depth >= UTRACE_MAX_DEPTH) {
 		COUNT(too_deep);
 		return 0;
 	}
+	st->depth = depth + 1;
 	struct frame *f = &st->frames[depth];
 	f->function_id = (__u32)bpf_get_attach_cookie(ctx);
 	f->ret_slot = slot;
@@ -150,10 +151,6 @@ static __always_inline int on_return(struct pt_regs *ctx)
 	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0, 0);
 	if (!st || st->depth == 0)
 		return 0;
-	if (st->depth > UTRACE_MAX_DEPTH) {
-		st->depth--;
-		return 0;
-	}
 	/* After `ret`, sp is one slot above the returning frame's return address. */
 	__u32 depth = drop_stale_frames(st, PT_REGS_SP(ctx) - 8);
 	if (depth == 0 || depth > UTRACE_MAX_DEPTH) {

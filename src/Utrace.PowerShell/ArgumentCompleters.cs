@@ -1,7 +1,6 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using System.Management.Automation.Runspaces;
 using Utrace.Native.Tracing;
 
 namespace Utrace.PowerShell;
@@ -40,13 +39,20 @@ public abstract class TargetNameCompleter : IArgumentCompleter
     {
         if (bound["ProcessId"] is { } pid)
             return FunctionCatalog.ForProcess(Convert.ToInt32(pid));
-        var directory = Runspace.DefaultRunspace?.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath
-            ?? Environment.CurrentDirectory;
+        var directory = CurrentDirectory();
         if (bound["Command"] is { } command)
             return LaunchTarget.Resolve(command.ToString()!, null, directory).LoadCatalog();
         if (bound["Path"] is { } path)
             return LaunchTarget.FromProgram(path.ToString()!, directory).LoadCatalog();
         return null;
+    }
+
+    // A completer runs inside the pipeline that asked for it: read the location through a nested one.
+    private static string CurrentDirectory()
+    {
+        using var shell = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
+        var location = shell.AddCommand("Microsoft.PowerShell.Management\\Get-Location").Invoke<PathInfo>().FirstOrDefault();
+        return location?.ProviderPath ?? Environment.CurrentDirectory;
     }
 
     private static string Quote(string name) =>

@@ -16,6 +16,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     private const string CommandSet = "Command";
     private const string ProcessSet = "ProcessId";
 
+    private const int ProgressIntervalMs = 200;
     private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>The program to run and its arguments, split like a shell would.</summary>
@@ -58,8 +59,10 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
 
     protected override void ProcessRecord()
     {
+        var progress = new ProgressReporter(ParameterSetName == ProcessSet ? $"process {ProcessId}" : Command, WriteProgress, Thread.CurrentThread);
         var options = new TraceOptions
         {
+            Progress = progress,
             Selection = BuildSelection(),
             MinDuration = MinDuration,
             MaxDepth = MaxDepth,
@@ -97,6 +100,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         if (AsJob)
         {
             var job = new UTraceJob(session);
+            progress.Redirect(job.Progress.Add);
             JobRepository.Add(job);
             job.Begin();
             WriteObject(job);
@@ -105,8 +109,15 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
 
         try
         {
-            foreach (var e in session.ReadEvents(_stopping.Token))
-                WriteObject(e);
+            // Wakes up now and then to write the progress of a detach that another thread runs.
+            while (!session.IsDrained)
+            {
+                if (session.TryRead(out var e, ProgressIntervalMs, _stopping.Token))
+                    WriteObject(e);
+                else
+                    progress.Flush();
+            }
+            progress.Flush();
         }
         catch (OperationCanceledException)
         {

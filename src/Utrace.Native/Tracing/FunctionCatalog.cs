@@ -71,8 +71,10 @@ public sealed class FunctionCatalog
     /// <summary>The functions the selection keeps, executable first, then nested libraries.</summary>
     public IReadOnlyList<FunctionInfo> Select(FunctionSelection selection)
     {
-        var chosen = Own.Where(f => Traceable(f, selection)).ToList();
-        if (selection.NestLibrary is { } nest)
+        // A call into a nested library is seen at the function itself: its PLT stub would count it twice.
+        var nest = selection.NestLibrary;
+        var chosen = Own.Where(f => Traceable(f, selection) && !(f.Kind == FunctionKind.LibraryCall && nest is not null && nest(f.Module))).ToList();
+        if (nest is not null)
         {
             foreach (var path in _libraries.LibraryPaths)
             {

@@ -12,22 +12,27 @@ namespace Utrace.Native.Tracing;
 internal sealed class ProbeSet : IDisposable
 {
     private readonly List<SafeBpfLinkHandle> _links = new();
+    private readonly IProgress<TraceProgress>? _progress;
 
-    private ProbeSet() { }
+    private ProbeSet(IProgress<TraceProgress>? progress) => _progress = progress;
 
     /// <summary>Links (or perf-event uprobes) created.</summary>
     public int LinkCount { get; private set; }
 
-    public static ProbeSet Attach(TraceProgram program, int pid, IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks)
+    public static ProbeSet Attach(TraceProgram program, int pid, IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks,
+        IProgress<TraceProgress>? progress)
     {
-        var probes = new ProbeSet();
+        var probes = new ProbeSet(progress);
         try
         {
             var traced = functions.Select((f, id) => (f.Path, f.Offset, Cookie: (ulong)id)).ToArray();
             var unwind = hooks.Select(h => (h.Path, h.Offset, Cookie: (ulong)h.Cookie)).ToArray();
-            probes.AttachAll(program, pid, ProbeKind.Entry, traced);
-            probes.AttachAll(program, pid, ProbeKind.Return, traced);
-            probes.AttachAll(program, pid, ProbeKind.Unwind, unwind);
+            var total = program.Mode == AttachMode.MultiLink
+                ? 2 * traced.Select(p => p.Path).Distinct().Count() + unwind.Select(p => p.Path).Distinct().Count()
+                : 2 * traced.Length + unwind.Length;
+            probes.AttachAll(program, pid, ProbeKind.Entry, traced, total);
+            probes.AttachAll(program, pid, ProbeKind.Return, traced, total);
+            probes.AttachAll(program, pid, ProbeKind.Unwind, unwind, total);
             probes.LinkCount = probes._links.Count;
             return probes;
         }
@@ -38,7 +43,7 @@ internal sealed class ProbeSet : IDisposable
         }
     }
 
-    private void AttachAll(TraceProgram program, int pid, ProbeKind kind, (string Path, ulong Offset, ulong Cookie)[] probes)
+    private void AttachAll(TraceProgram program, int pid, ProbeKind kind, (string Path, ulong Offset, ulong Cookie)[] probes, int total)
     {
         if (program.Mode == AttachMode.MultiLink)
         {
@@ -47,14 +52,21 @@ internal sealed class ProbeSet : IDisposable
                 var offsets = binary.Select(p => (nuint)p.Offset).ToArray();
                 var cookies = binary.Select(p => p.Cookie).ToArray();
                 _links.Add(program.AttachMulti(kind, pid, binary.Key, offsets, cookies));
+                _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, total));
             }
             return;
         }
         // A perf-event uprobe given a pid sees only that one thread: attach to every process
         // and let the BPF side keep the target's.
         foreach (var (path, offset, cookie) in probes)
+        {
             _links.Add(program.AttachSingle(kind, -1, path, (nuint)offset, cookie));
+            if (_links.Count % ProgressStep == 0)
+                _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, total));
+        }
     }
+
+    private const int ProgressStep = 64;
 
     /// <summary>
     /// Detaches everything. Each link waits in the kernel for probe users to drain (tens of
@@ -62,7 +74,14 @@ internal sealed class ProbeSet : IDisposable
     /// </summary>
     public void Dispose()
     {
-        Parallel.ForEach(_links, new ParallelOptions { MaxDegreeOfParallelism = 16 }, link => link.Dispose());
+        var closed = 0;
+        Parallel.ForEach(_links, new ParallelOptions { MaxDegreeOfParallelism = 16 }, link =>
+        {
+            link.Dispose();
+            var done = Interlocked.Increment(ref closed);
+            if (done % ProgressStep == 0 || done == _links.Count)
+                _progress?.Report(new TraceProgress(TraceStage.Detaching, done, _links.Count));
+        });
         _links.Clear();
     }
 }

@@ -22,6 +22,9 @@ public sealed class TraceOptions
     /// <summary>Events held for a slow consumer before the reader stops emptying the ring buffer.</summary>
     public int QueueCapacity { get; init; } = 1 << 20;
 
+    /// <summary>Told as probe links are attached and detached, from whichever thread does it.</summary>
+    public IProgress<TraceProgress>? Progress { get; init; }
+
     /// <summary>Wake the reader once this many bytes of events wait in the ring buffer.</summary>
     public int WakeupBytes { get; init; } = 64 * 1024;
 }

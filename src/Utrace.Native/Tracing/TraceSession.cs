@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using Utrace.Native.Bpf;
 
 namespace Utrace.Native.Tracing;
@@ -112,12 +113,24 @@ public sealed class TraceSession : IDisposable, IRecordSink
     public IEnumerable<CallEvent> ReadEvents(CancellationToken cancellation)
     {
         using var gone = cancellation.Register(_consumerGone.Cancel);
-        foreach (var e in _queue.GetConsumingEnumerable(cancellation))
-        {
-            Interlocked.Increment(ref _delivered);
+        while (TryRead(out var e, Timeout.Infinite, cancellation))
             yield return e;
-        }
     }
+
+    /// <summary>
+    /// The next event, waiting up to <paramref name="millisecondsTimeout"/>; false on time-out or
+    /// once the trace has ended and every event was read (<see cref="IsDrained"/>).
+    /// </summary>
+    public bool TryRead([NotNullWhen(true)] out CallEvent? e, int millisecondsTimeout, CancellationToken cancellation)
+    {
+        if (!_queue.TryTake(out e, millisecondsTimeout, cancellation))
+            return false;
+        Interlocked.Increment(ref _delivered);
+        return true;
+    }
+
+    /// <summary>True once the trace has ended and every event has been read.</summary>
+    public bool IsDrained => _queue.IsCompleted;
 
     /// <summary>Ends the trace: a launched program is terminated, probes are detached, the stream completes.</summary>
     public TraceSummary Stop()
@@ -168,7 +181,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         _context = new EventContext(Functions);
         _patcher = new StackPatcher(ProcessId);
         _reader = new RingBufferReader(_program.EventsMapFd, this);
-        _probes = ProbeSet.Attach(_program, ProcessId, Functions, unwindHooks);
+        _probes = ProbeSet.Attach(_program, ProcessId, Functions, unwindHooks, _options.Progress);
         _reader.Start();
         _attachTime = clock.Elapsed;
     }
@@ -244,6 +257,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
         EventsDelivered = Interlocked.Read(ref _delivered),
         EventsSent = (long)stats.Sent,
         EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer,
+        DroppedTooDeep = (long)stats.TooDeep,
+        DroppedRingBufferFull = (long)(stats.Lost + stats.NoStack),
+        DroppedUnread = _droppedByConsumer,
         EventsFiltered = (long)stats.Filtered,
         AttachTime = _attachTime,
         DetachTime = detachTime,

@@ -29,6 +29,12 @@ public sealed class TraceSummary
     public long EventsDelivered { get; init; }
     /// <summary>Calls that were not reported although they matched: ring buffer full, too deep, consumer gone.</summary>
     public long EventsDropped { get; init; }
+    /// <summary>Of the dropped: calls nested deeper than the kernel keeps return probes for (64 traced frames).</summary>
+    public long DroppedTooDeep { get; init; }
+    /// <summary>Of the dropped: records the full ring buffer refused, or thread stacks that could not be allocated.</summary>
+    public long DroppedRingBufferFull { get; init; }
+    /// <summary>Of the dropped: events read after the consumer stopped reading.</summary>
+    public long DroppedUnread { get; init; }
     /// <summary>Calls the kernel dropped on purpose: -MinDuration and -MaxDepth.</summary>
     public long EventsFiltered { get; init; }
     /// <summary>Calls that ended without returning: unwound by a C++ exception, or left by longjmp.</summary>

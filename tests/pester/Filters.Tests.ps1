@@ -1,0 +1,200 @@
+BeforeDiscovery {
+    $noBpf = [bool]$env:UTRACE_NO_BPF
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $bin = Join-Path $FixtureBin 'gcc-O2-pie'
+
+    # Runs a trace as a job to completion and returns its events and summary.
+    function Invoke-Trace([hashtable] $Parameters) {
+        $job = Start-UTrace @Parameters -AsJob
+        $job | Wait-Job -Timeout 60 | Out-Null
+        $events = @(Receive-Job $job)
+        $summary = $job.Summary
+        Remove-Job $job
+        [pscustomobject]@{ Events = $events; Summary = $summary }
+    }
+
+    function Get-Count($Events) {
+        ($Events | Group-Object Function | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ' '
+    }
+}
+
+Describe 'Selecting functions' -Skip:$noBpf {
+    It '-Function keeps only matching functions' {
+        $events = Start-UTrace -Command "$bin/fib 10" -Function fib
+        Get-Count $events | Should -Be 'fib=177'
+        ($events | Measure-Object Depth -Minimum).Minimum | Should -Be 0
+    }
+
+    It 'reports the nearest traced parent as Caller when the one between is not traced' {
+        $events = Start-UTrace -Command "$bin/chain" -Function a, c -WarningAction SilentlyContinue
+        Get-Count $events | Should -Be 'a=1 c=1'
+        $c = $events | Where-Object Function -EQ 'c'
+        $c.Caller | Should -Be 'a'
+        $c.Depth | Should -Be 1
+    }
+
+    It '-ExcludeFunction drops matching functions, with wildcards' {
+        $events = Start-UTrace -Command "$bin/fib 10" -ExcludeFunction 'fi?', '__cxa*'
+        Get-Count $events | Should -Be 'main=1 printf=1 strtol=1'
+    }
+
+    It 'matches demangled C++ names with wildcards' {
+        $events = Start-UTrace -Command "$bin/cxx" -Function 'geo::*'
+        Get-Count $events | Should -Be 'geo::Shape::area() const=5'
+    }
+
+    It '-Library keeps the calls into matching libraries and the program''s own functions' {
+        $events = Start-UTrace -Command "$bin/throws" -Library 'libstdc++*'
+        $calls = $events | Where-Object Module -NE 'throws'
+        ($calls.Module | Sort-Object -Unique) -join ',' | Should -Be 'libstdc++.so.6'
+        Get-Count $calls | Should -Be '__cxa_allocate_exception=3 __cxa_begin_catch=3 __cxa_end_catch=3 std::runtime_error::runtime_error(char const*)=3'
+        @($events | Where-Object Function -EQ 'handle(int)').Count | Should -Be 6
+    }
+
+    It '-ExcludeLibrary drops the calls into matching libraries' {
+        $events = Start-UTrace -Command "$bin/libcalls" -ExcludeLibrary 'libc.so*'
+        Get-Count $events | Should -Be 'main=1 make=3'
+    }
+
+    It 'Get-UTraceFunction previews the same selection' {
+        $functions = Get-UTraceFunction -Path "$bin/libcalls" -Library libc* -ExcludeFunction free, main
+        ($functions | ForEach-Object { "$($_.Kind):$($_.Name)" } | Sort-Object) -join ' ' |
+            Should -Be 'Function:make LibraryCall:__cxa_finalize LibraryCall:malloc LibraryCall:puts LibraryCall:usleep'
+    }
+
+    It 'a selection that matches nothing is an ObjectNotFound error naming the count and Get-UTraceFunction' {
+        $err = $null
+        try { Start-UTrace -Command "$bin/fib" -Function 'no_such_*' } catch { $err = $_ }
+        $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err.FullyQualifiedErrorId | Should -Be 'StartTraceFailed,Utrace.PowerShell.StartUTraceCommand'
+        $err.TargetObject | Should -Be "$bin/fib"
+        $err.Exception.Message | Should -Match '\(5 functions and library calls exist\)'
+        $err.ErrorDetails.RecommendedAction | Should -Match 'Get-UTraceFunction'
+        $err.Exception.InnerException | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Library functions (-NestLibrary)' -Skip:$noBpf {
+    It 'traces the exports of a library and the calls it makes to itself, once each' {
+        $nest = Join-Path $FixtureBin 'shared/nest'
+        $events = Start-UTrace -Command $nest -NestLibrary 'libgreet*'
+        Get-Count ($events | Where-Object Module -EQ 'libgreet.so') | Should -Be 'greet=3 greet_helper=6'
+        @($events | Where-Object { $_.Function -eq 'greet_helper' -and $_.Caller -ne 'greet' }).Count | Should -Be 0
+        ($events | Where-Object Function -EQ 'greet')[0].Caller | Should -Be 'main'
+    }
+
+    It 'reports only the traced process, not other users of the library' {
+        $nest = Join-Path $FixtureBin 'shared/nest'
+        $job = Start-UTrace -Command "$nest 300" -NestLibrary 'libgreet*' -AsJob
+        1..3 | ForEach-Object { & $nest | Out-Null }
+        $job | Wait-Job -Timeout 30 | Out-Null
+        $events = Receive-Job $job
+        @($events.ProcessId | Sort-Object -Unique) | Should -Be @($job.ProcessId)
+        Get-Count ($events | Where-Object Module -EQ 'libgreet.so') | Should -Be 'greet=3 greet_helper=6'
+        Remove-Job $job
+    }
+
+    It 'traces sqlite3''s API with the counts its SQL script determines' {
+        $counts = foreach ($statements in 3, 6) {
+            $sql = Join-Path $TestDrive "script$statements.sql"
+            $lines = 'CREATE TABLE t(x INTEGER);', 'INSERT INTO t VALUES (1),(2),(3);', 'SELECT sum(x) FROM t;',
+                     'INSERT INTO t VALUES (4);', 'SELECT count(*) FROM t;', 'SELECT max(x) FROM t;'
+            Set-Content $sql ($lines | Select-Object -First $statements)
+            $trace = Invoke-Trace @{ Command = "sqlite3 :memory: -init $sql .quit"; NestLibrary = 'libsqlite3*' }
+            $trace.Summary.EventsDropped | Should -Be 0
+            $api = $trace.Events | Where-Object Function -Like 'sqlite3_*'
+            ($api.Module | Sort-Object -Unique) | Should -Be 'libsqlite3.so.0'
+            @($api | Where-Object Function -EQ 'sqlite3_open_v2').Count | Should -Be 1
+            @($api | Where-Object Function -EQ 'sqlite3_mutex_enter').Count | Should -Be @($api | Where-Object Function -EQ 'sqlite3_mutex_leave').Count
+            @($api | Where-Object Function -EQ 'sqlite3_prepare_v2').Count
+        }
+        # One sqlite3_prepare_v2 per statement of the script, plus the shell's own.
+        $counts[1] - $counts[0] | Should -Be 3
+    }
+}
+
+Describe 'Kernel-side filters' -Skip:$noBpf {
+    It '-MaxDepth reports calls down to that depth, with true depths' {
+        $events = Start-UTrace -Command "$bin/fib 10" -MaxDepth 3
+        Get-Count $events | Should -Be '__cxa_finalize=1 fib=7 main=1 printf=1 strtol=1'
+        ($events | Measure-Object Depth -Maximum).Maximum | Should -Be 3
+    }
+
+    It '-MinDuration drops short calls in the kernel and keeps Depth and Caller of the rest' {
+        $trace = Invoke-Trace @{ Command = "$bin/chain"; MinDuration = '10ms'; WarningAction = 'SilentlyContinue' }
+        Get-Count $trace.Events | Should -Be 'a=1 b=1 c=1 main=1 usleep=2'
+        $c = $trace.Events | Where-Object Function -EQ 'c'
+        $c.Depth | Should -Be 3
+        $c.Caller | Should -Be 'b'
+        # Only the six kept calls crossed the ring buffer; the rest stopped in the kernel.
+        $trace.Summary.EventsSent | Should -Be 6
+        $trace.Summary.EventsFiltered | Should -BeGreaterThan 0
+    }
+
+    It '-MinDuration takes <Value>' -ForEach @(
+        @{ Value = 250us; Expected = 'main=1 slow=4 usleep=4' }
+        @{ Value = [timespan]::FromMilliseconds(2); Expected = 'main=1 slow=4 usleep=4' }
+        @{ Value = '1s'; Expected = '' }
+    ) {
+        $slowfast = Join-Path $bin 'slowfast'
+        if ($Expected) {
+            Get-Count (Start-UTrace -Command $slowfast -MinDuration $Value) | Should -Be $Expected
+        } else {
+            $trace = Invoke-Trace @{ Command = $slowfast; MinDuration = $Value }
+            $trace.Events.Count | Should -Be 0
+            $trace.Summary.EventsSent | Should -Be 0
+        }
+    }
+
+    It '-ThreadId traces only the given threads, filtered in the kernel' {
+        $server = Start-ServerFixture (Join-Path $bin 'server')
+        try {
+            $worker = [int](Get-ChildItem "/proc/$($server.Id)/task" | Where-Object Name -NE "$($server.Id)").Name
+            $job = Start-UTrace -ProcessId $server.Id -ThreadId $worker -Function handle_request, background_task -AsJob -Confirm:$false
+            Invoke-ServerRequest $server -Count 4
+            $summary = Stop-UTrace $job
+            $events = Receive-Job $job
+            Get-Count $events | Should -Be 'background_task=4'
+            $events.ThreadId | Sort-Object -Unique | Should -Be $worker
+            $summary.EventsSent | Should -Be 4
+        }
+        finally {
+            $server.Kill()
+            Get-Job -Name 'UTrace*' | Remove-Job -Force
+        }
+    }
+}
+
+Describe 'Tracing at scale' -Skip:$noBpf {
+    It 'traces all exported functions of python3.11 with two links and a correct summary' {
+        $script = Join-Path $TestDrive 's.py'
+        Set-Content $script 'import json', 'print(len(json.dumps([{"n": i} for i in range(100)])))'
+        $exported = @(Get-UTraceFunction /usr/bin/python3.11 | Where-Object Kind -EQ Function)
+        $exported.Count | Should -Be 1472   # 1,473 in .dynsym, less _start
+        $trace = Invoke-Trace @{ Command = "/usr/bin/python3.11 $script"; Function = '*'; ExcludeLibrary = '*' }
+        $trace.Summary.FunctionCount | Should -Be 1472
+        $trace.Summary.LinkCount | Should -Be 2
+        $trace.Summary.ExitCode | Should -Be 0
+        Get-Count ($trace.Events | Where-Object Function -In Py_BytesMain, Py_RunMain, Py_InitializeFromConfig, Py_FinalizeEx) |
+            Should -Be 'Py_BytesMain=1 Py_FinalizeEx=1 Py_InitializeFromConfig=1 Py_RunMain=1'
+        $trace.Summary.EventsDelivered | Should -Be $trace.Events.Count
+        $trace.Summary.EventsDropped | Should -Be $trace.Summary.DroppedTooDeep
+    }
+}
+
+Describe 'Tab completion' -Skip:$noBpf {
+    It 'completes -Function from the symbols of the -Command target' {
+        $line = "Start-UTrace -Command $bin/libcalls -Function ma"
+        $result = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+        ($result.CompletionMatches.CompletionText | Sort-Object) -join ',' | Should -Be 'main,make,malloc'
+    }
+
+    It 'completes -Library from the libraries of the target' {
+        $line = "Get-UTraceFunction -Path $bin/throws -Library libstd"
+        $result = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+        $result.CompletionMatches.CompletionText | Should -Be 'libstdc++.so.6'
+    }
+}
