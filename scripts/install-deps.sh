@@ -23,7 +23,6 @@ Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
-        need_update=1
     fi
     extra_release=(-t bookworm-backports)
 fi
@@ -39,10 +38,9 @@ for p in "${packages[@]}"; do
     dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ] || ! libbpf_ok; then
-    if [ -n "${need_update:-}" ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ] || ! libbpf_ok; then
-        log "apt-get update"
-        as_root apt-get update -qq
-    fi
+    # Something is missing: the package lists may be empty (a fresh machine) or stale.
+    log "apt-get update"
+    as_root apt-get update -qq
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

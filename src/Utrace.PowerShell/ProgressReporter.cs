@@ -7,12 +7,12 @@ namespace Utrace.PowerShell;
 
 /// <summary>
 /// Turns the engine's attach and detach progress into progress records, once a stage has taken
-/// more than a second. Records made on other threads wait until the owner flushes them, since
+/// more than a second (its first report, with nothing done, starts its clock). Records made on other threads wait until the owner flushes them, since
 /// a cmdlet may write only from its pipeline thread.
 /// </summary>
 internal sealed class ProgressReporter : IProgress<TraceProgress>
 {
-    private static readonly TimeSpan ShowAfter = TimeSpan.FromSeconds(1);
+    private readonly TimeSpan _showAfter;
     private readonly ConcurrentQueue<ProgressRecord> _pending = new();
     private Action<ProgressRecord> _write;
     private Thread? _writer;
@@ -23,11 +23,13 @@ internal sealed class ProgressReporter : IProgress<TraceProgress>
     /// <param name="target">What is traced, for the activity line.</param>
     /// <param name="write">Writes a record; called on <paramref name="writer"/> only, or on any thread when it is null.</param>
     /// <param name="writer">The pipeline thread, or null.</param>
-    public ProgressReporter(string target, Action<ProgressRecord> write, Thread? writer)
+    /// <param name="showAfter">How long a stage runs before it is shown; a second by default.</param>
+    public ProgressReporter(string target, Action<ProgressRecord> write, Thread? writer, TimeSpan? showAfter = null)
     {
         _target = target;
         _write = write;
         _writer = writer;
+        _showAfter = showAfter ?? TimeSpan.FromSeconds(1);
     }
 
     public void Report(TraceProgress progress)
@@ -37,7 +39,7 @@ internal sealed class ProgressReporter : IProgress<TraceProgress>
         {
             var clock = _stageClocks[stage] ??= Stopwatch.StartNew();
             var finished = progress.Done >= progress.Total;
-            if (clock.Elapsed < ShowAfter && !_shown[stage])
+            if (clock.Elapsed < _showAfter && !_shown[stage])
                 return;
             _shown[stage] = !finished;
             var verb = progress.Stage == TraceStage.Attaching ? "Attaching probes to" : "Detaching probes from";

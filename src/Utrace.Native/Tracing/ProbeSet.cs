@@ -30,6 +30,7 @@ internal sealed class ProbeSet : IDisposable
             var total = program.Mode == AttachMode.MultiLink
                 ? 2 * traced.Select(p => p.Path).Distinct().Count() + unwind.Select(p => p.Path).Distinct().Count()
                 : 2 * traced.Length + unwind.Length;
+            progress?.Report(new TraceProgress(TraceStage.Attaching, 0, total));
             probes.AttachAll(program, pid, ProbeKind.Entry, traced, total);
             probes.AttachAll(program, pid, ProbeKind.Return, traced, total);
             probes.AttachAll(program, pid, ProbeKind.Unwind, unwind, total);
@@ -61,12 +62,9 @@ internal sealed class ProbeSet : IDisposable
         foreach (var (path, offset, cookie) in probes)
         {
             _links.Add(program.AttachSingle(kind, -1, path, (nuint)offset, cookie));
-            if (_links.Count % ProgressStep == 0)
-                _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, total));
+            _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, total));
         }
     }
-
-    private const int ProgressStep = 64;
 
     /// <summary>
     /// Detaches everything. Each link waits in the kernel for probe users to drain (tens of
@@ -75,12 +73,11 @@ internal sealed class ProbeSet : IDisposable
     public void Dispose()
     {
         var closed = 0;
+        _progress?.Report(new TraceProgress(TraceStage.Detaching, 0, _links.Count));
         Parallel.ForEach(_links, new ParallelOptions { MaxDegreeOfParallelism = 16 }, link =>
         {
             link.Dispose();
-            var done = Interlocked.Increment(ref closed);
-            if (done % ProgressStep == 0 || done == _links.Count)
-                _progress?.Report(new TraceProgress(TraceStage.Detaching, done, _links.Count));
+            _progress?.Report(new TraceProgress(TraceStage.Detaching, Interlocked.Increment(ref closed), _links.Count));
         });
         _links.Clear();
     }

@@ -139,8 +139,13 @@ public sealed class TraceSession : IDisposable, IRecordSink
         return Summary;
     }
 
-    /// <summary>The trace's figures; final once <see cref="Completion"/> is done.</summary>
-    public TraceSummary Summary => _summary ?? BuildSummary(TraceState.Running, TimeSpan.Zero, _program?.ReadStats() ?? default);
+    /// <summary>
+    /// The trace's figures, final once <see cref="Completion"/> is done, except EventsDelivered,
+    /// which goes on counting while the consumer reads what the trace queued.
+    /// </summary>
+    public TraceSummary Summary => _summary is { } final
+        ? final with { EventsDelivered = Interlocked.Read(ref _delivered) }
+        : BuildSummary(TraceState.Running, TimeSpan.Zero, _program?.ReadStats() ?? default);
 
     public void Dispose()
     {

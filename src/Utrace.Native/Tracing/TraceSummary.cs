@@ -13,7 +13,7 @@ public enum TraceState
 }
 
 /// <summary>What a trace did: what it delivered, what it lost and why.</summary>
-public sealed class TraceSummary
+public sealed record TraceSummary
 {
     public int Id { get; init; }
     public int ProcessId { get; init; }
