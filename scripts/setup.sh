@@ -23,7 +23,7 @@ log "module installed: Import-Module Utrace"
 
 log "demo: tracing examples/demo"
 mkdir -p examples/bin
-cc -O2 -o examples/bin/demo examples/demo.c
+cc -O0 -o examples/bin/demo examples/demo.c
 as_root pwsh -NoProfile -Command '
     Import-Module Utrace
     $events = Start-UTrace -Command ./examples/bin/demo

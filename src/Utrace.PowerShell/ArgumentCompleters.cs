@@ -43,7 +43,7 @@ public abstract class TargetNameCompleter : IArgumentCompleter
         if (bound["Command"] is { } command)
             return LaunchTarget.Resolve(command.ToString()!, null, directory).LoadCatalog();
         if (bound["Path"] is { } path)
-            return LaunchTarget.FromProgram(path.ToString()!, directory).LoadCatalog();
+            return LaunchTarget.FromFile(path.ToString()!, directory).LoadCatalog();
         return null;
     }
 

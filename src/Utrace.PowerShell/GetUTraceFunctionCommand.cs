@@ -29,7 +29,7 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
         {
             var catalog = ParameterSetName == ProcessSet
                 ? FunctionCatalog.ForProcess(ProcessId)
-                : LaunchTarget.FromProgram(Path, CurrentDirectory).LoadCatalog();
+                : LaunchTarget.FromFile(Path, CurrentDirectory).LoadCatalog();
             foreach (var function in catalog.Select(BuildSelection()))
                 WriteObject(function);
         }

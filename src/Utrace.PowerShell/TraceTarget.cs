@@ -19,11 +19,13 @@ internal sealed record LaunchTarget(string Program, string TracedBinary, IReadOn
         return new LaunchTarget(program, CommandLine.ExecutedBinary(program, workingDirectory, path), words);
     }
 
-    /// <summary>A program given by path or name, not split into words.</summary>
-    public static LaunchTarget FromProgram(string program, string workingDirectory)
+    /// <summary>A file to read functions from, given by path or by a program name on PATH; not split into words.</summary>
+    public static LaunchTarget FromFile(string program, string workingDirectory)
     {
         var path = Environment.GetEnvironmentVariable("PATH");
-        var resolved = CommandLine.ResolveProgram(program, workingDirectory, path);
+        // A shared library is not executable, yet worth listing: a path only has to exist.
+        var full = Path.GetFullPath(program, workingDirectory);
+        var resolved = program.Contains('/') && File.Exists(full) ? full : CommandLine.ResolveProgram(program, workingDirectory, path);
         return new LaunchTarget(resolved, CommandLine.ExecutedBinary(resolved, workingDirectory, path), [program]);
     }
 

@@ -149,6 +149,22 @@ Describe 'Start-UTrace -ProcessId' -Skip:$noBpf {
         @(Receive-Job $job | Where-Object Function -EQ 'handle_request').Count | Should -Be 3
     }
 
+    It 'Stop-Job stops the trace and leaves the process running' {
+        $job = Start-UTrace -ProcessId $server.Id -AsJob -Confirm:$false
+        Invoke-ServerRequest $server -Count 2
+        Stop-Job $job
+        $job.State | Should -Be 'Stopped'
+        @(Receive-Job $job | Where-Object Function -EQ 'handle_request').Count | Should -Be 2
+        Invoke-ServerRequest $server
+        $server.HasExited | Should -BeFalse
+    }
+
+    It 'Get-UTraceFunction -ProcessId lists the functions of the running process' {
+        $functions = Get-UTraceFunction -ProcessId $server.Id -Function handle_request, background_task, pthread_create
+        ($functions | ForEach-Object { "$($_.Kind):$($_.Name):$($_.Module)" } | Sort-Object) -join ' ' |
+            Should -Be 'Function:background_task:server Function:handle_request:server LibraryCall:pthread_create:libc.so.6'
+    }
+
     It 'ends the job when the traced process exits' {
         $job = Start-UTrace -ProcessId $server.Id -AsJob -Confirm:$false
         Invoke-ServerRequest $server -Count 2
@@ -178,5 +194,39 @@ Describe 'Start-UTrace -AsJob with -Command' -Skip:$noBpf {
         $summaries[0].Id | Should -Be $job.TraceId
         Get-Process -Id $summaries[0].ProcessId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         Remove-Job $job -Force
+    }
+}
+
+Describe 'Bad input' {
+    It '<Case> is a <Category> error on <Target> with a hint' -ForEach @(
+        @{ Case = 'a program that does not exist'; Script = { Start-UTrace -Command './no-such-program 1' }; Category = 'ObjectNotFound'; Target = './no-such-program'; Hint = 'current location' }
+        @{ Case = 'a name not on PATH'; Script = { Start-UTrace -Command 'no-such-program-anywhere' }; Category = 'ObjectNotFound'; Target = 'no-such-program-anywhere'; Hint = 'PATH' }
+        @{ Case = 'an unterminated quote'; Script = { Start-UTrace -Command "./fib 'ten" }; Category = 'InvalidArgument'; Target = "./fib 'ten"; Hint = '-ArgumentList' }
+        @{ Case = 'a file that is not ELF'; Script = { Start-UTrace -Command $notElf }; Category = 'InvalidData'; Target = $null; Hint = 'x86-64 ELF' }
+        @{ Case = 'a process that does not exist'; Script = { Start-UTrace -ProcessId 999999 -Confirm:$false }; Category = 'ObjectNotFound'; Target = 999999; Hint = 'Get-Process' }
+    ) {
+        $notElf = Join-Path $TestDrive 'script'
+        Set-Content $notElf 'echo not a program'
+        chmod +x $notElf
+        $err = $null
+        try { & $Script } catch { $err = $_ }
+        $err | Should -Not -BeNullOrEmpty
+        $err.CategoryInfo.Category | Should -Be $Category
+        if ($null -ne $Target) { $err.TargetObject | Should -Be $Target } else { $err.TargetObject | Should -Be $notElf }
+        $err.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape($Hint))
+        $err.Exception | Should -BeOfType Utrace.Native.Tracing.UtraceException
+    }
+
+    It 'Get-UTraceFunction reports a bad path as a non-terminating error' {
+        $result = Get-UTraceFunction -Path ./no-such-program -ErrorVariable err -ErrorAction SilentlyContinue
+        $result | Should -BeNullOrEmpty
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err[0].FullyQualifiedErrorId | Should -Be 'GetFunctionsFailed,Utrace.PowerShell.GetUTraceFunctionCommand'
+    }
+
+    It 'Stop-UTrace -Id of no running trace is an ObjectNotFound error' {
+        Stop-UTrace -Id 424242 -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err[0].TargetObject | Should -Be 424242
     }
 }
