@@ -49,7 +49,7 @@ struct {
 	__type(value, struct thread_stack);
 } stacks SEC(".maps");
 
-/* Completed calls, read by the engine's reader thread. */
+/* Completed calls, read by the engine's reader thread; the engine sets the size before loading. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);

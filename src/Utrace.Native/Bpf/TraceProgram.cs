@@ -53,8 +53,11 @@ internal sealed class TraceProgram : IDisposable
     /// <summary>Multi-uprobe links arrived in Linux 6.6.</summary>
     public static bool KernelHasMultiLinks => Environment.OSVersion.Version >= new Version(6, 6);
 
-    /// <summary>Opens, configures and loads the object; <paramref name="mode"/> must not be Auto.</summary>
-    public static unsafe TraceProgram Load(in TraceConfig config, AttachMode mode)
+    /// <summary>
+    /// Opens, configures and loads the object; <paramref name="mode"/> must not be Auto, and
+    /// <paramref name="ringBufferBytes"/> must be a power of two of at least a page.
+    /// </summary>
+    public static unsafe TraceProgram Load(in TraceConfig config, AttachMode mode, int ringBufferBytes)
     {
         LibbpfLog.Install();
         var bytes = ObjectBytes.Value;
@@ -66,6 +69,9 @@ internal sealed class TraceProgram : IDisposable
         try
         {
             WriteConfig(obj, config);
+            var events = Interop.Libbpf.FindMapByName(obj, "events");
+            if (events == IntPtr.Zero || Interop.Libbpf.MapSetMaxEntries(events, (uint)ringBufferBytes) != 0)
+                throw new InvalidOperationException("The BPF object has no ring buffer 'events' to size.");
             // Load one flavour of each program; the unwinder hook only when it is wanted.
             foreach (var kind in Enum.GetValues<ProbeKind>())
             {

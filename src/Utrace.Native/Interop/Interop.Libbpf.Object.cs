@@ -29,6 +29,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map__initial_value")]
         internal static partial IntPtr MapInitialValue(IntPtr map, out nuint size);
 
+        [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map__set_max_entries")]
+        internal static partial int MapSetMaxEntries(IntPtr map, uint maxEntries);
+
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map__fd")]
         internal static partial int MapFd(IntPtr map);
     }

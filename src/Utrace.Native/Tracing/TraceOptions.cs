@@ -22,6 +22,20 @@ public sealed class TraceOptions
     /// <summary>Events held for a slow consumer before the reader stops emptying the ring buffer.</summary>
     public int QueueCapacity { get; init; } = 1 << 20;
 
+    /// <summary>
+    /// Size of the kernel's ring buffer (a power of two, at least 4 KiB): how many events (56 bytes
+    /// each) wait for the reader before the kernel drops, and counts, new ones.
+    /// </summary>
+    public int RingBufferBytes
+    {
+        get => _ringBufferBytes;
+        init => _ringBufferBytes = value >= 4096 && int.IsPow2(value)
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(RingBufferBytes), value, "The ring buffer size must be a power of two of at least 4096 bytes.");
+    }
+
+    private readonly int _ringBufferBytes = 16 << 20;
+
     /// <summary>Told as probe links are attached and detached, from whichever thread does it.</summary>
     public IProgress<TraceProgress>? Progress { get; init; }
 

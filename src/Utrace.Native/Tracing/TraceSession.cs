@@ -171,14 +171,14 @@ public sealed class TraceSession : IDisposable, IRecordSink
         };
         try
         {
-            _program = TraceProgram.Load(config, mode);
+            _program = TraceProgram.Load(config, mode, _options.RingBufferBytes);
         }
         catch (UtraceException ex) when (config.ProtectUnwind != 0 && ex.Kind == TraceErrorKind.PermissionDenied)
         {
             // Writing return addresses back needs bpf_probe_write_user, which kernel lockdown forbids.
             config.ProtectUnwind = 0;
             unwindHooks = [];
-            _program = TraceProgram.Load(config, mode);
+            _program = TraceProgram.Load(config, mode, _options.RingBufferBytes);
             Warnings = [UnprotectedExceptionsWarning];
         }
         if (_options.ThreadIds is { Count: > 0 } threads)
