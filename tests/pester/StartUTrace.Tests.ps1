@@ -203,6 +203,7 @@ Describe 'Bad input' {
         @{ Case = 'a name not on PATH'; Script = { Start-UTrace -Command 'no-such-program-anywhere' }; Category = 'ObjectNotFound'; Target = 'no-such-program-anywhere'; Hint = 'PATH' }
         @{ Case = 'an unterminated quote'; Script = { Start-UTrace -Command "./fib 'ten" }; Category = 'InvalidArgument'; Target = "./fib 'ten"; Hint = '-ArgumentList' }
         @{ Case = 'a file that is not ELF'; Script = { Start-UTrace -Command $notElf }; Category = 'InvalidData'; Target = $null; Hint = 'x86-64 ELF' }
+        @{ Case = 'the PowerShell process itself'; Script = { Start-UTrace -ProcessId $PID -Confirm:$false }; Category = 'InvalidArgument'; Target = $PID; Hint = 'another PowerShell' }
         @{ Case = 'a process that does not exist'; Script = { Start-UTrace -ProcessId 999999 -Confirm:$false }; Category = 'ObjectNotFound'; Target = 999999; Hint = 'Get-Process' }
     ) {
         $notElf = Join-Path $TestDrive 'script'

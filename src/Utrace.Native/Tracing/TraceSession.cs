@@ -89,6 +89,10 @@ public sealed class TraceSession : IDisposable, IRecordSink
     /// <summary>Attaches to a running process; its existing threads are traced too.</summary>
     public static TraceSession Attach(int processId, TraceOptions options, FunctionCatalog catalog)
     {
+        // The reader would trace itself, and a stop for C++ unwinding would never be continued.
+        if (processId == Environment.ProcessId)
+            throw new UtraceException(TraceErrorKind.InvalidArgument, $"Process {processId} is the PowerShell that runs Utrace: it cannot trace itself.",
+                "Trace the program from another PowerShell, or start it with Start-UTrace -Command.", processId);
         var functions = SelectOrThrow(catalog, options, processId);
         var session = new TraceSession(processId, ReadCommandLine(processId) ?? catalog.ExecutableName, options, functions);
         try
