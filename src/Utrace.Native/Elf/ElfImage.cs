@@ -27,8 +27,6 @@ public sealed class ElfImage
         Functions = FunctionTable.Build(symtab?.Entries ?? dynamicSymbols, FunctionKind.Function);
         Exports = FunctionTable.Build(dynamicSymbols.Where(IsExported), FunctionKind.Export);
         PltStubs = PltStubReader.Read(elf, dynamicSymbols);
-        ImportsCxaThrow = dynamicSymbols.Any(symbol =>
-            !FunctionTable.IsDefined(symbol) && symbol.Name is "__cxa_throw" or "_Unwind_RaiseException");
         // IFUNCs count here: an import of strlen binds to libc's strlen resolver all the same.
         ProvidedNames = dynamicSymbols
             .Where(symbol => IsExported(symbol) && symbol.Type is SymbolType.Function or STT_GNU_IFUNC && FunctionTable.IsDefined(symbol))
@@ -93,9 +91,6 @@ public sealed class ElfImage
     /// and also for the file's dependencies.
     /// </summary>
     public bool RunPathsFromRPath { get; }
-
-    /// <summary>The file imports __cxa_throw or _Unwind_RaiseException: C++ that throws.</summary>
-    public bool ImportsCxaThrow { get; }
 
     /// <summary>Every function name (aliases included) this file's .dynsym defines for other files to bind to.</summary>
     internal IReadOnlyList<string> ProvidedNames { get; }

@@ -25,8 +25,6 @@ public readonly struct Duration : IComparable, IComparable<Duration>, IEquatable
     public double TotalMilliseconds => Nanoseconds / 1e6;
     public double TotalSeconds => Nanoseconds / 1e9;
 
-    public static Duration Zero => default;
-
     public static Duration FromNanoseconds(long nanoseconds) => new(nanoseconds);
 
     public static Duration FromTimeSpan(TimeSpan span) => new(checked(span.Ticks * 100));

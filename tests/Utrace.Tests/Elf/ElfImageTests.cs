@@ -86,13 +86,6 @@ public sealed class ElfImageTests(ElfFixtures fixtures)
     }
 
     [Fact]
-    public void ImportsCxaThrowOnlyForCxxThatThrows()
-    {
-        Assert.True(ElfImage.Open(fixtures.Thrower).ImportsCxaThrow);
-        Assert.False(ElfImage.Open(fixtures.PathOf("gcc-O2-pie/libcalls")).ImportsCxaThrow);
-    }
-
-    [Fact]
     public void FileNameIsThatOfTheRealFile()
     {
         var directory = Directory.CreateTempSubdirectory("utrace-elf-");
