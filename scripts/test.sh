@@ -2,6 +2,10 @@
 # Runs every test (xunit, then Pester end to end) and ends with one line: "N passed, N failed".
 # With CI=true, a BPF test that cannot run is a failure, never a skip.
 set -uo pipefail
+# The end-to-end tests attach real probes: they need root.
+if [ "$(id -u)" -ne 0 ]; then
+    exec sudo --preserve-env=CI,PATH bash "$0" "$@"
+fi
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 results="$repo/artifacts/test-results"
