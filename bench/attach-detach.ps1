@@ -1,4 +1,5 @@
 #Requires -Version 7.4
+
 <#
 .SYNOPSIS
     Attach and detach cost of Utrace's probes: multi-uprobe links against one perf-event

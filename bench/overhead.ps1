@@ -1,0 +1,452 @@
+#Requires -Version 7.4
+
+<#
+.SYNOPSIS
+    What one traced call costs the traced program: ns per call of a tiny leaf function,
+    untraced, under a minimal BPF counter (the floor), under bpftrace, and under Utrace.
+
+.DESCRIPTION
+    Generates a C program whose main calls `leaf(int)` (noinline, noipa) N times in a loop and
+    times only that loop, with clock_gettime(CLOCK_MONOTONIC) (wall) and
+    CLOCK_THREAD_CPUTIME_ID (the CPU time charged to the thread, which includes the kernel's
+    uprobe handling). It writes "wall_ns cpu_ns calls result" to the file named by argv[2],
+    not to stdout: a program launched by Start-UTrace shares pwsh's stdout. So launching,
+    attaching and detaching are outside the figures.
+
+    The program is compiled with gcc -O2 -fno-omit-frame-pointer -fcf-protection=none; leaf's
+    body references its frame address, because gcc 12 sets up no frame in a leaf function
+    that needs none even with -fno-omit-frame-pointer. The script checks with objdump that
+    leaf's first instruction is `push %rbp`, one the kernel emulates: a first instruction the
+    kernel must single-step costs ~10x more per probe hit here (see
+    /work/shared/platform-facts.md), and would hide what the tracer itself costs.
+
+    Configurations, all on the same binary, interleaved within each round (the order rotates
+    from round to round):
+      untraced        the program alone
+      floor           bench/overhead-floor.c + overhead-floor.bpf.c: a libbpf loader that
+                      launches the program paused (a forked child waits on a pipe before
+                      exec), attaches entry and return multi-uprobe links filtered on its pid,
+                      whose programs only increment a per-CPU array, then releases it.
+                      Entries and returns must both equal N.
+      bpftrace        bpftrace -e 'uprobe:BIN:leaf { @c = count(); } uretprobe:BIN:leaf
+                      { @r = count(); }' -c 'BIN N FILE' (bpftrace 0.17 attaches two
+                      system-wide perf-event uprobes, not multi links); @c and @r must equal
+                      N. Only when bpftrace is on PATH and -SkipBpftrace is not given.
+      utrace-job      Start-UTrace -Function leaf -AsJob, Wait-Job, then Receive-Job -Keep
+                      counted, which must equal N, as must EventsSent and EventsDelivered.
+                      (-Keep because a plain Receive-Job of 1M events takes over a minute:
+                      PowerShell's PSDataCollection.ReadAndRemove does List.RemoveAt(0) per
+                      item. The traced program had exited long before either.)
+      utrace-measure  Start-UTrace -Function leaf | Measure-Object in the foreground:
+                      the count must equal N.
+      utrace-min1ms   Start-UTrace -Function leaf -MinDuration 1ms -AsJob: every call is
+                      filtered in the kernel. EventsFiltered + EventsSent must equal N; a call
+                      that was preempted for a scheduler tick really lasts over 1 ms and is
+                      sent, so EventsSent is reported, normally 0.
+      utrace-where    Start-UTrace -Function leaf | Where-Object Duration -gt 1ms in the
+                      foreground (PowerShell's slowest common filter): delivered + dropped
+                      must equal N, and EventsDropped tells whether the pipeline fell so far
+                      behind that the ring buffer filled.
+    For foreground traces, the TraceSummary counts are read from Start-UTrace's -Verbose
+    message (a foreground trace hands no summary object back).
+
+    A round fails, loudly and outside the statistics, when a check above fails, the timing
+    file is missing or malformed, or the program did not exit 0; the script then exits 1.
+
+    Results: ns per call (wall time of the loop / N), median of -Rounds rounds with min and
+    max, the cost above untraced, the ratio to the floor, and the CPU time per call; to the
+    console and to -OutFile as Markdown. This is a benchmark: no timing is asserted.
+
+    Before the measured rounds, one untimed round with 10,000 calls warms up the JIT of the
+    Utrace configurations. The built module is copied to a temp dir first, so a rebuild of
+    bin/ during the run cannot change what is measured. The default run takes about a minute
+    on the reference machine.
+
+.EXAMPLE
+    sudo pwsh bench/overhead.ps1
+
+.EXAMPLE
+    pwsh bench/overhead.ps1 -Calls 200000 -Rounds 3 -OutFile /tmp/overhead.md
+#>
+[CmdletBinding()]
+param(
+    # Calls of leaf per run (the program's argv[1]).
+    [ValidateRange(1000, 100000000)]
+    [int] $Calls = 1000000,
+
+    [ValidateRange(1, 100)]
+    [int] $Rounds = 5,
+
+    [switch] $SkipBpftrace,
+
+    [string] $OutFile = (Join-Path $PSScriptRoot 'results/overhead.md'),
+
+    [switch] $KeepTemp
+)
+
+Set-StrictMode -Version 3.0
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$repo = Split-Path $PSScriptRoot -Parent
+
+# --- preconditions ---------------------------------------------------------------------------
+if (-not $IsLinux) { throw 'This benchmark needs Linux (eBPF uprobes).' }
+if ((& id -u) -ne '0') { throw 'Run as root: sudo pwsh bench/overhead.ps1 (or pwsh bench/overhead.ps1 when already root).' }
+foreach ($tool in 'gcc', 'clang', 'objdump') {
+    if (-not (Get-Command $tool -CommandType Application -ErrorAction SilentlyContinue)) {
+        throw "$tool is missing (apt-get install gcc clang binutils)."
+    }
+}
+$libbpfHeader = '/usr/include/bpf/libbpf.h'
+if (-not (Test-Path $libbpfHeader) -or -not (Select-String -Path $libbpfHeader -Pattern 'bpf_program__attach_uprobe_multi' -Quiet)) {
+    throw 'The floor needs libbpf-dev >= 1.3 (bpf_program__attach_uprobe_multi); on Debian 12 from bookworm-backports (scripts/setup.sh installs it).'
+}
+if (-not (Test-Path (Join-Path $repo 'bin/Utrace.PowerShell.dll'))) {
+    throw "Utrace is not built: cd $repo && dotnet build utrace.sln -c Release"
+}
+$bpftrace = if ($SkipBpftrace) { $null } else { Get-Command bpftrace -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
+
+$temp = Join-Path ([IO.Path]::GetTempPath()) "utrace-overhead-$PID"
+$null = New-Item -ItemType Directory -Path $temp -Force
+
+# A private copy of the module: other people's rebuilds of bin/ must not land mid-run.
+$moduleCopy = Join-Path $temp 'module'
+$null = New-Item -ItemType Directory -Path $moduleCopy
+Copy-Item (Join-Path $repo 'Utrace.psd1'), (Join-Path $repo '*.ps1xml') $moduleCopy
+Copy-Item (Join-Path $repo 'bin') $moduleCopy -Recurse
+if (Test-Path (Join-Path $repo 'en-US')) { Copy-Item (Join-Path $repo 'en-US') $moduleCopy -Recurse }
+Import-Module (Join-Path $moduleCopy 'Utrace.psd1') -Force
+
+# --- build -----------------------------------------------------------------------------------
+$leafSource = @'
+/* Generated by bench/overhead.ps1. usage: leaf N OUTFILE */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* noipa: gcc may not clone or specialize it. The frame-address reference makes gcc set up
+ * the frame (push %rbp; mov %rsp,%rbp), which -fno-omit-frame-pointer alone does not do in
+ * a leaf: push is a first instruction the kernel emulates instead of single-stepping. */
+__attribute__((noinline, noipa)) int leaf(int x)
+{
+    __asm__ volatile("" : : "r"(__builtin_frame_address(0)));
+    return x + 1;
+}
+
+static long long ns(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) { fputs("usage: leaf N OUTFILE\n", stderr); return 2; }
+    long n = strtol(argv[1], NULL, 10);
+    int acc = 0;
+    long long wall = ns(CLOCK_MONOTONIC), cpu = ns(CLOCK_THREAD_CPUTIME_ID);
+    for (long i = 0; i < n; i++)
+        acc = leaf(acc);              /* each call depends on the previous one */
+    cpu = ns(CLOCK_THREAD_CPUTIME_ID) - cpu;
+    wall = ns(CLOCK_MONOTONIC) - wall;
+    /* Not stdout: a program launched by Start-UTrace shares pwsh's stdout. */
+    FILE *out = fopen(argv[2], "w");
+    if (!out) { perror(argv[2]); return 3; }
+    fprintf(out, "%lld %lld %ld %d\n", wall, cpu, n, acc);
+    return fclose(out) == 0 && acc == (int)n ? 0 : 4;
+}
+'@
+$leafFlags = @('-O2', '-fno-omit-frame-pointer', '-fcf-protection=none')
+$leafC = Join-Path $temp 'leaf.c'
+$leaf = Join-Path $temp 'leaf'
+[IO.File]::WriteAllText($leafC, $leafSource)
+& gcc @leafFlags -o $leaf $leafC
+if ($LASTEXITCODE -ne 0) { throw "gcc failed on $leafC" }
+
+# leaf's first instructions, from objdump: the first must be push (emulated by the kernel).
+$disassembly = @(& objdump -d --no-show-raw-insn "--disassemble=leaf" $leaf)
+if ($LASTEXITCODE -ne 0) { throw "objdump failed on $leaf" }
+$start = [array]::FindIndex([string[]] $disassembly, [Predicate[string]] { param($l) $l -match '<leaf>:$' })
+if ($start -lt 0) { throw "objdump shows no leaf in $leaf" }
+$leafInstructions = @($disassembly[($start + 1)..($disassembly.Count - 1)] |
+        Where-Object { $_ -match '^\s+[0-9a-f]+:\s' } |
+        ForEach-Object { ($_ -replace '^\s+', '') -replace '\s+', ' ' })
+if ($leafInstructions.Count -eq 0 -or $leafInstructions[0] -notmatch ':\s*push\s+%rbp\b') {
+    throw "leaf's first instruction is not push %rbp (the kernel would single-step it): $($leafInstructions -join ' | ')"
+}
+
+# The floor: BPF object (clang) and libbpf loader (gcc).
+$multiarch = (& gcc -dumpmachine).Trim()
+$floorObject = Join-Path $temp 'overhead-floor.bpf.o'
+$floor = Join-Path $temp 'overhead-floor'
+& clang -O2 -g -target bpf "-I/usr/include/$multiarch" -c (Join-Path $PSScriptRoot 'overhead-floor.bpf.c') -o $floorObject
+if ($LASTEXITCODE -ne 0) { throw 'clang failed on bench/overhead-floor.bpf.c' }
+& gcc -O2 -Wall -o $floor (Join-Path $PSScriptRoot 'overhead-floor.c') -lbpf
+if ($LASTEXITCODE -ne 0) { throw 'gcc failed on bench/overhead-floor.c (libbpf-dev >= 1.3 needed)' }
+
+# --- one run of one configuration ------------------------------------------------------------
+function Read-Timing([string] $Path, [int] $N, $Problems) {
+    if (-not (Test-Path $Path)) { $Problems.Add('the program wrote no timing file'); return $null }
+    $fields = (Get-Content $Path -Raw).Trim() -split '\s+'
+    if ($fields.Count -ne 4) { $Problems.Add("malformed timing file: '$($fields -join ' ')'"); return $null }
+    if ([long]$fields[2] -ne $N -or [long]$fields[3] -ne $N) { $Problems.Add("the program made $($fields[2]) calls with result $($fields[3]), expected $N") }
+    [pscustomobject]@{ WallNs = [double]$fields[0]; CpuNs = [double]$fields[1] }
+}
+
+# Counts from the -Verbose message a foreground Start-UTrace writes when its trace ends.
+function Read-VerboseSummary($Records, $Problems) {
+    $text = @($Records | Where-Object { $_ -is [Management.Automation.VerboseRecord] } | ForEach-Object Message)
+    $line = $text | Where-Object { $_ -match 'events delivered' } | Select-Object -Last 1
+    if ($line -notmatch 'Trace \d+ (\w+): (\d+) events delivered, (\d+) dropped, (\d+) filtered in the kernel') {
+        $Problems.Add("no trace summary in Start-UTrace's verbose output: $($text -join ' / ')")
+        return $null
+    }
+    [pscustomobject]@{ State = $Matches[1]; Delivered = [long]$Matches[2]; Dropped = [long]$Matches[3]; Filtered = [long]$Matches[4] }
+}
+
+function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
+    $problems = [Collections.Generic.List[string]]::new()
+    $file = Join-Path $temp "time-$Config-$Round.txt"
+    Remove-Item $file -ErrorAction SilentlyContinue
+    $sent = $null; $filtered = $null; $delivered = $null; $dropped = $null; $received = $null; $detail = ''
+    [GC]::Collect()
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    switch ($Config) {
+        'untraced' {
+            & $leaf $N $file
+            if ($LASTEXITCODE -ne 0) { $problems.Add("exit code $LASTEXITCODE") }
+        }
+        'floor' {
+            $out = @(& $floor $floorObject leaf $leaf $N $file 2>&1)
+            $line = "$($out | Where-Object { "$_" -match '^entries ' } | Select-Object -Last 1)"
+            if ($LASTEXITCODE -ne 0 -or $line -notmatch '^entries (\d+) returns (\d+) exit (\d+)') {
+                $problems.Add("the floor loader failed (exit $LASTEXITCODE): $($out -join ' / ')")
+            }
+            else {
+                $detail = "entries $($Matches[1]), returns $($Matches[2])"
+                if ([long]$Matches[1] -ne $N -or [long]$Matches[2] -ne $N) { $problems.Add("the floor counted $detail, expected $N each") }
+                if ($Matches[3] -ne '0') { $problems.Add("exit code $($Matches[3])") }
+            }
+        }
+        'bpftrace' {
+            $script = "uprobe:${leaf}:leaf { @c = count(); } uretprobe:${leaf}:leaf { @r = count(); }"
+            $errFile = Join-Path $temp 'bpftrace.err'
+            $out = @(& $bpftrace.Source -e $script -c "$leaf $N $file" 2>$errFile)
+            $c = "$($out | Where-Object { "$_" -match '^@c: ' })" -replace '^@c: ', ''
+            $r = "$($out | Where-Object { "$_" -match '^@r: ' })" -replace '^@r: ', ''
+            $detail = "@c $c, @r $r"
+            if ($c -ne "$N" -or $r -ne "$N") {
+                $problems.Add("bpftrace counted $detail, expected $N each (exit $LASTEXITCODE): $((Get-Content $errFile -ErrorAction SilentlyContinue) -join ' / ')")
+            }
+        }
+        { $_ -in 'utrace-job', 'utrace-min1ms' } {
+            $extra = if ($Config -eq 'utrace-min1ms') { @{ MinDuration = '1ms' } } else { @{} }
+            $job = Start-UTrace -Command $leaf -ArgumentList "$N", $file -Function leaf -AsJob @extra
+            try {
+                if (-not (Wait-Job $job -Timeout 120)) {
+                    $problems.Add('the trace did not end within 120 s; stopped it')
+                    $null = Stop-UTrace $job
+                }
+                $received = 0
+                foreach ($e in Receive-Job $job -Keep -ErrorAction SilentlyContinue -WarningAction SilentlyContinue) { $received++ }
+                $s = $job.Summary
+            }
+            finally { Remove-Job $job -Force -ErrorAction SilentlyContinue }
+            $sent = $s.EventsSent; $filtered = $s.EventsFiltered; $delivered = $s.EventsDelivered; $dropped = $s.EventsDropped
+            if ("$($s.State)" -ne 'Completed' -or $s.ExitCode -ne 0) { $problems.Add("state $($s.State), exit code $($s.ExitCode)") }
+            if ($s.FunctionCount -ne 1) { $problems.Add("FunctionCount $($s.FunctionCount), expected 1") }
+            if ($dropped -ne 0) { $problems.Add("EventsDropped $dropped") }
+            if ($delivered -ne $sent -or $received -ne $delivered) { $problems.Add("EventsSent $sent, EventsDelivered $delivered, Receive-Job ${received}: they must agree") }
+            if ($Config -eq 'utrace-job') {
+                if ($received -ne $N) { $problems.Add("Receive-Job returned $received events, expected $N") }
+                if ($sent -ne $N -or $filtered -ne 0) { $problems.Add("EventsSent $sent, EventsFiltered $filtered; expected $N and 0") }
+            }
+            elseif ($filtered + $sent -ne $N) { $problems.Add("EventsFiltered $filtered + EventsSent $sent, expected $N") }
+        }
+        { $_ -in 'utrace-measure', 'utrace-where' } {
+            $global:LASTEXITCODE = -1
+            $records = if ($Config -eq 'utrace-measure') {
+                & { Start-UTrace -Command $leaf -ArgumentList "$N", $file -Function leaf -Verbose | Measure-Object } 4>&1 3>&1
+            }
+            else {
+                & { Start-UTrace -Command $leaf -ArgumentList "$N", $file -Function leaf -Verbose | Where-Object Duration -gt 1ms } 4>&1 3>&1
+            }
+            $exitCode = $global:LASTEXITCODE
+            $events = @($records | Where-Object { $_ -is [Utrace.CallEvent] })
+            $warnings = @($records | Where-Object { $_ -is [Management.Automation.WarningRecord] })
+            $s = Read-VerboseSummary $records $problems
+            if ($exitCode -ne 0) { $problems.Add("exit code $exitCode") }
+            if ($warnings.Count) { $detail = "warnings: $(($warnings | ForEach-Object Message) -join ' / ')" }
+            if ($s) {
+                $delivered = $s.Delivered; $dropped = $s.Dropped; $filtered = $s.Filtered
+                if ($s.State -ne 'completed') { $problems.Add("trace $($s.State)") }
+                if ($filtered -ne 0) { $problems.Add("EventsFiltered $filtered, expected 0") }
+                if ($delivered + $dropped -ne $N) { $problems.Add("delivered $delivered + dropped $dropped, expected $N") }
+            }
+            if ($Config -eq 'utrace-measure') {
+                $received = @($records | Where-Object { $_ -is [Microsoft.PowerShell.Commands.GenericMeasureInfo] })[0].Count
+                if ($received -ne $N) { $problems.Add("Measure-Object counted $received events, expected $N") }
+                if ($s -and $dropped -ne 0) { $problems.Add("EventsDropped $dropped") }
+            }
+            else {
+                $received = $events.Count
+                $short = @($events | Where-Object { $_.DurationNs -le 1000000 }).Count
+                if ($short) { $problems.Add("Where-Object Duration -gt 1ms let $short shorter calls through") }
+            }
+        }
+        default { throw "unknown configuration $Config" }
+    }
+    $runMs = $clock.Elapsed.TotalMilliseconds
+    $timing = Read-Timing $file $N $problems
+    [pscustomobject]@{
+        Config    = $Config
+        Round     = $Round
+        Ok        = $problems.Count -eq 0
+        Problems  = $problems -join '; '
+        NsPerCall = if ($timing) { $timing.WallNs / $N } else { $null }
+        CpuPerCall = if ($timing) { $timing.CpuNs / $N } else { $null }
+        RunMs     = $runMs
+        Sent      = $sent
+        Filtered  = $filtered
+        Delivered = $delivered
+        Dropped   = $dropped
+        Received  = $received
+        Detail    = $detail
+    }
+}
+
+function Get-Stats([double[]] $Values) {
+    $sorted = @($Values | Sort-Object)
+    $n = $sorted.Count
+    if ($n -eq 0) { return $null }
+    $median = if ($n % 2) { $sorted[($n - 1) / 2] } else { ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2 }
+    [pscustomobject]@{ Median = $median; Min = $sorted[0]; Max = $sorted[-1]; Count = $n }
+}
+
+function Format-Ns([double] $Value) { if ([math]::Abs($Value) -ge 100) { '{0:N0}' -f $Value } else { '{0:N1}' -f $Value } }
+
+# --- run -------------------------------------------------------------------------------------
+$configs = @('untraced', 'floor')
+if ($bpftrace) { $configs += 'bpftrace' }
+$configs += 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where'
+
+$startedAt = Get-Date
+$loadBefore = (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' '
+$results = [Collections.Generic.List[object]]::new()
+try {
+    Write-Host "leaf: $($leafInstructions[0])  (objdump; gcc $($leafFlags -join ' '))"
+    Write-Host 'Warm-up (10,000 calls per configuration, not recorded) ...'
+    foreach ($config in $configs) {
+        $warm = Invoke-Config $config 10000 0
+        if (-not $warm.Ok) { Write-Host "Warm-up $config failed: $($warm.Problems)" -ForegroundColor Red }
+    }
+    for ($r = 1; $r -le $Rounds; $r++) {
+        # Rotate the order, so no configuration always runs right after the same other one.
+        $order = for ($i = 0; $i -lt $configs.Count; $i++) { $configs[($i + $r - 1) % $configs.Count] }
+        foreach ($config in $order) {
+            $res = Invoke-Config $config $Calls $r
+            $results.Add($res)
+            $line = 'round {0} {1,-15} {2,10} ns/call (cpu {3,10}) run {4,8:N0} ms {5}' -f $r, $config,
+                $(if ($null -ne $res.NsPerCall) { Format-Ns $res.NsPerCall } else { '-' }),
+                $(if ($null -ne $res.CpuPerCall) { Format-Ns $res.CpuPerCall } else { '-' }), $res.RunMs,
+                $(if ($null -ne $res.Sent) { "sent $($res.Sent) filtered $($res.Filtered) dropped $($res.Dropped)" } elseif ($null -ne $res.Delivered) { "delivered $($res.Delivered) filtered $($res.Filtered) dropped $($res.Dropped)" } else { $res.Detail })
+            if ($res.Ok) { Write-Host $line }
+            else { Write-Host "$line`n  ROUND FAILED: $($res.Problems)" -ForegroundColor Red }
+        }
+    }
+}
+finally {
+    if ($KeepTemp) { Write-Host "Programs kept in $temp" }
+    else {
+        Remove-Module Utrace -ErrorAction SilentlyContinue
+        Remove-Item $temp -Recurse -Force -ErrorAction SilentlyContinue
+    }
+}
+
+# --- report ----------------------------------------------------------------------------------
+$elapsed = (Get-Date) - $startedAt
+$loadAfter = (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' '
+$failed = @($results | Where-Object { -not $_.Ok })
+$cpu = ((Get-Content /proc/cpuinfo | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -split ':', 2)[1].Trim()
+$commit = & git -C $repo rev-parse --short HEAD 2>$null
+$dirty = if (& git -C $repo status --porcelain --untracked-files=no 2>$null) { ' (working tree had uncommitted changes)' } else { '' }
+$bpftraceVersion = if ($bpftrace) { (& $bpftrace.Source --version) -join ' ' } else { 'not run' }
+
+$describe = [ordered]@{
+    'untraced'       = 'untraced'
+    'floor'          = 'floor: BPF counter, entry + return multi-uprobe links (libbpf loader)'
+    'bpftrace'       = 'bpftrace `count()` on uprobe + uretprobe (perf-event uprobes)'
+    'utrace-job'     = 'Utrace `-AsJob` (job collects every event)'
+    'utrace-measure' = 'Utrace `\| Measure-Object`'
+    'utrace-min1ms'  = 'Utrace `-MinDuration 1ms -AsJob` (all filtered in the kernel)'
+    'utrace-where'   = 'Utrace `\| Where-Object Duration -gt 1ms`'
+}
+$stats = @{}
+foreach ($config in $configs) {
+    $ok = @($results | Where-Object { $_.Config -eq $config -and $_.Ok })
+    if ($ok.Count) {
+        $stats[$config] = [pscustomobject]@{
+            Wall = Get-Stats ($ok | ForEach-Object NsPerCall)
+            Cpu  = Get-Stats ($ok | ForEach-Object CpuPerCall)
+            Ok   = $ok.Count
+            All  = @($results | Where-Object Config -eq $config).Count
+        }
+    }
+}
+$base = if ($stats['untraced']) { $stats['untraced'].Wall.Median } else { $null }
+$floorMedian = if ($stats['floor']) { $stats['floor'].Wall.Median } else { $null }
+
+$md = [Text.StringBuilder]::new()
+$null = $md.AppendLine('# Overhead benchmark results').AppendLine()
+$null = $md.AppendLine("- Date: $($startedAt.ToString('yyyy-MM-dd HH:mm')) (run took $([math]::Round($elapsed.TotalMinutes, 1)) min)")
+$null = $md.AppendLine("- Kernel: $(& uname -r)")
+$null = $md.AppendLine("- Machine: $([Environment]::ProcessorCount) cores ($cpu); load average $loadBefore before, $loadAfter after")
+$null = $md.AppendLine("- Utrace: commit $commit$dirty; PowerShell $($PSVersionTable.PSVersion); $bpftraceVersion")
+$null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop; gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
+$null = $md.AppendLine("- ``leaf`` as objdump shows it (first instruction ``push``, emulated by the kernel):").AppendLine()
+$null = $md.AppendLine('```')
+foreach ($insn in $leafInstructions) { $null = $md.AppendLine($insn) }
+$null = $md.AppendLine('```').AppendLine()
+$null = $md.AppendLine('ns per call = wall time of the loop / calls: median (min–max) over the successful rounds. Above untraced = median − untraced median. x floor = median / floor median. Above floor = what the tracer costs beyond the least any BPF tracer pays. CPU = the thread''s CPU time per call (CLOCK_THREAD_CPUTIME_ID), which includes the kernel''s uprobe handling; wall above CPU is time the program waited for a CPU.').AppendLine()
+$null = $md.AppendLine('| Configuration | Rounds | ns/call | above untraced | x floor | above floor | CPU ns/call |')
+$null = $md.AppendLine('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+foreach ($config in $configs) {
+    $st = $stats[$config]
+    $roundsText = if ($st -and $st.Ok -eq $st.All) { "$($st.Ok)" } elseif ($st) { "$($st.Ok) of $($st.All)" } else { "0 of $(@($results | Where-Object Config -eq $config).Count)" }
+    if (-not $st) { $null = $md.AppendLine("| $($describe[$config]) | $roundsText | all rounds FAILED | | | | |"); continue }
+    $m = $st.Wall.Median
+    $null = $md.AppendLine(('| {0} | {1} | {2} ({3}–{4}) | {5} | {6} | {7} | {8} |' -f
+            $describe[$config], $roundsText, (Format-Ns $m), (Format-Ns $st.Wall.Min), (Format-Ns $st.Wall.Max),
+            $(if ($null -ne $base -and $config -ne 'untraced') { Format-Ns ($m - $base) } else { '–' }),
+            $(if ($floorMedian -and $config -ne 'untraced') { '{0:N2}' -f ($m / $floorMedian) } else { '–' }),
+            $(if ($floorMedian -and $config -notin 'untraced', 'floor') { Format-Ns ($m - $floorMedian) } else { '–' }),
+            (Format-Ns $st.Cpu.Median)))
+}
+if ($failed.Count) {
+    $null = $md.AppendLine().AppendLine("**$($failed.Count) round(s) FAILED** (left out of the table above):")
+    foreach ($f in $failed) { $null = $md.AppendLine("- $($f.Config) round $($f.Round): $($f.Problems)") }
+}
+$null = $md.AppendLine().AppendLine('## Every round').AppendLine()
+$null = $md.AppendLine('Run ms = the whole command, launch to exit (Start-UTrace to the job''s end, with attach and detach). Kernel counts: sent / filtered / delivered / dropped from the TraceSummary (foreground traces: from the -Verbose summary, which has no sent count); received = what the consumer counted.').AppendLine()
+$null = $md.AppendLine('| Round | Configuration | Ok | ns/call | CPU ns/call | Run ms | Sent | Filtered | Delivered | Dropped | Received | Notes |')
+$null = $md.AppendLine('| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
+foreach ($r in $results | Sort-Object Round, { [array]::IndexOf($configs, $_.Config) }) {
+    $null = $md.AppendLine(('| {0} | {1} | {2} | {3} | {4} | {5:N0} | {6} | {7} | {8} | {9} | {10} | {11} |' -f
+            $r.Round, $r.Config, $(if ($r.Ok) { 'yes' } else { 'FAILED' }),
+            $(if ($null -ne $r.NsPerCall) { Format-Ns $r.NsPerCall } else { '' }),
+            $(if ($null -ne $r.CpuPerCall) { Format-Ns $r.CpuPerCall } else { '' }),
+            $r.RunMs, $r.Sent, $r.Filtered, $r.Delivered, $r.Dropped, $r.Received,
+            (((@($r.Detail, $r.Problems) | Where-Object { $_ }) -join '; ') -replace '\|', '\|')))
+}
+
+$outDir = Split-Path $OutFile -Parent
+if ($outDir) { $null = New-Item -ItemType Directory -Path $outDir -Force }
+[IO.File]::WriteAllText($OutFile, $md.ToString())
+Write-Host ''
+Write-Host $md.ToString()
+Write-Host "Written to $OutFile"
+if ($failed.Count) {
+    Write-Host "$($failed.Count) round(s) FAILED: see above." -ForegroundColor Red
+    exit 1
+}
