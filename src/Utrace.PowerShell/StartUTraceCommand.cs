@@ -53,6 +53,11 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [ValidateNotNullOrEmpty]
     public int[]? ThreadId { get; set; }
 
+    /// <summary>Stores the TraceSummary of a foreground trace in this variable when the trace ends.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SummaryVariable { get; set; }
+
     /// <summary>Multi-uprobe links (default where the kernel has them) or one uprobe per function.</summary>
     [Parameter]
     public AttachMode AttachMode { get; set; } = AttachMode.Auto;
@@ -134,6 +139,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
 
     private void Report(TraceSummary summary)
     {
+        if (SummaryVariable is not null)
+            SessionState.PSVariable.Set(SummaryVariable, summary);
         WriteVerbose($"Trace {summary.Id} {summary.State.ToString().ToLowerInvariant()}: {summary.EventsDelivered} events delivered, " +
             $"{summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
         if (summary.EventsDropped > 0)

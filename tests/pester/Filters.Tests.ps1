@@ -134,6 +134,17 @@ Describe 'Kernel-side filters' -Skip:$noBpf {
         $trace.Summary.EventsFiltered | Should -BeGreaterThan 0
     }
 
+    It '-SummaryVariable hands back the summary of a foreground trace' {
+        $events = Start-UTrace -Command "$bin/fib 10" -Function fib -MaxDepth 2 -SummaryVariable summary
+        $events.Count | Should -Be 7   # depths 0, 1, 2: 1 + 2 + 4 calls
+        $summary | Should -BeOfType Utrace.TraceSummary
+        $summary.EventsDelivered | Should -Be 7
+        $summary.EventsSent | Should -Be 7
+        $summary.EventsFiltered | Should -Be 170
+        $summary.State | Should -Be 'Completed'
+        $summary.ExitCode | Should -Be 0
+    }
+
     It '-MinDuration takes <Value>' -ForEach @(
         @{ Value = 250us; Expected = 'main=1 slow=4 usleep=4' }
         @{ Value = [timespan]::FromMilliseconds(2); Expected = 'main=1 slow=4 usleep=4' }
