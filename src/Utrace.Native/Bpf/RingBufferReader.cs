@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using Utrace.Native.SafeHandles;
 
 namespace Utrace.Native.Bpf;
@@ -15,7 +16,8 @@ internal interface IRecordSink
 /// <summary>
 /// Reads records from the BPF ring buffer on a background thread and hands each one
 /// to a sink. The BPF side wakes the reader only once enough data is waiting, so the thread
-/// also polls on a short timeout; that bounds how late a quiet trace shows its events.
+/// also polls on a short timeout; that bounds how late a quiet trace shows its events. An
+/// eventfd in the ring buffer's epoll set wakes the thread at once when the trace stops.
 /// </summary>
 internal sealed unsafe class RingBufferReader : IDisposable
 {
@@ -23,6 +25,7 @@ internal sealed unsafe class RingBufferReader : IDisposable
     public const int PollIntervalMs = 50;
 
     private readonly SafeRingBufferHandle _ring;
+    private readonly SafeFileHandle _wake;
     private readonly IRecordSink _sink;
     private readonly Thread _thread;
     private GCHandle _self;
@@ -40,6 +43,15 @@ internal sealed unsafe class RingBufferReader : IDisposable
             _self.Free();
             throw Interop.BpfError(errno, "Opening the event ring buffer");
         }
+        _wake = Interop.Libc.EventFd(0, Interop.Libc.EFD_CLOEXEC | Interop.Libc.EFD_NONBLOCK);
+        // libbpf takes an epoll event's data as a ring index: 0 makes the wake-up read ring 0, harmlessly.
+        var wakeUp = new Interop.Libc.EpollEvent { Events = Interop.Libc.EPOLLIN, Data = 0 };
+        if (_wake.IsInvalid || Interop.Libc.EpollCtl(Interop.Libbpf.RingBufferEpollFd(_ring), Interop.Libc.EPOLL_CTL_ADD, _wake, ref wakeUp) != 0)
+        {
+            var errno = Interop.LastErrno;
+            Dispose();
+            throw Interop.BpfError(errno, "Setting up the ring buffer's wake-up");
+        }
         _thread = new Thread(Run) { IsBackground = true, Name = "utrace ring buffer" };
     }
 
@@ -49,6 +61,7 @@ internal sealed unsafe class RingBufferReader : IDisposable
     public void StopAndDrain()
     {
         _stopping = true;
+        WakeUp();
         if (_thread.IsAlive && Thread.CurrentThread != _thread)
             _thread.Join();
         if (_failure is not null)
@@ -58,11 +71,21 @@ internal sealed unsafe class RingBufferReader : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        if (_thread.IsAlive && Thread.CurrentThread != _thread)
+        if (_thread is { IsAlive: true } && Thread.CurrentThread != _thread)
+        {
+            WakeUp();
             _thread.Join();
+        }
         _ring.Dispose();
+        _wake?.Dispose();
         if (_self.IsAllocated)
             _self.Free();
+    }
+
+    private void WakeUp()
+    {
+        ulong one = 1;
+        Interop.Libc.Write(_wake, &one, sizeof(ulong));
     }
 
     private void Run()

@@ -16,6 +16,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libbpf, EntryPoint = "ring_buffer__consume", SetLastError = true)]
         internal static partial int RingBufferConsume(SafeRingBufferHandle ringBuffer);
 
+        [LibraryImport(Libraries.Libbpf, EntryPoint = "ring_buffer__epoll_fd")]
+        internal static partial int RingBufferEpollFd(SafeRingBufferHandle ringBuffer);
+
         [LibraryImport(Libraries.Libbpf, EntryPoint = "ring_buffer__free")]
         internal static partial void RingBufferFree(IntPtr ringBuffer);
     }
