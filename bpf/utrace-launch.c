@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 	}
 
 	sigprocmask(SIG_SETMASK, &original, NULL);
+	/* .NET ignores SIGPIPE and its children inherit that; a program run from a shell does not. */
+	signal(SIGPIPE, SIG_DFL);
 	execv(argv[1], argv + 2);
 	fprintf(stderr, "utrace-launch: cannot run %s: %s\n", argv[1], strerror(errno));
 	return 127;

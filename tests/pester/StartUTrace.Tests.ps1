@@ -186,6 +186,17 @@ Describe 'Start-UTrace -AsJob with -Command' -Skip:$noBpf {
         Remove-Job $job
     }
 
+    It 'starts the command with the signal dispositions a shell would give it' {
+        $job = Start-UTrace -Command 'sleep 30' -AsJob
+        # Wait for the launcher to have become sleep.
+        $deadline = (Get-Date).AddSeconds(5)
+        while ((Get-Content "/proc/$($job.ProcessId)/comm") -ne 'sleep' -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 10 }
+        $ignored = (Get-Content "/proc/$($job.ProcessId)/status" | Where-Object { $_ -like 'SigIgn:*' }) -replace 'SigIgn:\s*'
+        Stop-UTrace $job | Out-Null
+        $ignored | Should -Be '0000000000000000'
+        Remove-Job $job -Force
+    }
+
     It 'Stop-UTrace -All stops running traces and terminates a launched command' {
         $job = Start-UTrace -Command 'sleep 30' -AsJob
         $summaries = @(Stop-UTrace -All)
