@@ -66,10 +66,8 @@ param(
     [switch] $KeepTemp
 )
 
-Set-StrictMode -Version 3.0
-$ErrorActionPreference = 'Stop'
-$ProgressPreference = 'SilentlyContinue'
-$repo = Split-Path $PSScriptRoot -Parent
+# Also sets strict mode, ErrorActionPreference Stop and no progress bars for this script.
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 
 function ConvertTo-CountList([string[]] $Text, [string] $Name) {
     $list = foreach ($item in $Text -split '[,\s]+' | Where-Object { $_ }) {
@@ -85,27 +83,8 @@ $countList = ConvertTo-CountList $Counts 'Counts'
 $perFunction = @(ConvertTo-CountList $PerFunctionCounts 'PerFunctionCounts' | Where-Object { $_ -in $countList })
 
 # --- preconditions ---------------------------------------------------------------------------
-if (-not $IsLinux) { throw 'This benchmark needs Linux (eBPF uprobes).' }
-if ((& id -u) -ne '0') { throw 'Run as root: sudo pwsh bench/attach-detach.ps1 (or pwsh bench/attach-detach.ps1 when already root).' }
-foreach ($tool in 'gcc', 'mkfifo') {
-    if (-not (Get-Command $tool -CommandType Application -ErrorAction SilentlyContinue)) {
-        throw "$tool is missing (apt-get install gcc)."
-    }
-}
-if (-not (Test-Path (Join-Path $repo 'bin/Utrace.PowerShell.dll'))) {
-    throw "Utrace is not built: cd $repo && dotnet build utrace.sln -c Release"
-}
-
-$temp = Join-Path ([IO.Path]::GetTempPath()) "utrace-bench-$PID"
-$null = New-Item -ItemType Directory -Path $temp -Force
-
-# A private copy of the module: other people's rebuilds of bin/ must not land mid-run.
-$moduleCopy = Join-Path $temp 'module'
-$null = New-Item -ItemType Directory -Path $moduleCopy
-Copy-Item (Join-Path $repo 'Utrace.psd1'), (Join-Path $repo '*.ps1xml') $moduleCopy
-Copy-Item (Join-Path $repo 'bin') $moduleCopy -Recurse
-if (Test-Path (Join-Path $repo 'en-US')) { Copy-Item (Join-Path $repo 'en-US') $moduleCopy -Recurse }
-Import-Module (Join-Path $moduleCopy 'Utrace.psd1') -Force
+Assert-BenchHost -Tool 'gcc', 'mkfifo' -Packages 'gcc'
+$temp = New-BenchWorkspace -Prefix 'utrace-bench'
 
 # --- helpers ---------------------------------------------------------------------------------
 function New-BenchProgram([int] $N) {
@@ -148,19 +127,11 @@ int main(int argc, char **argv)
 
 function Get-FdCount { [IO.Directory]::GetFileSystemEntries("/proc/$PID/fd").Length }
 
-function Get-Stats([double[]] $Values) {
-    $sorted = @($Values | Sort-Object)
-    $n = $sorted.Count
-    if ($n -eq 0) { return $null }
-    $median = if ($n % 2) { $sorted[($n - 1) / 2] } else { ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2 }
-    [pscustomobject]@{ Median = $median; Min = $sorted[0]; Max = $sorted[-1]; Count = $n }
-}
-
+# Stats as "median (min–max)", or just the value for a single round.
 function Format-Ms($Stats) {
     if ($null -eq $Stats) { return 'n/a' }
-    $f = { param($v) if ($v -ge 100) { '{0:N0}' -f $v } else { '{0:N1}' -f $v } }
-    if ($Stats.Count -eq 1) { return (& $f $Stats.Median) }
-    '{0} ({1}–{2})' -f (& $f $Stats.Median), (& $f $Stats.Min), (& $f $Stats.Max)
+    if ($Stats.Count -eq 1) { return (Format-Figure $Stats.Median) }
+    '{0} ({1}–{2})' -f (Format-Figure $Stats.Median), (Format-Figure $Stats.Min), (Format-Figure $Stats.Max)
 }
 
 function Invoke-Round($Target, [string] $Mode, [int] $Round) {
@@ -231,7 +202,7 @@ function Invoke-Round($Target, [string] $Mode, [int] $Round) {
 
 # --- run -------------------------------------------------------------------------------------
 $startedAt = Get-Date
-$loadBefore = (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' '
+$loadBefore = Get-LoadAverage
 $results = [Collections.Generic.List[object]]::new()
 $notes = [Collections.Generic.List[string]]::new()
 foreach ($n in $countList | Where-Object { $_ -notin $perFunction }) {
@@ -266,35 +237,16 @@ try {
                 $results.Add($res)
                 $line = '{0,-11} N={1,-5} round {2}: start {3,8:N1} ms, attach {4,8:N1} ms, detach {5,10:N1} ms, links {6,5}, fds {7}->{8}, events {9}' -f `
                     $mode, $n, $r, $res.StartWallMs, $res.AttachMs, $res.DetachMs, $res.LinkCount, $res.FdBefore, $res.FdDuring, $res.EventsDelivered
-                if ($res.Ok) { Write-Host $line }
-                else { Write-Host "$line`n  ROUND FAILED: $($res.Problems)" -ForegroundColor Red }
+                Write-RoundLine $line $res
             }
         }
     }
 }
-finally {
-    if ($KeepTemp) { Write-Host "Programs kept in $temp" }
-    else {
-        Remove-Module Utrace -ErrorAction SilentlyContinue
-        Remove-Item $temp -Recurse -Force -ErrorAction SilentlyContinue
-    }
-}
+finally { Remove-BenchWorkspace $temp -Keep:$KeepTemp }
 
 # --- report ----------------------------------------------------------------------------------
-$elapsed = (Get-Date) - $startedAt
-$loadAfter = (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' '
+$md = New-ResultsMarkdown -Title 'Attach/detach' -StartedAt $startedAt -LoadBefore $loadBefore -Tools 'gcc -O2' -WithMemory
 $failed = @($results | Where-Object { -not $_.Ok })
-$cpu = ((Get-Content /proc/cpuinfo | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -split ':', 2)[1].Trim()
-$memGiB = [math]::Round(([double]((Get-Content /proc/meminfo | Select-Object -First 1) -split '\s+')[1]) / 1MB, 1)
-$commit = & git -C $repo rev-parse --short HEAD 2>$null
-$dirty = if (& git -C $repo status --porcelain --untracked-files=no 2>$null) { ' (working tree had uncommitted changes)' } else { '' }
-
-$md = [Text.StringBuilder]::new()
-$null = $md.AppendLine('# Attach/detach benchmark results').AppendLine()
-$null = $md.AppendLine("- Date: $($startedAt.ToString('yyyy-MM-dd HH:mm')) (run took $([math]::Round($elapsed.TotalMinutes, 1)) min)")
-$null = $md.AppendLine("- Kernel: $(& uname -r)")
-$null = $md.AppendLine("- Machine: $([Environment]::ProcessorCount) cores ($cpu), $memGiB GiB; load average $loadBefore before, $loadAfter after")
-$null = $md.AppendLine("- Utrace: commit $commit$dirty; PowerShell $($PSVersionTable.PSVersion); gcc -O2")
 $null = $md.AppendLine("- Rounds per configuration: $Rounds (PerFunction limited by a $PerFunctionBudgetSeconds s budget per N); one untimed warm-up round first")
 $null = $md.AppendLine().AppendLine('Times in ms: median (min–max) over the successful rounds. Start-UTrace = wall time of the whole call (ELF read, launch, BPF load, attach, release). Exit→done = from writing the line until the job ended (the program runs its N calls and exits; then Utrace detaches). Fds = open fds of the pwsh process while the program waits with every probe attached (Δ = more than just before Start-UTrace).').AppendLine()
 $null = $md.AppendLine('| Mode | N | Rounds | Links | Fds (Δ) | Start-UTrace | AttachTime | DetachTime | Detach per link | Exit→done | Events |')
@@ -326,10 +278,7 @@ if ($notes.Count) {
     $null = $md.AppendLine()
     foreach ($note in $notes) { $null = $md.AppendLine("- $note") }
 }
-if ($failed.Count) {
-    $null = $md.AppendLine().AppendLine("**$($failed.Count) round(s) FAILED** (left out of the table above):")
-    foreach ($f in $failed) { $null = $md.AppendLine("- $($f.Mode) N = $($f.N) round $($f.Round): $($f.Problems)") }
-}
+Add-FailedRounds $md @($failed | ForEach-Object { "$($_.Mode) N = $($_.N) round $($_.Round): $($_.Problems)" })
 $null = $md.AppendLine().AppendLine('## Every round').AppendLine()
 $null = $md.AppendLine('| Mode | N | Round | Ok | Links | Fds before | Fds during | Start-UTrace ms | AttachTime ms | DetachTime ms | Exit→done ms | Delivered | Dropped |')
 $null = $md.AppendLine('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
@@ -339,13 +288,5 @@ foreach ($r in $results) {
             $r.StartWallMs, $r.AttachMs, $r.DetachMs, $r.FinishWallMs, $r.EventsDelivered, $r.EventsDropped))
 }
 
-$outDir = Split-Path $OutFile -Parent
-if ($outDir) { $null = New-Item -ItemType Directory -Path $outDir -Force }
-[IO.File]::WriteAllText($OutFile, $md.ToString())
-Write-Host ''
-Write-Host $md.ToString()
-Write-Host "Written to $OutFile"
-if ($failed.Count) {
-    Write-Host "$($failed.Count) round(s) FAILED: see above." -ForegroundColor Red
-    exit 1
-}
+Save-Results $md $OutFile $failed.Count
+if ($failed.Count) { exit 1 }

@@ -84,38 +84,17 @@ param(
     [switch] $KeepTemp
 )
 
-Set-StrictMode -Version 3.0
-$ErrorActionPreference = 'Stop'
-$ProgressPreference = 'SilentlyContinue'
-$repo = Split-Path $PSScriptRoot -Parent
+# Also sets strict mode, ErrorActionPreference Stop and no progress bars for this script.
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 
 # --- preconditions ---------------------------------------------------------------------------
-if (-not $IsLinux) { throw 'This benchmark needs Linux (eBPF uprobes).' }
-if ((& id -u) -ne '0') { throw 'Run as root: sudo pwsh bench/overhead.ps1 (or pwsh bench/overhead.ps1 when already root).' }
-foreach ($tool in 'gcc', 'clang', 'objdump') {
-    if (-not (Get-Command $tool -CommandType Application -ErrorAction SilentlyContinue)) {
-        throw "$tool is missing (apt-get install gcc clang binutils)."
-    }
-}
+Assert-BenchHost -Tool 'gcc', 'clang', 'objdump' -Packages 'gcc clang binutils'
 $libbpfHeader = '/usr/include/bpf/libbpf.h'
 if (-not (Test-Path $libbpfHeader) -or -not (Select-String -Path $libbpfHeader -Pattern 'bpf_program__attach_uprobe_multi' -Quiet)) {
     throw 'The floor needs libbpf-dev >= 1.3 (bpf_program__attach_uprobe_multi); on Debian 12 from bookworm-backports (scripts/setup.sh installs it).'
 }
-if (-not (Test-Path (Join-Path $repo 'bin/Utrace.PowerShell.dll'))) {
-    throw "Utrace is not built: cd $repo && dotnet build utrace.sln -c Release"
-}
 $bpftrace = if ($SkipBpftrace) { $null } else { Get-Command bpftrace -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
-
-$temp = Join-Path ([IO.Path]::GetTempPath()) "utrace-overhead-$PID"
-$null = New-Item -ItemType Directory -Path $temp -Force
-
-# A private copy of the module: other people's rebuilds of bin/ must not land mid-run.
-$moduleCopy = Join-Path $temp 'module'
-$null = New-Item -ItemType Directory -Path $moduleCopy
-Copy-Item (Join-Path $repo 'Utrace.psd1'), (Join-Path $repo '*.ps1xml') $moduleCopy
-Copy-Item (Join-Path $repo 'bin') $moduleCopy -Recurse
-if (Test-Path (Join-Path $repo 'en-US')) { Copy-Item (Join-Path $repo 'en-US') $moduleCopy -Recurse }
-Import-Module (Join-Path $moduleCopy 'Utrace.psd1') -Force
+$temp = New-BenchWorkspace -Prefix 'utrace-overhead'
 
 # --- build -----------------------------------------------------------------------------------
 $leafSource = @'
@@ -316,23 +295,13 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
     }
 }
 
-function Get-Stats([double[]] $Values) {
-    $sorted = @($Values | Sort-Object)
-    $n = $sorted.Count
-    if ($n -eq 0) { return $null }
-    $median = if ($n % 2) { $sorted[($n - 1) / 2] } else { ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2 }
-    [pscustomobject]@{ Median = $median; Min = $sorted[0]; Max = $sorted[-1]; Count = $n }
-}
-
-function Format-Ns([double] $Value) { if ([math]::Abs($Value) -ge 100) { '{0:N0}' -f $Value } else { '{0:N1}' -f $Value } }
-
 # --- run -------------------------------------------------------------------------------------
 $configs = @('untraced', 'floor')
 if ($bpftrace) { $configs += 'bpftrace' }
 $configs += 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where'
 
 $startedAt = Get-Date
-$loadBefore = (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' '
+$loadBefore = Get-LoadAverage
 $results = [Collections.Generic.List[object]]::new()
 try {
     Write-Host "leaf: $($leafInstructions[0])  (objdump; gcc $($leafFlags -join ' '))"
@@ -348,29 +317,17 @@ try {
             $res = Invoke-Config $config $Calls $r
             $results.Add($res)
             $line = 'round {0} {1,-15} {2,10} ns/call (cpu {3,10}) run {4,8:N0} ms {5}' -f $r, $config,
-                $(if ($null -ne $res.NsPerCall) { Format-Ns $res.NsPerCall } else { '-' }),
-                $(if ($null -ne $res.CpuPerCall) { Format-Ns $res.CpuPerCall } else { '-' }), $res.RunMs,
+                $(if ($null -ne $res.NsPerCall) { Format-Figure $res.NsPerCall } else { '-' }),
+                $(if ($null -ne $res.CpuPerCall) { Format-Figure $res.CpuPerCall } else { '-' }), $res.RunMs,
                 $(if ($null -ne $res.Sent) { "sent $($res.Sent) filtered $($res.Filtered) dropped $($res.Dropped)" } elseif ($null -ne $res.Delivered) { "delivered $($res.Delivered) filtered $($res.Filtered) dropped $($res.Dropped)" } else { $res.Detail })
-            if ($res.Ok) { Write-Host $line }
-            else { Write-Host "$line`n  ROUND FAILED: $($res.Problems)" -ForegroundColor Red }
+            Write-RoundLine $line $res
         }
     }
 }
-finally {
-    if ($KeepTemp) { Write-Host "Programs kept in $temp" }
-    else {
-        Remove-Module Utrace -ErrorAction SilentlyContinue
-        Remove-Item $temp -Recurse -Force -ErrorAction SilentlyContinue
-    }
-}
+finally { Remove-BenchWorkspace $temp -Keep:$KeepTemp }
 
 # --- report ----------------------------------------------------------------------------------
-$elapsed = (Get-Date) - $startedAt
-$loadAfter = (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' '
 $failed = @($results | Where-Object { -not $_.Ok })
-$cpu = ((Get-Content /proc/cpuinfo | Where-Object { $_ -like 'model name*' } | Select-Object -First 1) -split ':', 2)[1].Trim()
-$commit = & git -C $repo rev-parse --short HEAD 2>$null
-$dirty = if (& git -C $repo status --porcelain --untracked-files=no 2>$null) { ' (working tree had uncommitted changes)' } else { '' }
 $bpftraceVersion = if ($bpftrace) { (& $bpftrace.Source --version) -join ' ' } else { 'not run' }
 
 $describe = [ordered]@{
@@ -397,12 +354,7 @@ foreach ($config in $configs) {
 $base = if ($stats['untraced']) { $stats['untraced'].Wall.Median } else { $null }
 $floorMedian = if ($stats['floor']) { $stats['floor'].Wall.Median } else { $null }
 
-$md = [Text.StringBuilder]::new()
-$null = $md.AppendLine('# Overhead benchmark results').AppendLine()
-$null = $md.AppendLine("- Date: $($startedAt.ToString('yyyy-MM-dd HH:mm')) (run took $([math]::Round($elapsed.TotalMinutes, 1)) min)")
-$null = $md.AppendLine("- Kernel: $(& uname -r)")
-$null = $md.AppendLine("- Machine: $([Environment]::ProcessorCount) cores ($cpu); load average $loadBefore before, $loadAfter after")
-$null = $md.AppendLine("- Utrace: commit $commit$dirty; PowerShell $($PSVersionTable.PSVersion); $bpftraceVersion")
+$md = New-ResultsMarkdown -Title 'Overhead' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $bpftraceVersion
 $null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop; gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
 $null = $md.AppendLine("- ``leaf`` as objdump shows it (first instruction ``push``, emulated by the kernel):").AppendLine()
 $null = $md.AppendLine('```')
@@ -417,16 +369,13 @@ foreach ($config in $configs) {
     if (-not $st) { $null = $md.AppendLine("| $($describe[$config]) | $roundsText | all rounds FAILED | | | | |"); continue }
     $m = $st.Wall.Median
     $null = $md.AppendLine(('| {0} | {1} | {2} ({3}–{4}) | {5} | {6} | {7} | {8} |' -f
-            $describe[$config], $roundsText, (Format-Ns $m), (Format-Ns $st.Wall.Min), (Format-Ns $st.Wall.Max),
-            $(if ($null -ne $base -and $config -ne 'untraced') { Format-Ns ($m - $base) } else { '–' }),
+            $describe[$config], $roundsText, (Format-Figure $m), (Format-Figure $st.Wall.Min), (Format-Figure $st.Wall.Max),
+            $(if ($null -ne $base -and $config -ne 'untraced') { Format-Figure ($m - $base) } else { '–' }),
             $(if ($floorMedian -and $config -ne 'untraced') { '{0:N2}' -f ($m / $floorMedian) } else { '–' }),
-            $(if ($floorMedian -and $config -notin 'untraced', 'floor') { Format-Ns ($m - $floorMedian) } else { '–' }),
-            (Format-Ns $st.Cpu.Median)))
+            $(if ($floorMedian -and $config -notin 'untraced', 'floor') { Format-Figure ($m - $floorMedian) } else { '–' }),
+            (Format-Figure $st.Cpu.Median)))
 }
-if ($failed.Count) {
-    $null = $md.AppendLine().AppendLine("**$($failed.Count) round(s) FAILED** (left out of the table above):")
-    foreach ($f in $failed) { $null = $md.AppendLine("- $($f.Config) round $($f.Round): $($f.Problems)") }
-}
+Add-FailedRounds $md @($failed | ForEach-Object { "$($_.Config) round $($_.Round): $($_.Problems)" })
 $null = $md.AppendLine().AppendLine('## Every round').AppendLine()
 $null = $md.AppendLine('Run ms = the whole command, launch to exit (Start-UTrace to the job''s end, with attach and detach). Kernel counts: sent / filtered / delivered / dropped from the TraceSummary (foreground traces: from the -Verbose summary, which has no sent count); received = what the consumer counted.').AppendLine()
 $null = $md.AppendLine('| Round | Configuration | Ok | ns/call | CPU ns/call | Run ms | Sent | Filtered | Delivered | Dropped | Received | Notes |')
@@ -434,19 +383,11 @@ $null = $md.AppendLine('| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | 
 foreach ($r in $results | Sort-Object Round, { [array]::IndexOf($configs, $_.Config) }) {
     $null = $md.AppendLine(('| {0} | {1} | {2} | {3} | {4} | {5:N0} | {6} | {7} | {8} | {9} | {10} | {11} |' -f
             $r.Round, $r.Config, $(if ($r.Ok) { 'yes' } else { 'FAILED' }),
-            $(if ($null -ne $r.NsPerCall) { Format-Ns $r.NsPerCall } else { '' }),
-            $(if ($null -ne $r.CpuPerCall) { Format-Ns $r.CpuPerCall } else { '' }),
+            $(if ($null -ne $r.NsPerCall) { Format-Figure $r.NsPerCall } else { '' }),
+            $(if ($null -ne $r.CpuPerCall) { Format-Figure $r.CpuPerCall } else { '' }),
             $r.RunMs, $r.Sent, $r.Filtered, $r.Delivered, $r.Dropped, $r.Received,
             (((@($r.Detail, $r.Problems) | Where-Object { $_ }) -join '; ') -replace '\|', '\|')))
 }
 
-$outDir = Split-Path $OutFile -Parent
-if ($outDir) { $null = New-Item -ItemType Directory -Path $outDir -Force }
-[IO.File]::WriteAllText($OutFile, $md.ToString())
-Write-Host ''
-Write-Host $md.ToString()
-Write-Host "Written to $OutFile"
-if ($failed.Count) {
-    Write-Host "$($failed.Count) round(s) FAILED: see above." -ForegroundColor Red
-    exit 1
-}
+Save-Results $md $OutFile $failed.Count
+if ($failed.Count) { exit 1 }
