@@ -159,6 +159,17 @@ Describe 'Start-UTrace -ProcessId' -Skip:$noBpf {
         $server.HasExited | Should -BeFalse
     }
 
+    It 'traces the functions of a library the running process has mapped (-NestLibrary)' {
+        $job = Start-UTrace -ProcessId $server.Id -NestLibrary 'libc.so*' -Function pthread_cond_broadcast -AsJob -Confirm:$false
+        Invoke-ServerRequest $server -Count 3
+        Stop-UTrace $job | Out-Null
+        $events = Receive-Job $job
+        # Per request, the main thread broadcasts once and the worker once, both inside libc.
+        @($events | Where-Object Function -EQ 'pthread_cond_broadcast').Count | Should -Be 6
+        ($events.Module | Sort-Object -Unique) | Should -Be 'libc.so.6'
+        @($events.ThreadId | Sort-Object -Unique).Count | Should -Be 2
+    }
+
     It 'Get-UTraceFunction -ProcessId lists the functions of the running process' {
         $functions = Get-UTraceFunction -ProcessId $server.Id -Function handle_request, background_task, pthread_create
         ($functions | ForEach-Object { "$($_.Kind):$($_.Name):$($_.Module)" } | Sort-Object) -join ' ' |

@@ -64,7 +64,10 @@ public sealed class LibraryResolver
         return resolver;
     }
 
-    /// <summary>The ELF files mapped executable into a running process, other than its main executable, in map order.</summary>
+    /// <summary>
+    /// The ELF files mapped executable into a running process, other than its main executable, in map order,
+    /// as paths through /proc/PID/root, which reach them from this mount namespace (a container's too).
+    /// </summary>
     /// <exception cref="IOException">The process is gone.</exception>
     /// <exception cref="UnauthorizedAccessException">The caller may not read the process's maps.</exception>
     public static LibraryResolver ForProcess(int pid, ElfImage executable)
@@ -81,10 +84,11 @@ public sealed class LibraryResolver
             }
 
             var path = fields[5].TrimStart();
-            if (path.StartsWith('/') && path != executable.RealPath && !resolver._libraryPaths.Contains(path)
-                && resolver.TryOpen(path) is not null)
+            var reachable = $"/proc/{pid}/root{path}";
+            if (path.StartsWith('/') && path != executable.RealPath && !resolver._libraryPaths.Contains(reachable)
+                && resolver.TryOpen(reachable) is not null)
             {
-                resolver._libraryPaths.Add(path);
+                resolver._libraryPaths.Add(reachable);
             }
         }
 

@@ -11,14 +11,12 @@ public sealed class FunctionCatalog
     private readonly ElfImage _executable;
     private readonly string _executablePath;
     private readonly LibraryResolver _libraries;
-    private readonly Func<string, string> _libraryAttachPath;
 
-    private FunctionCatalog(ElfImage executable, string executablePath, LibraryResolver libraries, Func<string, string> libraryAttachPath)
+    private FunctionCatalog(ElfImage executable, string executablePath, LibraryResolver libraries)
     {
         _executable = executable;
         _executablePath = executablePath;
         _libraries = libraries;
-        _libraryAttachPath = libraryAttachPath;
         _libraries.AssignProviders(executable);
         var module = executable.FileName;
         Own = executable.Functions.Select(f => new FunctionInfo(f, module, executablePath))
@@ -39,7 +37,7 @@ public sealed class FunctionCatalog
     public static FunctionCatalog ForExecutable(string path, string? ldLibraryPath)
     {
         var executable = Open(path);
-        return new FunctionCatalog(executable, path, LibraryResolver.ForExecutable(executable, ldLibraryPath), p => p);
+        return new FunctionCatalog(executable, path, LibraryResolver.ForExecutable(executable, ldLibraryPath));
     }
 
     /// <summary>Functions of a running process, with the libraries it has mapped.</summary>
@@ -50,8 +48,7 @@ public sealed class FunctionCatalog
             throw new UtraceException(TraceErrorKind.ProcessNotFound, $"No process has id {pid}.",
                 "Check the id with Get-Process.", pid);
         var executable = Open(exe);
-        var root = $"/proc/{pid}/root";
-        return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable), p => root + p);
+        return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable));
     }
 
     /// <summary>
@@ -61,7 +58,7 @@ public sealed class FunctionCatalog
     internal IReadOnlyList<UnwindHook> UnwindHooks()
     {
         var places = _executable.Functions.Select(f => (Function: f, Path: _executablePath))
-            .Concat(_libraries.LibraryPaths.SelectMany(path => _libraries.Open(path).Exports.Select(f => (Function: f, Path: _libraryAttachPath(path)))));
+            .Concat(_libraries.LibraryPaths.SelectMany(path => _libraries.Open(path).Exports.Select(f => (Function: f, Path: path))));
         return places
             .Where(p => UnwindHook.Functions.ContainsKey(p.Function.RawName))
             .Select(p => new UnwindHook(p.Path, p.Function.FileOffset, UnwindHook.Functions[p.Function.RawName]))
@@ -81,9 +78,8 @@ public sealed class FunctionCatalog
                 var name = LibraryName(path);
                 if (!nest(name))
                     continue;
-                var attachPath = _libraryAttachPath(path);
                 chosen.AddRange(_libraries.Open(path).Exports
-                    .Select(f => new FunctionInfo(f, name, attachPath))
+                    .Select(f => new FunctionInfo(f, name, path))
                     .Where(f => Traceable(f, selection)));
             }
         }

@@ -141,7 +141,8 @@ public sealed class LibraryResolverTests(ElfFixtures fixtures)
                 .Where(fields => fields.Length == 6 && fields[1].Contains('x', StringComparison.Ordinal))
                 .Select(fields => fields[5].Trim())
                 .Where(path => path.StartsWith('/') && path != sleeper)
-                .Distinct();
+                .Distinct()
+                .Select(path => $"/proc/{process.Id}/root{path}");
             Assert.Equal(expected, resolver.LibraryPaths);
             Assert.Contains(resolver.LibraryPaths, path => Path.GetFileName(path) == "libc.so.6");
             Assert.Equal("libc.so.6", resolver.FindProvider("pause"));
