@@ -80,6 +80,15 @@ Describe 'Start-UTrace -Command on <Variant>' -ForEach $variants -Skip:$noBpf {
         Remove-Job $job
     }
 
+    It 'leaves a forked child unharmed and unreported' {
+        $events = Start-UTrace -Command "$Dir/forks"
+        $LASTEXITCODE | Should -Be 0
+        @($events.ProcessId | Sort-Object -Unique).Count | Should -Be 1
+        @($events | Where-Object Function -EQ 'work').Count | Should -Be 1
+        @($events | Where-Object Function -EQ 'spawn').Count | Should -Be 1
+        ($events | Where-Object Function -EQ 'fork').Caller | Should -Be 'spawn'
+    }
+
     It 'traces 4 threads calling work() 1000 times each' {
         $events = Start-UTrace -Command "$Dir/threads"
         $work = $events | Where-Object Function -EQ 'work'
