@@ -65,39 +65,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     protected override void ProcessRecord()
     {
         var progress = new ProgressReporter(ParameterSetName == ProcessSet ? $"process {ProcessId}" : Command, WriteProgress, Thread.CurrentThread);
-        var options = new TraceOptions
-        {
-            Progress = progress,
-            Selection = BuildSelection(),
-            MinDuration = MinDuration,
-            MaxDepth = MaxDepth,
-            ThreadIds = ThreadId,
-            AttachMode = AttachMode,
-        };
-        TraceSession session;
-        try
-        {
-            if (ParameterSetName == ProcessSet)
-            {
-                var catalog = FunctionCatalog.ForProcess(ProcessId);
-                if (!ShouldProcess($"process {ProcessId} ({catalog.ExecutableName})", "Attach probes"))
-                    return;
-                session = TraceSession.Attach(ProcessId, options, catalog);
-            }
-            else
-            {
-                var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory);
-                if (!ShouldProcess(string.Join(' ', target.Argv), "Run and trace"))
-                    return;
-                session = TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, options, target.LoadCatalog());
-            }
-        }
-        catch (UtraceException ex)
-        {
-            Fail(ex, "StartTraceFailed");
+        if (StartSession(progress) is not { } session)
             return;
-        }
-
         foreach (var warning in session.Warnings)
             WriteWarning(warning);
         WriteVerbose($"Trace {session.Id}: {session.Functions.Count} functions of process {session.ProcessId} ({session.Command}).");
@@ -135,6 +104,39 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         Report(session.Summary);
     }
 
+    /// <summary>Launches or attaches; null when ShouldProcess said no.</summary>
+    private TraceSession? StartSession(ProgressReporter progress)
+    {
+        var options = new TraceOptions
+        {
+            Progress = progress,
+            Selection = BuildSelection(),
+            MinDuration = MinDuration,
+            MaxDepth = MaxDepth,
+            ThreadIds = ThreadId,
+            AttachMode = AttachMode,
+        };
+        try
+        {
+            if (ParameterSetName == ProcessSet)
+            {
+                var catalog = FunctionCatalog.ForProcess(ProcessId);
+                return ShouldProcess($"process {ProcessId} ({catalog.ExecutableName})", "Attach probes")
+                    ? TraceSession.Attach(ProcessId, options, catalog)
+                    : null;
+            }
+            var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory);
+            return ShouldProcess(string.Join(' ', target.Argv), "Run and trace")
+                ? TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, options, target.LoadCatalog())
+                : null;
+        }
+        catch (UtraceException ex)
+        {
+            Fail(ex, "StartTraceFailed");
+            return null;
+        }
+    }
+
     protected override void StopProcessing() => _stopping.Cancel();
 
     private void Report(TraceSummary summary)
@@ -143,8 +145,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             SessionState.PSVariable.Set(SummaryVariable, summary);
         WriteVerbose($"Trace {summary.Id} {summary.State.ToString().ToLowerInvariant()}: {summary.EventsDelivered} events delivered, " +
             $"{summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
-        if (summary.EventsDropped > 0)
-            WriteWarning($"{summary.EventsDropped} calls were not reported (ring buffer full, nesting deeper than the kernel keeps, or the pipeline stopped reading).");
+        if (SummaryText.Drops(summary) is { } drops)
+            WriteWarning(drops);
         if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)
             return;
         SessionState.PSVariable.Set("global:LASTEXITCODE", code);

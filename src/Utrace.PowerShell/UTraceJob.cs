@@ -74,8 +74,8 @@ public sealed class UTraceJob : Job
             // Disposed: nobody reads any more.
         }
         var summary = _session.Summary;
-        if (summary.EventsDropped > 0)
-            Warning.Add(new WarningRecord($"{summary.EventsDropped} calls were not reported (ring buffer full or nesting too deep)."));
+        if (SummaryText.Drops(summary) is { } drops)
+            Warning.Add(new WarningRecord(drops));
         SetJobState(summary.State switch
         {
             TraceState.Stopped => JobState.Stopped,

@@ -1,0 +1,20 @@
+namespace Utrace.PowerShell;
+
+/// <summary>What a trace's summary tells the user in words.</summary>
+internal static class SummaryText
+{
+    /// <summary>Why calls went unreported, with what to do about it; null when none did.</summary>
+    public static string? Drops(TraceSummary summary)
+    {
+        if (summary.EventsDropped == 0)
+            return null;
+        var reasons = new List<string>();
+        if (summary.DroppedTooDeep > 0)
+            reasons.Add($"{summary.DroppedTooDeep} nested deeper than the kernel's 64 return probes per thread (trace fewer functions with -Function or -ExcludeFunction)");
+        if (summary.DroppedRingBufferFull > 0)
+            reasons.Add($"{summary.DroppedRingBufferFull} found the ring buffer full (filter in the kernel with -MinDuration, -MaxDepth or a narrower -Function)");
+        if (summary.DroppedUnread > 0)
+            reasons.Add($"{summary.DroppedUnread} arrived after the pipeline stopped reading");
+        return $"{summary.EventsDropped} calls were not reported: {string.Join("; ", reasons)}.";
+    }
+}

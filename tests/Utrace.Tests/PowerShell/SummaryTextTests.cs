@@ -1,0 +1,23 @@
+using Utrace.PowerShell;
+using Xunit;
+
+namespace Utrace.Tests.PowerShell;
+
+public sealed class SummaryTextTests
+{
+    [Fact]
+    public void SaysNothingWhenNothingWasDropped() =>
+        Assert.Null(SummaryText.Drops(new TraceSummary { EventsDelivered = 10 }));
+
+    [Fact]
+    public void NamesEachReasonWithWhatToDo()
+    {
+        var text = SummaryText.Drops(new TraceSummary
+        {
+            EventsDropped = 6, DroppedTooDeep = 1, DroppedRingBufferFull = 2, DroppedUnread = 3,
+        });
+        Assert.Equal("6 calls were not reported: 1 nested deeper than the kernel's 64 return probes per thread " +
+            "(trace fewer functions with -Function or -ExcludeFunction); 2 found the ring buffer full (filter in the kernel " +
+            "with -MinDuration, -MaxDepth or a narrower -Function); 3 arrived after the pipeline stopped reading.", text);
+    }
+}
