@@ -60,32 +60,29 @@ internal sealed unsafe class RingBufferReader : IDisposable
     /// <summary>Stops the thread after it has read every record still in the buffer.</summary>
     public void StopAndDrain()
     {
-        _stopping = true;
-        WakeUp();
-        if (_thread.IsAlive && Thread.CurrentThread != _thread)
-            _thread.Join();
+        StopThread();
         if (_failure is not null)
             throw new InvalidOperationException("Reading the event ring buffer failed.", _failure);
     }
 
     public void Dispose()
     {
-        _stopping = true;
-        if (_thread is { IsAlive: true } && Thread.CurrentThread != _thread)
-        {
-            WakeUp();
-            _thread.Join();
-        }
+        StopThread();
         _ring.Dispose();
         _wake?.Dispose();
         if (_self.IsAllocated)
             _self.Free();
     }
 
-    private void WakeUp()
+    // Also called from the constructor's failure path, before the thread exists.
+    private void StopThread()
     {
+        _stopping = true;
+        if (_thread is not { IsAlive: true } || Thread.CurrentThread == _thread)
+            return;
         ulong one = 1;
         Interop.Libc.Write(_wake, &one, sizeof(ulong));
+        _thread.Join();
     }
 
     private void Run()
@@ -94,7 +91,8 @@ internal sealed unsafe class RingBufferReader : IDisposable
         {
             while (!_stopping && _failure is null)
             {
-                if (Interop.Libbpf.RingBufferPoll(_ring, PollIntervalMs) < 0 && Interop.LastErrno != 4 /* EINTR */)
+                // A failing sink also makes the poll fail; its own exception is the one to keep.
+                if (Interop.Libbpf.RingBufferPoll(_ring, PollIntervalMs) < 0 && _failure is null && Interop.LastErrno != 4 /* EINTR */)
                     throw Interop.BpfError(Interop.LastErrno, "Polling the event ring buffer");
                 Interop.Libbpf.RingBufferConsume(_ring);
             }
