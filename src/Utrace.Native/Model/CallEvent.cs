@@ -6,23 +6,52 @@ namespace Utrace;
 /// <summary>One completed function call, emitted when the call returns.</summary>
 public sealed class CallEvent
 {
-    private readonly EventContext _context;
+    private readonly TraceContext _context;
     private readonly ulong _startMonotonicNs;
     private readonly int _functionId;
     private readonly int _callerId;
 
-    internal CallEvent(EventContext context, in EventRecord record)
+    internal CallEvent(TraceContext context, in EventRecord record)
+        : this(context, (int)record.FunctionId, record.CallerId == EventRecord.NoCaller ? -1 : (int)record.CallerId,
+            (int)record.Pid, (int)record.Tid, (int)record.Depth, record.StartNs, (long)record.DurationNs, (long)record.SelfNs)
     {
-        _context = context;
-        _startMonotonicNs = record.StartNs;
-        _functionId = (int)record.FunctionId;
-        _callerId = record.CallerId == EventRecord.NoCaller ? -1 : (int)record.CallerId;
-        ProcessId = (int)record.Pid;
-        ThreadId = (int)record.Tid;
-        Depth = (int)record.Depth;
-        DurationNs = (long)record.DurationNs;
-        SelfNs = (long)record.SelfNs;
     }
+
+    /// <summary>
+    /// An event of a trace read back (from a file) or made by hand: function and caller ids
+    /// index <see cref="TraceContext.Functions"/> (caller -1 = outermost call), and the start is
+    /// CLOCK_MONOTONIC in ns, like <see cref="TraceContext.StartMonotonicNs"/>.
+    /// </summary>
+    public CallEvent(TraceContext context, int functionId, int callerId, int processId, int threadId, int depth,
+        ulong startMonotonicNs, long durationNs, long selfNs)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if ((uint)functionId >= (uint)context.Functions.Count)
+            throw new ArgumentOutOfRangeException(nameof(functionId), functionId, "No function of the trace has this id.");
+        if (callerId >= context.Functions.Count || callerId < -1)
+            throw new ArgumentOutOfRangeException(nameof(callerId), callerId, "No function of the trace has this id.");
+        _context = context;
+        _startMonotonicNs = startMonotonicNs;
+        _functionId = functionId;
+        _callerId = callerId;
+        ProcessId = processId;
+        ThreadId = threadId;
+        Depth = depth;
+        DurationNs = durationNs;
+        SelfNs = selfNs;
+    }
+
+    /// <summary>The trace this event belongs to: its function table and clock.</summary>
+    public TraceContext Context => _context;
+
+    /// <summary>Index of <see cref="Function"/> in the trace's function table.</summary>
+    public int FunctionId => _functionId;
+
+    /// <summary>Index of <see cref="Caller"/> in the trace's function table, or -1.</summary>
+    public int CallerId => _callerId;
+
+    /// <summary>CLOCK_MONOTONIC (ns) at the call's entry.</summary>
+    public ulong StartMonotonicNs => _startMonotonicNs;
 
     /// <summary>The function's name, demangled.</summary>
     public string Function => _context.Functions[_functionId].Name;
@@ -48,7 +77,7 @@ public sealed class CallEvent
     public Duration SelfDuration => Duration.FromNanoseconds(SelfNs);
 
     /// <summary>Nanoseconds from the start of the trace to the call's entry.</summary>
-    public long StartNs => (long)(_startMonotonicNs - _context.TraceStartMonotonicNs);
+    public long StartNs => (long)(_startMonotonicNs - _context.StartMonotonicNs);
 
     public long DurationNs { get; }
     public long SelfNs { get; }

@@ -6,12 +6,18 @@ namespace Utrace;
 public sealed class FunctionInfo
 {
     internal FunctionInfo(ElfFunction function, string module, string path)
+        : this(function.Name, function.RawName, module, function.Kind, function.FileOffset, function.Size, path)
     {
-        Name = function.Name;
-        RawName = function.RawName;
-        Kind = function.Kind;
-        Offset = function.FileOffset;
-        Size = function.Size;
+    }
+
+    /// <summary>A function as a trace file records it.</summary>
+    public FunctionInfo(string name, string rawName, string module, FunctionKind kind, ulong offset, ulong size, string path)
+    {
+        Name = name;
+        RawName = rawName;
+        Kind = kind;
+        Offset = offset;
+        Size = size;
         Module = module;
         Path = path;
     }

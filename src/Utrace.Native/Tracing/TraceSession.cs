@@ -24,7 +24,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private readonly DateTime _startTime = DateTime.Now;
     private LaunchedChild? _child;
     private TraceProgram? _program;
-    private EventContext? _context;
+    private TraceContext? _context;
     private RingBufferReader? _reader;
     private ProbeSet? _probes;
     private StackPatcher? _patcher;
@@ -187,7 +187,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         }
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
-        _context = new EventContext(Functions);
+        _context = TraceContext.StartingNow(Functions);
         _patcher = new StackPatcher(ProcessId);
         _reader = new RingBufferReader(_program.EventsMapFd, this);
         _probes = ProbeSet.Attach(_program, ProcessId, Functions, unwindHooks, _options.Progress);

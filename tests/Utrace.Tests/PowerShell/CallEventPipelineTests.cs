@@ -21,8 +21,8 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
             new(new ElfFunction("_ZN3geo5Shape4areaEv", FunctionKind.Function, 0x1100, 0x1100, 16), "demo", "/demo"),
             new(new ElfFunction("usleep", FunctionKind.LibraryCall, 0x1200, 0x1200, 16), "libc.so.6", "/demo"),
         ];
-        var context = new EventContext(functions);
-        var t0 = context.TraceStartMonotonicNs;
+        var context = TraceContext.StartingNow(functions);
+        var t0 = context.StartMonotonicNs;
         _events =
         [
             Event(context, t0 + 10, 800, 800, function: 1, caller: 0, depth: 1, tid: 101),
@@ -93,7 +93,7 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
         Assert.Equal(2_500_000, e.Duration.Nanoseconds);
     }
 
-    private static CallEvent Event(EventContext context, ulong start, ulong duration, ulong self, uint function, uint caller, uint depth, uint tid) =>
+    private static CallEvent Event(TraceContext context, ulong start, ulong duration, ulong self, uint function, uint caller, uint depth, uint tid) =>
         new(context, new EventRecord
         {
             StartNs = start, DurationNs = duration, SelfNs = self, FunctionId = function, CallerId = caller,
