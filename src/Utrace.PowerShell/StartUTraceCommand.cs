@@ -62,6 +62,13 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [Parameter]
     public AttachMode AttachMode { get; set; } = AttachMode.Auto;
 
+    /// <summary>
+    /// How the end of a call is seen: Auto (return probes, or EntryOnly for a program that switches
+    /// stacks), Uretprobe, RetInstruction (never touches the stack; slower), EntryOnly (no durations; cheapest).
+    /// </summary>
+    [Parameter]
+    public ReturnMode ReturnMode { get; set; } = ReturnMode.Auto;
+
     protected override void ProcessRecord()
     {
         var progress = new ProgressReporter(ParameterSetName == ProcessSet ? $"process {ProcessId}" : Command, WriteProgress, Thread.CurrentThread);
@@ -115,6 +122,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             MaxDepth = MaxDepth,
             ThreadIds = ThreadId,
             AttachMode = AttachMode,
+            ReturnMode = ReturnMode,
         };
         try
         {

@@ -4,10 +4,23 @@ namespace Utrace.Native.Bpf;
 
 // Mirrors of bpf/utrace.h. Field order and widths must match it exactly (checked by AbiLayoutTests).
 
-/// <summary>struct utrace_event: one completed call.</summary>
+/// <summary>The type every ring-buffer record starts with (UTRACE_RECORD_*).</summary>
+internal enum RecordType : uint
+{
+    /// <summary>A call that returned: an <see cref="EventRecord"/> with its duration.</summary>
+    Call = 1,
+    /// <summary>A call entered, reported without a duration (no return is probed).</summary>
+    Entry = 2,
+    /// <summary>A stack patch, on the patches ring.</summary>
+    Patch = 3,
+}
+
+/// <summary>struct utrace_event: one call.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct EventRecord
 {
+    public RecordType Type;
+    public uint Depth;
     public ulong StartNs;
     public ulong DurationNs;
     public ulong SelfNs;
@@ -15,8 +28,6 @@ internal struct EventRecord
     public uint Tid;
     public uint FunctionId;
     public uint CallerId;
-    public uint Depth;
-    public uint Reserved;
 
     /// <summary>UTRACE_NO_CALLER.</summary>
     public const uint NoCaller = 0xffffffff;
@@ -32,6 +43,16 @@ internal struct TraceConfig
     public uint MaxDepth;
     public uint FilterThreads;
     public uint ProtectUnwind;
+    public KernelReturnMode ReturnMode;
+    public uint Reserved;
+}
+
+/// <summary>UTRACE_RETURN_*: how the BPF program sees a call end.</summary>
+internal enum KernelReturnMode : uint
+{
+    Trampoline = 0,
+    Instruction = 1,
+    None = 2,
 }
 
 /// <summary>struct utrace_stats: per-CPU counters.</summary>
@@ -45,6 +66,8 @@ internal struct StatsRecord
     public ulong NoStack;
     public ulong Unmatched;
     public ulong Unwound;
+    public ulong Patches;
+    public ulong PatchLost;
 }
 
 /// <summary>struct utrace_patch_write: one return-address slot to write.</summary>
@@ -59,10 +82,10 @@ internal struct PatchWrite
 [StructLayout(LayoutKind.Sequential)]
 internal struct PatchHeader
 {
+    public RecordType Type;
     public uint Pid;
     public uint Tid;
     public uint Count;
-    public uint Reserved;
 }
 
 internal static class Abi
@@ -75,4 +98,7 @@ internal static class Abi
 
     /// <summary>UTRACE_UNWIND_CATCH: the cookie of the hook where a handler catches.</summary>
     public const uint UnwindCatch = 0xfffffff1;
+
+    /// <summary>UTRACE_COOKIE_ENTRY_ONLY: the function has no return probe; report it at entry.</summary>
+    public const ulong CookieEntryOnly = 1UL << 32;
 }

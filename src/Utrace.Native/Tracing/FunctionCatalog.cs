@@ -65,6 +65,20 @@ public sealed class FunctionCatalog
             .ToArray();
     }
 
+    /// <summary>
+    /// A function the program, or a library it uses other than the C library, imports or defines
+    /// to run code on another stack within a thread (swapcontext, jump_fcontext...); null if none.
+    /// </summary>
+    internal string? StackSwitchSign()
+    {
+        var libraries = _libraries.LibraryPaths
+            .Where(path => !LibraryName(path).StartsWith("libc.so", StringComparison.Ordinal))
+            .SelectMany(path => _libraries.Open(path).ImportedNames);
+        return ReturnPolicy.StackSwitchSign(_executable.ImportedNames
+            .Concat(_executable.Functions.Select(f => f.RawName))
+            .Concat(libraries));
+    }
+
     /// <summary>The functions the selection keeps, executable first, then nested libraries.</summary>
     public IReadOnlyList<FunctionInfo> Select(FunctionSelection selection)
     {

@@ -19,6 +19,9 @@ public sealed class TraceOptions
 
     public AttachMode AttachMode { get; init; } = AttachMode.Auto;
 
+    /// <summary>How the end of a call is seen; Auto avoids return probes where they would change what the program computes.</summary>
+    public ReturnMode ReturnMode { get; init; } = ReturnMode.Auto;
+
     /// <summary>Events held for a slow consumer before the reader stops emptying the ring buffer.</summary>
     public int QueueCapacity { get; init; } = 1 << 20;
 

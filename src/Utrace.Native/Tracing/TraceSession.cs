@@ -27,7 +27,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private TraceContext? _context;
     private RingBufferReader? _reader;
     private ProbeSet? _probes;
-    private StackPatcher? _patcher;
+    private PatchGuard? _guard;
+    private ReturnMode _returnMode;
+    private int _notProbed;
     private TimeSpan _attachTime;
     private long _delivered;
     private long _droppedByConsumer;
@@ -73,7 +75,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         {
             session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory);
             session.ProcessId = session._child.ProcessId;
-            session.AttachProbes(catalog.UnwindHooks());
+            session.AttachProbes(catalog);
             session._child.Release();
             session.Register();
             _ = session._child.WaitForExitAsync().ContinueWith(_ => session.Finish(TraceState.Completed), TaskScheduler.Default);
@@ -97,7 +99,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var session = new TraceSession(processId, ReadCommandLine(processId) ?? catalog.ExecutableName, options, functions);
         try
         {
-            session.AttachProbes(catalog.UnwindHooks());
+            session.AttachProbes(catalog);
             session.Register();
             var watcher = new Thread(session.WatchAttachedProcess) { IsBackground = true, Name = "utrace process watch" };
             watcher.Start();
@@ -158,9 +160,17 @@ public sealed class TraceSession : IDisposable, IRecordSink
         _child?.Dispose();
     }
 
-    private void AttachProbes(IReadOnlyList<UnwindHook> unwindHooks)
+    private void AttachProbes(FunctionCatalog catalog)
     {
         var clock = Stopwatch.StartNew();
+        var warnings = new List<string>();
+        _returnMode = ResolveReturnMode(catalog, warnings);
+        if (_returnMode == ReturnMode.EntryOnly && _options.MinDuration.Nanoseconds > 0)
+            throw new UtraceException(TraceErrorKind.InvalidArgument,
+                "-MinDuration needs durations, which entry-only tracing does not measure.",
+                "Leave out -MinDuration, or trace with -ReturnMode RetInstruction.", _options.MinDuration);
+        // Return probes are what the unwinder cannot walk through; without them nothing needs patching.
+        var unwindHooks = _returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks() : [];
         var mode = _options.AttachMode == AttachMode.Auto
             ? (TraceProgram.KernelHasMultiLinks ? AttachMode.MultiLink : AttachMode.PerFunction)
             : _options.AttachMode;
@@ -172,27 +182,51 @@ public sealed class TraceSession : IDisposable, IRecordSink
             WakeupBytes = (ulong)_options.WakeupBytes,
             FilterThreads = _options.ThreadIds is { Count: > 0 } ? 1u : 0u,
             ProtectUnwind = unwindHooks.Count > 0 ? 1u : 0u,
+            ReturnMode = _returnMode switch
+            {
+                ReturnMode.RetInstruction => KernelReturnMode.Instruction,
+                ReturnMode.EntryOnly => KernelReturnMode.None,
+                _ => KernelReturnMode.Trampoline,
+            },
         };
-        try
-        {
-            _program = TraceProgram.Load(config, mode, _options.RingBufferBytes);
-        }
-        catch (UtraceException ex) when (config.ProtectUnwind != 0 && ex.Kind == TraceErrorKind.PermissionDenied)
-        {
-            // Writing return addresses back needs bpf_probe_write_user, which kernel lockdown forbids.
-            config.ProtectUnwind = 0;
-            unwindHooks = [];
-            _program = TraceProgram.Load(config, mode, _options.RingBufferBytes);
-            Warnings = [UnprotectedExceptionsWarning];
-        }
+        var plan = ProbePlan.Build(Functions, _returnMode);
+        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions);
-        _patcher = new StackPatcher(ProcessId);
+        if (config.ProtectUnwind != 0)
+            _guard = PatchGuard.Start(_program.PatchesMapFd);
         _reader = new RingBufferReader(_program.EventsMapFd, this);
-        _probes = ProbeSet.Attach(_program, ProcessId, Functions, unwindHooks, _options.Progress);
+        _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
+        var notProbed = plan.Unprobeable.Concat(_probes.Refused).ToDictionary();
+        _notProbed = notProbed.Count;
+        if (LeftOutWarning(notProbed) is { } leftOut)
+            warnings.Add(leftOut);
+        Warnings = warnings;
         _reader.Start();
         _attachTime = clock.Elapsed;
+    }
+
+    private ReturnMode ResolveReturnMode(FunctionCatalog catalog, List<string> warnings)
+    {
+        if (_options.ReturnMode != ReturnMode.Auto)
+            return _options.ReturnMode;
+        if (catalog.StackSwitchSign() is not { } sign)
+            return ReturnMode.Uretprobe;
+        warnings.Add($"{catalog.ExecutableName} switches stacks ({sign}): return probes would change what it computes, so its calls " +
+            "are reported at entry, without durations (-ReturnMode EntryOnly). For durations use -ReturnMode RetInstruction, " +
+            "which costs several microseconds more per call.");
+        return ReturnMode.EntryOnly;
+    }
+
+    private string? LeftOutWarning(IReadOnlyDictionary<int, string> leftOut)
+    {
+        if (leftOut.Count == 0)
+            return null;
+        const int Named = 10;
+        var named = leftOut.OrderBy(f => f.Key).Take(Named).Select(f => $"{Functions[f.Key].Name} ({f.Value})");
+        var more = leftOut.Count > Named ? $", and {leftOut.Count - Named} more" : "";
+        return $"{leftOut.Count} function(s) cannot be probed and are not traced: {string.Join("; ", named)}{more}.";
     }
 
     // The hot path: runs on the reader thread for every record.
@@ -216,8 +250,6 @@ public sealed class TraceSession : IDisposable, IRecordSink
         }
     }
 
-    void IRecordSink.OnPatch(in PatchHeader header, ReadOnlySpan<PatchWrite> writes) => _patcher!.Apply(header, writes);
-
     private void Finish(TraceState state)
     {
         lock (_finishLock)
@@ -231,6 +263,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 if (state == TraceState.Stopped)
                     _child?.Terminate();
                 _probes?.Dispose();
+                _guard?.Finish();
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
             }
@@ -242,7 +275,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             finally
             {
                 _reader?.Dispose();
-                _patcher?.Dispose();
+                _guard?.Dispose();
                 _program?.Dispose();
                 _summary = BuildSummary(state, clock.Elapsed, stats);
                 _queue.CompleteAdding();
@@ -265,9 +298,15 @@ public sealed class TraceSession : IDisposable, IRecordSink
         CallsUnwound = (long)stats.Unwound,
         EventsDelivered = Interlocked.Read(ref _delivered),
         EventsSent = (long)stats.Sent,
+        ReturnMode = _returnMode,
+        FunctionsNotProbed = _notProbed,
         EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer,
         DroppedTooDeep = (long)stats.TooDeep,
-        DroppedRingBufferFull = (long)(stats.Lost + stats.NoStack),
+        DroppedRingBufferFull = (long)stats.Lost,
+        DroppedNoThreadStack = (long)stats.NoStack,
+        ReturnsUnmatched = (long)stats.Unmatched,
+        StackPatches = (long)stats.Patches,
+        StackPatchesFailed = (long)stats.PatchLost + (_guard?.Failed ?? 0),
         DroppedUnread = _droppedByConsumer,
         EventsFiltered = (long)stats.Filtered,
         AttachTime = _attachTime,
@@ -328,8 +367,4 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 $"List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.", target);
         return functions;
     }
-
-    private const string UnprotectedExceptionsWarning =
-        "This kernel does not let Utrace restore return addresses (kernel lockdown forbids bpf_probe_write_user): a C++ exception thrown " +
-        "through a traced function will abort the program. Exclude the functions exceptions pass through, and __cxa_throw, with -ExcludeFunction.";
 }
