@@ -9,13 +9,20 @@
  * would cancel that stop), reads every patch then waiting, writes them through
  * /proc/PID/mem, and sends SIGCONT.
  *
- * It is a separate process so that it outlives the tracer: when its standard input
- * closes without a word (the tracer died, even by SIGKILL), it keeps serving the
- * ring until the probes are surely gone, then exits. The engine, ending a trace,
- * detaches the probes first and then writes "q": the guard drains and exits at once.
- * On exit it prints "applied N failed M" for the engine.
+ * It is a separate process so that it outlives the tracer: its standard input
+ * closing without a word means the tracer died (even by SIGKILL). The engine,
+ * ending a trace, detaches the probes first and then writes "q".
  *
- * usage: utrace-guard RING_FD   (the patches ring's map fd, inherited)
+ * Either way the trace is over, and the unwinder hooks with it, but return probes
+ * still pending leave the kernel's trampoline in return-address slots: an exception
+ * thrown through one later would abort the program. So the guard stops the process
+ * once more, puts the real return address back in every slot that still holds the
+ * trampoline (from the threads' call stacks in task storage), and continues it.
+ * Then it exits, printing "applied N failed M" for the engine.
+ *
+ * usage: utrace-guard RING_FD STACKS_FD PID [LINK_FD...]   (fds inherited)
+ * The links are the unwinder hooks': held, never used, they keep exceptions working
+ * after a tracer's death until the trampolines are gone; they close when it exits.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,14 +34,20 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <linux/types.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "utrace.h"
+#include "utrace-stack.h"
+
+/* pidfd_open's flag for a thread's pidfd (Linux 6.9), the key of task storage. */
+#define PIDFD_THREAD_FLAG 0x80
 
 /* Patches read but not yet written; one per stopped thread at most. */
 #define MAX_PENDING 4096
-/* How long the guard serves the ring after the engine is gone: links close in ~0.1 s. */
-#define DRAIN_AFTER_EOF_MS 1000
+/* How long a dead tracer's links may take to close (each ~32 ms, side by side). */
+#define LINKS_CLOSING_MS 300
 /* Longest wait for a group stop; a thread in uninterruptible sleep may delay it. */
 #define STOP_WAIT_NS 2000000000ll
 
@@ -110,34 +123,105 @@ static void write_patch(const struct utrace_patch *patch)
 		failed++;
 }
 
-/* Waits for the group stop, writes every pending patch, and continues each process once. */
-static void serve(struct ring_buffer *ring)
+static void wait_group_stop(int pid)
 {
-	if (!pending_count)
-		return;
-	int pid = (int)pending[0].header.pid;
 	long long deadline = now_ns() + STOP_WAIT_NS;
 	struct timespec pause = { .tv_nsec = 20000 };
 	while (!all_threads_stopped(pid) && now_ns() < deadline)
 		nanosleep(&pause, NULL);
-	/* Threads that stopped after their own patch: theirs are in the ring now. */
-	ring_buffer__consume(ring);
+}
+
+/* Writes every patch read so far; the caller continues the process. */
+static void apply_pending(void)
+{
 	for (int i = 0; i < pending_count; i++)
 		write_patch(&pending[i]);
-	for (int i = 0; i < pending_count; i++) {
-		int seen = 0;
-		for (int j = 0; j < i && !seen; j++)
-			seen = pending[j].header.pid == pending[i].header.pid;
-		if (!seen)
-			kill((int)pending[i].header.pid, SIGCONT);
-	}
 	pending_count = 0;
+}
+
+/* Waits for the group stop, writes every pending patch, and continues the process. */
+static void serve(struct ring_buffer *ring, int pid)
+{
+	if (!pending_count)
+		return;
+	wait_group_stop(pid);
+	/* Threads that stopped after their own patch: theirs are in the ring now. */
+	ring_buffer__consume(ring);
+	apply_pending();
+	kill(pid, SIGCONT);
+}
+
+/* Where the kernel's trampoline page is mapped in pid, from /proc/PID/maps. */
+static int trampoline_page(int pid, unsigned long long *start, unsigned long long *end)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	FILE *maps = fopen(path, "re");
+	int found = 0;
+	while (maps && !found && fgets(line, sizeof(line), maps))
+		found = strstr(line, "[uprobes]") && sscanf(line, "%llx-%llx", start, end) == 2;
+	if (maps)
+		fclose(maps);
+	return found;
+}
+
+/* Puts the real return address back in every traced frame's slot that still holds the trampoline. */
+static void disarm(int stacks_fd, int pid)
+{
+	unsigned long long start, end;
+	if (!trampoline_page(pid, &start, &end))
+		return;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	int mem = open(path, O_RDWR | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	DIR *tasks = opendir(path);
+	struct dirent *task;
+	static struct thread_stack stack;
+	while (mem >= 0 && tasks && (task = readdir(tasks))) {
+		int tid = atoi(task->d_name);
+		int pidfd = tid > 0 ? (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD_FLAG) : -1;
+		if (pidfd < 0)
+			continue;
+		if (!bpf_map_lookup_elem(stacks_fd, &pidfd, &stack)) {
+			for (__u32 i = 0; i < stack.depth && i < UTRACE_MAX_DEPTH; i++) {
+				struct frame *f = &stack.frames[i];
+				__u64 current = 0;
+				if (f->ret_addr && pread(mem, &current, sizeof(current), (off_t)f->ret_slot) == sizeof(current) &&
+				    current >= start && current < end)
+					pwrite(mem, &f->ret_addr, sizeof(f->ret_addr), (off_t)f->ret_slot);
+			}
+		}
+		close(pidfd);
+	}
+	if (tasks)
+		closedir(tasks);
+	if (mem >= 0)
+		close(mem);
+}
+
+/* The trace is over: with the process stopped, write what is pending, take the trampolines
+ * off its stacks, and continue it. After the tracer died, its links are still closing:
+ * the process stays stopped meanwhile, so that no probe fires and no exception starts. */
+static void finish(struct ring_buffer *ring, int stacks_fd, int pid, int tracer_died)
+{
+	if (kill(pid, SIGSTOP))
+		return; /* the process is gone */
+	if (tracer_died) {
+		struct timespec links_closing = { .tv_nsec = LINKS_CLOSING_MS * 1000000l };
+		nanosleep(&links_closing, NULL);
+	}
+	wait_group_stop(pid);
+	ring_buffer__consume(ring);
+	apply_pending();
+	disarm(stacks_fd, pid);
+	kill(pid, SIGCONT);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: utrace-guard RING_FD\n");
+	if (argc < 4) {
+		fprintf(stderr, "usage: utrace-guard RING_FD STACKS_FD PID [LINK_FD...]\n");
 		return 2;
 	}
 	/* The tracer may die: never be killed with it by a signal meant for its group. */
@@ -151,27 +235,24 @@ int main(int argc, char **argv)
 	}
 	close(atoi(argv[1]));
 
+	int pid = atoi(argv[3]);
 	struct pollfd waits[2] = {
 		{ .fd = ring_buffer__epoll_fd(ring), .events = POLLIN },
 		{ .fd = STDIN_FILENO, .events = POLLIN },
 	};
-	long long stop_at = 0;
-	while (!stop_at || now_ns() < stop_at) {
-		int ready = poll(waits, stop_at ? 1 : 2, 20);
-		if (ready < 0 && errno != EINTR)
+	int tracer_died = 0;
+	for (;;) {
+		if (poll(waits, 2, 20) < 0 && errno != EINTR)
 			break;
-		if (!stop_at && (waits[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-			char byte;
-			if (read(STDIN_FILENO, &byte, 1) <= 0)
-				stop_at = now_ns() + DRAIN_AFTER_EOF_MS * 1000000ll;
-			else if (byte == 'q')
-				stop_at = now_ns();
-		}
 		ring_buffer__consume(ring);
-		serve(ring);
+		serve(ring, pid);
+		if (waits[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char byte;
+			tracer_died = read(STDIN_FILENO, &byte, 1) <= 0 || byte != 'q';
+			break;
+		}
 	}
-	ring_buffer__consume(ring);
-	serve(ring);
+	finish(ring, atoi(argv[2]), pid, tracer_died);
 	ring_buffer__free(ring);
 	printf("applied %llu failed %llu\n", applied, failed);
 	return 0;

@@ -31,26 +31,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "utrace.h"
+#include "utrace-stack.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile struct utrace_config config = {};
-
-struct frame {
-	__u64 start_ns;
-	__u64 child_ns;  /* time spent in traced children */
-	__u64 ret_slot;  /* stack address of the return address: sp at entry */
-	__u64 ret_addr;  /* the real return address (protect_unwind only) */
-	__u32 function_id;
-	__u32 restored;  /* ret_addr was written back for an unwind */
-};
-
-struct thread_stack {
-	__u32 depth; /* frames in use, at most UTRACE_MAX_DEPTH */
-	__u32 reserved;
-	__u64 trampoline; /* the return address the kernel's return probes put in place, once seen */
-	struct frame frames[UTRACE_MAX_DEPTH];
-};
 
 /* One call stack per traced thread. */
 struct {
@@ -102,6 +87,13 @@ static __always_inline struct frame *frame_at(struct thread_stack *st, __u32 i)
 {
 	asm volatile("" : "+r"(i));
 	return &st->frames[i & (UTRACE_MAX_DEPTH - 1)];
+}
+
+/* Slot i of the in-flight unwinds, bounded the same way. */
+static __always_inline __u32 *in_flight_at(struct thread_stack *st, __u32 i)
+{
+	asm volatile("" : "+r"(i));
+	return &st->in_flight[i & (MAX_NESTED_UNWINDS - 1)];
 }
 #define FRAME(st, i) frame_at(st, i)
 
@@ -267,11 +259,9 @@ static __always_inline int on_return(struct pt_regs *ctx)
 	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0, 0);
 	if (!st || st->depth == 0)
 		return 0;
-	/* After `ret`, sp is one slot above the returning frame's return address, which
-	 * still holds the trampoline: remember it (entry and unwinding need it). */
+	/* After `ret`, sp is one slot above the returning frame's return address. (That slot
+	 * no longer holds the trampoline: the kernel's trampoline code pushed over it.) */
 	__u64 slot = PT_REGS_SP(ctx) - 8;
-	if (config.protect_unwind && !st->trampoline)
-		bpf_probe_read_user(&st->trampoline, sizeof(st->trampoline), (void *)slot);
 	__u32 depth = drop_frames(st, slot, 0, 0);
 	if (depth == 0 || depth > UTRACE_MAX_DEPTH || FRAME(st, depth - 1)->function_id != (__u32)bpf_get_attach_cookie(ctx)) {
 		COUNT(unmatched);
@@ -311,6 +301,7 @@ struct patch_walk {
 	struct thread_stack *st;
 	struct utrace_patch *patch;
 	__u32 depth;
+	__u32 generation; /* the unwind being begun or caught */
 	int wanted;
 };
 
@@ -328,8 +319,12 @@ static long restore_return_address(__u64 k, void *data)
 	w->address = 0;
 	if (bpf_probe_read_user(&current, sizeof(current), (void *)f->ret_slot) || current == f->ret_addr)
 		return 0;
+	/* Once the trampoline is known, only a slot holding it is ours to write: a frame that
+	 * returned unseen (after its return probe went) no longer owns its slot. */
+	if (walk->st->trampoline && current != walk->st->trampoline)
+		return 0;
 	walk->st->trampoline = current;
-	f->restored = 1;
+	f->restored = walk->generation;
 	w->address = f->ret_slot;
 	w->value = f->ret_addr;
 	walk->wanted = 1;
@@ -345,7 +340,7 @@ static long rearm_return_probe(__u64 k, void *data)
 	struct frame *f = FRAME(walk->st, k);
 
 	w->address = 0;
-	if (!f->restored || !walk->st->trampoline)
+	if (!f->restored || f->restored != walk->generation || !walk->st->trampoline)
 		return 0;
 	f->restored = 0;
 	w->address = f->ret_slot;
@@ -383,10 +378,24 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 		return 0;
 	int begin = bpf_get_attach_cookie(ctx) == UTRACE_UNWIND_BEGIN;
 	__u32 depth = st->depth;
-	if (!begin) {
+	__u32 generation;
+	if (begin) {
+		generation = ++st->generation;
+		if (!generation) /* 0 means "not restored" */
+			generation = st->generation = 1;
+		if (st->in_flight_count < MAX_NESTED_UNWINDS)
+			*in_flight_at(st, st->in_flight_count) = generation;
+		st->in_flight_count++;
+	} else {
 		__u64 slot = PT_REGS_SP(ctx);
 		drop_frames(st, slot, 0, 0);
 		depth = drop_unwound_at(st, slot);
+		if (!st->in_flight_count || st->in_flight_count > MAX_NESTED_UNWINDS) {
+			if (st->in_flight_count)
+				st->in_flight_count--;
+			return 0; /* deeper than we keep: leave its frames restored (their returns go unseen) */
+		}
+		generation = *in_flight_at(st, --st->in_flight_count);
 	}
 	if (depth == 0 || depth > UTRACE_MAX_DEPTH)
 		return 0;
@@ -395,7 +404,7 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 		COUNT(patch_lost);
 		return 0;
 	}
-	struct patch_walk walk = { .st = st, .patch = patch, .depth = depth };
+	struct patch_walk walk = { .st = st, .patch = patch, .depth = depth, .generation = generation };
 	bpf_loop(depth, begin ? restore_return_address : rearm_return_probe, &walk, 0);
 	if (!walk.wanted) {
 		bpf_ringbuf_discard(patch, 0);

@@ -45,6 +45,7 @@ internal sealed class TraceProgram : IDisposable
         _programs = Array.ConvertAll(Enum.GetValues<ProbeKind>(), kind => Interop.Libbpf.FindProgramByName(obj, ProgramName(kind, mode)));
         EventsMapFd = MapFd("events");
         PatchesMapFd = MapFd("patches");
+        StacksMapFd = MapFd("stacks");
         StatsMapFd = MapFd("stats");
         ThreadFilterMapFd = MapFd("thread_filter");
     }
@@ -54,6 +55,9 @@ internal sealed class TraceProgram : IDisposable
 
     /// <summary>The ring of stack patches, served by utrace-guard.</summary>
     public int PatchesMapFd { get; }
+
+    /// <summary>The threads' call stacks (task storage), read by utrace-guard when a trace ends.</summary>
+    public int StacksMapFd { get; }
     private int StatsMapFd { get; }
     private int ThreadFilterMapFd { get; }
 

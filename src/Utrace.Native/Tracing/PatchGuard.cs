@@ -21,31 +21,38 @@ internal sealed partial class PatchGuard : IDisposable
     /// <summary>Patches that could not be written (the process was gone), once the guard has ended.</summary>
     public long Failed { get; private set; }
 
-    /// <summary>Starts a guard on the patches ring whose map fd is <paramref name="ringFd"/>.</summary>
-    public static PatchGuard Start(int ringFd)
+    /// <summary>
+    /// Starts a guard for process <paramref name="pid"/>, given the patches ring's and the call
+    /// stacks' map fds, and the links of the unwinder hooks, which the guard holds until it has
+    /// taken the trampolines off the process's stacks: a dying tracer must not take them along.
+    /// </summary>
+    public static PatchGuard Start(int ringFd, int stacksFd, int pid, IReadOnlyList<int> unwindLinkFds)
     {
         var guard = Path.Combine(Path.GetDirectoryName(typeof(PatchGuard).Assembly.Location)!, GuardName);
         if (!File.Exists(guard))
             throw new UtraceException(TraceErrorKind.NotFound, $"The exception guard {guard} is missing.",
                 "Rebuild Utrace (scripts/setup.sh).", guard);
-        // Only this copy lacks close-on-exec, so the guard inherits the ring and nothing else of ours.
-        var inherited = Interop.Libc.Fcntl(ringFd, Interop.Libc.F_DUPFD, 3);
-        if (inherited < 0)
-            throw Interop.BpfError(Interop.LastErrno, "Sharing the patches ring with utrace-guard");
+        // Only these copies lack close-on-exec, so the guard inherits them and nothing else of ours.
+        var inherited = new[] { ringFd, stacksFd }.Concat(unwindLinkFds)
+            .Select(fd => Interop.Libc.Fcntl(fd, Interop.Libc.F_DUPFD, 3)).ToArray();
         try
         {
+            if (inherited.Any(fd => fd < 0))
+                throw Interop.BpfError(Interop.LastErrno, "Sharing the patches ring with utrace-guard");
             var info = new ProcessStartInfo(guard)
             {
                 UseShellExecute = false,
                 RedirectStandardInput = true,
                 RedirectStandardOutput = true,
             };
-            info.ArgumentList.Add(inherited.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            foreach (var argument in inherited.Take(2).Append(pid).Concat(inherited.Skip(2)))
+                info.ArgumentList.Add(argument.ToString(System.Globalization.CultureInfo.InvariantCulture));
             return new PatchGuard(Process.Start(info)!);
         }
         finally
         {
-            Interop.Libc.Close(inherited);
+            foreach (var fd in inherited.Where(fd => fd >= 0))
+                Interop.Libc.Close(fd);
         }
     }
 

@@ -16,6 +16,7 @@ internal sealed class ProbeSet : IDisposable
     private const int ENOEXEC = 8;
 
     private readonly List<SafeBpfLinkHandle> _links = new();
+    private readonly List<SafeBpfLinkHandle> _unwindLinks = new();
     private readonly Dictionary<int, string> _refused = new();
     private readonly IProgress<TraceProgress>? _progress;
     private int _total;
@@ -24,6 +25,9 @@ internal sealed class ProbeSet : IDisposable
 
     /// <summary>Links (or perf-event uprobes) created.</summary>
     public int LinkCount { get; private set; }
+
+    /// <summary>The links of the C++ unwinder's hooks (utrace-guard keeps them past the tracer's end).</summary>
+    public IReadOnlyList<SafeBpfLinkHandle> UnwindLinks => _unwindLinks;
 
     /// <summary>Functions the kernel refused to probe, by id, with the reason.</summary>
     public IReadOnlyDictionary<int, string> Refused => _refused;
@@ -72,7 +76,7 @@ internal sealed class ProbeSet : IDisposable
             (offsets[i], cookies[i]) = ((nuint)sites[i].Offset, sites[i].Cookie);
         try
         {
-            _links.Add(program.AttachMulti(sites[0].Kind, pid, sites[0].Path, offsets, cookies));
+            Add(sites[0].Kind, program.AttachMulti(sites[0].Kind, pid, sites[0].Path, offsets, cookies));
             _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, _total));
         }
         catch (UtraceException ex) when (IsRefusedInstruction(ex) && sites.Length > 1)
@@ -92,13 +96,20 @@ internal sealed class ProbeSet : IDisposable
     {
         try
         {
-            _links.Add(program.AttachSingle(site.Kind, -1, site.Path, (nuint)site.Offset, site.Cookie));
+            Add(site.Kind, program.AttachSingle(site.Kind, -1, site.Path, (nuint)site.Offset, site.Cookie));
             _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, _total));
         }
         catch (UtraceException ex) when (IsRefusedInstruction(ex))
         {
             Refuse(site, ex);
         }
+    }
+
+    private void Add(ProbeKind kind, SafeBpfLinkHandle link)
+    {
+        _links.Add(link);
+        if (kind == ProbeKind.Unwind)
+            _unwindLinks.Add(link);
     }
 
     private void Refuse(ProbeSite site, UtraceException ex)
@@ -127,5 +138,6 @@ internal sealed class ProbeSet : IDisposable
             _progress?.Report(new TraceProgress(TraceStage.Detaching, Interlocked.Increment(ref closed), _links.Count));
         });
         _links.Clear();
+        _unwindLinks.Clear();
     }
 }

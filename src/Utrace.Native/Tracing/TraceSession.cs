@@ -78,7 +78,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             session.AttachProbes(catalog);
             session._child.Release();
             session.Register();
-            _ = session._child.WaitForExitAsync().ContinueWith(_ => session.Finish(TraceState.Completed), TaskScheduler.Default);
+            _ = session._child.WaitForExitAsync().ContinueWith(_ => session.FinishQuietly(TraceState.Completed), TaskScheduler.Default);
             return session;
         }
         catch
@@ -194,10 +194,12 @@ public sealed class TraceSession : IDisposable, IRecordSink
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions);
-        if (config.ProtectUnwind != 0)
-            _guard = PatchGuard.Start(_program.PatchesMapFd);
         _reader = new RingBufferReader(_program.EventsMapFd, this);
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
+        // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
+        if (config.ProtectUnwind != 0)
+            _guard = PatchGuard.Start(_program.PatchesMapFd, _program.StacksMapFd, ProcessId,
+                _probes.UnwindLinks.Select(Interop.Libbpf.LinkFd).ToArray());
         var notProbed = plan.Unprobeable.Concat(_probes.Refused).ToDictionary();
         _notProbed = notProbed.Count;
         if (LeftOutWarning(notProbed) is { } leftOut)
@@ -285,6 +287,19 @@ public sealed class TraceSession : IDisposable, IRecordSink
         }
     }
 
+    // On a thread of Utrace's own, where an exception would end PowerShell: Finish records the
+    // failure in the summary (State Failed) before it throws, so nothing is lost by catching it.
+    private void FinishQuietly(TraceState state)
+    {
+        try
+        {
+            Finish(state);
+        }
+        catch (Exception)
+        {
+        }
+    }
+
     private TraceSummary BuildSummary(TraceState state, TimeSpan detachTime, in StatsRecord stats) => new()
     {
         Id = Id,
@@ -323,7 +338,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         {
             if (!IsAlive(ProcessId))
             {
-                Finish(TraceState.Completed);
+                FinishQuietly(TraceState.Completed);
                 return;
             }
             Thread.Sleep(100);
