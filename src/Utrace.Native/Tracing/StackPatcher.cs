@@ -25,7 +25,7 @@ internal sealed class StackPatcher : IDisposable
         Span<byte> value = stackalloc byte[sizeof(ulong)];
         try
         {
-            _memory ??= File.OpenHandle($"/proc/{_pid}/mem", FileMode.Open, FileAccess.ReadWrite);
+            _memory ??= File.OpenHandle(ProcFs.MemoryPath(_pid), FileMode.Open, FileAccess.ReadWrite);
             foreach (var write in writes)
             {
                 if (write.Address == 0)

@@ -19,6 +19,9 @@ public sealed class TraceOptions
 
     public AttachMode AttachMode { get; init; } = AttachMode.Auto;
 
+    /// <summary>The user a launched command runs as; null: the tracer's own user.</summary>
+    public UserAccount? RunAs { get; init; }
+
     /// <summary>Events held for a slow consumer before the reader stops emptying the ring buffer.</summary>
     public int QueueCapacity { get; init; } = 1 << 20;
 
