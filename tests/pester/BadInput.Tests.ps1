@@ -7,11 +7,23 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $bin = Join-Path $FixtureBin 'gcc-O2-pie'
 
+    # A user to run programs as; created here when missing, and then removed in AfterAll.
+    $user = 'utrace-test'
+    $createdUser = $false
+    if (-not $env:UTRACE_NO_BPF -and -not (getent passwd $user)) {
+        useradd --system --no-create-home --shell /bin/sh --groups users $user
+        $createdUser = $true
+    }
+
     # Runs a script block and returns the error record it ends with.
     function Get-ErrorRecord([scriptblock] $Script) {
         try { & $Script } catch { return $_ }
         throw 'The command did not fail.'
     }
+}
+
+AfterAll {
+    if ($createdUser) { userdel $user }
 }
 
 Describe 'A bad wildcard pattern' {
@@ -104,6 +116,31 @@ Describe 'A PowerShell without the capabilities tracing needs' -Skip:$noBpf {
     }
 }
 
+Describe 'A process of another user, without CAP_SYS_PTRACE' -Skip:$noBpf {
+    BeforeAll {
+        $info = [System.Diagnostics.ProcessStartInfo]::new('setpriv')
+        "--reuid=$user", "--regid=$user", '--clear-groups', 'sleep', '60' | ForEach-Object { $info.ArgumentList.Add($_) }
+        $other = [System.Diagnostics.Process]::Start($info)
+        while ((Get-Content -Raw "/proc/$($other.Id)/status") -notmatch "(?m)^Uid:\s+$((id -u $user))\s") { Start-Sleep -Milliseconds 10 }
+    }
+
+    AfterAll {
+        $other.Kill()
+        $other.WaitForExit()
+    }
+
+    It 'Get-UTraceFunction -ProcessId is a PermissionDenied error that targets the pid' {
+        $module = Join-Path $PSScriptRoot '../../Utrace.psd1'
+        $script = "Import-Module '$module'; Get-UTraceFunction -ProcessId $($other.Id) -ErrorVariable err -ErrorAction SilentlyContinue; " +
+            '$err[0].CategoryInfo.Category; $err[0].FullyQualifiedErrorId; $err[0].TargetObject; $err[0].Exception.Message'
+        $lines = @(setpriv --bounding-set=-sys_ptrace --inh-caps=-all -- pwsh -NoProfile -Command $script)
+        $lines[0] | Should -Be 'PermissionDenied'
+        $lines[1] | Should -Be 'ProcessAccessDenied,Utrace.PowerShell.GetUTraceFunctionCommand'
+        $lines[2] | Should -Be $other.Id
+        $lines[3] | Should -Be "Utrace may not read process $($other.Id): it belongs to another user, and reading it needs CAP_SYS_PTRACE."
+    }
+}
+
 Describe 'A script given to -Command' -Skip:$noBpf {
     It 'warns that its interpreter is what is traced' {
         $script = Join-Path $TestDrive 'hello.sh'
@@ -117,22 +154,12 @@ Describe 'A script given to -Command' -Skip:$noBpf {
 
 Describe 'Start-UTrace -RunAs' -Skip:$noBpf {
     BeforeAll {
-        $user = 'utrace-test'
-        $created = $false
-        if (-not (getent passwd $user)) {
-            useradd --system --no-create-home --shell /bin/sh --groups users $user
-            $created = $true
-        }
         # What the user database says, from another source than Utrace.
         $entry = (getent passwd $user) -split ':'
         $expectedGroups = id -G $user
         $outDir = Join-Path $TestDrive 'out'
         New-Item -ItemType Directory $outDir | Out-Null
         chmod 777 $outDir
-    }
-
-    AfterAll {
-        if ($created) { userdel $user }
     }
 
     It 'runs the command as the user, with its groups, HOME, USER, LOGNAME and SHELL' {

@@ -56,6 +56,10 @@ public sealed class FunctionCatalog
         {
             throw ProcFs.Exited(pid, ex);
         }
+        catch (ElfFormatException ex) when (ex.InnerException is UnauthorizedAccessException)
+        {
+            throw ProcFs.AccessDenied(pid, ex);
+        }
         catch (ElfFormatException ex)
         {
             throw InvalidExecutable(ex, exe);

@@ -82,6 +82,11 @@ internal static class ProcFs
             "Check the id with Get-Process; to trace a short-lived program from its start, use Start-UTrace -Command.",
             pid, inner: inner, errorId: "ProcessExited");
 
+    /// <summary>The error for a process whose /proc files the kernel does not let this one read.</summary>
+    public static UtraceException AccessDenied(int pid, Exception? inner = null) =>
+        new(TraceErrorKind.PermissionDenied, $"Utrace may not read process {pid}: it belongs to another user, and reading it needs CAP_SYS_PTRACE.",
+            "Run PowerShell as root: sudo pwsh.", pid, inner: inner, errorId: "ProcessAccessDenied");
+
     private static IEnumerable<string> ReadLines(int pid, string file)
     {
         try
@@ -92,6 +97,10 @@ internal static class ProcFs
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && !IsRunning(pid))
         {
             throw Exited(pid, ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw AccessDenied(pid, ex);
         }
     }
 }
