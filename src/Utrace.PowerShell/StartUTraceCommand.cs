@@ -35,6 +35,11 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [ValidateRange(1, int.MaxValue)]
     public int ProcessId { get; set; }
 
+    /// <summary>The user (a name or a numeric uid) the command runs as, with that user's groups and HOME; the tracer keeps its privileges.</summary>
+    [Parameter(ParameterSetName = CommandSet)]
+    [ValidateNotNullOrEmpty]
+    public string? RunAs { get; set; }
+
     /// <summary>Runs the trace in the background and returns a job; Receive-Job yields its CallEvents.</summary>
     [Parameter]
     public SwitchParameter AsJob { get; set; }
@@ -114,18 +119,19 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     /// <summary>Launches or attaches; null when ShouldProcess said no.</summary>
     private TraceSession? StartSession(ProgressReporter progress)
     {
-        var options = new TraceOptions
-        {
-            Progress = progress,
-            Selection = BuildSelection(),
-            MinDuration = MinDuration,
-            MaxDepth = MaxDepth,
-            ThreadIds = ThreadId,
-            AttachMode = AttachMode,
-            ReturnMode = ReturnMode,
-        };
         try
         {
+            var options = new TraceOptions
+            {
+                Progress = progress,
+                Selection = BuildSelection(),
+                MinDuration = MinDuration,
+                MaxDepth = MaxDepth,
+                ThreadIds = ThreadId,
+                AttachMode = AttachMode,
+                ReturnMode = ReturnMode,
+                RunAs = RunAs is null ? null : UserAccount.Find(RunAs),
+            };
             if (ParameterSetName == ProcessSet)
             {
                 var catalog = FunctionCatalog.ForProcess(ProcessId);
@@ -134,6 +140,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
                     : null;
             }
             var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory);
+            if (target.InterpreterNote is { } note)
+                WriteWarning(note);
             return ShouldProcess(string.Join(' ', target.Argv), "Run and trace")
                 ? TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, options, target.LoadCatalog())
                 : null;

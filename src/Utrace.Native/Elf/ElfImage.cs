@@ -180,7 +180,7 @@ public sealed class ElfImage
     }
 
     /// <summary>realpath(3): resolves the symlinks of every path component, not just the last.</summary>
-    private static string ResolveRealPath(string path)
+    internal static string ResolveRealPath(string path)
     {
         var pending = new Stack<string>();
         PushComponents(pending, System.IO.Path.GetFullPath(path));

@@ -22,6 +22,9 @@ public sealed class TraceOptions
     /// <summary>How the end of a call is seen; Auto avoids return probes where they would change what the program computes.</summary>
     public ReturnMode ReturnMode { get; init; } = ReturnMode.Auto;
 
+    /// <summary>The user a launched command runs as; null: the tracer's own user.</summary>
+    public UserAccount? RunAs { get; init; }
+
     /// <summary>Events held for a slow consumer before the reader stops emptying the ring buffer.</summary>
     public int QueueCapacity { get; init; } = 1 << 20;
 

@@ -73,7 +73,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var session = new TraceSession(0, string.Join(' ', argv), options, functions);
         try
         {
-            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory);
+            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs);
             session.ProcessId = session._child.ProcessId;
             session.AttachProbes(catalog);
             session._child.Release();
@@ -96,7 +96,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             throw new UtraceException(TraceErrorKind.InvalidArgument, $"Process {processId} is the PowerShell that runs Utrace: it cannot trace itself.",
                 "Trace the program from another PowerShell, or start it with Start-UTrace -Command.", processId);
         var functions = SelectOrThrow(catalog, options, processId);
-        var session = new TraceSession(processId, ReadCommandLine(processId) ?? catalog.ExecutableName, options, functions);
+        var session = new TraceSession(processId, ProcFs.CommandLine(processId) ?? catalog.ExecutableName, options, functions);
         try
         {
             session.AttachProbes(catalog);
@@ -104,6 +104,11 @@ public sealed class TraceSession : IDisposable, IRecordSink
             var watcher = new Thread(session.WatchAttachedProcess) { IsBackground = true, Name = "utrace process watch" };
             watcher.Start();
             return session;
+        }
+        catch (UtraceException ex) when (!ProcFs.IsRunning(processId))
+        {
+            session.Dispose();
+            throw ProcFs.Exited(processId, ex);
         }
         catch
         {
@@ -336,40 +341,12 @@ public sealed class TraceSession : IDisposable, IRecordSink
     {
         while (!_completion.Task.IsCompleted)
         {
-            if (!IsAlive(ProcessId))
+            if (!ProcFs.IsRunning(ProcessId))
             {
                 FinishQuietly(TraceState.Completed);
                 return;
             }
             Thread.Sleep(100);
-        }
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            // The state follows the command name, which may itself hold spaces or parentheses.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
-            return state is not ('Z' or 'X');
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
-
-    private static string? ReadCommandLine(int pid)
-    {
-        try
-        {
-            var raw = File.ReadAllText($"/proc/{pid}/cmdline");
-            return raw.Length == 0 ? null : raw.TrimEnd('\0').Replace('\0', ' ');
-        }
-        catch (IOException)
-        {
-            return null;
         }
     }
 
