@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Utrace.Native.Bpf;
@@ -5,7 +6,7 @@ namespace Utrace.Native.Bpf;
 // Mirrors of bpf/utrace.h. Field order and widths must match it exactly (checked by AbiLayoutTests).
 
 /// <summary>struct utrace_event: one completed call.</summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_event")]
 internal struct EventRecord
 {
     public ulong StartNs;
@@ -19,11 +20,12 @@ internal struct EventRecord
     public uint Reserved;
 
     /// <summary>UTRACE_NO_CALLER.</summary>
+    [AbiConstant("UTRACE_NO_CALLER")]
     public const uint NoCaller = 0xffffffff;
 }
 
 /// <summary>struct utrace_config: .rodata settings, fixed at load.</summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_config")]
 internal struct TraceConfig
 {
     public ulong MinDurationNs;
@@ -35,7 +37,7 @@ internal struct TraceConfig
 }
 
 /// <summary>struct utrace_stats: per-CPU counters.</summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_stats")]
 internal struct StatsRecord
 {
     public ulong Sent;
@@ -48,7 +50,7 @@ internal struct StatsRecord
 }
 
 /// <summary>struct utrace_patch_write: one return-address slot to write.</summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_patch_write")]
 internal struct PatchWrite
 {
     public ulong Address;
@@ -56,7 +58,7 @@ internal struct PatchWrite
 }
 
 /// <summary>struct utrace_patch_header; <see cref="Count"/> PatchWrites follow it.</summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_patch_header")]
 internal struct PatchHeader
 {
     public uint Pid;
@@ -65,14 +67,32 @@ internal struct PatchHeader
     public uint Reserved;
 }
 
+/// <summary>struct utrace_patch: the largest patch record; the reader takes a shorter one as a PatchHeader and its PatchWrites.</summary>
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_patch")]
+internal struct PatchRecord
+{
+    public PatchHeader Header;
+    public PatchWrites Writes;
+}
+
+/// <summary>utrace_patch's writes[UTRACE_MAX_DEPTH].</summary>
+[InlineArray(Abi.MaxDepth)]
+internal struct PatchWrites
+{
+    private PatchWrite _first;
+}
+
 internal static class Abi
 {
     /// <summary>UTRACE_MAX_DEPTH.</summary>
+    [AbiConstant("UTRACE_MAX_DEPTH")]
     public const int MaxDepth = 64;
 
     /// <summary>UTRACE_UNWIND_BEGIN: the cookie of the hooks where unwinding starts.</summary>
+    [AbiConstant("UTRACE_UNWIND_BEGIN")]
     public const uint UnwindBegin = 0xfffffff0;
 
     /// <summary>UTRACE_UNWIND_CATCH: the cookie of the hook where a handler catches.</summary>
+    [AbiConstant("UTRACE_UNWIND_CATCH")]
     public const uint UnwindCatch = 0xfffffff1;
 }
