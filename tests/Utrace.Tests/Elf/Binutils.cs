@@ -22,6 +22,15 @@ internal static partial class Binutils
                 fields[3], Hex(fields[0]), Hex(fields[1]), fields[2] switch { "T" => 0, "W" => 1, _ => 2 }))
             .ToArray();
 
+    /// <summary>The demangled names of the code symbols `nm -C --defined-only` lists (t, T, W), with or without a size.</summary>
+    public static IReadOnlySet<string> NmDemangledCodeNames(string path) =>
+        Tool.Run("nm", "-C", "--defined-only", path)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => NmLine().Match(line))
+            .Where(match => match.Success && match.Groups[1].Value is "T" or "t" or "W")
+            .Select(match => match.Groups[2].Value)
+            .ToHashSet();
+
     /// <summary>The entries of one symbol table (".symtab" or ".dynsym") from `readelf -sW`, names without @version.</summary>
     public static IReadOnlyList<ToolSymbol> ReadelfSymbols(string path, string table)
     {
@@ -83,6 +92,10 @@ internal static partial class Binutils
             .ToArray();
 
     private static ulong Hex(string text) => ulong.Parse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+
+    // address, type letter, name (a demangled name may hold spaces)
+    [GeneratedRegex(@"^[0-9a-f]+ (\w) (.+)$")]
+    private static partial Regex NmLine();
 
     [GeneratedRegex(@"^Symbol table '(.+)' contains")]
     private static partial Regex SymbolTableHeader();
