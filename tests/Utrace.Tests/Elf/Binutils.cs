@@ -75,6 +75,10 @@ internal static partial class Binutils
     public static IReadOnlyList<string> ReadelfNeeded(string path) =>
         NeededLine().Matches(Tool.Run("readelf", "-dW", path)).Select(match => match.Groups[1].Value).ToArray();
 
+    /// <summary>DT_SONAME from `readelf -dW`, or null.</summary>
+    public static string? ReadelfSoName(string path) =>
+        SoNameLine().Match(Tool.Run("readelf", "-dW", path)) is { Success: true } match ? match.Groups[1].Value : null;
+
     /// <summary>The `&lt;name@plt&gt;` labels objdump puts on PLT stubs, by address.</summary>
     public static IReadOnlyList<(ulong Address, string Name)> ObjdumpPltStubs(string path) =>
         PltLabel().Matches(Tool.Run("objdump", "-d", "--section=.plt", "--section=.plt.sec", "--section=.plt.got", path))
@@ -110,6 +114,9 @@ internal static partial class Binutils
 
     [GeneratedRegex(@"\(NEEDED\)\s+Shared library: \[(.+)\]")]
     private static partial Regex NeededLine();
+
+    [GeneratedRegex(@"\(SONAME\)\s+Library soname: \[(.+)\]")]
+    private static partial Regex SoNameLine();
 
     [GeneratedRegex(@"^([0-9a-f]+) <(.+)@plt>:$", RegexOptions.Multiline)]
     private static partial Regex PltLabel();
