@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Utrace.Native.Bpf;
+using Utrace.Native.Recording;
 
 namespace Utrace.Native.Tracing;
 
@@ -19,6 +20,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private readonly object _finishLock = new();
     private readonly TraceOptions _options;
     private readonly BlockingCollection<CallEvent> _queue;
+    private readonly IEventSink? _recorder;
     private readonly CancellationTokenSource _consumerGone = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly DateTime _startTime = DateTime.Now;
@@ -41,6 +43,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
         Functions = functions;
         _options = options;
         _queue = new BlockingCollection<CallEvent>(options.QueueCapacity);
+        _recorder = options.Recording;
+        if (options.Recording is { } file)
+            file.Failed += _ => Finish(TraceState.Failed);
     }
 
     public int Id { get; }
@@ -51,6 +56,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
 
     /// <summary>Things the user should know before trusting the trace.</summary>
     public IReadOnlyList<string> Warnings { get; private set; } = [];
+
+    /// <summary>Why writing the trace file failed and ended the trace, or null.</summary>
+    public UtraceException? RecordingFailure => _options.Recording?.Failure;
 
     /// <summary>Completes when the trace has ended and every event is queued.</summary>
     public Task Completion => _completion.Task;
@@ -188,6 +196,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions);
+        _recorder?.Begin(_context, TraceOrigin.Here(Command, ProcessId));
         _patcher = new StackPatcher(ProcessId);
         _reader = new RingBufferReader(_program.EventsMapFd, this);
         _probes = ProbeSet.Attach(_program, ProcessId, Functions, unwindHooks, _options.Progress);
@@ -198,6 +207,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
     // The hot path: runs on the reader thread for every record.
     void IRecordSink.OnEvent(in EventRecord record)
     {
+        _recorder?.OnEvent(record);
+        if (!_options.StreamEvents)
+            return;
         if (_consumerGone.IsCancellationRequested)
         {
             _droppedByConsumer++;
@@ -228,7 +240,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             StatsRecord stats = default;
             try
             {
-                if (state == TraceState.Stopped)
+                if (state != TraceState.Completed)
                     _child?.Terminate();
                 _probes?.Dispose();
                 _reader?.StopAndDrain();
@@ -242,6 +254,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             finally
             {
                 _reader?.Dispose();
+                _recorder?.Complete();
                 _patcher?.Dispose();
                 _program?.Dispose();
                 _summary = BuildSummary(state, clock.Elapsed, stats);
@@ -265,16 +278,20 @@ public sealed class TraceSession : IDisposable, IRecordSink
         CallsUnwound = (long)stats.Unwound,
         EventsDelivered = Interlocked.Read(ref _delivered),
         EventsSent = (long)stats.Sent,
-        EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer,
+        EventsRecorded = _options.Recording?.EventsWritten ?? 0,
+        EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer + DroppedUnwritten,
         DroppedTooDeep = (long)stats.TooDeep,
         DroppedRingBufferFull = (long)(stats.Lost + stats.NoStack),
         DroppedUnread = _droppedByConsumer,
+        DroppedUnwritten = DroppedUnwritten,
         EventsFiltered = (long)stats.Filtered,
         AttachTime = _attachTime,
         DetachTime = detachTime,
         StartTime = _startTime,
         EndTime = state == TraceState.Running ? null : DateTime.Now,
     };
+
+    private long DroppedUnwritten => _options.Recording?.EventsDropped ?? 0;
 
     private void Register() => Sessions[Id] = this;
 
