@@ -81,7 +81,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
             throw new UtraceException(TraceErrorKind.NotFound, $"Cannot create the trace file '{fullPath}': its folder does not exist.",
                 "Create the folder first, or give -OutFile a path in an existing folder.", fullPath, inner: ex);
         }
-        catch (UnauthorizedAccessException ex)
+        catch (Exception ex) when (ex is UnauthorizedAccessException || ex.HResult == Interop.EROFS)
         {
             throw new UtraceException(TraceErrorKind.PermissionDenied, $"Cannot create the trace file '{fullPath}': {ex.Message}",
                 "Write the trace to a folder you can write to, or check that the path is not a folder.", fullPath, inner: ex);
