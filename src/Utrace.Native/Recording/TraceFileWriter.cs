@@ -161,7 +161,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
                 AppendPending();
             }
         }
-        catch (IOException ex)
+        catch (Exception ex)
         {
             Fail(ex);
         }
@@ -244,8 +244,9 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
             AppendPending();
             Interlocked.Add(ref _written, chunk.Count);
         }
-        catch (IOException ex)
+        catch (Exception ex)
         {
+            // Any failure, not only I/O: an exception must not end the writer's thread (and the process).
             Interlocked.Add(ref _dropped, chunk.Count);
             Fail(ex);
         }
@@ -262,7 +263,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
     }
 
     /// <summary>Ends the recording with a file that reads to its last complete batch.</summary>
-    private void Fail(IOException ex)
+    private void Fail(Exception ex)
     {
         _pending.SetLength(0);
         try
