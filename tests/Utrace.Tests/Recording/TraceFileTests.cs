@@ -187,6 +187,21 @@ public sealed class TraceFileTests : IDisposable
     }
 
     [Fact]
+    public void AnEventThatNamesNoFunctionOfTheTableIsInvalidData()
+    {
+        var path = Path.Combine(_folder, "t.arrow");
+        var sink = (IEventSink)TraceFileWriter.Create(path, dropWhenBehind: false);
+        sink.Begin(SyntheticTrace.Context, SyntheticTrace.Origin);
+        sink.OnEvent(SyntheticTrace.Record(0));
+        sink.OnEvent(SyntheticTrace.Record(1) with { FunctionId = 99 });
+        sink.Complete();
+        using var file = TraceFile.Open(path);
+        var error = Assert.Throws<UtraceException>(() => file.ReadEvents().Count());
+        Assert.Equal(TraceErrorKind.InvalidData, error.Kind);
+        Assert.Contains("is damaged: an event names function 99, which its function table of 3 does not have", error.Message);
+    }
+
+    [Fact]
     public void AFileInAMissingFolderFailsAtCreation()
     {
         var path = Path.Combine(_folder, "no", "such", "t.arrow");
