@@ -8,7 +8,7 @@
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('Utrace.format.ps1xml')
     TypesToProcess       = @('Utrace.types.ps1xml')
-    CmdletsToExport      = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction')
+    CmdletsToExport      = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace')
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using Utrace.Native.Bpf;
+using Utrace.Native.Recording;
 using Utrace.Native.Tracing;
 
 namespace Utrace.PowerShell;
@@ -63,6 +64,15 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [ValidateNotNullOrEmpty]
     public string? SummaryVariable { get; set; }
 
+    /// <summary>Writes every event to this trace file (Arrow IPC stream) instead of the pipeline; read it back with Import-UTrace.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? OutFile { get; set; }
+
+    /// <summary>With -OutFile, also writes the CallEvents to the pipeline (or the job).</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     /// <summary>Multi-uprobe links (default where the kernel has them) or one uprobe per function.</summary>
     [Parameter]
     public AttachMode AttachMode { get; set; } = AttachMode.Auto;
@@ -114,43 +124,76 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             session.Dispose();
         }
         Report(session.Summary);
+        if (session.RecordingFailure is { } failure)
+            WriteError(ErrorRecords.From(failure, "RecordingFailed"));
     }
 
     /// <summary>Launches or attaches; null when ShouldProcess said no.</summary>
     private TraceSession? StartSession(ProgressReporter progress)
     {
+        var outFile = OutFile is null ? null : ResolveOutFile(OutFile);
+        TraceFileWriter? recording = null;
         try
         {
-            var options = new TraceOptions
-            {
-                Progress = progress,
-                Selection = BuildSelection(),
-                MinDuration = MinDuration,
-                MaxDepth = MaxDepth,
-                ThreadIds = ThreadId,
-                AttachMode = AttachMode,
-                ReturnMode = ReturnMode,
-                RunAs = RunAs is null ? null : UserAccount.Find(RunAs),
-            };
+            var runAs = RunAs is null ? null : UserAccount.Find(RunAs);
             if (ParameterSetName == ProcessSet)
             {
                 var catalog = FunctionCatalog.ForProcess(ProcessId);
-                return ShouldProcess($"process {ProcessId} ({catalog.ExecutableName})", "Attach probes")
-                    ? TraceSession.Attach(ProcessId, options, catalog)
-                    : null;
+                if (!ShouldProcess($"process {ProcessId} ({catalog.ExecutableName})", "Attach probes"))
+                    return null;
+                recording = outFile is null ? null : TraceFileWriter.Create(outFile);
+                return TraceSession.Attach(ProcessId, Options(progress, recording, runAs), catalog);
             }
             var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory);
             if (target.InterpreterNote is { } note)
                 WriteWarning(note);
-            return ShouldProcess(string.Join(' ', target.Argv), "Run and trace")
-                ? TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, options, target.LoadCatalog())
-                : null;
+            if (!ShouldProcess(string.Join(' ', target.Argv), "Run and trace"))
+                return null;
+            var launchCatalog = target.LoadCatalog();
+            recording = outFile is null ? null : TraceFileWriter.Create(outFile);
+            return TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, Options(progress, recording, runAs), launchCatalog);
         }
         catch (UtraceException ex)
         {
+            recording?.Dispose();
             Fail(ex, "StartTraceFailed");
             return null;
         }
+    }
+
+    private TraceOptions Options(ProgressReporter progress, TraceFileWriter? recording, UserAccount? runAs) => new()
+    {
+        Progress = progress,
+        Selection = BuildSelection(),
+        MinDuration = MinDuration,
+        MaxDepth = MaxDepth,
+        ThreadIds = ThreadId,
+        AttachMode = AttachMode,
+        ReturnMode = ReturnMode,
+        RunAs = runAs,
+        Recording = recording,
+        StreamEvents = recording is null || PassThru,
+    };
+
+    /// <summary>The file-system path of -OutFile (relative, ~ and PSDrives resolved by PowerShell); the file need not exist.</summary>
+    private string ResolveOutFile(string path)
+    {
+        string resolved;
+        ProviderInfo provider;
+        try
+        {
+            resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out _);
+        }
+        catch (SessionStateException ex)
+        {
+            // A drive or provider that does not exist: PowerShell's own error says which.
+            ThrowTerminatingError(ex.ErrorRecord);
+            throw;
+        }
+        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
+            Fail(new UtraceException(TraceErrorKind.InvalidArgument, $"-OutFile '{path}' is not a file-system path (it is on the {provider.Name} provider).",
+                "Give -OutFile a path on a file-system drive, such as ./trace.arrow.", path), "OutFileNotFileSystem");
+        return resolved;
     }
 
     protected override void StopProcessing() => _stopping.Cancel();
@@ -160,7 +203,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         if (SummaryVariable is not null)
             SessionState.PSVariable.Set(SummaryVariable, summary);
         WriteVerbose($"Trace {summary.Id} {summary.State.ToString().ToLowerInvariant()}: {summary.EventsDelivered} events delivered, " +
-            $"{summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
+            $"{summary.EventsRecorded} recorded, {summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
         if (SummaryText.Drops(summary) is { } drops)
             WriteWarning(drops);
         if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)

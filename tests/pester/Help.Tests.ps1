@@ -1,5 +1,5 @@
 BeforeDiscovery {
-    $cmdlets = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction') | ForEach-Object { @{ Name = $_ } }
+    $cmdlets = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace') | ForEach-Object { @{ Name = $_ } }
 }
 
 BeforeAll {

@@ -13,6 +13,7 @@ internal static partial class Interop
     internal const int ENOEXEC = 8;
     internal const int EACCES = 13;
     internal const int EINVAL = 22;
+    internal const int EROFS = 30;
     internal const int ENOSYS = 38;
     internal const int EOPNOTSUPP = 95;
     internal const int ENOTSUPP = 524;

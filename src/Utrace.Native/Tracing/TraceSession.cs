@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Utrace.Native.Bpf;
+using Utrace.Native.Recording;
 
 namespace Utrace.Native.Tracing;
 
@@ -19,6 +20,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private readonly object _finishLock = new();
     private readonly TraceOptions _options;
     private readonly BlockingCollection<CallEvent> _queue;
+    private readonly IEventSink? _recorder;
     private readonly CancellationTokenSource _consumerGone = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly DateTime _startTime = DateTime.Now;
@@ -43,6 +45,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
         Functions = functions;
         _options = options;
         _queue = new BlockingCollection<CallEvent>(options.QueueCapacity);
+        _recorder = options.Recording;
+        if (options.Recording is { } file)
+            file.Failed += _ => Finish(TraceState.Failed);
     }
 
     public int Id { get; }
@@ -53,6 +58,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
 
     /// <summary>Things the user should know before trusting the trace.</summary>
     public IReadOnlyList<string> Warnings { get; private set; } = [];
+
+    /// <summary>Why writing the trace file failed and ended the trace, or null.</summary>
+    public UtraceException? RecordingFailure => _options.Recording?.Failure;
 
     /// <summary>Completes when the trace has ended and every event is queued.</summary>
     public Task Completion => _completion.Task;
@@ -199,6 +207,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions);
+        _recorder?.Begin(_context, TraceOrigin.Here(Command, ProcessId));
         _reader = new RingBufferReader(_program.EventsMapFd, this);
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
@@ -239,6 +248,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
     // The hot path: runs on the reader thread for every record.
     void IRecordSink.OnEvent(in EventRecord record)
     {
+        _recorder?.OnEvent(record);
+        if (!_options.StreamEvents)
+            return;
         if (_consumerGone.IsCancellationRequested)
         {
             _droppedByConsumer++;
@@ -267,7 +279,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             StatsRecord stats = default;
             try
             {
-                if (state == TraceState.Stopped)
+                if (state != TraceState.Completed)
                     _child?.Terminate();
                 _probes?.Dispose();
                 _guard?.Finish();
@@ -282,6 +294,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             finally
             {
                 _reader?.Dispose();
+                _recorder?.Complete();
                 _guard?.Dispose();
                 _program?.Dispose();
                 _summary = BuildSummary(state, clock.Elapsed, stats);
@@ -320,7 +333,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
         EventsSent = (long)stats.Sent,
         ReturnMode = _returnMode,
         FunctionsNotProbed = _notProbed,
-        EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer,
+        EventsRecorded = _options.Recording?.EventsWritten ?? 0,
+        EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer + DroppedUnwritten,
         DroppedTooDeep = (long)stats.TooDeep,
         DroppedRingBufferFull = (long)stats.Lost,
         DroppedNoThreadStack = (long)stats.NoStack,
@@ -328,12 +342,15 @@ public sealed class TraceSession : IDisposable, IRecordSink
         StackPatches = (long)stats.Patches,
         StackPatchesFailed = (long)stats.PatchLost + (_guard?.Failed ?? 0),
         DroppedUnread = _droppedByConsumer,
+        DroppedUnwritten = DroppedUnwritten,
         EventsFiltered = (long)stats.Filtered,
         AttachTime = _attachTime,
         DetachTime = detachTime,
         StartTime = _startTime,
         EndTime = state == TraceState.Running ? null : DateTime.Now,
     };
+
+    private long DroppedUnwritten => _options.Recording?.EventsDropped ?? 0;
 
     private void Register() => Sessions[Id] = this;
 

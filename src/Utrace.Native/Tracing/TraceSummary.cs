@@ -31,6 +31,8 @@ public sealed record TraceSummary
     public int LinkCount { get; init; }
     /// <summary>Events handed to the consumer.</summary>
     public long EventsDelivered { get; init; }
+    /// <summary>Events written to the trace file (-OutFile).</summary>
+    public long EventsRecorded { get; init; }
     /// <summary>Calls that were not reported although they matched: ring buffer full, too deep, consumer gone.</summary>
     public long EventsDropped { get; init; }
     /// <summary>Of the dropped: calls nested deeper than the kernel keeps return probes for (64 traced frames).</summary>
@@ -47,6 +49,8 @@ public sealed record TraceSummary
     public long StackPatchesFailed { get; init; }
     /// <summary>Of the dropped: events read after the consumer stopped reading.</summary>
     public long DroppedUnread { get; init; }
+    /// <summary>Of the dropped: events the trace file's writer could not take in time, or after writing failed.</summary>
+    public long DroppedUnwritten { get; init; }
     /// <summary>Calls the kernel dropped on purpose: -MinDuration and -MaxDepth.</summary>
     public long EventsFiltered { get; init; }
     /// <summary>Calls that ended without returning: unwound by a C++ exception, or left by longjmp.</summary>
