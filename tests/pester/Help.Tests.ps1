@@ -1,5 +1,6 @@
 BeforeDiscovery {
-    $cmdlets = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace') | ForEach-Object { @{ Name = $_ } }
+    $cmdlets = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace', 'Measure-UTrace',
+        'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace') | ForEach-Object { @{ Name = $_ } }
 }
 
 BeforeAll {

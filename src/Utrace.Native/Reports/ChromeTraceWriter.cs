@@ -1,0 +1,86 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Utrace.Native.Reports;
+
+/// <summary>
+/// Writes calls as Trace Event Format JSON (what Perfetto UI and chrome://tracing load), one
+/// line at a time so nothing is held: a JSON array of complete ("X") events with pid, tid, ts
+/// and dur in microseconds (nanoseconds as the fraction), and metadata ("M") events that name
+/// each process and thread the first time it appears.
+/// </summary>
+internal sealed class ChromeTraceWriter
+{
+    private readonly HashSet<long> _namedThreads = [];
+    private readonly HashSet<int> _namedProcesses = [];
+    private readonly ArrayBufferWriter<byte> _buffer = new();
+    private bool _first = true;
+
+    public static string Begin => "[";
+    public static string End => "]";
+
+    /// <summary>The lines for one call: metadata for a new process or thread, then its event.</summary>
+    public IEnumerable<string> Add(CallSample call)
+    {
+        // A process is named after the module of its first outermost call: its program, usually.
+        if (call.Depth == 0 && _namedProcesses.Add(call.ProcessId))
+            yield return Line(w => Metadata(w, "process_name", call.ProcessId, call.ProcessId, $"{call.Module} ({call.ProcessId})"));
+        if (_namedThreads.Add(call.ThreadKey))
+        {
+            var name = call.ThreadId == call.ProcessId ? $"main thread ({call.ThreadId})" : $"thread {call.ThreadId}";
+            yield return Line(w => Metadata(w, "thread_name", call.ProcessId, call.ThreadId, name));
+        }
+        yield return Line(w =>
+        {
+            w.WriteString("name", call.Function);
+            w.WriteString("cat", call.Module);
+            w.WriteString("ph", "X");
+            w.WriteNumber("pid", call.ProcessId);
+            w.WriteNumber("tid", call.ThreadId);
+            w.WritePropertyName("ts");
+            w.WriteRawValue(Microseconds(call.StartNs));
+            w.WritePropertyName("dur");
+            w.WriteRawValue(Microseconds(call.DurationNs));
+            w.WriteStartObject("args");
+            w.WritePropertyName("self_us");
+            w.WriteRawValue(Microseconds(call.SelfNs));
+            w.WriteNumber("depth", call.Depth);
+            w.WriteEndObject();
+        });
+    }
+
+    private static void Metadata(Utf8JsonWriter w, string kind, int pid, int tid, string name)
+    {
+        w.WriteString("name", kind);
+        w.WriteString("ph", "M");
+        w.WriteNumber("pid", pid);
+        w.WriteNumber("tid", tid);
+        w.WriteStartObject("args");
+        w.WriteString("name", name);
+        w.WriteEndObject();
+    }
+
+    private string Line(Action<Utf8JsonWriter> writeProperties)
+    {
+        _buffer.Clear();
+        using (var writer = new Utf8JsonWriter(_buffer))
+        {
+            writer.WriteStartObject();
+            writeProperties(writer);
+            writer.WriteEndObject();
+        }
+        var line = Encoding.UTF8.GetString(_buffer.WrittenSpan);
+        if (_first)
+        {
+            _first = false;
+            return line;
+        }
+        return "," + line;
+    }
+
+    /// <summary>Nanoseconds as an exact decimal number of microseconds ("1234.567").</summary>
+    private static string Microseconds(long ns) =>
+        ns < 0 ? "-" + Microseconds(-ns) : string.Create(CultureInfo.InvariantCulture, $"{ns / 1000}.{ns % 1000:D3}");
+}

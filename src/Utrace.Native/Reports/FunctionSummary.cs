@@ -1,0 +1,49 @@
+namespace Utrace;
+
+/// <summary>One line of Measure-UTrace: the calls of one function (of one thread with -ByThread).</summary>
+public sealed class FunctionSummary
+{
+    internal FunctionSummary(string function, string module, int? threadId, long calls, Duration total, Duration self,
+        Duration average, Duration min, Duration max, double totalPercent, double selfPercent)
+    {
+        Function = function;
+        Module = module;
+        ThreadId = threadId;
+        Calls = calls;
+        Total = total;
+        Self = self;
+        Average = average;
+        Min = min;
+        Max = max;
+        TotalPercent = totalPercent;
+        SelfPercent = selfPercent;
+    }
+
+    public string Function { get; }
+    public string Module { get; }
+
+    /// <summary>The thread, with -ByThread; otherwise null.</summary>
+    public int? ThreadId { get; }
+
+    public long Calls { get; }
+
+    /// <summary>Time inside the function's outermost calls: a recursive call inside another call of the same function is not counted twice.</summary>
+    public Duration Total { get; }
+
+    /// <summary>Time in the function itself, not in traced callees, over all calls.</summary>
+    public Duration Self { get; }
+
+    /// <summary>Mean duration of one call (every call, nested recursive ones included).</summary>
+    public Duration Average { get; }
+
+    public Duration Min { get; }
+    public Duration Max { get; }
+
+    /// <summary>Total as a percentage of the traced time (the outermost calls of every thread, or of the thread with -ByThread).</summary>
+    public double TotalPercent { get; }
+
+    /// <summary>Self as a percentage of the traced time: these add up to 100.</summary>
+    public double SelfPercent { get; }
+
+    public override string ToString() => $"{Function} {Total}";
+}

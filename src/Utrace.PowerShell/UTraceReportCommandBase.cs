@@ -1,0 +1,65 @@
+using System.Management.Automation;
+using Utrace.Native.Reports;
+
+namespace Utrace.PowerShell;
+
+/// <summary>
+/// The pipeline input of the report cmdlets: CallEvents, or objects with a CallEvent's properties
+/// (a CallEvent deserialized by remoting or Import-Clixml). Anything else is a non-terminating error.
+/// </summary>
+public abstract class UTraceReportCommandBase : PSCmdlet
+{
+    private static readonly string[] RequiredProperties =
+        ["Function", "Module", "ProcessId", "ThreadId", "Depth", "StartNs", "DurationNs", "SelfNs"];
+
+    /// <summary>A CallEvent, usually from the pipeline.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public PSObject? InputObject { get; set; }
+
+    protected sealed override void ProcessRecord()
+    {
+        if (InputObject is null)
+            return;
+        if (InputObject.BaseObject is CallEvent call)
+            Add(CallSample.From(call));
+        else if (TryReadDeserialized(InputObject, out var sample, out var problem))
+            Add(sample);
+        else
+            WriteError(ErrorRecords.Create(new ArgumentException($"The input is not a CallEvent: {problem}."), "InputNotCallEvent",
+                ErrorCategory.InvalidType, InputObject,
+                "Pipe the CallEvents of Start-UTrace, or CallEvents read back with Import-Clixml or from a remote session."));
+    }
+
+    /// <summary>Takes one call of the input.</summary>
+    internal abstract void Add(in CallSample call);
+
+    private static bool TryReadDeserialized(PSObject input, out CallSample call, out string problem)
+    {
+        call = default;
+        var values = new object?[RequiredProperties.Length];
+        for (var i = 0; i < RequiredProperties.Length; i++)
+        {
+            values[i] = input.Properties[RequiredProperties[i]]?.Value;
+            if (values[i] is null)
+            {
+                problem = $"it has no {RequiredProperties[i]} property";
+                return false;
+            }
+        }
+        try
+        {
+            call = new CallSample(
+                LanguagePrimitives.ConvertTo<string>(values[0]), LanguagePrimitives.ConvertTo<string>(values[1]),
+                LanguagePrimitives.ConvertTo<int>(values[2]), LanguagePrimitives.ConvertTo<int>(values[3]),
+                LanguagePrimitives.ConvertTo<int>(values[4]), LanguagePrimitives.ConvertTo<long>(values[5]),
+                LanguagePrimitives.ConvertTo<long>(values[6]), LanguagePrimitives.ConvertTo<long>(values[7]));
+            problem = "";
+            return true;
+        }
+        catch (PSInvalidCastException ex)
+        {
+            problem = ex.Message;
+            return false;
+        }
+    }
+}

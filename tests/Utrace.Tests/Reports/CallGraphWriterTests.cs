@@ -1,0 +1,54 @@
+using Utrace.Native.Reports;
+using Xunit;
+
+namespace Utrace.Tests.Reports;
+
+public sealed class CallGraphWriterTests
+{
+    // main (0..1_000_062 ns) { a (1..21) leaf; b (21..1_000_062) { c (22..1_000_022) } }
+    private static readonly CallTree Tree = new("main", 1, new CallTree("a", 20),
+        new CallTree("b", 40, new CallTree("c", 1_000_000)));
+
+    [Fact]
+    public void WritesANestedTreeOnceTheOutermostCallReturns()
+    {
+        var writer = new CallGraphWriter(flat: false, timestamps: false);
+        var calls = Tree.Complete(threadId: 42);
+        foreach (var call in calls.SkipLast(1))
+            Assert.Empty(writer.Add(call));
+        Assert.Equal(
+        [
+            "           [    42] | main() {",
+            "     20 ns [    42] |   a();",
+            "           [    42] |   b() {",
+            "  1.000 ms [    42] |     c();",
+            "  1.000 ms [    42] |   } /* b */",
+            "  1.000 ms [    42] | } /* main */",
+        ], writer.Add(calls[^1]));
+        Assert.Empty(writer.Flush());
+        Assert.Equal("# DURATION      TID   FUNCTION", writer.Header);
+    }
+
+    [Fact]
+    public void WritesTimestampsAndAFlatList()
+    {
+        var writer = new CallGraphWriter(flat: true, timestamps: true);
+        var lines = Tree.Complete(threadId: 42, startNs: 2_000_000_000).SelectMany(c => writer.Add(c)).ToList();
+        Assert.Equal(
+        [
+            "   2.000000000   1.000 ms       1 ns [    42]     0 main",
+            "   2.000000001      20 ns      20 ns [    42]     1 a",
+            "   2.000000021   1.000 ms      40 ns [    42]     1 b",
+            "   2.000000022   1.000 ms   1.000 ms [    42]     2 c",
+        ], lines);
+        Assert.Equal("#    TIMESTAMP   DURATION       SELF      TID DEPTH FUNCTION", writer.Header);
+    }
+
+    [Fact]
+    public void FlushesCallsWhoseOutermostCallNeverReturned()
+    {
+        var writer = new CallGraphWriter(flat: false, timestamps: false);
+        Assert.Empty(writer.Add(new CallSample("geo::area(int) const", "prog", 1, 9, 1, 10, 30, 30)));
+        Assert.Equal(["     30 ns [     9] |   geo::area(int) const;"], writer.Flush());
+    }
+}

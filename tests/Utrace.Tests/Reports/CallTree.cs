@@ -1,0 +1,31 @@
+using Utrace.Native.Reports;
+
+namespace Utrace.Tests.Reports;
+
+/// <summary>
+/// A call tree written by hand, turned into the calls a tracer would report: in completion
+/// order (callee first), each child starting 1 ns after the previous one ended or its parent
+/// entered, so every duration and start follows from the self times given.
+/// </summary>
+internal sealed record CallTree(string Function, long SelfNs, params CallTree[] Children)
+{
+    public long DurationNs => SelfNs + Children.Sum(c => c.DurationNs);
+
+    public List<CallSample> Complete(int threadId, long startNs = 0, int depth = 0, int processId = 100)
+    {
+        var calls = new List<CallSample>();
+        Complete(calls, processId, threadId, startNs, depth);
+        return calls;
+    }
+
+    private void Complete(List<CallSample> calls, int processId, int threadId, long startNs, int depth)
+    {
+        var childStart = startNs + (Children.Length > 0 ? 1 : 0);
+        foreach (var child in Children)
+        {
+            child.Complete(calls, processId, threadId, childStart, depth + 1);
+            childStart += child.DurationNs;
+        }
+        calls.Add(new CallSample(Function, "prog", processId, threadId, depth, startNs, DurationNs, SelfNs));
+    }
+}

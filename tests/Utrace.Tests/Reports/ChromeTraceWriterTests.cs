@@ -1,0 +1,35 @@
+using System.Text.Json;
+using Utrace.Native.Reports;
+using Xunit;
+
+namespace Utrace.Tests.Reports;
+
+public sealed class ChromeTraceWriterTests
+{
+    [Fact]
+    public void WritesCompleteEventsAndThreadNamesAsOneJsonArray()
+    {
+        var writer = new ChromeTraceWriter();
+        var calls = new CallTree("main", 1_500, new CallTree("say \"hi\"", 1_234)).Complete(threadId: 100, startNs: 2_000_001)
+            .Concat(new CallTree("work", 7).Complete(threadId: 101));
+        var lines = new List<string> { ChromeTraceWriter.Begin };
+        lines.AddRange(calls.SelectMany(writer.Add));
+        lines.Add(ChromeTraceWriter.End);
+
+        using var json = JsonDocument.Parse(string.Join("\n", lines));
+        var events = json.RootElement.EnumerateArray().ToList();
+        var complete = events.Where(e => e.GetProperty("ph").GetString() == "X").ToList();
+        Assert.Equal(["say \"hi\"", "main", "work"], complete.Select(e => e.GetProperty("name").GetString()));
+        var child = complete[0];
+        Assert.Equal(2000.002m, child.GetProperty("ts").GetDecimal());
+        Assert.Equal(1.234m, child.GetProperty("dur").GetDecimal());
+        Assert.Equal(1, child.GetProperty("args").GetProperty("depth").GetInt32());
+        Assert.Equal(2.734m, complete[1].GetProperty("dur").GetDecimal());
+        Assert.Equal(1.5m, complete[1].GetProperty("args").GetProperty("self_us").GetDecimal());
+        Assert.Equal(101, complete[2].GetProperty("tid").GetInt32());
+
+        var names = events.Where(e => e.GetProperty("ph").GetString() == "M")
+            .Select(e => $"{e.GetProperty("name").GetString()} {e.GetProperty("tid").GetInt32()} {e.GetProperty("args").GetProperty("name").GetString()}");
+        Assert.Equal(["thread_name 100 main thread (100)", "process_name 100 prog (100)", "thread_name 101 thread 101"], names);
+    }
+}

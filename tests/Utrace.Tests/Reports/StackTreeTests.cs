@@ -1,0 +1,53 @@
+using Utrace.Native.Reports;
+using Xunit;
+
+namespace Utrace.Tests.Reports;
+
+public sealed class StackTreeTests
+{
+    private static List<string> Fold(IEnumerable<CallSample> calls)
+    {
+        var tree = new StackTree();
+        foreach (var call in calls)
+            tree.Add(call);
+        return tree.Complete().ToFolded().ToList();
+    }
+
+    [Fact]
+    public void FoldsAKnownTreeLineByLine()
+    {
+        var tree = new CallTree("main", 5,
+            new CallTree("a", 3, new CallTree("b", 2, new CallTree("c", 50))),
+            new CallTree("fib", 1, new CallTree("fib", 2, new CallTree("fib", 3))),
+            new CallTree("a", 4));
+        Assert.Equal(
+            ["main 5", "main;a 7", "main;a;b 2", "main;a;b;c 50", "main;fib 1", "main;fib;fib 2", "main;fib;fib;fib 3"],
+            Fold(tree.Complete(threadId: 1)));
+    }
+
+    [Fact]
+    public void MergesTheSameStackAcrossThreadsAndRuns()
+    {
+        var calls = new CallTree("main", 10, new CallTree("work", 1)).Complete(threadId: 1)
+            .Concat(new CallTree("work", 100).Complete(threadId: 2, depth: 1))
+            .Concat(new CallTree("run", 1, new CallTree("work", 20)).Complete(threadId: 3))
+            .Concat(new CallTree("run", 2, new CallTree("work", 30)).Complete(threadId: 3, startNs: 500));
+        // Thread 2's work never sees its caller: it stands as its own stack.
+        Assert.Equal(["main 10", "main;work 1", "run 3", "run;work 50", "work 100"], Fold(calls));
+    }
+
+    [Fact]
+    public void KeepsOneFramePerDistinctStackNotPerCall()
+    {
+        var tree = new StackTree();
+        for (var i = 0; i < 10_000; i++)
+            foreach (var call in new CallTree("loop", 1, new CallTree("step", 2)).Complete(threadId: 1, startNs: i * 10, depth: 1))
+                tree.Add(call);
+        tree.Add(new CallSample("main", "prog", 100, 1, 0, 0, 100_000, 70_000));
+        var main = Assert.Single(tree.Root.Children);
+        var loop = Assert.Single(main.Children);
+        Assert.Equal(10_000, loop.SelfNs);
+        Assert.Equal(20_000, Assert.Single(loop.Children).SelfNs);
+        Assert.Equal(["main 70000", "main;loop 10000", "main;loop;step 20000"], tree.ToFolded());
+    }
+}

@@ -1,0 +1,239 @@
+# The report cmdlets on real traces of the fixtures: expectations are derived from the
+# CallEvents themselves (counts, durations, callers), never from the report code.
+BeforeDiscovery {
+    $noBpf = [bool]$env:UTRACE_NO_BPF
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $dir = Join-Path $FixtureBin 'gcc-O2-pie'
+    $fib = @(Start-UTrace -Command "$dir/fib 10")
+    $chain = @(Start-UTrace -Command "$dir/chain" -WarningAction SilentlyContinue)
+    $threads = @(Start-UTrace -Command "$dir/threads")
+    $ordinal = [System.StringComparer]::Ordinal
+
+    # Sum of the durations of the outermost calls: the traced time percentages are of.
+    function Get-TracedNs($Events) { ($Events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum }
+
+    function Sort-Ordinal([string[]] $Lines) { [System.Linq.Enumerable]::ToArray([System.Linq.Enumerable]::Order($Lines, $ordinal)) }
+
+    # Counts the pixels of one colour in a PNG (8-bit RGB or RGBA), decoded by python's zlib.
+    function Get-PixelCount([string] $Png, [int[]] $Rgb) {
+        $script = @'
+import sys, struct, zlib
+data = open(sys.argv[1], 'rb').read()
+pos, chunks = 8, {}
+while pos < len(data):
+    size, kind = struct.unpack('>I4s', data[pos:pos + 8])
+    chunks.setdefault(kind, []).append(data[pos + 8:pos + 8 + size])
+    pos += 12 + size
+width, height, depth, ctype = struct.unpack('>IIBB', chunks[b'IHDR'][0][:10])
+assert depth == 8 and ctype in (2, 6), (depth, ctype)
+bpp = 3 if ctype == 2 else 4
+raw, stride, prev, count = zlib.decompress(b''.join(chunks[b'IDAT'])), width * bpp, bytearray(width * bpp), 0
+want = tuple(int(v) for v in sys.argv[2:5])
+for y in range(height):
+    kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        if kind == 1: line[i] = (line[i] + a) & 255
+        elif kind == 2: line[i] = (line[i] + b) & 255
+        elif kind == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif kind == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    count += sum(1 for x in range(width) if tuple(line[x * bpp:x * bpp + 3]) == want)
+    prev = line
+print(count)
+'@
+        [int](python3 -c $script $Png @Rgb)
+    }
+
+    function Invoke-Chromium([string[]] $Arguments) {
+        if (-not (Get-Command chromium -ErrorAction SilentlyContinue)) { throw 'chromium is not installed: scripts/install-deps.sh installs it.' }
+        & chromium --headless --no-sandbox --disable-gpu @Arguments 2>$null
+    }
+}
+
+Describe 'Measure-UTrace' -Skip:$noBpf {
+    It 'summarizes fib(10): 177 calls of fib, Total counted once for the recursion' {
+        $summary = @($fib | Measure-UTrace)
+        $fibCalls = @($fib | Where-Object Function -EQ 'fib')
+        $row = $summary | Where-Object Function -EQ 'fib'
+        $row.Calls | Should -Be 177
+        $row.Module | Should -Be 'fib'
+        $row.Total.Nanoseconds | Should -Be ($fibCalls | Where-Object Depth -EQ 1).DurationNs
+        $row.Self.Nanoseconds | Should -Be ($fibCalls | Measure-Object SelfNs -Sum).Sum
+        $row.Min.Nanoseconds | Should -Be ($fibCalls | Measure-Object DurationNs -Minimum).Minimum
+        $row.Max.Nanoseconds | Should -Be ($fibCalls | Measure-Object DurationNs -Maximum).Maximum
+        $row.Average.Nanoseconds | Should -Be ([long][math]::Truncate(($fibCalls | Measure-Object DurationNs -Sum).Sum / 177))
+        $traced = Get-TracedNs $fib
+        $row.TotalPercent | Should -Be ([math]::Round(100.0 * $row.Total.Nanoseconds / $traced, 2))
+        $main = $summary | Where-Object Function -EQ 'main'
+        $main.Calls | Should -Be 1
+        $main.TotalPercent | Should -Be ([math]::Round(100.0 * ($fib | Where-Object Function -EQ 'main').DurationNs / $traced, 2))
+        ($summary.Function | Sort-Object) -join ',' | Should -Be (($fib.Function | Sort-Object -Unique) -join ',')
+        [math]::Abs(($summary | Measure-Object SelfPercent -Sum).Sum - 100) | Should -BeLessOrEqual (0.005 * $summary.Count)
+        $totals = $summary.Total.Nanoseconds
+        ($totals -join ',') | Should -Be (($totals | Sort-Object -Descending) -join ',')
+    }
+
+    It 'summarizes each of the 4 worker threads apart with -ByThread' {
+        $rows = @($threads | Measure-UTrace -ByThread | Where-Object Function -EQ 'work')
+        $rows.Count | Should -Be 4
+        $rows.Calls | Should -Be @(1000, 1000, 1000, 1000)
+        ($rows.ThreadId | Sort-Object) -join ',' | Should -Be (($threads | Where-Object Function -EQ 'work' | Select-Object -ExpandProperty ThreadId -Unique | Sort-Object) -join ',')
+        foreach ($row in $rows) {
+            # Each worker thread's outermost call is run(), which calls work() 1000 times.
+            $run = $threads | Where-Object { $_.ThreadId -eq $row.ThreadId -and $_.Depth -eq 0 }
+            $run.Function | Should -Be 'run'
+            $row.TotalPercent | Should -Be ([math]::Round(100.0 * $row.Total.Nanoseconds / $run.DurationNs, 2))
+        }
+        ($threads | Measure-UTrace | Where-Object Function -EQ 'work').Calls | Should -Be 4000
+    }
+
+    It 'gives the same summary for CallEvents read back with Import-Clixml' {
+        $file = Join-Path $TestDrive 'fib.clixml'
+        $fib | Export-Clixml -Path $file
+        $back = Import-Clixml -Path $file
+        $back[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.Utrace.CallEvent'
+        $properties = 'Function', 'Module', 'ThreadId', 'Calls', 'Total', 'Self', 'Average', 'Min', 'Max', 'TotalPercent', 'SelfPercent'
+        ($back | Measure-UTrace | Select-Object $properties | ConvertTo-Csv) -join "`n" |
+            Should -Be (($fib | Measure-UTrace | Select-Object $properties | ConvertTo-Csv) -join "`n")
+    }
+
+    It 'refuses what is not a CallEvent with a clear error, and goes on' {
+        $rows = @(@(42) + $chain | Measure-UTrace -ErrorVariable problems -ErrorAction SilentlyContinue)
+        $problems.Count | Should -Be 1
+        $problems[0].FullyQualifiedErrorId | Should -Be 'InputNotCallEvent,Utrace.PowerShell.MeasureUTraceCommand'
+        $problems[0].CategoryInfo.Category | Should -Be 'InvalidType'
+        $problems[0].TargetObject | Should -Be 42
+        $problems[0].ErrorDetails.RecommendedAction | Should -Match 'Start-UTrace'
+        ($rows | Where-Object Function -EQ 'usleep').Calls | Should -Be 2
+    }
+}
+
+Describe 'ConvertTo-UTraceFlameGraph -Format Folded' -Skip:$noBpf {
+    It 'folds fib(10) into one line per depth of the recursion' {
+        $expected = $fib | Group-Object { if ($_.Function -eq 'fib') { 'main' + (';fib' * $_.Depth) } elseif ($_.Depth -eq 1) { "main;$($_.Function)" } else { $_.Function } } |
+            ForEach-Object { '{0} {1}' -f $_.Name, ($_.Group | Measure-Object SelfNs -Sum).Sum } | Where-Object { $_ -notmatch ' 0$' }
+        $folded = @($fib | ConvertTo-UTraceFlameGraph -Format Folded)
+        $folded | Should -Be (Sort-Ordinal $expected)
+        @($folded -match '^main(;fib)+ ').Count | Should -Be 10
+    }
+
+    It 'folds main -> a -> b -> c with the two usleep calls under their own callers' {
+        $path = @{}
+        foreach ($call in $chain | Sort-Object Depth) {
+            $path[$call.Function + "@$($call.Depth)"] = if ($call.Caller) { $path[$call.Caller + "@$($call.Depth - 1)"] + ';' + $call.Function } else { $call.Function }
+        }
+        $expected = $chain | ForEach-Object { '{0} {1}' -f $path[$_.Function + "@$($_.Depth)"], $_.SelfNs }
+        $folded = @($chain | ConvertTo-UTraceFlameGraph -Format Folded)
+        $folded | Should -Be (Sort-Ordinal $expected)
+        $folded -match '^main;a;b;c;usleep \d+$' | Should -HaveCount 1
+        $folded -match '^main;a;b;usleep \d+$' | Should -HaveCount 1
+    }
+}
+
+Describe 'ConvertTo-UTraceCallGraph' -Skip:$noBpf {
+    It 'writes main -> a -> b -> c nested, with closers, durations and the thread id' {
+        $call = @{}
+        $chain | ForEach-Object { $call[$_.Function + "@$($_.Depth)"] = $_ }
+        $tid = $chain[0].ThreadId
+        function Line($Duration, [string] $Text) { '{0,10} [{1,6}] | {2}' -f $Duration, $tid, $Text }
+        $lines = @($chain | ConvertTo-UTraceCallGraph)
+        $lines[0] | Should -Be '# DURATION      TID   FUNCTION'
+        $lines[1..10] | Should -Be @(
+            (Line '' 'main() {'), (Line '' '  a() {'), (Line '' '    b() {'),
+            (Line $call['usleep@3'].Duration '      usleep();'), (Line '' '      c() {'),
+            (Line $call['usleep@4'].Duration '        usleep();'), (Line $call['c@3'].Duration '      } /* c */'),
+            (Line $call['b@2'].Duration '    } /* b */'), (Line $call['a@1'].Duration '  } /* a */'),
+            (Line $call['main@0'].Duration '} /* main */'))
+    }
+
+    It 'writes an outermost call''s tree as soon as that call arrives, not at the end' {
+        $pipeline = { ConvertTo-UTraceCallGraph -Timestamp }.GetSteppablePipeline()
+        $pipeline.Begin($true)
+        $written = foreach ($event in $chain) {
+            # The header comes out with the first call; count the lines of calls only.
+            [pscustomobject]@{ Function = $event.Function; Depth = $event.Depth; Lines = @($pipeline.Process($event) -notlike '#*').Count }
+        }
+        $remaining = @($pipeline.End())
+        $pipeline.Dispose()
+        foreach ($call in $written | Where-Object Depth -GT 0) { $call.Lines | Should -Be 0 -Because "$($call.Function) returns inside main" }
+        ($written | Where-Object Function -EQ 'main').Lines | Should -Be 10
+        $remaining.Count | Should -Be 0
+    }
+
+    It 'writes a flat list of every call in entry order' {
+        $lines = @($chain | ConvertTo-UTraceCallGraph -Flat)
+        $lines.Count | Should -Be ($chain.Count + 1)
+        ($lines[1..($lines.Count - 1)] | ForEach-Object { ($_ -split '\s+')[-1] }) -join ',' |
+            Should -Be (($chain | Sort-Object StartNs | ForEach-Object Function) -join ',')
+    }
+}
+
+Describe 'ConvertTo-UTraceChromeTrace' -Skip:$noBpf {
+    It 'writes JSON with one complete event per call, the same total time and every thread named' {
+        $json = ($threads | ConvertTo-UTraceChromeTrace) -join "`n" | ConvertFrom-Json
+        $complete = @($json | Where-Object ph -EQ 'X')
+        $complete.Count | Should -Be $threads.Count
+        ($complete | ForEach-Object { [decimal]$_.dur } | Measure-Object -Sum).Sum |
+            Should -Be ([decimal](($threads | Measure-Object DurationNs -Sum).Sum) / 1000)
+        $threadNames = @($json | Where-Object { $_.ph -eq 'M' -and $_.name -eq 'thread_name' })
+        ($threadNames.tid | Sort-Object) -join ',' | Should -Be (($threads.ThreadId | Sort-Object -Unique) -join ',')
+        ($json | Where-Object { $_.ph -eq 'M' -and $_.name -eq 'process_name' }).args.name | Should -Be "threads ($($threads[0].ProcessId))"
+    }
+
+    It 'nests every call of fib(10) inside exactly one call one level up' {
+        $complete = @(($fib | ConvertTo-UTraceChromeTrace) -join "`n" | ConvertFrom-Json | Where-Object ph -EQ 'X')
+        $complete.Count | Should -Be $fib.Count
+        foreach ($inner in $complete | Where-Object { $_.args.depth -gt 0 }) {
+            $outer = @($complete | Where-Object { $_.args.depth -eq $inner.args.depth - 1 -and [decimal]$_.ts -le [decimal]$inner.ts -and
+                    [decimal]$_.ts + [decimal]$_.dur -ge [decimal]$inner.ts + [decimal]$inner.dur })
+            $outer.Count | Should -Be 1 -Because "$($inner.name) at $($inner.ts) us has one enclosing call"
+        }
+    }
+}
+
+Describe 'ConvertTo-UTraceFlameGraph -Format Svg in a browser' -Skip:$noBpf {
+    It 'is drawn by headless Chromium with every expected frame, and searches' {
+        $svg = Join-Path $TestDrive 'fib.svg'
+        $fib | ConvertTo-UTraceFlameGraph -Title 'fib 10' | Set-Content -Path $svg
+        [xml] $document = Get-Content -Raw $svg
+
+        # The page's script ran: the search from the URL marked fib's share of the time.
+        $dom = (Invoke-Chromium @('--dump-dom', "file://$($svg)?s=^fib`$")) -join "`n"
+        $dom | Should -Match 'data-ready="true"'
+        $fibShare = 100.0 * ($fib | Where-Object { $_.Function -eq 'fib' -and $_.Depth -eq 1 }).DurationNs / (Get-TracedNs $fib)
+        [double]([regex]::Match($dom, 'data-matched="([0-9.]+)"').Groups[1].Value) | Should -BeGreaterOrEqual ([math]::Round($fibShare, 2) - 0.01)
+        [double]([regex]::Match($dom, 'data-matched="([0-9.]+)"').Groups[1].Value) | Should -BeLessOrEqual ([math]::Round($fibShare, 2) + 0.01)
+        $dom | Should -Match 'Matched: '
+
+        # The screenshot shows main's frame across the whole width and fib's frames in their colour.
+        $png = Join-Path $TestDrive 'fib.png'
+        $height = [int]$document.svg.height
+        Invoke-Chromium @("--screenshot=$png", "--window-size=1200,$height", "file://$svg") | Out-Null
+        $frames = @{}
+        foreach ($g in $document.svg.g.g) { $frames[($g.title -replace ' \([^()]*\)$', '')] = $g }
+        $frames.Keys -contains 'main' | Should -BeTrue
+        @($document.svg.g.g | Where-Object { $_.title -like 'fib (*' }).Count | Should -Be 10
+        $mainColour = [int[]]($frames['main'].rect.fill -replace '[^0-9,]', '' -split ',')
+        $fibColour = [int[]]($frames['fib'].rect.fill -replace '[^0-9,]', '' -split ',')
+        # A frame is 15 px high; labels cover part of it.
+        Get-PixelCount $png $mainColour | Should -BeGreaterThan (1000 * 10)
+        $fibWidth = [double]$frames['fib'].rect.width
+        Get-PixelCount $png $fibColour | Should -BeGreaterThan ($fibWidth * 10 * 5)
+    }
+
+    It 'zooms into a frame named in the URL' {
+        $svg = Join-Path $TestDrive 'chain.svg'
+        $chain | ConvertTo-UTraceFlameGraph | Set-Content -Path $svg
+        [xml] $dom = (Invoke-Chromium @('--dump-dom', "file://$($svg)?z=c")) -join "`n"
+        $dom.svg.'data-zoomed' | Should -Be 'c'
+        $visible = @($dom.svg.g.g | Where-Object { $_.class -notmatch 'hidden' } | ForEach-Object { $_.title -replace ' \([^()]*\)$', '' })
+        $visible -join ',' | Should -Be 'all,main,a,b,c,usleep'
+        ($dom.svg.g.g | Where-Object { $_.title -like 'c (*' }).rect.width | Should -Be '1179.50'
+    }
+}
