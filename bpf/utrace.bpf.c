@@ -422,28 +422,13 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 	return 0;
 }
 
-/* Multi-uprobe links (kernel >= 6.6): one link per binary and kind. */
-SEC("uprobe.multi")
-int utrace_entry_multi(struct pt_regs *ctx) { return on_entry(ctx); }
+/* Each handler twice: for multi-uprobe links (kernel >= 6.6, one link per binary and kind),
+ * and for one perf-event uprobe per probe site (older kernels). */
+#define PROGRAMS(name, multi_section, single_section, handler)                       \
+	SEC(multi_section) int utrace_##name##_multi(struct pt_regs *ctx) { return handler(ctx); } \
+	SEC(single_section) int utrace_##name(struct pt_regs *ctx) { return handler(ctx); }
 
-SEC("uretprobe.multi")
-int utrace_return_multi(struct pt_regs *ctx) { return on_return(ctx); }
-
-SEC("uprobe.multi")
-int utrace_exit_multi(struct pt_regs *ctx) { return on_exit(ctx); }
-
-SEC("uprobe.multi")
-int utrace_unwind_multi(struct pt_regs *ctx) { return on_unwind(ctx); }
-
-/* Fallback for older kernels: one perf-event uprobe per probe site. */
-SEC("uprobe")
-int utrace_entry(struct pt_regs *ctx) { return on_entry(ctx); }
-
-SEC("uretprobe")
-int utrace_return(struct pt_regs *ctx) { return on_return(ctx); }
-
-SEC("uprobe")
-int utrace_exit(struct pt_regs *ctx) { return on_exit(ctx); }
-
-SEC("uprobe")
-int utrace_unwind(struct pt_regs *ctx) { return on_unwind(ctx); }
+PROGRAMS(entry, "uprobe.multi", "uprobe", on_entry)
+PROGRAMS(return, "uretprobe.multi", "uretprobe", on_return)
+PROGRAMS(exit, "uprobe.multi", "uprobe", on_exit)
+PROGRAMS(unwind, "uprobe.multi", "uprobe", on_unwind)
