@@ -116,7 +116,9 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         }
         catch (IOException ex)
         {
-            Fail(ex);
+            // Nothing is traced yet: the trace fails to start.
+            throw new UtraceException(TraceErrorKind.ResourceUnavailable, $"Writing the head of the trace file '{Path}' failed: {ex.Message}",
+                "Free some space, or record to another disk with -OutFile.", Path, inner: ex);
         }
         _sinceWrite.Start();
         _thread = new Thread(WriteChunks) { IsBackground = true, Name = "utrace trace file" };
