@@ -159,6 +159,11 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             Fail(ex, "StartTraceFailed");
             return null;
         }
+        catch
+        {
+            recording?.Dispose();
+            throw;
+        }
     }
 
     private TraceOptions Options(ProgressReporter progress, TraceFileWriter? recording, UserAccount? runAs) => new()
