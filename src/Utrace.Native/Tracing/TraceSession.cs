@@ -359,7 +359,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
     {
         if (_options.Recording is not { } file)
             return;
-        file.Failed += _ => Finish(TraceState.Failed);
+        file.Failed += _ => FinishQuietly(TraceState.Failed);
         if (file.Failure is not null)
             Finish(TraceState.Failed);
     }
