@@ -8,7 +8,7 @@
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('Utrace.format.ps1xml')
     TypesToProcess       = @('Utrace.types.ps1xml')
-    CmdletsToExport      = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Measure-UTrace',
+    CmdletsToExport      = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace', 'Measure-UTrace',
                              'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace')
     FunctionsToExport    = @()
     AliasesToExport      = @()

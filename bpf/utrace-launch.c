@@ -11,25 +11,78 @@
  * launcher's parent changes), the launcher gives up instead of waiting forever;
  * attaching thousands of per-function uprobes may take minutes, so no timer.
  *
- * usage: utrace-launch PATH ARGV0 [ARG...]
+ * With --run-as, it first becomes that user (supplementary groups, group, user,
+ * in that order, each checked) and makes sure the user may execute PATH, all
+ * before it reports ready: a failure ends it before any probe is attached.
+ *
+ * usage: utrace-launch [--run-as USER UID GID] PATH ARGV0 [ARG...]
+ * exit codes before exec: 125 the user could not be taken on (the reason is on
+ * stderr), 126 the user may not execute PATH, 127 usage, gave up, exec failed.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+enum { EXIT_RUN_AS_FAILED = 125, EXIT_NOT_EXECUTABLE = 126, EXIT_LAUNCH_FAILED = 127 };
 
 static void ignore(int signal)
 {
 	(void)signal;
 }
 
+/* Parses a uid or gid; exits on anything but a whole decimal number. */
+static unsigned int parse_id(const char *text)
+{
+	char *end;
+	errno = 0;
+	unsigned long id = strtoul(text, &end, 10);
+	if (errno != 0 || *text == '\0' || *end != '\0' || id > (unsigned int)-1) {
+		fprintf(stderr, "utrace-launch: bad id '%s'\n", text);
+		exit(EXIT_LAUNCH_FAILED);
+	}
+	return (unsigned int)id;
+}
+
+/* Becomes USER for good: a process that kept any of root's ids could regain root. */
+static void become(const char *user, uid_t uid, gid_t gid)
+{
+	if (initgroups(user, gid) != 0) {
+		fprintf(stderr, "utrace-launch: initgroups(%s): %s\n", user, strerror(errno));
+		exit(EXIT_RUN_AS_FAILED);
+	}
+	if (setgid(gid) != 0) {
+		fprintf(stderr, "utrace-launch: setgid(%u): %s\n", gid, strerror(errno));
+		exit(EXIT_RUN_AS_FAILED);
+	}
+	if (setuid(uid) != 0) {
+		fprintf(stderr, "utrace-launch: setuid(%u): %s\n", uid, strerror(errno));
+		exit(EXIT_RUN_AS_FAILED);
+	}
+	if (uid != 0 && setuid(0) == 0) {
+		fprintf(stderr, "utrace-launch: could regain root after setuid(%u)\n", uid);
+		exit(EXIT_RUN_AS_FAILED);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 3) {
-		fprintf(stderr, "usage: utrace-launch PATH ARGV0 [ARG...]\n");
-		return 127;
+	int run_as = argc > 1 && strcmp(argv[1], "--run-as") == 0;
+	if (argc < (run_as ? 7 : 3)) {
+		fprintf(stderr, "usage: utrace-launch [--run-as USER UID GID] PATH ARGV0 [ARG...]\n");
+		return EXIT_LAUNCH_FAILED;
+	}
+	if (run_as) {
+		become(argv[2], parse_id(argv[3]), parse_id(argv[4]));
+		argv += 4;
+		/* access() checks with the real ids, which are now the user's. */
+		if (access(argv[1], X_OK) != 0)
+			return EXIT_NOT_EXECUTABLE;
 	}
 
 	sigset_t go, original;
@@ -46,7 +99,7 @@ int main(int argc, char **argv)
 			break;
 		if (getppid() != tracer) {
 			fprintf(stderr, "utrace-launch: the tracer did not start %s\n", argv[1]);
-			return 127;
+			return EXIT_LAUNCH_FAILED;
 		}
 	}
 
@@ -55,5 +108,5 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_DFL);
 	execv(argv[1], argv + 2);
 	fprintf(stderr, "utrace-launch: cannot run %s: %s\n", argv[1], strerror(errno));
-	return 127;
+	return EXIT_LAUNCH_FAILED;
 }

@@ -3,43 +3,39 @@
  * Function entry/return tracing for Utrace.
  *
  * Entry pushes a frame on a per-thread stack kept in task storage (freed by the
- * kernel when the thread exits); return pops it and sends one utrace_event with
- * duration, self time, depth and caller. The probe's cookie is the function's
- * index in the engine's table, so no names cross the ring buffer.
+ * kernel when the thread exits); the end of the call pops it and sends one
+ * utrace_event with duration, self time, depth and caller. The probe's cookie is
+ * the function's index in the engine's table, so no names cross the ring buffer.
  *
- * A return probe swaps the caller's return address for the kernel's trampoline,
- * which the C++ unwinder cannot walk through: a thrown exception would abort the
- * program. With config.protect_unwind, entry also remembers the real return
- * address; when unwinding starts, the real addresses go back on the stack, and
- * when a handler catches, the frames that survived get the trampoline again.
- * Kernel lockdown forbids bpf_probe_write_user, so the BPF side sends the writes
- * to the engine as a utrace_patch and stops the process until they are done.
+ * How the end of a call is seen (config.return_mode):
+ * - TRAMPOLINE: a uretprobe. The kernel swaps the return address on the stack for
+ *   its trampoline, which breaks what reads or saves that address: the engine never
+ *   puts one on setjmp and its kind (cookie flag ENTRY_ONLY), and C++ unwinding is
+ *   kept working by patches (below).
+ * - INSTRUCTION: probes on the function's own ret and tail-call jmp instructions;
+ *   the stack is never touched. At those, sp is back at the entry's return slot.
+ * - NONE: entry probes only; calls are reported at entry, untimed. Frames stay on
+ *   the stack only to give depth and caller, and go when sp shows they returned.
+ *
+ * Frames left by longjmp or an exception sit below the live stack pointer and are
+ * dropped (counted as unwound) at the next probe of the thread.
+ *
+ * C++ unwinding under uretprobes: the unwinder cannot walk through the trampoline.
+ * Entry remembers each real return address; when unwinding starts the real ones go
+ * back on the stack, and when a handler catches, the frames that survived get the
+ * trampoline again. Kernel lockdown forbids bpf_probe_write_user, so the writes go
+ * to utrace-guard on their own ring and the process is stopped until they are done.
  */
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "utrace.h"
+#include "utrace-stack.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile struct utrace_config config = {};
-
-struct frame {
-	__u64 start_ns;
-	__u64 child_ns;  /* time spent in traced children */
-	__u64 ret_slot;  /* stack address of the return address, to spot frames left by longjmp */
-	__u64 ret_addr;  /* the real return address (protect_unwind only) */
-	__u32 function_id;
-	__u32 restored;  /* ret_addr was written back for an unwind */
-};
-
-struct thread_stack {
-	__u32 depth; /* frames in use, at most UTRACE_MAX_DEPTH */
-	__u32 reserved;
-	__u64 trampoline; /* the return address the kernel's return probes put in place */
-	struct frame frames[UTRACE_MAX_DEPTH];
-};
 
 /* One call stack per traced thread. */
 struct {
@@ -49,11 +45,18 @@ struct {
 	__type(value, struct thread_stack);
 } stacks SEC(".maps");
 
-/* Completed calls, read by the engine's reader thread; the engine sets the size before loading. */
+/* Calls, read by the engine's reader thread; the engine sets the size before loading. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
+
+/* Stack patches for C++ unwinding, read by utrace-guard: never behind events. A thread
+ * waits stopped for its patch, so each has at most one here at a time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} patches SEC(".maps");
 
 /* Threads to trace when config.filter_threads is set. */
 struct {
@@ -78,20 +81,40 @@ struct {
 			s->field++;                                      \
 	} while (0)
 
-/* Frames left behind by longjmp or a thrown exception sit below the live stack pointer. */
+/* Frame i of a stack. The empty asm hides i's range from clang, so it keeps the mask
+ * that proves the index to the verifier (clang drops it where it knows it is redundant). */
+static __always_inline struct frame *frame_at(struct thread_stack *st, __u32 i)
+{
+	asm volatile("" : "+r"(i));
+	return &st->frames[i & (UTRACE_MAX_DEPTH - 1)];
+}
+
+/* Slot i of the in-flight unwinds, bounded the same way. */
+static __always_inline __u32 *in_flight_at(struct thread_stack *st, __u32 i)
+{
+	asm volatile("" : "+r"(i));
+	return &st->in_flight[i & (MAX_NESTED_UNWINDS - 1)];
+}
+#define FRAME(st, i) frame_at(st, i)
+
+/* Most stale frames dropped at one probe; more go at the next ones. */
 #define MAX_STALE_POPS 32
 
-static __always_inline __u32 drop_stale_frames(struct thread_stack *st, __u64 live_slot)
+/* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their
+ * calls ended without a probed return. Counted as unwound unless they simply returned. */
+static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slot, int at_slot, int returned)
 {
 	__u32 depth = st->depth;
 
 	for (int i = 0; i < MAX_STALE_POPS; i++) {
 		if (depth == 0 || depth > UTRACE_MAX_DEPTH)
 			break;
-		if (st->frames[(depth - 1) & (UTRACE_MAX_DEPTH - 1)].ret_slot >= live_slot)
+		__u64 slot = FRAME(st, depth - 1)->ret_slot;
+		if (slot > live_slot || (slot == live_slot && !at_slot))
 			break;
 		depth--;
-		COUNT(unwound);
+		if (!returned)
+			COUNT(unwound);
 	}
 	st->depth = depth;
 	return depth;
@@ -109,6 +132,56 @@ static __always_inline int wanted_process(__u64 pid_tgid)
 	return 1;
 }
 
+static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 function_id, __u32 caller, __u32 depth,
+				       __u64 start, __u64 duration, __u64 self)
+{
+	struct utrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		COUNT(lost);
+		return;
+	}
+	e->type = type;
+	e->depth = depth;
+	e->start_ns = start;
+	e->duration_ns = duration;
+	e->self_ns = self;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->function_id = function_id;
+	e->caller_id = caller;
+	/* Waking the reader per record doubles the cost of a traced call: batch it. */
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, waiting >= config.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	COUNT(sent);
+}
+
+static __always_inline __u32 caller_of(struct thread_stack *st, __u32 depth)
+{
+	return depth >= 1 ? FRAME(st, depth - 1)->function_id : UTRACE_NO_CALLER;
+}
+
+/* The top frame (at depth - 1) ended at `now`: pop it and report it. */
+static __always_inline void complete_top(struct thread_stack *st, __u32 depth, __u64 now, __u64 pid_tgid)
+{
+	__u32 top = depth - 1;
+	struct frame *f = FRAME(st, top);
+	__u64 duration = now - f->start_ns;
+	__u64 self = duration > f->child_ns ? duration - f->child_ns : 0;
+	__u32 caller = UTRACE_NO_CALLER;
+
+	st->depth = top;
+	if (top >= 1) {
+		struct frame *parent = FRAME(st, top - 1);
+		parent->child_ns += duration;
+		caller = parent->function_id;
+	}
+	if (duration < config.min_duration_ns || depth - 1 > config.max_depth) {
+		COUNT(filtered);
+		return;
+	}
+	send_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth - 1, f->start_ns, duration, self);
+}
+
 static __always_inline int on_entry(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -121,26 +194,61 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 		COUNT(no_stack);
 		return 0;
 	}
+	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 function_id = (__u32)cookie;
 	/* At the first instruction, sp points at the return address. */
 	__u64 slot = PT_REGS_SP(ctx);
-	__u32 depth = drop_stale_frames(st, slot);
+	__u64 ret_addr = 0;
+	__u32 depth;
+
+	if (config.return_mode == UTRACE_RETURN_NONE) {
+		/* A frame at this slot or below has returned (or tail-called away). */
+		depth = drop_frames(st, slot, 1, 1);
+	} else if (config.return_mode == UTRACE_RETURN_INSTRUCTION) {
+		depth = drop_frames(st, slot, 0, 0);
+		/* A frame at this very slot left by a tail call that was not probed: it ends here. */
+		if (depth >= 1 && depth <= UTRACE_MAX_DEPTH && FRAME(st, depth - 1)->ret_slot == slot) {
+			complete_top(st, depth, now, pid_tgid);
+			depth--;
+		}
+	} else {
+		int stale_at_slot = 0;
+		if (config.protect_unwind) {
+			bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)slot);
+			/* A frame at this slot is a tail-call parent only if the kernel's trampoline
+			 * is what we return to; otherwise its call was unwound (longjmp, a throw). */
+			stale_at_slot = st->trampoline && ret_addr != st->trampoline;
+		}
+		depth = drop_frames(st, slot, stale_at_slot, 0);
+	}
+
 	/* The kernel sets no return probe past 64 pending ones either: such a call never returns to us. */
 	if (depth >= UTRACE_MAX_DEPTH) {
 		COUNT(too_deep);
 		return 0;
 	}
+	if (config.return_mode == UTRACE_RETURN_NONE || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
+		if (depth > config.max_depth)
+			COUNT(filtered);
+		else
+			send_event(UTRACE_RECORD_ENTRY, pid_tgid, function_id, caller_of(st, depth), depth, now, 0, 0);
+		/* No return will pop a frame of a function without a return probe. */
+		if (config.return_mode != UTRACE_RETURN_NONE)
+			return 0;
+	}
 	st->depth = depth + 1;
-	struct frame *f = &st->frames[depth];
-	f->function_id = (__u32)bpf_get_attach_cookie(ctx);
+	struct frame *f = FRAME(st, depth);
+	f->function_id = function_id;
 	f->ret_slot = slot;
+	f->ret_addr = ret_addr;
 	f->restored = 0;
-	if (config.protect_unwind)
-		bpf_probe_read_user(&f->ret_addr, sizeof(f->ret_addr), (void *)slot);
 	f->child_ns = 0;
-	f->start_ns = bpf_ktime_get_ns();
+	f->start_ns = now;
 	return 0;
 }
 
+/* The return of a uretprobe (TRAMPOLINE). */
 static __always_inline int on_return(struct pt_regs *ctx)
 {
 	__u64 now = bpf_ktime_get_ns();
@@ -151,52 +259,39 @@ static __always_inline int on_return(struct pt_regs *ctx)
 	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0, 0);
 	if (!st || st->depth == 0)
 		return 0;
-	/* After `ret`, sp is one slot above the returning frame's return address. */
-	__u32 depth = drop_stale_frames(st, PT_REGS_SP(ctx) - 8);
-	if (depth == 0 || depth > UTRACE_MAX_DEPTH) {
+	/* After `ret`, sp is one slot above the returning frame's return address. (That slot
+	 * no longer holds the trampoline: the kernel's trampoline code pushed over it.) */
+	__u64 slot = PT_REGS_SP(ctx) - 8;
+	__u32 depth = drop_frames(st, slot, 0, 0);
+	if (depth == 0 || depth > UTRACE_MAX_DEPTH || FRAME(st, depth - 1)->function_id != (__u32)bpf_get_attach_cookie(ctx)) {
 		COUNT(unmatched);
 		return 0;
 	}
-	struct frame *f = &st->frames[(depth - 1) & (UTRACE_MAX_DEPTH - 1)];
-	__u32 func_id = (__u32)bpf_get_attach_cookie(ctx);
-	if (f->function_id != func_id) {
+	complete_top(st, depth, now, pid_tgid);
+	return 0;
+}
+
+/* A ret or tail-call jmp instruction of a traced function (INSTRUCTION). */
+static __always_inline int on_exit(struct pt_regs *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!wanted_process(pid_tgid))
+		return 0;
+
+	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0, 0);
+	if (!st || st->depth == 0)
+		return 0;
+	/* At the ret (or the jmp that replaces it), sp is back at the entry's return slot. */
+	__u64 slot = PT_REGS_SP(ctx);
+	__u32 depth = drop_frames(st, slot, 0, 0);
+	struct frame *top = FRAME(st, depth - 1);
+	if (depth == 0 || depth > UTRACE_MAX_DEPTH || top->ret_slot != slot ||
+	    top->function_id != (__u32)bpf_get_attach_cookie(ctx)) {
 		COUNT(unmatched);
 		return 0;
 	}
-	st->depth = depth - 1;
-
-	__u64 duration = now - f->start_ns;
-	__u64 self = duration > f->child_ns ? duration - f->child_ns : 0;
-	__u32 caller = UTRACE_NO_CALLER;
-	if (depth >= 2) {
-		struct frame *parent = &st->frames[(depth - 2) & (UTRACE_MAX_DEPTH - 1)];
-		parent->child_ns += duration;
-		caller = parent->function_id;
-	}
-
-	if (duration < config.min_duration_ns || depth - 1 > config.max_depth) {
-		COUNT(filtered);
-		return 0;
-	}
-
-	struct utrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		COUNT(lost);
-		return 0;
-	}
-	e->start_ns = f->start_ns;
-	e->duration_ns = duration;
-	e->self_ns = self;
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	e->function_id = func_id;
-	e->caller_id = caller;
-	e->depth = depth - 1;
-	e->reserved = 0;
-	/* Waking the reader per record doubles the cost of a traced call: batch it. */
-	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(e, waiting >= config.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
-	COUNT(sent);
+	complete_top(st, depth, now, pid_tgid);
 	return 0;
 }
 
@@ -206,47 +301,71 @@ struct patch_walk {
 	struct thread_stack *st;
 	struct utrace_patch *patch;
 	__u32 depth;
+	__u32 generation; /* the unwind being begun or caught */
 	int wanted;
 };
 
 /* Unwinding starts: every traced frame whose return address is the trampoline gets its
  * real one back, deepest first (a tail call shares its caller's slot, and the outermost
- * owner's address must be the one left). Write k serves frame depth-1-k; address 0 = none.
+ * owner's address must be the one left). Write k serves frame depth-1-k.
  * A bpf_loop callback, so the verifier walks one step instead of every unrolled one. */
 static long restore_return_address(__u64 k, void *data)
 {
 	struct patch_walk *walk = data;
 	struct utrace_patch_write *w = &walk->patch->writes[k & (UTRACE_MAX_DEPTH - 1)];
-	struct frame *f = &walk->st->frames[(walk->depth - 1 - k) & (UTRACE_MAX_DEPTH - 1)];
+	struct frame *f = FRAME(walk->st, walk->depth - 1 - k);
 	__u64 current = 0;
 
 	w->address = 0;
 	if (bpf_probe_read_user(&current, sizeof(current), (void *)f->ret_slot) || current == f->ret_addr)
 		return 0;
+	/* Once the trampoline is known, only a slot holding it is ours to write: a frame that
+	 * returned unseen (after its return probe went) no longer owns its slot. */
+	if (walk->st->trampoline && current != walk->st->trampoline)
+		return 0;
 	walk->st->trampoline = current;
-	f->restored = 1;
+	f->restored = walk->generation;
 	w->address = f->ret_slot;
 	w->value = f->ret_addr;
 	walk->wanted = 1;
 	return 0;
 }
 
-/* A handler caught: frames below its stack pointer are gone; the others return through
- * the kernel's trampoline again, where the kernel still expects them. Write k serves frame k. */
+/* A handler caught: the frames that survived return through the kernel's trampoline
+ * again, where the kernel still expects them. Write k serves frame k. */
 static long rearm_return_probe(__u64 k, void *data)
 {
 	struct patch_walk *walk = data;
 	struct utrace_patch_write *w = &walk->patch->writes[k & (UTRACE_MAX_DEPTH - 1)];
-	struct frame *f = &walk->st->frames[k & (UTRACE_MAX_DEPTH - 1)];
+	struct frame *f = FRAME(walk->st, k);
 
 	w->address = 0;
-	if (!f->restored || !walk->st->trampoline)
+	if (!f->restored || f->restored != walk->generation || !walk->st->trampoline)
 		return 0;
 	f->restored = 0;
 	w->address = f->ret_slot;
 	w->value = walk->st->trampoline;
 	walk->wanted = 1;
 	return 0;
+}
+
+/* Frames at the catch's own slot that were restored belong to calls the exception ended
+ * (the catching frame calls __cxa_begin_catch from where it called them). */
+static __always_inline __u32 drop_unwound_at(struct thread_stack *st, __u64 slot)
+{
+	__u32 depth = st->depth;
+
+	for (int i = 0; i < MAX_STALE_POPS; i++) {
+		if (depth == 0 || depth > UTRACE_MAX_DEPTH)
+			break;
+		struct frame *f = FRAME(st, depth - 1);
+		if (f->ret_slot != slot || !f->restored)
+			break;
+		depth--;
+		COUNT(unwound);
+	}
+	st->depth = depth;
+	return depth;
 }
 
 static __always_inline int on_unwind(struct pt_regs *ctx)
@@ -258,31 +377,52 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 	if (!st)
 		return 0;
 	int begin = bpf_get_attach_cookie(ctx) == UTRACE_UNWIND_BEGIN;
-	__u32 depth = begin ? st->depth : drop_stale_frames(st, PT_REGS_SP(ctx));
+	__u32 depth = st->depth;
+	__u32 generation;
+	if (begin) {
+		generation = ++st->generation;
+		if (!generation) /* 0 means "not restored" */
+			generation = st->generation = 1;
+		if (st->in_flight_count < MAX_NESTED_UNWINDS)
+			*in_flight_at(st, st->in_flight_count) = generation;
+		st->in_flight_count++;
+	} else {
+		__u64 slot = PT_REGS_SP(ctx);
+		drop_frames(st, slot, 0, 0);
+		depth = drop_unwound_at(st, slot);
+		if (!st->in_flight_count || st->in_flight_count > MAX_NESTED_UNWINDS) {
+			if (st->in_flight_count)
+				st->in_flight_count--;
+			return 0; /* deeper than we keep: leave its frames restored (their returns go unseen) */
+		}
+		generation = *in_flight_at(st, --st->in_flight_count);
+	}
 	if (depth == 0 || depth > UTRACE_MAX_DEPTH)
 		return 0;
-	struct utrace_patch *patch = bpf_ringbuf_reserve(&events, sizeof(*patch), 0);
+	struct utrace_patch *patch = bpf_ringbuf_reserve(&patches, sizeof(*patch), 0);
 	if (!patch) {
-		COUNT(lost);
+		COUNT(patch_lost);
 		return 0;
 	}
-	struct patch_walk walk = { .st = st, .patch = patch, .depth = depth };
+	struct patch_walk walk = { .st = st, .patch = patch, .depth = depth, .generation = generation };
 	bpf_loop(depth, begin ? restore_return_address : rearm_return_probe, &walk, 0);
 	if (!walk.wanted) {
 		bpf_ringbuf_discard(patch, 0);
 		return 0;
 	}
+	patch->header.type = UTRACE_RECORD_PATCH;
 	patch->header.pid = pid_tgid >> 32;
 	patch->header.tid = (__u32)pid_tgid;
 	patch->header.count = depth;
-	patch->header.reserved = 0;
 	bpf_ringbuf_submit(patch, BPF_RB_FORCE_WAKEUP);
-	/* Stop before the next user instruction; the engine sends SIGCONT after writing. */
+	COUNT(patches);
+	/* Stop before the next user instruction; utrace-guard continues the process once
+	 * every thread has stopped and the writes are done. */
 	bpf_send_signal_thread(SIGSTOP);
 	return 0;
 }
 
-/* Multi-uprobe links (kernel >= 6.6): one link per binary and direction. */
+/* Multi-uprobe links (kernel >= 6.6): one link per binary and kind. */
 SEC("uprobe.multi")
 int utrace_entry_multi(struct pt_regs *ctx) { return on_entry(ctx); }
 
@@ -290,14 +430,20 @@ SEC("uretprobe.multi")
 int utrace_return_multi(struct pt_regs *ctx) { return on_return(ctx); }
 
 SEC("uprobe.multi")
+int utrace_exit_multi(struct pt_regs *ctx) { return on_exit(ctx); }
+
+SEC("uprobe.multi")
 int utrace_unwind_multi(struct pt_regs *ctx) { return on_unwind(ctx); }
 
-/* Fallback for older kernels: one perf-event uprobe per function and direction. */
+/* Fallback for older kernels: one perf-event uprobe per probe site. */
 SEC("uprobe")
 int utrace_entry(struct pt_regs *ctx) { return on_entry(ctx); }
 
 SEC("uretprobe")
 int utrace_return(struct pt_regs *ctx) { return on_return(ctx); }
+
+SEC("uprobe")
+int utrace_exit(struct pt_regs *ctx) { return on_exit(ctx); }
 
 SEC("uprobe")
 int utrace_unwind(struct pt_regs *ctx) { return on_unwind(ctx); }

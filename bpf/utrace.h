@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The only contract between the BPF programs and the C# engine.
- * src/Utrace.Native/Bpf/Abi.cs mirrors every struct here; a unit test compiles
- * this header and compares sizes and field offsets.
+ * The only contract between the BPF programs and the C# engine (and the guard).
+ * src/Utrace.Native/Bpf/Abi.cs mirrors every struct and constant here; a unit test
+ * compiles this header and compares sizes and field offsets.
  */
 #ifndef UTRACE_H
 #define UTRACE_H
@@ -17,17 +17,30 @@
 #define UTRACE_UNWIND_BEGIN 0xfffffff0u /* _Unwind_RaiseException and friends: unwinding starts */
 #define UTRACE_UNWIND_CATCH 0xfffffff1u /* __cxa_begin_catch: a handler caught the exception */
 
-/* One completed call, written to the ring buffer when the function returns. */
+/* A probe cookie is the function id in its low 32 bits, and these flags above. */
+#define UTRACE_COOKIE_ENTRY_ONLY (1ull << 32) /* no return is probed: report the call at entry */
+
+/* How calls are seen to end (utrace_config.return_mode). */
+#define UTRACE_RETURN_TRAMPOLINE 0 /* uretprobes: the kernel swaps the return address */
+#define UTRACE_RETURN_INSTRUCTION 1 /* probes on the function's ret (and tail-call jmp) instructions */
+#define UTRACE_RETURN_NONE 2 /* entry probes only: calls are reported at entry, untimed */
+
+/* Every ring-buffer record starts with its type. */
+#define UTRACE_RECORD_CALL 1  /* struct utrace_event: a call that returned */
+#define UTRACE_RECORD_ENTRY 2 /* struct utrace_event: a call entered, no duration (entry-only) */
+#define UTRACE_RECORD_PATCH 3 /* struct utrace_patch, on the patches ring */
+
+/* One call, written to the events ring when it returns (or, entry-only, when it is entered). */
 struct utrace_event {
+	__u32 type;        /* UTRACE_RECORD_CALL or UTRACE_RECORD_ENTRY */
+	__u32 depth;       /* 0 = outermost traced call of the thread */
 	__u64 start_ns;    /* CLOCK_MONOTONIC at entry */
-	__u64 duration_ns; /* entry to return */
+	__u64 duration_ns; /* entry to return; 0 for an entry record */
 	__u64 self_ns;     /* duration minus traced children */
 	__u32 pid;         /* thread group id */
 	__u32 tid;         /* thread id */
 	__u32 function_id; /* index into the engine's function table (the probe's cookie) */
 	__u32 caller_id;   /* function_id of the traced parent, or UTRACE_NO_CALLER */
-	__u32 depth;       /* 0 = outermost traced call of the thread */
-	__u32 reserved;
 };
 
 /* Read-only settings, written into .rodata before the object is loaded. */
@@ -38,25 +51,26 @@ struct utrace_config {
 	__u32 max_depth;       /* calls deeper than this are not sent */
 	__u32 filter_threads;  /* 1 = only threads in the thread_filter map */
 	__u32 protect_unwind;  /* 1 = keep C++ exceptions working through return probes */
+	__u32 return_mode;     /* UTRACE_RETURN_* */
+	__u32 reserved;
 };
 
 /*
  * Return addresses to write into a traced thread's stack, so that the C++ unwinder
  * sees real ones (see utrace.bpf.c). The BPF program stops the process (SIGSTOP)
- * after sending this; the engine writes them through /proc/PID/mem, then sends
- * SIGCONT. A ring-buffer record of any size other than sizeof(struct utrace_event)
- * is a utrace_patch.
+ * after sending this on the patches ring; utrace-guard waits until every thread is
+ * stopped, writes them through /proc/PID/mem, then sends SIGCONT.
  */
 struct utrace_patch_write {
-	__u64 address; /* a return-address slot on the thread's stack */
+	__u64 address; /* a return-address slot on the thread's stack; 0 = skip */
 	__u64 value;
 };
 
 struct utrace_patch_header {
+	__u32 type;  /* UTRACE_RECORD_PATCH */
 	__u32 pid;
 	__u32 tid;
-	__u32 count;   /* writes that follow, in order (a later write to one slot wins); address 0 = skip */
-	__u32 reserved;
+	__u32 count; /* writes that follow, in order (a later write to one slot wins) */
 };
 
 struct utrace_patch {
@@ -66,13 +80,15 @@ struct utrace_patch {
 
 /* Per-CPU counters, summed by the engine. */
 struct utrace_stats {
-	__u64 sent;       /* records submitted to the ring buffer */
-	__u64 lost;       /* records the full ring buffer refused */
-	__u64 too_deep;   /* calls past UTRACE_MAX_DEPTH, never timed */
-	__u64 filtered;   /* completed calls not sent because of min_duration/max_depth */
-	__u64 no_stack;   /* entries lost because thread storage could not be allocated */
-	__u64 unmatched;  /* returns that matched no recorded entry */
-	__u64 unwound;    /* calls ended by an exception or longjmp instead of a return */
+	__u64 sent;        /* records submitted to the events ring */
+	__u64 lost;        /* records the full events ring refused */
+	__u64 too_deep;    /* calls past UTRACE_MAX_DEPTH, never timed */
+	__u64 filtered;    /* completed calls not sent because of min_duration/max_depth */
+	__u64 no_stack;    /* entries lost because thread storage could not be allocated */
+	__u64 unmatched;   /* returns that matched no recorded entry */
+	__u64 unwound;     /* calls ended by an exception or longjmp instead of a return */
+	__u64 patches;     /* stack patches requested (each stops the process once) */
+	__u64 patch_lost;  /* patches the full patches ring refused: the unwinder met a trampoline */
 };
 
 #endif

@@ -53,6 +53,13 @@ if [ ${#missing[@]} -gt 0 ] || ! libbpf_ok; then
     fi
 fi
 
+# node and npm run the test that opens a trace file with the apache-arrow npm package.
+if ! command -v npm >/dev/null; then
+    log "installing nodejs and npm"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+
 if ! command -v dotnet >/dev/null; then
     echo "error: the .NET SDK 10 is required (https://learn.microsoft.com/dotnet/core/install/linux)" >&2
     exit 1

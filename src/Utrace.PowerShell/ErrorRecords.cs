@@ -6,7 +6,8 @@ namespace Utrace.PowerShell;
 /// <summary>Turns engine failures into PowerShell errors, in one place.</summary>
 internal static class ErrorRecords
 {
-    public static ErrorRecord From(UtraceException ex, string errorId)
+    /// <summary>The record for an engine failure: its own error id when it has one, else <paramref name="fallbackErrorId"/>.</summary>
+    public static ErrorRecord From(UtraceException ex, string fallbackErrorId)
     {
         var category = ex.Kind switch
         {
@@ -19,7 +20,7 @@ internal static class ErrorRecords
             TraceErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
             _ => ErrorCategory.NotSpecified,
         };
-        return Create(ex, errorId, category, ex.Target, ex.Hint);
+        return Create(ex, ex.ErrorId ?? fallbackErrorId, category, ex.Target, ex.Hint);
     }
 
     public static ErrorRecord Create(Exception ex, string errorId, ErrorCategory category, object? target, string? hint)

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using Utrace.Native.Bpf;
+using Utrace.Native.Recording;
 using Utrace.Native.Tracing;
 
 namespace Utrace.PowerShell;
@@ -35,6 +36,11 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [ValidateRange(1, int.MaxValue)]
     public int ProcessId { get; set; }
 
+    /// <summary>The user (a name or a numeric uid) the command runs as, with that user's groups and HOME; the tracer keeps its privileges.</summary>
+    [Parameter(ParameterSetName = CommandSet)]
+    [ValidateNotNullOrEmpty]
+    public string? RunAs { get; set; }
+
     /// <summary>Runs the trace in the background and returns a job; Receive-Job yields its CallEvents.</summary>
     [Parameter]
     public SwitchParameter AsJob { get; set; }
@@ -58,9 +64,25 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [ValidateNotNullOrEmpty]
     public string? SummaryVariable { get; set; }
 
+    /// <summary>Writes every event to this trace file (Arrow IPC stream) instead of the pipeline; read it back with Import-UTrace.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? OutFile { get; set; }
+
+    /// <summary>With -OutFile, also writes the CallEvents to the pipeline (or the job).</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
     /// <summary>Multi-uprobe links (default where the kernel has them) or one uprobe per function.</summary>
     [Parameter]
     public AttachMode AttachMode { get; set; } = AttachMode.Auto;
+
+    /// <summary>
+    /// How the end of a call is seen: Auto (return probes, or EntryOnly for a program that switches
+    /// stacks), Uretprobe, RetInstruction (never touches the stack; slower), EntryOnly (no durations; cheapest).
+    /// </summary>
+    [Parameter]
+    public ReturnMode ReturnMode { get; set; } = ReturnMode.Auto;
 
     protected override void ProcessRecord()
     {
@@ -102,39 +124,76 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             session.Dispose();
         }
         Report(session.Summary);
+        if (session.RecordingFailure is { } failure)
+            WriteError(ErrorRecords.From(failure, "RecordingFailed"));
     }
 
     /// <summary>Launches or attaches; null when ShouldProcess said no.</summary>
     private TraceSession? StartSession(ProgressReporter progress)
     {
-        var options = new TraceOptions
-        {
-            Progress = progress,
-            Selection = BuildSelection(),
-            MinDuration = MinDuration,
-            MaxDepth = MaxDepth,
-            ThreadIds = ThreadId,
-            AttachMode = AttachMode,
-        };
+        var outFile = OutFile is null ? null : ResolveOutFile(OutFile);
+        TraceFileWriter? recording = null;
         try
         {
+            var runAs = RunAs is null ? null : UserAccount.Find(RunAs);
             if (ParameterSetName == ProcessSet)
             {
                 var catalog = FunctionCatalog.ForProcess(ProcessId);
-                return ShouldProcess($"process {ProcessId} ({catalog.ExecutableName})", "Attach probes")
-                    ? TraceSession.Attach(ProcessId, options, catalog)
-                    : null;
+                if (!ShouldProcess($"process {ProcessId} ({catalog.ExecutableName})", "Attach probes"))
+                    return null;
+                recording = outFile is null ? null : TraceFileWriter.Create(outFile);
+                return TraceSession.Attach(ProcessId, Options(progress, recording, runAs), catalog);
             }
             var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory);
-            return ShouldProcess(string.Join(' ', target.Argv), "Run and trace")
-                ? TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, options, target.LoadCatalog())
-                : null;
+            if (target.InterpreterNote is { } note)
+                WriteWarning(note);
+            if (!ShouldProcess(string.Join(' ', target.Argv), "Run and trace"))
+                return null;
+            var launchCatalog = target.LoadCatalog();
+            recording = outFile is null ? null : TraceFileWriter.Create(outFile);
+            return TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, Options(progress, recording, runAs), launchCatalog);
         }
         catch (UtraceException ex)
         {
+            recording?.Dispose();
             Fail(ex, "StartTraceFailed");
             return null;
         }
+    }
+
+    private TraceOptions Options(ProgressReporter progress, TraceFileWriter? recording, UserAccount? runAs) => new()
+    {
+        Progress = progress,
+        Selection = BuildSelection(),
+        MinDuration = MinDuration,
+        MaxDepth = MaxDepth,
+        ThreadIds = ThreadId,
+        AttachMode = AttachMode,
+        ReturnMode = ReturnMode,
+        RunAs = runAs,
+        Recording = recording,
+        StreamEvents = recording is null || PassThru,
+    };
+
+    /// <summary>The file-system path of -OutFile (relative, ~ and PSDrives resolved by PowerShell); the file need not exist.</summary>
+    private string ResolveOutFile(string path)
+    {
+        string resolved;
+        ProviderInfo provider;
+        try
+        {
+            resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out _);
+        }
+        catch (SessionStateException ex)
+        {
+            // A drive or provider that does not exist: PowerShell's own error says which.
+            ThrowTerminatingError(ex.ErrorRecord);
+            throw;
+        }
+        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
+            Fail(new UtraceException(TraceErrorKind.InvalidArgument, $"-OutFile '{path}' is not a file-system path (it is on the {provider.Name} provider).",
+                "Give -OutFile a path on a file-system drive, such as ./trace.arrow.", path), "OutFileNotFileSystem");
+        return resolved;
     }
 
     protected override void StopProcessing() => _stopping.Cancel();
@@ -144,7 +203,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         if (SummaryVariable is not null)
             SessionState.PSVariable.Set(SummaryVariable, summary);
         WriteVerbose($"Trace {summary.Id} {summary.State.ToString().ToLowerInvariant()}: {summary.EventsDelivered} events delivered, " +
-            $"{summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
+            $"{summary.EventsRecorded} recorded, {summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
         if (SummaryText.Drops(summary) is { } drops)
             WriteWarning(drops);
         if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)

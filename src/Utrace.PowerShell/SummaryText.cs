@@ -13,6 +13,8 @@ internal static class SummaryText
             reasons.Add($"{summary.DroppedTooDeep} nested deeper than the kernel's 64 return probes per thread (trace fewer functions with -Function or -ExcludeFunction)");
         if (summary.DroppedRingBufferFull > 0)
             reasons.Add($"{summary.DroppedRingBufferFull} found the ring buffer full (filter in the kernel with -MinDuration, -MaxDepth or a narrower -Function)");
+        if (summary.DroppedUnwritten > 0)
+            reasons.Add($"{summary.DroppedUnwritten} could not be written to the trace file (the disk was too slow, or writing failed)");
         if (summary.DroppedUnread > 0)
             reasons.Add($"{summary.DroppedUnread} arrived after the pipeline stopped reading");
         return $"{summary.EventsDropped} calls were not reported: {string.Join("; ", reasons)}.";

@@ -1,3 +1,4 @@
+using Utrace.Native.Elf;
 using Utrace.Native.Tracing;
 
 namespace Utrace.PowerShell;
@@ -28,6 +29,11 @@ internal sealed record LaunchTarget(string Program, string TracedBinary, IReadOn
         var resolved = program.Contains('/') && File.Exists(full) ? full : CommandLine.ResolveProgram(program, workingDirectory, path);
         return new LaunchTarget(resolved, CommandLine.ExecutedBinary(resolved, workingDirectory, path), [program]);
     }
+
+    /// <summary>For a script, says which interpreter is traced in its place; null for a binary.</summary>
+    public string? InterpreterNote => TracedBinary == Program
+        ? null
+        : $"{Argv[0]} is a script: {ElfImage.ResolveRealPath(TracedBinary)}, its interpreter, is what is traced.";
 
     public FunctionCatalog LoadCatalog() =>
         FunctionCatalog.ForExecutable(TracedBinary, Environment.GetEnvironmentVariable("LD_LIBRARY_PATH"));

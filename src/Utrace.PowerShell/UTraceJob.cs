@@ -76,6 +76,8 @@ public sealed class UTraceJob : Job
         var summary = _session.Summary;
         if (SummaryText.Drops(summary) is { } drops)
             Warning.Add(new WarningRecord(drops));
+        if (_session.RecordingFailure is { } failure)
+            Error.Add(ErrorRecords.From(failure, "RecordingFailed"));
         SetJobState(summary.State switch
         {
             TraceState.Stopped => JobState.Stopped,

@@ -35,13 +35,14 @@ public abstract class UTraceSelectionCommandBase : PSCmdlet
     [ArgumentCompleter(typeof(LibraryNameCompleter))]
     public string[]? NestLibrary { get; set; }
 
+    /// <exception cref="UtraceException">A pattern is not a valid wildcard.</exception>
     internal FunctionSelection BuildSelection() => new()
     {
-        Include = Matcher(Function),
-        Exclude = Matcher(ExcludeFunction),
-        IncludeLibrary = Matcher(Library),
-        ExcludeLibrary = Matcher(ExcludeLibrary),
-        NestLibrary = Matcher(NestLibrary),
+        Include = Matcher(Function, nameof(Function)),
+        Exclude = Matcher(ExcludeFunction, nameof(ExcludeFunction)),
+        IncludeLibrary = Matcher(Library, nameof(Library)),
+        ExcludeLibrary = Matcher(ExcludeLibrary, nameof(ExcludeLibrary)),
+        NestLibrary = Matcher(NestLibrary, nameof(NestLibrary)),
     };
 
     /// <summary>Throws a terminating error built from an engine failure.</summary>
@@ -50,11 +51,28 @@ public abstract class UTraceSelectionCommandBase : PSCmdlet
     /// <summary>The file-system location PowerShell is in (not the process's working directory).</summary>
     internal string CurrentDirectory => SessionState.Path.CurrentFileSystemLocation.ProviderPath;
 
-    private static Func<string, bool>? Matcher(string[]? patterns)
+    private static Func<string, bool>? Matcher(string[]? patterns, string parameterName)
     {
         if (patterns is null || patterns.Length == 0)
             return null;
-        var compiled = Array.ConvertAll(patterns, p => new WildcardPattern(p, WildcardOptions.IgnoreCase));
+        var compiled = Array.ConvertAll(patterns, p => Compile(p, parameterName));
         return name => Array.Exists(compiled, p => p.IsMatch(name));
+    }
+
+    // WildcardPattern checks its syntax only on the first match: try one now, before anything runs.
+    private static WildcardPattern Compile(string pattern, string parameterName)
+    {
+        var compiled = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
+        try
+        {
+            compiled.IsMatch("");
+            return compiled;
+        }
+        catch (WildcardPatternException ex)
+        {
+            throw new UtraceException(TraceErrorKind.InvalidArgument, $"-{parameterName} '{pattern}' is not a valid wildcard pattern: a [ must be closed by a ] (a set such as [abc], or a range such as [a-z]).",
+                "To match [ or ] literally, escape it with a backtick (`[) or enclose it in brackets ([[]).",
+                pattern, inner: ex, errorId: "InvalidWildcardPattern");
+        }
     }
 }

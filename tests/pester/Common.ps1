@@ -30,3 +30,13 @@ function Invoke-ServerRequest($Process, [int] $Count = 1) {
         $Process.StandardOutput.ReadLine() | Should -Be 'done'
     }
 }
+
+# The functions the C runtime's start files put in every program: those of an empty program, less main.
+function Get-StartupFunctionName([string] $Directory) {
+    $source = Join-Path $Directory 'empty.c'
+    $program = Join-Path $Directory 'empty'
+    Set-Content $source 'int main(void) { return 0; }'
+    gcc -o $program $source
+    nm --defined-only $program | Where-Object { $_ -match '^[0-9a-f]+ [tTW] (\S+)$' } | ForEach-Object { $Matches[1] } |
+        Where-Object { $_ -ne 'main' }
+}

@@ -1,5 +1,5 @@
 BeforeDiscovery {
-    $cmdlets = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Measure-UTrace',
+    $cmdlets = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace', 'Measure-UTrace',
         'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace') | ForEach-Object { @{ Name = $_ } }
 }
 

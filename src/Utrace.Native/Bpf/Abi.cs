@@ -1,13 +1,30 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Utrace.Native.Bpf;
 
 // Mirrors of bpf/utrace.h. Field order and widths must match it exactly (checked by AbiLayoutTests).
 
-/// <summary>struct utrace_event: one completed call.</summary>
-[StructLayout(LayoutKind.Sequential)]
+/// <summary>The type every ring-buffer record starts with (UTRACE_RECORD_*).</summary>
+internal enum RecordType : uint
+{
+    /// <summary>A call that returned: an <see cref="EventRecord"/> with its duration.</summary>
+    [AbiConstant("UTRACE_RECORD_CALL")]
+    Call = 1,
+    /// <summary>A call entered, reported without a duration (no return is probed).</summary>
+    [AbiConstant("UTRACE_RECORD_ENTRY")]
+    Entry = 2,
+    /// <summary>A stack patch, on the patches ring.</summary>
+    [AbiConstant("UTRACE_RECORD_PATCH")]
+    Patch = 3,
+}
+
+/// <summary>struct utrace_event: one call.</summary>
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_event")]
 internal struct EventRecord
 {
+    public RecordType Type;
+    public uint Depth;
     public ulong StartNs;
     public ulong DurationNs;
     public ulong SelfNs;
@@ -15,15 +32,14 @@ internal struct EventRecord
     public uint Tid;
     public uint FunctionId;
     public uint CallerId;
-    public uint Depth;
-    public uint Reserved;
 
     /// <summary>UTRACE_NO_CALLER.</summary>
+    [AbiConstant("UTRACE_NO_CALLER")]
     public const uint NoCaller = 0xffffffff;
 }
 
 /// <summary>struct utrace_config: .rodata settings, fixed at load.</summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_config")]
 internal struct TraceConfig
 {
     public ulong MinDurationNs;
@@ -32,10 +48,23 @@ internal struct TraceConfig
     public uint MaxDepth;
     public uint FilterThreads;
     public uint ProtectUnwind;
+    public KernelReturnMode ReturnMode;
+    public uint Reserved;
+}
+
+/// <summary>UTRACE_RETURN_*: how the BPF program sees a call end.</summary>
+internal enum KernelReturnMode : uint
+{
+    [AbiConstant("UTRACE_RETURN_TRAMPOLINE")]
+    Trampoline = 0,
+    [AbiConstant("UTRACE_RETURN_INSTRUCTION")]
+    Instruction = 1,
+    [AbiConstant("UTRACE_RETURN_NONE")]
+    None = 2,
 }
 
 /// <summary>struct utrace_stats: per-CPU counters.</summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_stats")]
 internal struct StatsRecord
 {
     public ulong Sent;
@@ -45,10 +74,12 @@ internal struct StatsRecord
     public ulong NoStack;
     public ulong Unmatched;
     public ulong Unwound;
+    public ulong Patches;
+    public ulong PatchLost;
 }
 
 /// <summary>struct utrace_patch_write: one return-address slot to write.</summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_patch_write")]
 internal struct PatchWrite
 {
     public ulong Address;
@@ -56,23 +87,45 @@ internal struct PatchWrite
 }
 
 /// <summary>struct utrace_patch_header; <see cref="Count"/> PatchWrites follow it.</summary>
-[StructLayout(LayoutKind.Sequential)]
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_patch_header")]
 internal struct PatchHeader
 {
+    public RecordType Type;
     public uint Pid;
     public uint Tid;
     public uint Count;
-    public uint Reserved;
+}
+
+/// <summary>struct utrace_patch, which utrace-guard reads; the engine needs only its layout checked.</summary>
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_patch")]
+internal struct PatchRecord
+{
+    public PatchHeader Header;
+    public PatchWrites Writes;
+}
+
+/// <summary>utrace_patch's writes[UTRACE_MAX_DEPTH].</summary>
+[InlineArray(Abi.MaxDepth)]
+internal struct PatchWrites
+{
+    private PatchWrite _first;
 }
 
 internal static class Abi
 {
     /// <summary>UTRACE_MAX_DEPTH.</summary>
+    [AbiConstant("UTRACE_MAX_DEPTH")]
     public const int MaxDepth = 64;
 
     /// <summary>UTRACE_UNWIND_BEGIN: the cookie of the hooks where unwinding starts.</summary>
+    [AbiConstant("UTRACE_UNWIND_BEGIN")]
     public const uint UnwindBegin = 0xfffffff0;
 
     /// <summary>UTRACE_UNWIND_CATCH: the cookie of the hook where a handler catches.</summary>
+    [AbiConstant("UTRACE_UNWIND_CATCH")]
     public const uint UnwindCatch = 0xfffffff1;
+
+    /// <summary>UTRACE_COOKIE_ENTRY_ONLY: the function has no return probe; report it at entry.</summary>
+    [AbiConstant("UTRACE_COOKIE_ENTRY_ONLY")]
+    public const ulong CookieEntryOnly = 1UL << 32;
 }

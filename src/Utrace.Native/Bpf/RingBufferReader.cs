@@ -5,12 +5,10 @@ using Utrace.Native.SafeHandles;
 
 namespace Utrace.Native.Bpf;
 
-/// <summary>What the ring buffer carries: completed calls, and stack patches for C++ unwinding.</summary>
+/// <summary>Takes the calls the events ring carries, on the reader thread.</summary>
 internal interface IRecordSink
 {
     void OnEvent(in EventRecord record);
-
-    void OnPatch(in PatchHeader header, ReadOnlySpan<PatchWrite> writes);
 }
 
 /// <summary>
@@ -111,18 +109,9 @@ internal sealed unsafe class RingBufferReader : IDisposable
         var reader = (RingBufferReader)GCHandle.FromIntPtr(context).Target!;
         try
         {
-            // Records are told apart by size (bpf/utrace.h).
-            if (size == (nuint)sizeof(EventRecord))
-            {
+            // Every record starts with its type (bpf/utrace.h).
+            if (size >= (nuint)sizeof(EventRecord) && *(RecordType*)data is RecordType.Call or RecordType.Entry)
                 reader._sink.OnEvent(in *(EventRecord*)data);
-            }
-            else if (size >= (nuint)sizeof(PatchHeader))
-            {
-                ref readonly var header = ref *(PatchHeader*)data;
-                var room = (int)((size - (nuint)sizeof(PatchHeader)) / (nuint)sizeof(PatchWrite));
-                var writes = new ReadOnlySpan<PatchWrite>((byte*)data + sizeof(PatchHeader), Math.Min(room, (int)header.Count));
-                reader._sink.OnPatch(in header, writes);
-            }
             return 0;
         }
         catch (Exception ex)

@@ -18,7 +18,10 @@ public enum AttachMode
 internal enum ProbeKind
 {
     Entry,
+    /// <summary>A uretprobe (return mode Trampoline).</summary>
     Return,
+    /// <summary>On a ret or tail-call jmp instruction (return mode Instruction).</summary>
+    Exit,
     /// <summary>On the C++ unwinder's entry points (cookie UnwindBegin or UnwindCatch).</summary>
     Unwind,
 }
@@ -41,12 +44,20 @@ internal sealed class TraceProgram : IDisposable
         Mode = mode;
         _programs = Array.ConvertAll(Enum.GetValues<ProbeKind>(), kind => Interop.Libbpf.FindProgramByName(obj, ProgramName(kind, mode)));
         EventsMapFd = MapFd("events");
+        PatchesMapFd = MapFd("patches");
+        StacksMapFd = MapFd("stacks");
         StatsMapFd = MapFd("stats");
         ThreadFilterMapFd = MapFd("thread_filter");
     }
 
     public AttachMode Mode { get; }
     public int EventsMapFd { get; }
+
+    /// <summary>The ring of stack patches, served by utrace-guard.</summary>
+    public int PatchesMapFd { get; }
+
+    /// <summary>The threads' call stacks (task storage), read by utrace-guard when a trace ends.</summary>
+    public int StacksMapFd { get; }
     private int StatsMapFd { get; }
     private int ThreadFilterMapFd { get; }
 
@@ -72,10 +83,16 @@ internal sealed class TraceProgram : IDisposable
             var events = Interop.Libbpf.FindMapByName(obj, "events");
             if (events == IntPtr.Zero || Interop.Libbpf.MapSetMaxEntries(events, (uint)ringBufferBytes) != 0)
                 throw new InvalidOperationException("The BPF object has no ring buffer 'events' to size.");
-            // Load one flavour of each program; the unwinder hook only when it is wanted.
+            // Load one flavour of each program that the configuration uses.
             foreach (var kind in Enum.GetValues<ProbeKind>())
             {
-                var wanted = kind != ProbeKind.Unwind || config.ProtectUnwind != 0;
+                var wanted = kind switch
+                {
+                    ProbeKind.Return => config.ReturnMode == KernelReturnMode.Trampoline,
+                    ProbeKind.Exit => config.ReturnMode == KernelReturnMode.Instruction,
+                    ProbeKind.Unwind => config.ProtectUnwind != 0,
+                    _ => true,
+                };
                 SetAutoload(obj, ProgramName(kind, AttachMode.MultiLink), wanted && mode == AttachMode.MultiLink);
                 SetAutoload(obj, ProgramName(kind, AttachMode.PerFunction), wanted && mode == AttachMode.PerFunction);
             }
@@ -162,6 +179,8 @@ internal sealed class TraceProgram : IDisposable
             total.NoStack += s.NoStack;
             total.Unmatched += s.Unmatched;
             total.Unwound += s.Unwound;
+            total.Patches += s.Patches;
+            total.PatchLost += s.PatchLost;
         }
         return total;
     }

@@ -33,6 +33,11 @@ public sealed class ElfImage
             .Select(symbol => symbol.Name)
             .ToArray();
 
+        ImportedNames = dynamicSymbols
+            .Where(symbol => symbol.Type is SymbolType.Function or SymbolType.NotSpecified && symbol.Name.Length > 0 && !FunctionTable.IsDefined(symbol))
+            .Select(symbol => symbol.Name)
+            .ToArray();
+
         var dynamic = ReadDynamicSection(elf);
         Needed = dynamic.Needed;
         SoName = dynamic.SoName;
@@ -91,6 +96,9 @@ public sealed class ElfImage
     /// and also for the file's dependencies.
     /// </summary>
     public bool RunPathsFromRPath { get; }
+
+    /// <summary>The function names this file's .dynsym imports from other files.</summary>
+    public IReadOnlyList<string> ImportedNames { get; }
 
     /// <summary>Every function name (aliases included) this file's .dynsym defines for other files to bind to.</summary>
     internal IReadOnlyList<string> ProvidedNames { get; }
@@ -172,7 +180,7 @@ public sealed class ElfImage
     }
 
     /// <summary>realpath(3): resolves the symlinks of every path component, not just the last.</summary>
-    private static string ResolveRealPath(string path)
+    internal static string ResolveRealPath(string path)
     {
         var pending = new Stack<string>();
         PushComponents(pending, System.IO.Path.GetFullPath(path));

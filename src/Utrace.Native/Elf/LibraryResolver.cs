@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Utrace.Native.Tracing;
 
 namespace Utrace.Native.Elf;
 
@@ -68,25 +69,15 @@ public sealed class LibraryResolver
     /// The ELF files mapped executable into a running process, other than its main executable, in map order,
     /// as paths through /proc/PID/root, which reach them from this mount namespace (a container's too).
     /// </summary>
-    /// <exception cref="IOException">The process is gone.</exception>
-    /// <exception cref="UnauthorizedAccessException">The caller may not read the process's maps.</exception>
+    /// <exception cref="UtraceException">The process exited.</exception>
     public static LibraryResolver ForProcess(int pid, ElfImage executable)
     {
         ArgumentNullException.ThrowIfNull(executable);
         var resolver = new LibraryResolver();
-        foreach (var line in File.ReadLines($"/proc/{pid}/maps"))
+        foreach (var path in ProcFs.ExecutableMappings(pid))
         {
-            // address perms offset dev inode pathname; the pathname may contain spaces.
-            var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length < 6 || fields[1].Length < 3 || fields[1][2] != 'x')
-            {
-                continue;
-            }
-
-            var path = fields[5].TrimStart();
-            var reachable = $"/proc/{pid}/root{path}";
-            if (path.StartsWith('/') && path != executable.RealPath && !resolver._libraryPaths.Contains(reachable)
-                && resolver.TryOpen(reachable) is not null)
+            var reachable = ProcFs.RootedPath(pid, path);
+            if (path != executable.RealPath && !resolver._libraryPaths.Contains(reachable) && resolver.TryOpen(reachable) is not null)
             {
                 resolver._libraryPaths.Add(reachable);
             }

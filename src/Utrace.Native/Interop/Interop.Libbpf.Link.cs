@@ -38,6 +38,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_program__attach_uprobe_opts", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         internal static unsafe partial SafeBpfLinkHandle AttachUprobe(IntPtr program, int pid, string binaryPath, nuint offset, UprobeOptions* options);
 
+        [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_link__fd")]
+        internal static partial int LinkFd(SafeBpfLinkHandle link);
+
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_link__destroy")]
         internal static partial int LinkDestroy(IntPtr link);
     }

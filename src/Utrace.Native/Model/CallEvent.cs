@@ -13,17 +13,19 @@ public sealed class CallEvent
 
     internal CallEvent(TraceContext context, in EventRecord record)
         : this(context, (int)record.FunctionId, record.CallerId == EventRecord.NoCaller ? -1 : (int)record.CallerId,
-            (int)record.Pid, (int)record.Tid, (int)record.Depth, record.StartNs, (long)record.DurationNs, (long)record.SelfNs)
+            (int)record.Pid, (int)record.Tid, (int)record.Depth, record.StartNs, (long)record.DurationNs, (long)record.SelfNs,
+            hasDuration: record.Type == RecordType.Call)
     {
     }
 
     /// <summary>
     /// An event of a trace read back (from a file) or made by hand: function and caller ids
     /// index <see cref="TraceContext.Functions"/> (caller -1 = outermost call), and the start is
-    /// CLOCK_MONOTONIC in ns, like <see cref="TraceContext.StartMonotonicNs"/>.
+    /// CLOCK_MONOTONIC in ns, like <see cref="TraceContext.StartMonotonicNs"/>. An event without a
+    /// duration (<paramref name="hasDuration"/> false) was reported at the call's entry.
     /// </summary>
     public CallEvent(TraceContext context, int functionId, int callerId, int processId, int threadId, int depth,
-        ulong startMonotonicNs, long durationNs, long selfNs)
+        ulong startMonotonicNs, long durationNs, long selfNs, bool hasDuration = true)
     {
         ArgumentNullException.ThrowIfNull(context);
         if ((uint)functionId >= (uint)context.Functions.Count)
@@ -39,7 +41,14 @@ public sealed class CallEvent
         Depth = depth;
         DurationNs = durationNs;
         SelfNs = selfNs;
+        HasDuration = hasDuration;
     }
+
+    /// <summary>
+    /// False when the call was reported at its entry, with no duration (entry-only tracing, or a
+    /// function such as setjmp that must not get a return probe); Duration is then zero.
+    /// </summary>
+    public bool HasDuration { get; }
 
     /// <summary>The trace this event belongs to: its function table and clock.</summary>
     public TraceContext Context => _context;

@@ -43,11 +43,27 @@ public sealed class FunctionCatalog
     /// <summary>Functions of a running process, with the libraries it has mapped.</summary>
     public static FunctionCatalog ForProcess(int pid)
     {
-        var exe = $"/proc/{pid}/exe";
-        if (!File.Exists(exe))
+        if (!ProcFs.Exists(pid))
             throw new UtraceException(TraceErrorKind.ProcessNotFound, $"No process has id {pid}.",
-                "Check the id with Get-Process.", pid);
-        var executable = Open(exe);
+                "Check the id with Get-Process.", pid, errorId: "ProcessNotFound");
+        var exe = ProcFs.ExecutablePath(pid);
+        ElfImage executable;
+        try
+        {
+            executable = ElfImage.Open(exe);
+        }
+        catch (ElfFormatException ex) when (!ProcFs.IsRunning(pid))
+        {
+            throw ProcFs.Exited(pid, ex);
+        }
+        catch (ElfFormatException ex) when (ex.InnerException is UnauthorizedAccessException)
+        {
+            throw ProcFs.AccessDenied(pid, ex);
+        }
+        catch (ElfFormatException ex)
+        {
+            throw InvalidExecutable(ex, exe);
+        }
         return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable));
     }
 
@@ -63,6 +79,20 @@ public sealed class FunctionCatalog
             .Where(p => UnwindHook.Functions.ContainsKey(p.Function.RawName))
             .Select(p => new UnwindHook(p.Path, p.Function.FileOffset, UnwindHook.Functions[p.Function.RawName]))
             .ToArray();
+    }
+
+    /// <summary>
+    /// A function the program, or a library it uses other than the C library, imports or defines
+    /// to run code on another stack within a thread (swapcontext, jump_fcontext...); null if none.
+    /// </summary>
+    internal string? StackSwitchSign()
+    {
+        var libraries = _libraries.LibraryPaths
+            .Where(path => !LibraryName(path).StartsWith("libc.so", StringComparison.Ordinal))
+            .SelectMany(path => _libraries.Open(path).ImportedNames);
+        return ReturnPolicy.StackSwitchSign(_executable.ImportedNames
+            .Concat(_executable.Functions.Select(f => f.RawName))
+            .Concat(libraries));
     }
 
     /// <summary>The functions the selection keeps, executable first, then nested libraries.</summary>
@@ -100,8 +130,10 @@ public sealed class FunctionCatalog
         }
         catch (ElfFormatException ex)
         {
-            throw new UtraceException(TraceErrorKind.InvalidData, ex.Message,
-                "Utrace traces x86-64 ELF executables; check the path.", path, inner: ex);
+            throw InvalidExecutable(ex, path);
         }
     }
+
+    private static UtraceException InvalidExecutable(ElfFormatException ex, string path) =>
+        new(TraceErrorKind.InvalidData, ex.Message, "Utrace traces x86-64 ELF executables; check the path.", path, inner: ex);
 }

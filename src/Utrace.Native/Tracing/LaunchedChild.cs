@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Utrace.Native.Tracing;
 
@@ -9,6 +10,8 @@ namespace Utrace.Native.Tracing;
 internal sealed class LaunchedChild : IDisposable
 {
     private const string LauncherName = "utrace-launch";
+    private const int RunAsFailedExit = 125;
+    private const int NotExecutableExit = 126;
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(10);
     private readonly Process _process;
 
@@ -23,13 +26,25 @@ internal sealed class LaunchedChild : IDisposable
 
     public Task WaitForExitAsync() => _process.WaitForExitAsync();
 
-    public static LaunchedChild Start(string program, string argv0, IReadOnlyList<string> arguments, string workingDirectory)
+    /// <summary>Starts the launcher, as <paramref name="runAs"/> when given, and waits until it is ready.</summary>
+    /// <exception cref="UtraceException">The launcher is missing, or could not become the user, or the user may not run the program.</exception>
+    public static LaunchedChild Start(string program, string argv0, IReadOnlyList<string> arguments, string workingDirectory, UserAccount? runAs)
     {
         var launcher = Path.Combine(Path.GetDirectoryName(typeof(LaunchedChild).Assembly.Location)!, LauncherName);
         if (!File.Exists(launcher))
             throw new UtraceException(TraceErrorKind.NotFound, $"The launcher {launcher} is missing.",
                 "Rebuild Utrace (scripts/setup.sh).", launcher);
         var info = new ProcessStartInfo(launcher) { UseShellExecute = false, WorkingDirectory = workingDirectory };
+        if (runAs is not null)
+        {
+            foreach (var argument in new[] { "--run-as", runAs.Name, runAs.Uid.ToString(CultureInfo.InvariantCulture), runAs.Gid.ToString(CultureInfo.InvariantCulture) })
+                info.ArgumentList.Add(argument);
+            // What login(1) sets; the rest of the environment is the tracer's.
+            info.Environment["HOME"] = runAs.Home;
+            info.Environment["USER"] = runAs.Name;
+            info.Environment["LOGNAME"] = runAs.Name;
+            info.Environment["SHELL"] = runAs.Shell;
+        }
         info.ArgumentList.Add(program);
         info.ArgumentList.Add(argv0);
         foreach (var argument in arguments)
@@ -37,7 +52,7 @@ internal sealed class LaunchedChild : IDisposable
         var child = new LaunchedChild(Process.Start(info)!);
         try
         {
-            child.WaitUntilReady();
+            child.WaitUntilReady(program, runAs);
             return child;
         }
         catch
@@ -70,15 +85,14 @@ internal sealed class LaunchedChild : IDisposable
     public void Dispose() => _process.Dispose();
 
     /// <summary>Ready once the launcher catches SIGUSR1, so the signal cannot kill it.</summary>
-    private void WaitUntilReady()
+    private void WaitUntilReady(string program, UserAccount? runAs)
     {
         const ulong sigusr1Bit = 1UL << (Interop.Libc.SIGUSR1 - 1);
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < ReadyTimeout)
         {
             if (_process.HasExited)
-                throw new UtraceException(TraceErrorKind.OperationFailed,
-                    $"The launcher exited with code {_process.ExitCode} before the program started.", null, ProcessId);
+                throw LauncherFailed(_process.ExitCode, program, runAs);
             if ((CaughtSignals() & sigusr1Bit) != 0)
                 return;
             Thread.Sleep(1);
@@ -86,14 +100,26 @@ internal sealed class LaunchedChild : IDisposable
         throw new UtraceException(TraceErrorKind.OperationFailed, "The launcher did not get ready in time.", null, ProcessId);
     }
 
+    // The exit codes bpf/utrace-launch.c gives before it execs the program.
+    private UtraceException LauncherFailed(int exitCode, string program, UserAccount? runAs) => exitCode switch
+    {
+        RunAsFailedExit when runAs is not null => new UtraceException(TraceErrorKind.PermissionDenied,
+            $"The command could not run as {runAs.Name} (uid {runAs.Uid}, gid {runAs.Gid}): switching its groups and ids failed (the reason is printed above).",
+            "-RunAs needs root (or CAP_SETUID and CAP_SETGID): run PowerShell with sudo.", runAs.Name, errorId: "RunAsFailed"),
+        NotExecutableExit when runAs is not null => new UtraceException(TraceErrorKind.PermissionDenied,
+            $"User {runAs.Name} may not execute {program}.",
+            $"Give {runAs.Name} execute permission on the file and search (x) permission on every directory above it, or copy the program somewhere {runAs.Name} can reach, such as /tmp.",
+            program, errorId: "ProgramNotExecutable"),
+        _ => new UtraceException(TraceErrorKind.OperationFailed, $"The launcher exited with code {exitCode} before the program started.", null, ProcessId),
+    };
+
     private ulong CaughtSignals()
     {
         try
         {
-            var line = File.ReadLines($"/proc/{ProcessId}/status").FirstOrDefault(l => l.StartsWith("SigCgt:", StringComparison.Ordinal));
-            return line is null ? 0 : Convert.ToUInt64(line[7..].Trim(), 16);
+            return ProcFs.StatusMask(ProcessId, "SigCgt");
         }
-        catch (IOException)
+        catch (UtraceException)
         {
             return 0; // exited meanwhile: the loop reports it
         }

@@ -4,36 +4,57 @@ using Utrace.Native.SafeHandles;
 namespace Utrace.Native.Tracing;
 
 /// <summary>
-/// The probes of one trace: entry and return probes on the traced functions, whose index in
-/// the list is the probe cookie the BPF program reports as the function id, and entry probes on
-/// the C++ unwinder's hooks. Disposing detaches all; a failed attach detaches what it had
-/// attached before the error is thrown.
+/// The probes of one trace, attached from a <see cref="ProbePlan"/> plus entry probes on the C++
+/// unwinder's hooks. A function whose instruction the kernel refuses to probe is left out (and
+/// named in <see cref="Refused"/>) instead of failing the trace. Disposing detaches all; a failed
+/// attach detaches what it had attached before the error is thrown.
 /// </summary>
 internal sealed class ProbeSet : IDisposable
 {
+    // The kernel's ENOTSUPP (an instruction it cannot probe) and ENOEXEC (one it cannot decode).
+    private const int ENOTSUPP = 524;
+    private const int ENOEXEC = 8;
+
     private readonly List<SafeBpfLinkHandle> _links = new();
+    private readonly List<SafeBpfLinkHandle> _unwindLinks = new();
+    private readonly Dictionary<int, string> _refused = new();
     private readonly IProgress<TraceProgress>? _progress;
+    private int _total;
 
     private ProbeSet(IProgress<TraceProgress>? progress) => _progress = progress;
 
     /// <summary>Links (or perf-event uprobes) created.</summary>
     public int LinkCount { get; private set; }
 
-    public static ProbeSet Attach(TraceProgram program, int pid, IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks,
+    /// <summary>The links of the C++ unwinder's hooks (utrace-guard keeps them past the tracer's end).</summary>
+    public IReadOnlyList<SafeBpfLinkHandle> UnwindLinks => _unwindLinks;
+
+    /// <summary>Functions the kernel refused to probe, by id, with the reason.</summary>
+    public IReadOnlyDictionary<int, string> Refused => _refused;
+
+    public static ProbeSet Attach(TraceProgram program, int pid, ProbePlan plan, IReadOnlyList<UnwindHook> hooks,
         IProgress<TraceProgress>? progress)
     {
         var probes = new ProbeSet(progress);
         try
         {
-            var traced = functions.Select((f, id) => (f.Path, f.Offset, Cookie: (ulong)id)).ToArray();
-            var unwind = hooks.Select(h => (h.Path, h.Offset, Cookie: (ulong)h.Cookie)).ToArray();
-            var total = program.Mode == AttachMode.MultiLink
-                ? 2 * traced.Select(p => p.Path).Distinct().Count() + unwind.Select(p => p.Path).Distinct().Count()
-                : 2 * traced.Length + unwind.Length;
-            progress?.Report(new TraceProgress(TraceStage.Attaching, 0, total));
-            probes.AttachAll(program, pid, ProbeKind.Entry, traced, total);
-            probes.AttachAll(program, pid, ProbeKind.Return, traced, total);
-            probes.AttachAll(program, pid, ProbeKind.Unwind, unwind, total);
+            var unwind = hooks.Select(h => new ProbeSite(ProbeKind.Unwind, h.Path, h.Offset, h.Cookie));
+            // Entries first: a function whose entry is refused gets no other probe.
+            var groups = plan.Sites.Concat(unwind)
+                .GroupBy(site => (site.Kind, site.Path))
+                .OrderBy(group => group.Key.Kind)
+                .ToArray();
+            probes._total = program.Mode == AttachMode.MultiLink ? groups.Length : plan.Sites.Count + hooks.Count;
+            progress?.Report(new TraceProgress(TraceStage.Attaching, 0, probes._total));
+            foreach (var group in groups)
+            {
+                var sites = group.Where(site => site.Kind == ProbeKind.Unwind || !probes._refused.ContainsKey(site.FunctionId)).ToArray();
+                if (program.Mode == AttachMode.MultiLink)
+                    probes.AttachTogether(program, pid, sites);
+                else
+                    foreach (var site in sites)
+                        probes.AttachAlone(program, site);
+            }
             probes.LinkCount = probes._links.Count;
             return probes;
         }
@@ -44,27 +65,64 @@ internal sealed class ProbeSet : IDisposable
         }
     }
 
-    private void AttachAll(TraceProgram program, int pid, ProbeKind kind, (string Path, ulong Offset, ulong Cookie)[] probes, int total)
+    /// <summary>One multi-uprobe link for the sites; if the kernel refuses one of them, halves until it is found.</summary>
+    private void AttachTogether(TraceProgram program, int pid, ReadOnlySpan<ProbeSite> sites)
     {
-        if (program.Mode == AttachMode.MultiLink)
-        {
-            foreach (var binary in probes.GroupBy(p => p.Path))
-            {
-                var offsets = binary.Select(p => (nuint)p.Offset).ToArray();
-                var cookies = binary.Select(p => p.Cookie).ToArray();
-                _links.Add(program.AttachMulti(kind, pid, binary.Key, offsets, cookies));
-                _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, total));
-            }
+        if (sites.Length == 0)
             return;
-        }
-        // A perf-event uprobe given a pid sees only that one thread: attach to every process
-        // and let the BPF side keep the target's.
-        foreach (var (path, offset, cookie) in probes)
+        var offsets = new nuint[sites.Length];
+        var cookies = new ulong[sites.Length];
+        for (var i = 0; i < sites.Length; i++)
+            (offsets[i], cookies[i]) = ((nuint)sites[i].Offset, sites[i].Cookie);
+        try
         {
-            _links.Add(program.AttachSingle(kind, -1, path, (nuint)offset, cookie));
-            _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, total));
+            Add(sites[0].Kind, program.AttachMulti(sites[0].Kind, pid, sites[0].Path, offsets, cookies));
+            _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, _total));
+        }
+        catch (UtraceException ex) when (IsRefusedInstruction(ex) && sites.Length > 1)
+        {
+            AttachTogether(program, pid, sites[..(sites.Length / 2)]);
+            AttachTogether(program, pid, sites[(sites.Length / 2)..]);
+        }
+        catch (UtraceException ex) when (IsRefusedInstruction(ex))
+        {
+            Refuse(sites[0], ex);
         }
     }
+
+    // A perf-event uprobe given a pid sees only that one thread: attach to every process and let
+    // the BPF side keep the target's.
+    private void AttachAlone(TraceProgram program, ProbeSite site)
+    {
+        try
+        {
+            Add(site.Kind, program.AttachSingle(site.Kind, -1, site.Path, (nuint)site.Offset, site.Cookie));
+            _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, _total));
+        }
+        catch (UtraceException ex) when (IsRefusedInstruction(ex))
+        {
+            Refuse(site, ex);
+        }
+    }
+
+    private void Add(ProbeKind kind, SafeBpfLinkHandle link)
+    {
+        _links.Add(link);
+        if (kind == ProbeKind.Unwind)
+            _unwindLinks.Add(link);
+    }
+
+    private void Refuse(ProbeSite site, UtraceException ex)
+    {
+        // The unwinder hooks are what keep exceptions alive: never trace without them.
+        if (site.Kind == ProbeKind.Unwind)
+            throw ex;
+        _refused.TryAdd(site.FunctionId, site.Kind == ProbeKind.Entry
+            ? "the kernel refused to probe its first instruction"
+            : $"the kernel refused to probe its instruction at 0x{site.Offset:x}");
+    }
+
+    private static bool IsRefusedInstruction(UtraceException ex) => ex.Errno is ENOTSUPP or ENOEXEC;
 
     /// <summary>
     /// Detaches everything. Each link waits in the kernel for probe users to drain (tens of
@@ -80,5 +138,6 @@ internal sealed class ProbeSet : IDisposable
             _progress?.Report(new TraceProgress(TraceStage.Detaching, Interlocked.Increment(ref closed), _links.Count));
         });
         _links.Clear();
+        _unwindLinks.Clear();
     }
 }

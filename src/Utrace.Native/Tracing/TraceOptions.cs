@@ -1,4 +1,5 @@
 using Utrace.Native.Bpf;
+using Utrace.Native.Recording;
 
 namespace Utrace.Native.Tracing;
 
@@ -19,6 +20,12 @@ public sealed class TraceOptions
 
     public AttachMode AttachMode { get; init; } = AttachMode.Auto;
 
+    /// <summary>How the end of a call is seen; Auto avoids return probes where they would change what the program computes.</summary>
+    public ReturnMode ReturnMode { get; init; } = ReturnMode.Auto;
+
+    /// <summary>The user a launched command runs as; null: the tracer's own user.</summary>
+    public UserAccount? RunAs { get; init; }
+
     /// <summary>Events held for a slow consumer before the reader stops emptying the ring buffer.</summary>
     public int QueueCapacity { get; init; } = 1 << 20;
 
@@ -38,6 +45,12 @@ public sealed class TraceOptions
 
     /// <summary>Told as probe links are attached and detached, from whichever thread does it.</summary>
     public IProgress<TraceProgress>? Progress { get; init; }
+
+    /// <summary>Also writes every event to this trace file; its failure ends the trace.</summary>
+    public TraceFileWriter? Recording { get; init; }
+
+    /// <summary>Queue a CallEvent per call for <see cref="TraceSession.ReadEvents"/>; off when only recording.</summary>
+    public bool StreamEvents { get; init; } = true;
 
     /// <summary>Wake the reader once this many bytes of events wait in the ring buffer.</summary>
     public int WakeupBytes { get; init; } = 64 * 1024;

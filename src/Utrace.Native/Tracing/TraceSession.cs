@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Utrace.Native.Bpf;
+using Utrace.Native.Recording;
 
 namespace Utrace.Native.Tracing;
 
@@ -19,6 +20,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private readonly object _finishLock = new();
     private readonly TraceOptions _options;
     private readonly BlockingCollection<CallEvent> _queue;
+    private readonly IEventSink? _recorder;
     private readonly CancellationTokenSource _consumerGone = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly DateTime _startTime = DateTime.Now;
@@ -27,7 +29,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private TraceContext? _context;
     private RingBufferReader? _reader;
     private ProbeSet? _probes;
-    private StackPatcher? _patcher;
+    private PatchGuard? _guard;
+    private ReturnMode _returnMode;
+    private int _notProbed;
     private TimeSpan _attachTime;
     private long _delivered;
     private long _droppedByConsumer;
@@ -41,6 +45,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
         Functions = functions;
         _options = options;
         _queue = new BlockingCollection<CallEvent>(options.QueueCapacity);
+        _recorder = options.Recording;
+        if (options.Recording is { } file)
+            file.Failed += _ => Finish(TraceState.Failed);
     }
 
     public int Id { get; }
@@ -51,6 +58,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
 
     /// <summary>Things the user should know before trusting the trace.</summary>
     public IReadOnlyList<string> Warnings { get; private set; } = [];
+
+    /// <summary>Why writing the trace file failed and ended the trace, or null.</summary>
+    public UtraceException? RecordingFailure => _options.Recording?.Failure;
 
     /// <summary>Completes when the trace has ended and every event is queued.</summary>
     public Task Completion => _completion.Task;
@@ -71,12 +81,12 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var session = new TraceSession(0, string.Join(' ', argv), options, functions);
         try
         {
-            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory);
+            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs);
             session.ProcessId = session._child.ProcessId;
-            session.AttachProbes(catalog.UnwindHooks());
+            session.AttachProbes(catalog);
             session._child.Release();
             session.Register();
-            _ = session._child.WaitForExitAsync().ContinueWith(_ => session.Finish(TraceState.Completed), TaskScheduler.Default);
+            _ = session._child.WaitForExitAsync().ContinueWith(_ => session.FinishQuietly(TraceState.Completed), TaskScheduler.Default);
             return session;
         }
         catch
@@ -94,14 +104,19 @@ public sealed class TraceSession : IDisposable, IRecordSink
             throw new UtraceException(TraceErrorKind.InvalidArgument, $"Process {processId} is the PowerShell that runs Utrace: it cannot trace itself.",
                 "Trace the program from another PowerShell, or start it with Start-UTrace -Command.", processId);
         var functions = SelectOrThrow(catalog, options, processId);
-        var session = new TraceSession(processId, ReadCommandLine(processId) ?? catalog.ExecutableName, options, functions);
+        var session = new TraceSession(processId, ProcFs.CommandLine(processId) ?? catalog.ExecutableName, options, functions);
         try
         {
-            session.AttachProbes(catalog.UnwindHooks());
+            session.AttachProbes(catalog);
             session.Register();
             var watcher = new Thread(session.WatchAttachedProcess) { IsBackground = true, Name = "utrace process watch" };
             watcher.Start();
             return session;
+        }
+        catch (UtraceException ex) when (!ProcFs.IsRunning(processId))
+        {
+            session.Dispose();
+            throw ProcFs.Exited(processId, ex);
         }
         catch
         {
@@ -158,9 +173,17 @@ public sealed class TraceSession : IDisposable, IRecordSink
         _child?.Dispose();
     }
 
-    private void AttachProbes(IReadOnlyList<UnwindHook> unwindHooks)
+    private void AttachProbes(FunctionCatalog catalog)
     {
         var clock = Stopwatch.StartNew();
+        var warnings = new List<string>();
+        _returnMode = ResolveReturnMode(catalog, warnings);
+        if (_returnMode == ReturnMode.EntryOnly && _options.MinDuration.Nanoseconds > 0)
+            throw new UtraceException(TraceErrorKind.InvalidArgument,
+                "-MinDuration needs durations, which entry-only tracing does not measure.",
+                "Leave out -MinDuration, or trace with -ReturnMode RetInstruction.", _options.MinDuration);
+        // Return probes are what the unwinder cannot walk through; without them nothing needs patching.
+        var unwindHooks = _returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks() : [];
         var mode = _options.AttachMode == AttachMode.Auto
             ? (TraceProgram.KernelHasMultiLinks ? AttachMode.MultiLink : AttachMode.PerFunction)
             : _options.AttachMode;
@@ -172,32 +195,62 @@ public sealed class TraceSession : IDisposable, IRecordSink
             WakeupBytes = (ulong)_options.WakeupBytes,
             FilterThreads = _options.ThreadIds is { Count: > 0 } ? 1u : 0u,
             ProtectUnwind = unwindHooks.Count > 0 ? 1u : 0u,
+            ReturnMode = _returnMode switch
+            {
+                ReturnMode.RetInstruction => KernelReturnMode.Instruction,
+                ReturnMode.EntryOnly => KernelReturnMode.None,
+                _ => KernelReturnMode.Trampoline,
+            },
         };
-        try
-        {
-            _program = TraceProgram.Load(config, mode, _options.RingBufferBytes);
-        }
-        catch (UtraceException ex) when (config.ProtectUnwind != 0 && ex.Kind == TraceErrorKind.PermissionDenied)
-        {
-            // Writing return addresses back needs bpf_probe_write_user, which kernel lockdown forbids.
-            config.ProtectUnwind = 0;
-            unwindHooks = [];
-            _program = TraceProgram.Load(config, mode, _options.RingBufferBytes);
-            Warnings = [UnprotectedExceptionsWarning];
-        }
+        var plan = ProbePlan.Build(Functions, _returnMode);
+        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions);
-        _patcher = new StackPatcher(ProcessId);
+        _recorder?.Begin(_context, TraceOrigin.Here(Command, ProcessId));
         _reader = new RingBufferReader(_program.EventsMapFd, this);
-        _probes = ProbeSet.Attach(_program, ProcessId, Functions, unwindHooks, _options.Progress);
+        _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
+        // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
+        if (config.ProtectUnwind != 0)
+            _guard = PatchGuard.Start(_program.PatchesMapFd, _program.StacksMapFd, ProcessId,
+                _probes.UnwindLinks.Select(Interop.Libbpf.LinkFd).ToArray());
+        var notProbed = plan.Unprobeable.Concat(_probes.Refused).ToDictionary();
+        _notProbed = notProbed.Count;
+        if (LeftOutWarning(notProbed) is { } leftOut)
+            warnings.Add(leftOut);
+        Warnings = warnings;
         _reader.Start();
         _attachTime = clock.Elapsed;
+    }
+
+    private ReturnMode ResolveReturnMode(FunctionCatalog catalog, List<string> warnings)
+    {
+        if (_options.ReturnMode != ReturnMode.Auto)
+            return _options.ReturnMode;
+        if (catalog.StackSwitchSign() is not { } sign)
+            return ReturnMode.Uretprobe;
+        warnings.Add($"{catalog.ExecutableName} switches stacks ({sign}): return probes would change what it computes, so its calls " +
+            "are reported at entry, without durations (-ReturnMode EntryOnly). For durations use -ReturnMode RetInstruction, " +
+            "which costs several microseconds more per call.");
+        return ReturnMode.EntryOnly;
+    }
+
+    private string? LeftOutWarning(IReadOnlyDictionary<int, string> leftOut)
+    {
+        if (leftOut.Count == 0)
+            return null;
+        const int Named = 10;
+        var named = leftOut.OrderBy(f => f.Key).Take(Named).Select(f => $"{Functions[f.Key].Name} ({f.Value})");
+        var more = leftOut.Count > Named ? $", and {leftOut.Count - Named} more" : "";
+        return $"{leftOut.Count} function(s) cannot be probed and are not traced: {string.Join("; ", named)}{more}.";
     }
 
     // The hot path: runs on the reader thread for every record.
     void IRecordSink.OnEvent(in EventRecord record)
     {
+        _recorder?.OnEvent(record);
+        if (!_options.StreamEvents)
+            return;
         if (_consumerGone.IsCancellationRequested)
         {
             _droppedByConsumer++;
@@ -216,8 +269,6 @@ public sealed class TraceSession : IDisposable, IRecordSink
         }
     }
 
-    void IRecordSink.OnPatch(in PatchHeader header, ReadOnlySpan<PatchWrite> writes) => _patcher!.Apply(header, writes);
-
     private void Finish(TraceState state)
     {
         lock (_finishLock)
@@ -228,9 +279,10 @@ public sealed class TraceSession : IDisposable, IRecordSink
             StatsRecord stats = default;
             try
             {
-                if (state == TraceState.Stopped)
+                if (state != TraceState.Completed)
                     _child?.Terminate();
                 _probes?.Dispose();
+                _guard?.Finish();
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
             }
@@ -242,13 +294,27 @@ public sealed class TraceSession : IDisposable, IRecordSink
             finally
             {
                 _reader?.Dispose();
-                _patcher?.Dispose();
+                _recorder?.Complete();
+                _guard?.Dispose();
                 _program?.Dispose();
                 _summary = BuildSummary(state, clock.Elapsed, stats);
                 _queue.CompleteAdding();
                 Sessions.TryRemove(Id, out _);
                 _completion.TrySetResult();
             }
+        }
+    }
+
+    // On a thread of Utrace's own, where an exception would end PowerShell: Finish records the
+    // failure in the summary (State Failed) before it throws, so nothing is lost by catching it.
+    private void FinishQuietly(TraceState state)
+    {
+        try
+        {
+            Finish(state);
+        }
+        catch (Exception)
+        {
         }
     }
 
@@ -265,10 +331,18 @@ public sealed class TraceSession : IDisposable, IRecordSink
         CallsUnwound = (long)stats.Unwound,
         EventsDelivered = Interlocked.Read(ref _delivered),
         EventsSent = (long)stats.Sent,
-        EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer,
+        ReturnMode = _returnMode,
+        FunctionsNotProbed = _notProbed,
+        EventsRecorded = _options.Recording?.EventsWritten ?? 0,
+        EventsDropped = (long)(stats.Lost + stats.TooDeep + stats.NoStack) + _droppedByConsumer + DroppedUnwritten,
         DroppedTooDeep = (long)stats.TooDeep,
-        DroppedRingBufferFull = (long)(stats.Lost + stats.NoStack),
+        DroppedRingBufferFull = (long)stats.Lost,
+        DroppedNoThreadStack = (long)stats.NoStack,
+        ReturnsUnmatched = (long)stats.Unmatched,
+        StackPatches = (long)stats.Patches,
+        StackPatchesFailed = (long)stats.PatchLost + (_guard?.Failed ?? 0),
         DroppedUnread = _droppedByConsumer,
+        DroppedUnwritten = DroppedUnwritten,
         EventsFiltered = (long)stats.Filtered,
         AttachTime = _attachTime,
         DetachTime = detachTime,
@@ -276,46 +350,20 @@ public sealed class TraceSession : IDisposable, IRecordSink
         EndTime = state == TraceState.Running ? null : DateTime.Now,
     };
 
+    private long DroppedUnwritten => _options.Recording?.EventsDropped ?? 0;
+
     private void Register() => Sessions[Id] = this;
 
     private void WatchAttachedProcess()
     {
         while (!_completion.Task.IsCompleted)
         {
-            if (!IsAlive(ProcessId))
+            if (!ProcFs.IsRunning(ProcessId))
             {
-                Finish(TraceState.Completed);
+                FinishQuietly(TraceState.Completed);
                 return;
             }
             Thread.Sleep(100);
-        }
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            // The state follows the command name, which may itself hold spaces or parentheses.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
-            return state is not ('Z' or 'X');
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
-
-    private static string? ReadCommandLine(int pid)
-    {
-        try
-        {
-            var raw = File.ReadAllText($"/proc/{pid}/cmdline");
-            return raw.Length == 0 ? null : raw.TrimEnd('\0').Replace('\0', ' ');
-        }
-        catch (IOException)
-        {
-            return null;
         }
     }
 
@@ -328,8 +376,4 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 $"List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.", target);
         return functions;
     }
-
-    private const string UnprotectedExceptionsWarning =
-        "This kernel does not let Utrace restore return addresses (kernel lockdown forbids bpf_probe_write_user): a C++ exception thrown " +
-        "through a traced function will abort the program. Exclude the functions exceptions pass through, and __cxa_throw, with -ExcludeFunction.";
 }

@@ -23,18 +23,34 @@ public sealed record TraceSummary
     public int? ExitCode { get; init; }
     public int FunctionCount { get; init; }
     public AttachMode AttachMode { get; init; }
+    /// <summary>How the end of a call was seen (Auto resolved).</summary>
+    public Utrace.Native.Tracing.ReturnMode ReturnMode { get; init; }
+    /// <summary>Selected functions left without probes: the kernel cannot probe their instructions (named in a warning).</summary>
+    public int FunctionsNotProbed { get; init; }
     /// <summary>Probe links (or perf uprobes) created: two per binary with multi links.</summary>
     public int LinkCount { get; init; }
     /// <summary>Events handed to the consumer.</summary>
     public long EventsDelivered { get; init; }
+    /// <summary>Events written to the trace file (-OutFile).</summary>
+    public long EventsRecorded { get; init; }
     /// <summary>Calls that were not reported although they matched: ring buffer full, too deep, consumer gone.</summary>
     public long EventsDropped { get; init; }
     /// <summary>Of the dropped: calls nested deeper than the kernel keeps return probes for (64 traced frames).</summary>
     public long DroppedTooDeep { get; init; }
-    /// <summary>Of the dropped: records the full ring buffer refused, or thread stacks that could not be allocated.</summary>
+    /// <summary>Of the dropped: records the full ring buffer refused.</summary>
     public long DroppedRingBufferFull { get; init; }
+    /// <summary>Of the dropped: calls of threads whose call stack the kernel could not allocate.</summary>
+    public long DroppedNoThreadStack { get; init; }
+    /// <summary>Returns that matched no recorded entry (the entry came before the trace, or was dropped).</summary>
+    public long ReturnsUnmatched { get; init; }
+    /// <summary>Stack patches made for C++ exceptions through return probes (each stops the process briefly).</summary>
+    public long StackPatches { get; init; }
+    /// <summary>Stack patches that could not be made: the ring was full or the process had gone.</summary>
+    public long StackPatchesFailed { get; init; }
     /// <summary>Of the dropped: events read after the consumer stopped reading.</summary>
     public long DroppedUnread { get; init; }
+    /// <summary>Of the dropped: events the trace file's writer could not take in time, or after writing failed.</summary>
+    public long DroppedUnwritten { get; init; }
     /// <summary>Calls the kernel dropped on purpose: -MinDuration and -MaxDepth.</summary>
     public long EventsFiltered { get; init; }
     /// <summary>Calls that ended without returning: unwound by a C++ exception, or left by longjmp.</summary>

@@ -16,17 +16,22 @@ public enum TraceErrorKind
 /// <summary>A failure of the engine, with a hint that tells the user how to fix it.</summary>
 public sealed class UtraceException : Exception
 {
-    public UtraceException(TraceErrorKind kind, string message, string? hint = null, object? target = null, int errno = 0, Exception? inner = null)
+    public UtraceException(TraceErrorKind kind, string message, string? hint = null, object? target = null, int errno = 0,
+        Exception? inner = null, string? errorId = null)
         : base(message, inner)
     {
         Kind = kind;
         Hint = hint;
         Target = target;
         Errno = errno;
+        ErrorId = errorId;
     }
 
     public TraceErrorKind Kind { get; }
     public string? Hint { get; }
     public object? Target { get; }
     public int Errno { get; }
+
+    /// <summary>A stable name for this kind of failure (ProcessExited, InvalidWildcardPattern, ...); null for the generic ones.</summary>
+    public string? ErrorId { get; }
 }

@@ -22,6 +22,15 @@ internal static partial class Binutils
                 fields[3], Hex(fields[0]), Hex(fields[1]), fields[2] switch { "T" => 0, "W" => 1, _ => 2 }))
             .ToArray();
 
+    /// <summary>The demangled names of the code symbols `nm -C --defined-only` lists (t, T, W), with or without a size.</summary>
+    public static IReadOnlySet<string> NmDemangledCodeNames(string path) =>
+        Tool.Run("nm", "-C", "--defined-only", path)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => NmLine().Match(line))
+            .Where(match => match.Success && match.Groups[1].Value is "T" or "t" or "W")
+            .Select(match => match.Groups[2].Value)
+            .ToHashSet();
+
     /// <summary>The entries of one symbol table (".symtab" or ".dynsym") from `readelf -sW`, names without @version.</summary>
     public static IReadOnlyList<ToolSymbol> ReadelfSymbols(string path, string table)
     {
@@ -66,6 +75,10 @@ internal static partial class Binutils
     public static IReadOnlyList<string> ReadelfNeeded(string path) =>
         NeededLine().Matches(Tool.Run("readelf", "-dW", path)).Select(match => match.Groups[1].Value).ToArray();
 
+    /// <summary>DT_SONAME from `readelf -dW`, or null.</summary>
+    public static string? ReadelfSoName(string path) =>
+        SoNameLine().Match(Tool.Run("readelf", "-dW", path)) is { Success: true } match ? match.Groups[1].Value : null;
+
     /// <summary>The `&lt;name@plt&gt;` labels objdump puts on PLT stubs, by address.</summary>
     public static IReadOnlyList<(ulong Address, string Name)> ObjdumpPltStubs(string path) =>
         PltLabel().Matches(Tool.Run("objdump", "-d", "--section=.plt", "--section=.plt.sec", "--section=.plt.got", path))
@@ -84,6 +97,10 @@ internal static partial class Binutils
 
     private static ulong Hex(string text) => ulong.Parse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
 
+    // address, type letter, name (a demangled name may hold spaces)
+    [GeneratedRegex(@"^[0-9a-f]+ (\w) (.+)$")]
+    private static partial Regex NmLine();
+
     [GeneratedRegex(@"^Symbol table '(.+)' contains")]
     private static partial Regex SymbolTableHeader();
 
@@ -97,6 +114,9 @@ internal static partial class Binutils
 
     [GeneratedRegex(@"\(NEEDED\)\s+Shared library: \[(.+)\]")]
     private static partial Regex NeededLine();
+
+    [GeneratedRegex(@"\(SONAME\)\s+Library soname: \[(.+)\]")]
+    private static partial Regex SoNameLine();
 
     [GeneratedRegex(@"^([0-9a-f]+) <(.+)@plt>:$", RegexOptions.Multiline)]
     private static partial Regex PltLabel();

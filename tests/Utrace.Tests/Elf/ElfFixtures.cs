@@ -4,8 +4,8 @@ namespace Utrace.Tests.Elf;
 
 /// <summary>
 /// Builds tests/fixtures once per test run (`make`, every compiler/optimisation/PIE variant) plus the variants
-/// the Makefile lacks: IBT stubs in .plt.sec, -z now, a throwing C++ program, an object file, and a library
-/// found through DT_RUNPATH or DT_RPATH. A failed build fails every test that uses it.
+/// the Makefile lacks: IBT stubs in .plt.sec, -z now, a throwing C++ program, an object file, a library
+/// found through DT_RUNPATH or DT_RPATH, an empty program, and stripped PIE and non-PIE builds. A failed build fails every test that uses it.
 /// </summary>
 public sealed class ElfFixtures
 {
@@ -31,6 +31,7 @@ public sealed class ElfFixtures
     private const string ThrowerSource = "int main(int argc, char **) { if (argc > 5) throw argc; return 0; }\n";
     private const string LibrarySource = "int utfix_hello(void) { return 42; }\n";
     private const string SleeperSource = "#include <stdio.h>\n#include <unistd.h>\nint main(void) { puts(\"ready\"); fflush(stdout); for (;;) pause(); }\n";
+    private const string EmptySource = "int main(void) { return 0; }\n";
     private const string LibraryUserSource = "int utfix_hello(void);\nint main(void) { return utfix_hello() == 42 ? 0 : 1; }\n";
 
     public ElfFixtures()
@@ -60,6 +61,11 @@ public sealed class ElfFixtures
         File.WriteAllText(Path.Combine(extra, "utfix-user.c"), LibraryUserSource);
         compilations.Add(["g++", "-O2", "-o", Thrower, Path.Combine(extra, "thrower.cpp")]);
         compilations.Add(["gcc", "-O2", "-o", Sleeper, Path.Combine(extra, "sleeper.c")]);
+        File.WriteAllText(Path.Combine(extra, "empty.c"), EmptySource);
+        compilations.Add(["gcc", "-O2", "-o", Empty, Path.Combine(extra, "empty.c")]);
+        var libcalls = Path.Combine(sources, "libcalls.c");
+        compilations.Add(["gcc", "-O2", "-fno-pie", "-no-pie", "-rdynamic", "-o", StrippedNonPie, libcalls]);
+        compilations.Add(["gcc", "-O2", "-fPIE", "-pie", "-o", StrippedPie, libcalls]);
         compilations.Add(["gcc", "-c", "-o", ObjectFile, Path.Combine(extra, "utfix.c")]);
         foreach (var directory in new[] { "a", "b" })
         {
@@ -67,6 +73,7 @@ public sealed class ElfFixtures
         }
 
         Parallel.ForEach(compilations, command => Tool.Run(command[0], command[1..]));
+        Tool.Run("strip", StrippedNonPie, StrippedPie);
 
         // Linked after the libraries exist: one program finds them through DT_RUNPATH, one through DT_RPATH.
         var users = new[] { (Program: RunPathUser, Tags: "--enable-new-dtags"), (Program: RPathUser, Tags: "--disable-new-dtags") };
@@ -81,6 +88,15 @@ public sealed class ElfFixtures
 
     /// <summary>Prints "ready" and then waits to be killed.</summary>
     public string Sleeper => Path.Combine(OutDir, "extra", "sleeper");
+
+    /// <summary>`int main` and nothing else: what it holds besides main is the C runtime's start-up code.</summary>
+    public string Empty => Path.Combine(OutDir, "extra", "empty");
+
+    /// <summary>libcalls.c built non-PIE with -rdynamic (its global functions in .dynsym), then stripped.</summary>
+    public string StrippedNonPie => Path.Combine(OutDir, "extra", "libcalls-stripped-nopie");
+
+    /// <summary>libcalls.c built as a PIE, then stripped: only .dynsym and the PLT are left.</summary>
+    public string StrippedPie => Path.Combine(OutDir, "extra", "libcalls-stripped-pie");
 
     public string ObjectFile => Path.Combine(OutDir, "extra", "utfix.o");
 

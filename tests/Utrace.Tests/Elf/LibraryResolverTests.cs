@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Utrace.Native.Elf;
 using Xunit;
@@ -27,18 +28,18 @@ public sealed class LibraryResolverTests(ElfFixtures fixtures)
     }
 
     [Theory]
-    [MemberData(nameof(ElfFixtures.Variants), "cxx", MemberType = typeof(ElfFixtures))]
-    public void CxxStubsIntoLibstdcxxNameIt(string binary)
+    [MemberData(nameof(ElfFixtures.AllBinaries), MemberType = typeof(ElfFixtures))]
+    public void EachStubIsProvidedByTheFirstLibraryInLddOrderThatDefinesIt(string binary)
     {
-        // With --as-needed (Debian's default) a C++ program that only calls printf may not need libstdc++ at all.
-        var executable = ElfImage.Open(fixtures.PathOf(binary));
+        var path = fixtures.PathOf(binary);
+        var executable = ElfImage.Open(path);
 
         LibraryResolver.ForExecutable(executable, ldLibraryPath: null).AssignProviders(executable);
 
-        Assert.Equal("libc.so.6", executable.PltStubs.Single(stub => stub.RawName == "printf").Library);
-        Assert.All(
-            executable.PltStubs.Where(stub => stub.Library?.Contains("stdc++", StringComparison.Ordinal) == true),
-            stub => Assert.Equal("libstdc++.so.6", stub.Library));
+        var libraries = Binutils.Ldd(path).Select(library => Definitions.GetOrAdd(library, DefinedFunctions)).ToArray();
+        Assert.Equal(
+            executable.PltStubs.Select(stub => (stub.RawName, (string?)libraries.FirstOrDefault(library => library.Functions.Contains(stub.RawName)).SoName)),
+            executable.PltStubs.Select(stub => (stub.RawName, stub.Library)));
     }
 
     [Fact]
@@ -74,6 +75,16 @@ public sealed class LibraryResolverTests(ElfFixtures fixtures)
             ldd.Where(library => !library.Contains("ld-linux", StringComparison.Ordinal)),
             resolver.LibraryPaths.Where(library => !library.Contains("ld-linux", StringComparison.Ordinal)));
     }
+
+    private static readonly ConcurrentDictionary<string, (string SoName, HashSet<string> Functions)> Definitions = new();
+
+    /// <summary>A library's DT_SONAME (else its file name) and the functions its .dynsym defines for others to bind to.</summary>
+    private static (string SoName, HashSet<string> Functions) DefinedFunctions(string library) => (
+        Binutils.ReadelfSoName(library) ?? Path.GetFileName(library),
+        Binutils.ReadelfSymbols(library, ".dynsym")
+            .Where(symbol => symbol.Type is "FUNC" or "IFUNC" && symbol.SectionIndex is not ("UND" or "ABS") && symbol.BindingRank < 2)
+            .Select(symbol => symbol.Name)
+            .ToHashSet());
 
     [Fact]
     public void RunPathComesAfterLdLibraryPath()

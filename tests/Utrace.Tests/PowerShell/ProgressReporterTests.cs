@@ -41,6 +41,8 @@ public sealed class ProgressReporterTests
         other.Join();
         Assert.Empty(written);
         reporter.Flush();
-        Assert.Single(written);
+        var record = Assert.Single(written);
+        Assert.Equal(50, record.PercentComplete);
+        Assert.Equal("1 of 2 links", record.StatusDescription);
     }
 }

@@ -20,4 +20,11 @@ public sealed class SummaryTextTests
             "(trace fewer functions with -Function or -ExcludeFunction); 2 found the ring buffer full (filter in the kernel " +
             "with -MinDuration, -MaxDepth or a narrower -Function); 3 arrived after the pipeline stopped reading.", text);
     }
+
+    [Fact]
+    public void SaysWhenTheTraceFileCouldNotTakeEvents()
+    {
+        var text = SummaryText.Drops(new TraceSummary { EventsRecorded = 100, EventsDropped = 7, DroppedUnwritten = 7 });
+        Assert.Equal("7 calls were not reported: 7 could not be written to the trace file (the disk was too slow, or writing failed).", text);
+    }
 }

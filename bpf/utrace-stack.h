@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-thread call stack the BPF programs keep in task storage. Shared by
+ * utrace.bpf.c and utrace-guard.c (which reads it to take the kernel's trampolines
+ * off a process's stacks when a trace ends); the C# engine never reads it.
+ */
+#ifndef UTRACE_STACK_H
+#define UTRACE_STACK_H
+
+struct frame {
+	__u64 start_ns;
+	__u64 child_ns;  /* time spent in traced children */
+	__u64 ret_slot;  /* stack address of the return address: sp at entry */
+	__u64 ret_addr;  /* the real return address (protect_unwind only) */
+	__u32 function_id;
+	__u32 restored;  /* the unwind (generation) that wrote ret_addr back; 0 = none */
+};
+
+/* Exceptions in flight at once in a thread: one thrown and caught inside a destructor
+ * that runs while another unwinds, and so on. */
+#define MAX_NESTED_UNWINDS 8
+
+struct thread_stack {
+	__u32 depth; /* frames in use, at most UTRACE_MAX_DEPTH */
+	__u32 generation; /* unwinds begun in this thread */
+	__u64 trampoline; /* the return address the kernel's return probes put in place, seen at the first unwind */
+	/* The unwinds not yet caught, innermost last: a catch re-arms only the frames its own
+	 * unwind restored, since an outer exception still has to pass the others. */
+	__u32 in_flight[MAX_NESTED_UNWINDS];
+	__u32 in_flight_count;
+	__u32 reserved;
+	struct frame frames[UTRACE_MAX_DEPTH];
+};
+
+#endif

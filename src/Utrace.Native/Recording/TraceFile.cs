@@ -1,0 +1,269 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text.Json;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+using Utrace.Native.Recording;
+using Utrace.Native.Tracing;
+
+namespace Utrace;
+
+/// <summary>
+/// A trace file opened for reading (docs/trace-format.md): its function table, clock and origin
+/// are read at once; <see cref="ReadEvents"/> streams the calls one record batch at a time, so
+/// memory does not grow with the file. A file whose writer was killed, or that is still being
+/// written, reads up to its last complete batch and says so in <see cref="WasCut"/>.
+/// </summary>
+public sealed class TraceFile : IDisposable
+{
+    // Larger than any schema Utrace writes (a function table of 100,000 functions is ~20 MB).
+    private const int MaxSchemaBytes = 256 << 20;
+
+    private readonly FileStream _stream;
+    private readonly ArrowStreamReader _reader;
+    private readonly int[] _columns;
+    private bool _read;
+
+    private TraceFile(string path, FileStream stream, ArrowStreamReader reader, Version version,
+        TraceContext context, TraceOrigin origin, int[] columns)
+    {
+        Path = path;
+        _stream = stream;
+        _reader = reader;
+        FormatVersion = version;
+        Context = context;
+        Origin = origin;
+        _columns = columns;
+    }
+
+    public string Path { get; }
+
+    /// <summary>The format version the file was written with.</summary>
+    public Version FormatVersion { get; }
+
+    /// <summary>The function table and clock anchor the file's events refer to.</summary>
+    public TraceContext Context { get; }
+
+    /// <summary>What was traced, on which machine.</summary>
+    public TraceOrigin Origin { get; }
+
+    /// <summary>
+    /// True once <see cref="ReadEvents"/> has met the end of the file before the stream's end
+    /// marker: the writer was killed, the disk filled up, or the trace is still being recorded.
+    /// </summary>
+    public bool WasCut { get; private set; }
+
+    /// <summary>Opens <paramref name="path"/> and reads its header; a file that is not a readable Utrace trace is a <see cref="UtraceException"/>.</summary>
+    public static TraceFile Open(string path)
+    {
+        var fullPath = System.IO.Path.GetFullPath(path);
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 20, FileOptions.SequentialScan);
+        }
+        catch (FileNotFoundException ex)
+        {
+            throw new UtraceException(TraceErrorKind.NotFound, $"The trace file '{fullPath}' does not exist.",
+                "Check the path; record a trace with Start-UTrace -OutFile.", fullPath, inner: ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UtraceException(TraceErrorKind.PermissionDenied, $"Cannot open the trace file '{fullPath}': {ex.Message}",
+                "Check the file's permissions (trace files are created mode 0640).", fullPath, inner: ex);
+        }
+        try
+        {
+            return ReadHeader(fullPath, stream);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The calls in the file, in the order they completed. Read once: the file is streamed.
+    /// </summary>
+    public IEnumerable<CallEvent> ReadEvents()
+    {
+        if (_read)
+            throw new InvalidOperationException("The events of a trace file are streamed and can be read only once; open the file again.");
+        _read = true;
+        return Stream();
+
+        IEnumerable<CallEvent> Stream()
+        {
+            while (NextBatch() is { } batch)
+            {
+                using (batch)
+                {
+                    var functionIds = ((Int32Array)batch.Column(_columns[0])).Values;
+                    var callers = (Int32Array)batch.Column(_columns[1]);
+                    var processIds = ((Int32Array)batch.Column(_columns[2])).Values;
+                    var threadIds = ((Int32Array)batch.Column(_columns[3])).Values;
+                    var depths = ((Int32Array)batch.Column(_columns[4])).Values;
+                    var starts = ((UInt64Array)batch.Column(_columns[5])).Values;
+                    var durations = ((Int64Array)batch.Column(_columns[6])).Values;
+                    var selfTimes = ((Int64Array)batch.Column(_columns[7])).Values;
+                    var events = new CallEvent[batch.Length];
+                    for (var i = 0; i < events.Length; i++)
+                    {
+                        var caller = callers.IsNull(i) ? -1 : callers.Values[i];
+                        events[i] = MakeEvent(functionIds[i], caller, processIds[i], threadIds[i], depths[i], starts[i], durations[i], selfTimes[i]);
+                    }
+                    foreach (var e in events)
+                        yield return e;
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _reader.Dispose();
+        _stream.Dispose();
+    }
+
+    private CallEvent MakeEvent(int functionId, int callerId, int pid, int tid, int depth, ulong start, long duration, long self)
+    {
+        try
+        {
+            return new CallEvent(Context, functionId, callerId, pid, tid, depth, start, duration, self);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            throw Invalid($"an event names function {ex.ActualValue}, which its function table of {Context.Functions.Count} does not have", ex);
+        }
+    }
+
+    /// <summary>The next batch; null at the end, or where the file was cut.</summary>
+    private RecordBatch? NextBatch()
+    {
+        RecordBatch? batch;
+        try
+        {
+            batch = _reader.ReadNextRecordBatch();
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+        {
+            // A batch the writer did not finish: the file ends inside it.
+            WasCut = true;
+            return null;
+        }
+        if (batch is null)
+            WasCut = !EndsWithEndMarker();
+        return batch;
+    }
+
+    private bool EndsWithEndMarker()
+    {
+        Span<byte> tail = stackalloc byte[TraceFileFormat.EndOfStream.Length];
+        var length = _stream.Length;
+        return length >= tail.Length
+            && RandomAccess.Read(_stream.SafeFileHandle, tail, length - tail.Length) == tail.Length
+            && tail.SequenceEqual(TraceFileFormat.EndOfStream);
+    }
+
+    private static TraceFile ReadHeader(string path, FileStream stream)
+    {
+        // Checked before Arrow reads anything, so random bytes cannot ask it for a huge message.
+        Span<byte> prefix = stackalloc byte[8];
+        var got = stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
+        if (got == 0)
+            throw new UtraceException(TraceErrorKind.InvalidData, $"The trace file '{path}' is empty.",
+                "The recording did not start (or was killed before it wrote anything); record the trace again.", path);
+        var length = got == prefix.Length ? BinaryPrimitives.ReadInt32LittleEndian(prefix[4..]) : 0;
+        if (got < prefix.Length || BinaryPrimitives.ReadUInt32LittleEndian(prefix) != 0xffffffff
+            || length <= 0 || length > MaxSchemaBytes || length > stream.Length - prefix.Length)
+            throw NotATrace(path);
+        stream.Position = 0;
+        var reader = new ArrowStreamReader(stream, leaveOpen: true);
+        try
+        {
+            Schema schema;
+            try
+            {
+                schema = reader.Schema;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                throw NotATrace(path, ex);
+            }
+            var metadata = schema.Metadata ?? new Dictionary<string, string>();
+            if (!metadata.TryGetValue(TraceFileFormat.VersionKey, out var versionText))
+                throw new UtraceException(TraceErrorKind.InvalidData, $"'{path}' is an Arrow stream, but not a Utrace trace: it has no {TraceFileFormat.VersionKey}.",
+                    "Import-UTrace reads files written by Start-UTrace -OutFile; open other Arrow files with an Arrow reader.", path);
+            if (!Version.TryParse(versionText, out var version))
+                throw Invalid(path, $"its format version '{versionText}' is not a version");
+            if (version.Major > TraceFileFormat.Version.Major)
+                throw new UtraceException(TraceErrorKind.NotSupported,
+                    $"The trace file '{path}' has format version {versionText}, written by a newer Utrace; this one reads version {TraceFileFormat.Version.Major}.x.",
+                    "Update Utrace to read it.", path);
+            var columns = FindColumns(path, schema);
+            var (context, origin) = ReadMetadata(path, metadata);
+            return new TraceFile(path, stream, reader, version, context, origin, columns);
+        }
+        catch
+        {
+            reader.Dispose();
+            throw;
+        }
+    }
+
+    private static int[] FindColumns(string path, Schema schema)
+    {
+        (string Name, Apache.Arrow.Types.ArrowTypeId Type)[] expected =
+        [
+            (TraceFileFormat.FunctionId, Apache.Arrow.Types.ArrowTypeId.Int32),
+            (TraceFileFormat.CallerId, Apache.Arrow.Types.ArrowTypeId.Int32),
+            (TraceFileFormat.ProcessId, Apache.Arrow.Types.ArrowTypeId.Int32),
+            (TraceFileFormat.ThreadId, Apache.Arrow.Types.ArrowTypeId.Int32),
+            (TraceFileFormat.Depth, Apache.Arrow.Types.ArrowTypeId.Int32),
+            (TraceFileFormat.StartNs, Apache.Arrow.Types.ArrowTypeId.UInt64),
+            (TraceFileFormat.DurationNs, Apache.Arrow.Types.ArrowTypeId.Int64),
+            (TraceFileFormat.SelfNs, Apache.Arrow.Types.ArrowTypeId.Int64),
+        ];
+        return expected.Select(column =>
+        {
+            var index = schema.GetFieldIndex(column.Name, StringComparer.Ordinal);
+            if (index < 0 || schema.GetFieldByIndex(index).DataType.TypeId != column.Type)
+                throw Invalid(path, $"it has no {column.Type} column '{column.Name}'");
+            return index;
+        }).ToArray();
+    }
+
+    private static (TraceContext, TraceOrigin) ReadMetadata(string path, IReadOnlyDictionary<string, string> metadata)
+    {
+        string Get(string key) => metadata.TryGetValue(key, out var value) ? value : throw Invalid(path, $"its metadata has no {key}");
+        try
+        {
+            var functions = TraceFileFormat.ParseFunctions(Get(TraceFileFormat.FunctionsKey));
+            var startMonotonicNs = ulong.Parse(Get(TraceFileFormat.StartMonotonicNsKey), CultureInfo.InvariantCulture);
+            var startTime = DateTime.Parse(Get(TraceFileFormat.StartTimeKey), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
+            var origin = new TraceOrigin
+            {
+                Command = Get(TraceFileFormat.CommandKey),
+                ProcessIds = TraceFileFormat.ParseProcessIds(Get(TraceFileFormat.ProcessIdsKey)),
+                HostName = Get(TraceFileFormat.HostNameKey),
+                KernelRelease = Get(TraceFileFormat.KernelReleaseKey),
+            };
+            return (new TraceContext(functions, startMonotonicNs, startTime), origin);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or OverflowException)
+        {
+            throw Invalid(path, $"its metadata does not parse ({ex.Message})", ex);
+        }
+    }
+
+    private UtraceException Invalid(string what, Exception inner) => Invalid(Path, what, inner);
+
+    private static UtraceException Invalid(string path, string what, Exception? inner = null) =>
+        new(TraceErrorKind.InvalidData, $"The trace file '{path}' is damaged: {what}.",
+            "Record the trace again; a file cut short still reads up to where it was cut.", path, inner: inner);
+
+    private static UtraceException NotATrace(string path, Exception? inner = null) =>
+        new(TraceErrorKind.InvalidData, $"'{path}' is not a Utrace trace file: it does not start with an Arrow IPC stream schema.",
+            "Import-UTrace reads files written by Start-UTrace -OutFile.", path, inner: inner);
+}

@@ -1,0 +1,87 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Apache.Arrow;
+using Apache.Arrow.Types;
+using Utrace.Native.Elf;
+
+namespace Utrace.Native.Recording;
+
+/// <summary>
+/// The trace file's schema (docs/trace-format.md), shared by the writer and the reader: the
+/// column names and types, and the schema metadata keys that hold everything else.
+/// </summary>
+internal static class TraceFileFormat
+{
+    /// <summary>Written into every file; a reader refuses a newer major version.</summary>
+    public static readonly Version Version = new(1, 0);
+
+    public const string FunctionId = "function_id";
+    public const string CallerId = "caller_id";
+    public const string ProcessId = "pid";
+    public const string ThreadId = "tid";
+    public const string Depth = "depth";
+    public const string StartNs = "start_ns";
+    public const string DurationNs = "duration_ns";
+    public const string SelfNs = "self_ns";
+
+    public const string VersionKey = "utrace.format_version";
+    public const string FunctionsKey = "utrace.functions";
+    public const string StartMonotonicNsKey = "utrace.start_monotonic_ns";
+    public const string StartTimeKey = "utrace.start_time";
+    public const string CommandKey = "utrace.command";
+    public const string ProcessIdsKey = "utrace.process_ids";
+    public const string HostNameKey = "utrace.host_name";
+    public const string KernelReleaseKey = "utrace.kernel_release";
+
+    /// <summary>The IPC stream's end-of-stream marker: a continuation token and a zero length.</summary>
+    public static ReadOnlySpan<byte> EndOfStream => [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+
+    public static Schema BuildSchema(TraceContext context, TraceOrigin origin)
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            [VersionKey] = Version.ToString(2),
+            [FunctionsKey] = JsonSerializer.Serialize(context.Functions.Select(FunctionRecord.From), JsonOptions),
+            [StartMonotonicNsKey] = context.StartMonotonicNs.ToString(CultureInfo.InvariantCulture),
+            [StartTimeKey] = context.StartTime.ToString("O", CultureInfo.InvariantCulture),
+            [CommandKey] = origin.Command,
+            [ProcessIdsKey] = JsonSerializer.Serialize(origin.ProcessIds),
+            [HostNameKey] = origin.HostName,
+            [KernelReleaseKey] = origin.KernelRelease,
+        };
+        Field[] fields =
+        [
+            new(FunctionId, Int32Type.Default, nullable: false),
+            new(CallerId, Int32Type.Default, nullable: true),
+            new(ProcessId, Int32Type.Default, nullable: false),
+            new(ThreadId, Int32Type.Default, nullable: false),
+            new(Depth, Int32Type.Default, nullable: false),
+            new(StartNs, UInt64Type.Default, nullable: false),
+            new(DurationNs, Int64Type.Default, nullable: false),
+            new(SelfNs, Int64Type.Default, nullable: false),
+        ];
+        return new Schema(fields, metadata);
+    }
+
+    public static IReadOnlyList<FunctionInfo> ParseFunctions(string json) =>
+        (JsonSerializer.Deserialize<FunctionRecord[]>(json, JsonOptions) ?? throw new JsonException("The function table is null."))
+            .Select(f => f.ToFunctionInfo()).ToArray();
+
+    public static IReadOnlyList<int> ParseProcessIds(string json) =>
+        JsonSerializer.Deserialize<int[]>(json) ?? throw new JsonException("The process id list is null.");
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    /// <summary>One function of the table, as its JSON object: snake_case keys, kind as a name.</summary>
+    private sealed record FunctionRecord(string Name, string RawName, string Module, FunctionKind Kind, ulong Offset, ulong Size, string Path)
+    {
+        public static FunctionRecord From(FunctionInfo f) => new(f.Name, f.RawName, f.Module, f.Kind, f.Offset, f.Size, f.Path);
+
+        public FunctionInfo ToFunctionInfo() => new(Name, RawName, Module, Kind, Offset, Size, Path);
+    }
+}

@@ -1,0 +1,106 @@
+namespace Utrace.Native.Tracing;
+
+/// <summary>
+/// The one reader of /proc. A process can exit between any two reads; every reader that needs the
+/// process turns that into the same error, <see cref="Exited"/>.
+/// </summary>
+internal static class ProcFs
+{
+    /// <summary>The path through which the kernel opens a process's executable, even if it was deleted or replaced.</summary>
+    public static string ExecutablePath(int pid) => $"/proc/{pid}/exe";
+
+    /// <summary>A path of the process's mount namespace, reachable from ours.</summary>
+    public static string RootedPath(int pid, string path) => $"/proc/{pid}/root{path}";
+
+    public static string MemoryPath(int pid) => $"/proc/{pid}/mem";
+
+    /// <summary>True while the process exists, zombies included.</summary>
+    public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}");
+
+    /// <summary>True while the process runs: it exists and is not a zombie.</summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            // The state follows the command name, which may itself hold spaces or parentheses.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The command line, words joined by spaces; null if it is empty (a kernel thread, a zombie) or the process is gone.</summary>
+    public static string? CommandLine(int pid)
+    {
+        try
+        {
+            var raw = File.ReadAllText($"/proc/{pid}/cmdline");
+            return raw.Length == 0 ? null : raw.TrimEnd('\0').Replace('\0', ' ');
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The paths of the files mapped executable, in map order, repeats included.</summary>
+    /// <exception cref="UtraceException">The process exited.</exception>
+    public static IReadOnlyList<string> ExecutableMappings(int pid)
+    {
+        var paths = new List<string>();
+        foreach (var line in ReadLines(pid, "maps"))
+        {
+            // address perms offset dev inode pathname; the pathname may contain spaces.
+            var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length == 6 && fields[1].Length >= 3 && fields[1][2] == 'x' && fields[5].TrimStart() is ['/', ..] path)
+                paths.Add(path);
+        }
+        return paths;
+    }
+
+    /// <summary>A hexadecimal mask of /proc/PID/status (SigCgt, CapEff, ...); 0 when the field is absent.</summary>
+    /// <exception cref="UtraceException">The process exited.</exception>
+    public static ulong StatusMask(int pid, string field)
+    {
+        var prefix = field + ":";
+        var line = ReadLines(pid, "status").FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        return line is null ? 0 : Convert.ToUInt64(line[prefix.Length..].Trim(), 16);
+    }
+
+    /// <summary>The effective capabilities of this process, one bit per capability number.</summary>
+    public static ulong OwnEffectiveCapabilities() => StatusMask(Environment.ProcessId, "CapEff");
+
+    /// <summary>The highest capability number this kernel knows.</summary>
+    public static int LastCapability() => int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim());
+
+    /// <summary>The error for a process that went away while it was being read or attached to.</summary>
+    public static UtraceException Exited(int pid, Exception? inner = null) =>
+        new(TraceErrorKind.ProcessNotFound, $"Process {pid} has exited: Utrace cannot read its functions or attach to it.",
+            "Check the id with Get-Process; to trace a short-lived program from its start, use Start-UTrace -Command.",
+            pid, inner: inner, errorId: "ProcessExited");
+
+    /// <summary>The error for a process whose /proc files the kernel does not let this one read.</summary>
+    public static UtraceException AccessDenied(int pid, Exception? inner = null) =>
+        new(TraceErrorKind.PermissionDenied, $"Utrace may not read process {pid}: it belongs to another user, and reading it needs CAP_SYS_PTRACE.",
+            "Run PowerShell as root: sudo pwsh.", pid, inner: inner, errorId: "ProcessAccessDenied");
+
+    private static IEnumerable<string> ReadLines(int pid, string file)
+    {
+        try
+        {
+            // Read at once: a lazy reader would fail later, outside this catch.
+            return File.ReadAllLines($"/proc/{pid}/{file}");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && !IsRunning(pid))
+        {
+            throw Exited(pid, ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw AccessDenied(pid, ex);
+        }
+    }
+}

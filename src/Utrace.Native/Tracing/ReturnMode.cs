@@ -1,0 +1,28 @@
+namespace Utrace.Native.Tracing;
+
+/// <summary>How the end of a traced call is seen.</summary>
+public enum ReturnMode
+{
+    /// <summary>
+    /// Uretprobe, unless the program switches stacks (ucontext or boost.context coroutines):
+    /// then EntryOnly, with a warning.
+    /// </summary>
+    Auto,
+
+    /// <summary>
+    /// A return probe (uretprobe): the kernel swaps the return address on the stack for its
+    /// trampoline. The fastest way to time calls. Functions that save their return address
+    /// (setjmp, getcontext, vfork, dlsym...) get none and are reported at entry.
+    /// </summary>
+    Uretprobe,
+
+    /// <summary>
+    /// Probes on each function's own ret and tail-call jmp instructions: nothing on the stack
+    /// changes, durations still work. The kernel single-steps each such probe, so a call costs
+    /// several times more. Library calls (PLT stubs) are reported at entry.
+    /// </summary>
+    RetInstruction,
+
+    /// <summary>Entry probes only: every call is reported when it starts, without a duration. The cheapest mode.</summary>
+    EntryOnly,
+}

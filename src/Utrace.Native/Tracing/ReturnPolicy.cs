@@ -1,0 +1,36 @@
+using System.Collections.Frozen;
+
+namespace Utrace.Native.Tracing;
+
+/// <summary>Which functions a return probe would break, and which show that a program switches stacks.</summary>
+internal static class ReturnPolicy
+{
+    /// <summary>
+    /// Functions that save their own return address, return twice, or act on their caller's
+    /// address: a uretprobe would leave the kernel's trampoline where the real address belongs
+    /// (setjmp saves it in the jmp_buf; dlsym(RTLD_NEXT) and dlopen find their caller by it).
+    /// </summary>
+    private static readonly FrozenSet<string> ReadsOwnReturnAddress = new[]
+    {
+        "setjmp", "_setjmp", "__setjmp", "sigsetjmp", "__sigsetjmp", "__sigsetjmp_cancel", "savectx",
+        "getcontext", "__getcontext", "swapcontext", "__swapcontext",
+        "vfork", "__vfork", "__libc_vfork",
+        "dlopen", "dlmopen", "dlsym", "dlvsym", "__libc_dlopen_mode", "__libc_dlsym", "__libc_dlvsym",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Functions through which a program runs code on another stack within a thread (ucontext,
+    /// boost.context): every function live across a switch would return through a trampoline
+    /// the kernel keeps for the other stack.
+    /// </summary>
+    private static readonly FrozenSet<string> SwitchesStacks = new[]
+    {
+        "swapcontext", "__swapcontext", "makecontext", "__makecontext",
+        "jump_fcontext", "ontop_fcontext", "make_fcontext",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    public static bool MustNotReturnProbe(string rawName) => ReadsOwnReturnAddress.Contains(rawName);
+
+    /// <summary>The first name in <paramref name="names"/> that shows stack switching, or null.</summary>
+    public static string? StackSwitchSign(IEnumerable<string> names) => names.FirstOrDefault(SwitchesStacks.Contains);
+}

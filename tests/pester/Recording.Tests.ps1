@@ -1,0 +1,276 @@
+BeforeDiscovery {
+    $noBpf = [bool]$env:UTRACE_NO_BPF
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:Bin = Join-Path $FixtureBin 'gcc-O2-pie'
+    $script:Properties = 'Function', 'Module', 'Caller', 'FunctionId', 'CallerId', 'ProcessId', 'ThreadId', 'Depth',
+        'Start', 'StartNs', 'StartMonotonicNs', 'Duration', 'SelfDuration', 'DurationNs', 'SelfNs'
+
+    # Every property of every event, in order, as one comparable string per event.
+    function Format-Events($Events) {
+        foreach ($e in $Events) { @(foreach ($p in $Properties) { "$p=$($e.$p)" }) -join ' ' }
+    }
+}
+
+Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
+    It 'imports exactly the events streamed live (-PassThru), every property, for <Command>' -ForEach @(
+        @{ Command = 'fib 10'; Function = 'fib'; Calls = 177 }
+        @{ Command = 'threads'; Function = 'work'; Calls = 4000 }
+    ) {
+        $file = Join-Path $TestDrive 'live.arrow'
+        $live = @(Start-UTrace -Command "$Bin/$Command" -OutFile $file -PassThru -SummaryVariable summary)
+        $imported = @(Import-UTrace $file -WarningVariable warnings)
+        $warnings | Should -BeNullOrEmpty
+        @($imported | Where-Object Function -EQ $Function).Count | Should -Be $Calls
+        $summary.EventsRecorded | Should -Be $live.Count
+        $summary.EventsDelivered | Should -Be $live.Count
+        $summary.EventsDropped | Should -Be 0
+        $imported.Count | Should -Be $live.Count
+        Format-Events $imported | Should -Be (Format-Events $live)
+        $imported[0] | Should -BeOfType Utrace.CallEvent
+    }
+
+    It 'writes nothing to the pipeline without -PassThru, and the file holds every call' {
+        $file = Join-Path $TestDrive 'quiet.arrow'
+        $out = @(Start-UTrace -Command "$Bin/fib 10" -OutFile $file -SummaryVariable summary)
+        $out.Count | Should -Be 0
+        $summary.EventsDelivered | Should -Be 0
+        $summary.EventsRecorded | Should -Be (@(Import-UTrace $file).Count)
+        @(Import-UTrace $file | Where-Object Function -EQ 'fib').Count | Should -Be 177
+    }
+
+    It 'records from a job: Receive-Job yields nothing, the file everything' {
+        $file = Join-Path $TestDrive 'job.arrow'
+        $job = Start-UTrace -Command "$Bin/fib 10" -OutFile $file -AsJob
+        $job | Wait-Job -Timeout 30 | Out-Null
+        @(Receive-Job $job).Count | Should -Be 0
+        $job.Summary.EventsRecorded | Should -Be (@(Import-UTrace $file).Count)
+        @(Import-UTrace $file | Where-Object Function -EQ 'fib').Count | Should -Be 177
+        Remove-Job $job
+    }
+
+    It 'records a process attached with -ProcessId' {
+        $server = Start-ServerFixture "$Bin/server"
+        try {
+            $file = Join-Path $TestDrive 'attached.arrow'
+            $job = Start-UTrace -ProcessId $server.Id -Function handle_request, background_task -OutFile $file -AsJob -Confirm:$false
+            Invoke-ServerRequest $server -Count 5
+            $summary = Stop-UTrace $job
+            $events = @(Import-UTrace $file)
+            @($events | Where-Object Function -EQ 'handle_request').Count | Should -Be 5
+            @($events | Where-Object Function -EQ 'background_task').Count | Should -Be 5
+            $events.Count | Should -Be 10
+            $summary.EventsRecorded | Should -Be 10
+            Remove-Job $job
+        }
+        finally {
+            $server.Kill()
+        }
+    }
+
+    It 'stores where the trace came from' {
+        $file = Join-Path $TestDrive 'origin.arrow'
+        Start-UTrace -Command "$Bin/fib 3" -OutFile $file -SummaryVariable summary
+        $trace = [Utrace.TraceFile]::Open($file)
+        try {
+            $trace.Origin.Command | Should -Be "$Bin/fib 3"
+            $trace.Origin.ProcessIds | Should -Be @($summary.ProcessId)
+            $trace.Origin.HostName | Should -Be ([Environment]::MachineName)
+            $trace.Origin.KernelRelease | Should -Be (uname -r)
+            $trace.FormatVersion | Should -Be ([version]'1.0')
+            $trace.Context.Functions.Name | Should -Contain 'fib'
+            ($trace.Context.Functions | Where-Object Name -EQ 'fib').Path | Should -Be "$Bin/fib"
+            $trace.Context.StartTime | Should -BeGreaterOrEqual $summary.StartTime.ToUniversalTime().AddSeconds(-1)
+        }
+        finally {
+            $trace.Dispose()
+        }
+    }
+
+    It 'creates the file mode 0640, owned by the sudo user' {
+        $file = Join-Path $TestDrive 'private.arrow'
+        $env:SUDO_UID = '65534'; $env:SUDO_GID = '65533'
+        try {
+            Start-UTrace -Command "$Bin/fib 3" -OutFile $file
+        }
+        finally {
+            Remove-Item env:SUDO_UID, env:SUDO_GID
+        }
+        stat -c '%a %u %g' $file | Should -Be '640 65534 65533'
+    }
+}
+
+Describe 'A recording that ends badly' -Skip:$noBpf {
+    It 'reads up to the last batch, with a warning, after the tracer is killed with SIGKILL' {
+        $server = Start-ServerFixture "$Bin/server"
+        $file = Join-Path $TestDrive 'killed.arrow'
+        $ready = Join-Path $TestDrive 'tracer.pid'
+        $module = Join-Path $PSScriptRoot '../../Utrace.psd1'
+        # A real tracer in another PowerShell; the dotnet tool's pwsh is a launcher, so the
+        # PowerShell that runs the trace writes its own $PID.
+        $script = "Import-Module '$module'; `$job = Start-UTrace -ProcessId $($server.Id) -Function handle_request, background_task -OutFile '$file' -AsJob -Confirm:`$false; Set-Content '$ready' `$PID; Wait-Job `$job"
+        $launcher = Start-Process pwsh -ArgumentList '-NoProfile', '-Command', $script -PassThru
+        try {
+            $deadline = (Get-Date).AddSeconds(60)
+            while (-not (Test-Path $ready) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            Invoke-ServerRequest $server -Count 20
+            # Written within a second (FlushInterval), while the tracer runs.
+            $deadline = (Get-Date).AddSeconds(10)
+            while (@(Import-UTrace $file -WarningAction SilentlyContinue).Count -lt 40 -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            Stop-Process -Id ([int](Get-Content $ready)) -Force
+            Start-Sleep -Milliseconds 500
+
+            $events = @(Import-UTrace $file -WarningVariable warnings -WarningAction SilentlyContinue)
+            $events.Count | Should -Be 40
+            @($events | Where-Object Function -EQ 'handle_request').Count | Should -Be 20
+            $warnings.Count | Should -Be 1
+            "$($warnings[0])" | Should -BeLike "*was cut short*40 events were read*"
+            # The kernel removed the probes with the tracer: the server goes on.
+            Invoke-ServerRequest $server
+        }
+        finally {
+            $server.Kill()
+            if (-not $launcher.HasExited) { $launcher.Kill() }
+        }
+    }
+
+    It 'ends the recording on a full disk with an error and a file that reads' {
+        $disk = Join-Path $TestDrive 'tiny'
+        New-Item -ItemType Directory $disk | Out-Null
+        mount -t tmpfs -o size=1m utrace-test $disk
+        try {
+            $file = Join-Path $disk 'full.arrow'
+            # fib(24) makes 75,024 calls: 3 MB of events for a 1 MB disk.
+            $out = Start-UTrace -Command "$Bin/fib 24" -OutFile $file -SummaryVariable summary `
+                -ErrorVariable failures -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+            $out | Should -BeNullOrEmpty
+            $failures.Count | Should -Be 1
+            $failures[0].FullyQualifiedErrorId | Should -Be 'RecordingFailed,Utrace.PowerShell.StartUTraceCommand'
+            $failures[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+            "$($failures[0])" | Should -BeLike "*No space left on device*The recording stopped; the file holds the $($summary.EventsRecorded) events written before."
+            $failures[0].ErrorDetails.RecommendedAction | Should -BeLike '*Free some space*'
+            $summary.State | Should -Be 'Failed'
+            $summary.EventsRecorded | Should -BeGreaterThan 0
+            $summary.EventsRecorded | Should -BeLessThan 75024
+            $events = @(Import-UTrace $file -WarningAction SilentlyContinue -ErrorVariable readErrors)
+            $readErrors | Should -BeNullOrEmpty
+            $events.Count | Should -Be $summary.EventsRecorded
+        }
+        finally {
+            umount $disk
+        }
+    }
+}
+
+Describe 'Start-UTrace -OutFile that cannot be written' -Skip:$noBpf {
+    It 'fails before anything runs when <Case>' -ForEach @(
+        @{ Case = 'the folder does not exist'; Folder = { Join-Path $TestDrive 'missing/folder' }; Category = 'ObjectNotFound'; Message = '*its folder does not exist*' }
+        @{ Case = 'the folder is read-only'; Folder = { $d = Join-Path $TestDrive 'ro'; New-Item -ItemType Directory $d | Out-Null; mount -t tmpfs -o ro,size=64k utrace-test $d; $d }; Category = 'PermissionDenied'; Message = '*Read-only file system*' }
+    ) {
+        $folder = & $Folder
+        try {
+            $marker = Join-Path $TestDrive "ran-$([guid]::NewGuid())"
+            { Start-UTrace -Command "/usr/bin/touch $marker" -OutFile (Join-Path $folder 't.arrow') } |
+                Should -Throw -ErrorId 'StartTraceFailed,Utrace.PowerShell.StartUTraceCommand' -ExpectedMessage $Message
+            $Error[0].CategoryInfo.Category | Should -Be $Category
+            $Error[0].TargetObject | Should -Be (Join-Path $folder 't.arrow')
+            Test-Path $marker | Should -BeFalse
+        }
+        finally {
+            if ($Case -like '*read-only*') { umount $folder }
+        }
+    }
+
+    It 'refuses a path that is not on the file system' {
+        { Start-UTrace -Command "$Bin/fib 3" -OutFile 'env:NOPE' } |
+            Should -Throw -ErrorId 'OutFileNotFileSystem,Utrace.PowerShell.StartUTraceCommand'
+    }
+}
+
+Describe 'Import-UTrace paths' -Skip:$noBpf {
+    BeforeAll {
+        $script:Recorded = Join-Path $TestDrive 'fib.arrow'
+        Start-UTrace -Command "$Bin/fib 5" -OutFile $Recorded
+        $script:Count = @(Import-UTrace $Recorded).Count
+    }
+
+    It 'resolves ~, relative paths and PowerShell drives' {
+        $inHome = Join-Path $HOME "utrace-test-$PID.arrow"
+        Copy-Item $Recorded $inHome
+        New-PSDrive -Name UtraceTest -PSProvider FileSystem -Root $TestDrive | Out-Null
+        Push-Location $TestDrive
+        try {
+            @(Import-UTrace "~/utrace-test-$PID.arrow").Count | Should -Be $Count
+            @(Import-UTrace ./fib.arrow).Count | Should -Be $Count
+            @(Import-UTrace UtraceTest:/fib.arrow).Count | Should -Be $Count
+        }
+        finally {
+            Pop-Location
+            Remove-PSDrive UtraceTest
+            Remove-Item $inHome
+        }
+    }
+
+    It 'reads several files, by wildcard and by list, and literal paths from Get-ChildItem' {
+        $folder = New-Item -ItemType Directory (Join-Path $TestDrive 'many')
+        Copy-Item $Recorded (Join-Path $folder 'a.arrow')
+        Copy-Item $Recorded (Join-Path $folder 'b[1].arrow')
+        @(Import-UTrace (Join-Path $folder '*.arrow')).Count | Should -Be (2 * $Count)
+        @(Import-UTrace $Recorded, $Recorded).Count | Should -Be (2 * $Count)
+        @(Get-ChildItem $folder | Import-UTrace).Count | Should -Be (2 * $Count)
+        @(Import-UTrace -LiteralPath (Join-Path $folder 'b[1].arrow')).Count | Should -Be $Count
+    }
+
+    It 'gives a clear error for <Case>' -ForEach @(
+        @{ Case = 'a missing file'; Make = { Join-Path $TestDrive 'none.arrow' }; ErrorId = 'PathNotFound'; Category = 'ObjectNotFound'; Message = '*does not exist*' }
+        @{ Case = 'a wildcard that matches nothing'; Make = { Join-Path $TestDrive 'none*.arrow' }; ErrorId = 'TraceFileNotFound'; Category = 'ObjectNotFound'; Message = 'No file matches*' }
+        @{ Case = 'an empty file'; Make = { $p = Join-Path $TestDrive 'empty.arrow'; Set-Content $p -Value $null -NoNewline; $p }; ErrorId = 'InvalidTraceFile'; Category = 'InvalidData'; Message = '*is empty.' }
+        @{ Case = 'random bytes'; Make = { $p = Join-Path $TestDrive 'random.arrow'; [IO.File]::WriteAllBytes($p, [byte[]](1..255 + 1..255)); $p }; ErrorId = 'InvalidTraceFile'; Category = 'InvalidData'; Message = '*is not a Utrace trace file*' }
+        @{ Case = 'a path on another provider'; Make = { 'env:PATH' }; ErrorId = 'TraceFileNotFileSystem'; Category = 'InvalidArgument'; Message = '*is not a file-system path*' }
+    ) {
+        $path = & $Make
+        $events = @(Import-UTrace $path -ErrorVariable failures -ErrorAction SilentlyContinue)
+        $events.Count | Should -Be 0
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -Be "$ErrorId,Utrace.PowerShell.ImportUTraceCommand"
+        $failures[0].CategoryInfo.Category | Should -Be $Category
+        "$($failures[0])" | Should -BeLike $Message
+    }
+
+    It 'reads a file cut inside a batch up to the cut, with a warning' {
+        $cut = Join-Path $TestDrive 'cut.arrow'
+        Copy-Item $Recorded $cut
+        $stream = [IO.File]::OpenWrite($cut)
+        $stream.SetLength($stream.Length - 100)
+        $stream.Dispose()
+        $events = @(Import-UTrace $cut -WarningVariable warnings -WarningAction SilentlyContinue -ErrorVariable failures)
+        # One batch only: nothing before the cut.
+        $events.Count | Should -Be 0
+        $failures | Should -BeNullOrEmpty
+        "$warnings" | Should -BeLike '*was cut short*0 events were read*'
+    }
+}
+
+Describe 'A reader nobody here wrote' -Skip:$noBpf {
+    BeforeAll {
+        $script:NodeDir = (Resolve-Path (Join-Path $PSScriptRoot '../node')).Path
+        if (-not (Test-Path (Join-Path $NodeDir 'node_modules/apache-arrow'))) {
+            npm ci --prefix $NodeDir --no-audit --no-fund | Out-Host
+        }
+    }
+
+    It 'apache-arrow under node finds the rows, durations and names Utrace finds' {
+        $file = Join-Path $TestDrive 'node.arrow'
+        Start-UTrace -Command "$Bin/threads" -OutFile $file
+        $events = @(Import-UTrace $file)
+        $seen = node (Join-Path $NodeDir 'read-trace.mjs') $file | ConvertFrom-Json
+        $LASTEXITCODE | Should -Be 0
+        $seen.rows | Should -Be $events.Count
+        [long]$seen.durationSum | Should -Be ($events | Measure-Object DurationNs -Sum).Sum
+        $seen.calls.work | Should -Be 4000
+        $seen.formatVersion | Should -Be '1.0'
+        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64'
+    }
+}
