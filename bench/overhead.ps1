@@ -43,6 +43,9 @@
                       filtered in the kernel. EventsFiltered + EventsSent must equal N; a call
                       that was preempted for a scheduler tick really lasts over 1 ms and is
                       sent, so EventsSent is reported, normally 0.
+      utrace-retinsn  as utrace-job, with -ReturnMode RetInstruction: a probe on leaf's ret
+                      instruction instead of a uretprobe (the kernel single-steps it).
+      utrace-entryonly as utrace-job, with -ReturnMode EntryOnly: no return probe at all.
       utrace-where    Start-UTrace -Function leaf | Where-Object Duration -gt 1ms in the
                       foreground (PowerShell's slowest common filter): delivered + dropped
                       must equal N, and EventsDropped tells whether the pipeline fell so far
@@ -219,8 +222,13 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
                 $problems.Add("bpftrace counted $detail, expected $N each (exit $LASTEXITCODE): $((Get-Content $errFile -ErrorAction SilentlyContinue) -join ' / ')")
             }
         }
-        { $_ -in 'utrace-job', 'utrace-min1ms' } {
-            $extra = if ($Config -eq 'utrace-min1ms') { @{ MinDuration = '1ms' } } else { @{} }
+        { $_ -in 'utrace-job', 'utrace-min1ms', 'utrace-retinsn', 'utrace-entryonly' } {
+            $extra = switch ($Config) {
+                'utrace-min1ms' { @{ MinDuration = '1ms' } }
+                'utrace-retinsn' { @{ ReturnMode = 'RetInstruction' } }
+                'utrace-entryonly' { @{ ReturnMode = 'EntryOnly' } }
+                default { @{} }
+            }
             $job = Start-UTrace -Command $leaf -ArgumentList "$N", $file -Function leaf -AsJob @extra
             try {
                 if (-not (Wait-Job $job -Timeout 120)) {
@@ -237,7 +245,7 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             if ($s.FunctionCount -ne 1) { $problems.Add("FunctionCount $($s.FunctionCount), expected 1") }
             if ($dropped -ne 0) { $problems.Add("EventsDropped $dropped") }
             if ($delivered -ne $sent -or $received -ne $delivered) { $problems.Add("EventsSent $sent, EventsDelivered $delivered, Receive-Job ${received}: they must agree") }
-            if ($Config -eq 'utrace-job') {
+            if ($Config -ne 'utrace-min1ms') {
                 if ($received -ne $N) { $problems.Add("Receive-Job returned $received events, expected $N") }
                 if ($sent -ne $N -or $filtered -ne 0) { $problems.Add("EventsSent $sent, EventsFiltered $filtered; expected $N and 0") }
             }
@@ -298,7 +306,7 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
 # --- run -------------------------------------------------------------------------------------
 $configs = @('untraced', 'floor')
 if ($bpftrace) { $configs += 'bpftrace' }
-$configs += 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where'
+$configs += 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where', 'utrace-retinsn', 'utrace-entryonly'
 
 $startedAt = Get-Date
 $loadBefore = Get-LoadAverage
@@ -338,6 +346,8 @@ $describe = [ordered]@{
     'utrace-measure' = 'Utrace `\| Measure-Object`'
     'utrace-min1ms'  = 'Utrace `-MinDuration 1ms -AsJob` (all filtered in the kernel)'
     'utrace-where'   = 'Utrace `\| Where-Object Duration -gt 1ms`'
+    'utrace-retinsn' = 'Utrace `-ReturnMode RetInstruction -AsJob` (probe on leaf''s `ret`, single-stepped)'
+    'utrace-entryonly' = 'Utrace `-ReturnMode EntryOnly -AsJob` (entry probe only)'
 }
 $stats = @{}
 foreach ($config in $configs) {

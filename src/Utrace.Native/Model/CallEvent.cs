@@ -44,23 +44,18 @@ public sealed class CallEvent
         HasDuration = hasDuration;
     }
 
-    /// <summary>
-    /// False when the call was reported at its entry, with no duration (entry-only tracing, or a
-    /// function such as setjmp that must not get a return probe); Duration is then zero.
-    /// </summary>
-    public bool HasDuration { get; }
 
     /// <summary>The trace this event belongs to: its function table and clock.</summary>
-    public TraceContext Context => _context;
+    internal TraceContext Context => _context;
 
     /// <summary>Index of <see cref="Function"/> in the trace's function table.</summary>
-    public int FunctionId => _functionId;
+    internal int FunctionId => _functionId;
 
     /// <summary>Index of <see cref="Caller"/> in the trace's function table, or -1.</summary>
-    public int CallerId => _callerId;
+    internal int CallerId => _callerId;
 
     /// <summary>CLOCK_MONOTONIC (ns) at the call's entry.</summary>
-    public ulong StartMonotonicNs => _startMonotonicNs;
+    internal ulong StartMonotonicNs => _startMonotonicNs;
 
     /// <summary>The function's name, demangled.</summary>
     public string Function => _context.Functions[_functionId].Name;
@@ -90,6 +85,12 @@ public sealed class CallEvent
 
     public long DurationNs { get; }
     public long SelfNs { get; }
+
+    /// <summary>
+    /// False when the call was reported at its entry, with no duration (entry-only tracing, or a
+    /// function such as setjmp that must not get a return probe); Duration is then zero.
+    /// </summary>
+    public bool HasDuration { get; }
 
     public override string ToString() => $"{Function} {Duration}";
 }

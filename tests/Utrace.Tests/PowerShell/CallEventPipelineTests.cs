@@ -70,7 +70,7 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
             _events);
         Assert.Equal(
             ["Function=geo::Shape::area()", "Module=demo", "ProcessId=100", "ThreadId=101", "Depth=1", "Caller=main",
-             "Duration=800 ns", "SelfDuration=800 ns", "StartNs=10", "DurationNs=800", "SelfNs=800"],
+             "Duration=800 ns", "SelfDuration=800 ns", "StartNs=10", "DurationNs=800", "SelfNs=800", "HasDuration=True"],
             row.Select(r => r.BaseObject));
     }
 
@@ -100,7 +100,7 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
     private static CallEvent Event(TraceContext context, ulong start, ulong duration, ulong self, uint function, uint caller, uint depth, uint tid) =>
         new(context, new EventRecord
         {
-            StartNs = start, DurationNs = duration, SelfNs = self, FunctionId = function, CallerId = caller,
+            Type = RecordType.Call, StartNs = start, DurationNs = duration, SelfNs = self, FunctionId = function, CallerId = caller,
             Depth = depth, Pid = 100, Tid = tid,
         });
 }
