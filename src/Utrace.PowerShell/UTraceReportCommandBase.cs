@@ -51,7 +51,7 @@ public abstract class UTraceReportCommandBase : PSCmdlet
         else
             WriteError(ErrorRecords.Create(new ArgumentException($"The input is not a CallEvent: {problem}."), "InputNotCallEvent",
                 ErrorCategory.InvalidType, InputObject,
-                "Pipe the CallEvents of Start-UTrace, or CallEvents read back with Import-Clixml or from a remote session."));
+                "Pipe the CallEvents of Start-UTrace (or read back with Import-Clixml, or from a remote session); give trace files with -Path."));
     }
 
     /// <summary>Takes one call of the input.</summary>
