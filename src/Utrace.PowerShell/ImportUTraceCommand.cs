@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using Utrace.Native.Tracing;
 
 namespace Utrace.PowerShell;
 
@@ -28,81 +27,8 @@ public sealed class ImportUTraceCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
+        var input = new TraceFileInput(this);
         foreach (var path in ParameterSetName == PathSet ? Path : LiteralPath)
-        {
-            foreach (var file in Resolve(path, literal: ParameterSetName == LiteralPathSet))
-                Import(file);
-        }
+            input.Read(path, literal: ParameterSetName == LiteralPathSet, WriteObject);
     }
-
-    /// <summary>The file-system paths <paramref name="path"/> names; an error (and none) when it names nothing.</summary>
-    private IEnumerable<string> Resolve(string path, bool literal)
-    {
-        IReadOnlyList<string> files;
-        ProviderInfo provider;
-        try
-        {
-            files = literal
-                ? [SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out _)]
-                : SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
-        }
-        catch (Exception ex) when (ex is ItemNotFoundException or SessionStateException)
-        {
-            // PowerShell's own error: "Cannot find path '...' because it does not exist."
-            WriteError(((IContainsErrorRecord)ex).ErrorRecord);
-            return [];
-        }
-        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
-        {
-            WriteError(ErrorRecords.Create(new ArgumentException($"'{path}' is not a file-system path (it is on the {provider.Name} provider)."),
-                "TraceFileNotFileSystem", ErrorCategory.InvalidArgument, path, "Give a path on a file-system drive, such as ./trace.arrow."));
-            return [];
-        }
-        if (files.Count == 0)
-            WriteError(ErrorRecords.Create(new ItemNotFoundException($"No file matches '{path}'."),
-                "TraceFileNotFound", ErrorCategory.ObjectNotFound, path, "Check the pattern; list the trace files with Get-ChildItem."));
-        return files;
-    }
-
-    private void Import(string path)
-    {
-        TraceFile file;
-        try
-        {
-            file = TraceFile.Open(path);
-        }
-        catch (UtraceException ex)
-        {
-            WriteError(ErrorRecords.From(ex, ErrorId(ex)));
-            return;
-        }
-        using (file)
-        {
-            long count = 0;
-            try
-            {
-                foreach (var e in file.ReadEvents())
-                {
-                    WriteObject(e);
-                    count++;
-                }
-            }
-            catch (UtraceException ex)
-            {
-                WriteError(ErrorRecords.From(ex, ErrorId(ex)));
-                return;
-            }
-            if (file.WasCut)
-                WriteWarning($"The trace file '{path}' was cut short (its recording was killed, ran out of disk, or is still running): " +
-                    $"{count} events were read, up to its last complete record batch.");
-        }
-    }
-
-    private static string ErrorId(UtraceException ex) => ex.Kind switch
-    {
-        TraceErrorKind.NotFound => "TraceFileNotFound",
-        TraceErrorKind.NotSupported => "TraceFormatTooNew",
-        TraceErrorKind.InvalidData => "InvalidTraceFile",
-        _ => "ImportTraceFailed",
-    };
 }
