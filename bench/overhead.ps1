@@ -46,6 +46,8 @@
       utrace-retinsn  as utrace-job, with -ReturnMode RetInstruction: a probe on leaf's ret
                       instruction instead of a uretprobe (the kernel single-steps it).
       utrace-entryonly as utrace-job, with -ReturnMode EntryOnly: no return probe at all.
+      utrace-summary  Start-UTrace -Function leaf -Summary: calls aggregated in BPF maps; the
+                      summary's Calls of leaf must equal N.
       utrace-where    Start-UTrace -Function leaf | Where-Object Duration -gt 1ms in the
                       foreground (PowerShell's slowest common filter): delivered + dropped
                       must equal N, and EventsDropped tells whether the pipeline fell so far
@@ -222,6 +224,12 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
                 $problems.Add("bpftrace counted $detail, expected $N each (exit $LASTEXITCODE): $((Get-Content $errFile -ErrorAction SilentlyContinue) -join ' / ')")
             }
         }
+        'utrace-summary' {
+            $rows = @(Start-UTrace -Command $leaf -ArgumentList "$N", $file -Function leaf -Summary)
+            if ($global:LASTEXITCODE -ne 0) { $problems.Add("exit code $global:LASTEXITCODE") }
+            $received = ($rows | Where-Object Function -EQ 'leaf').Calls
+            if ($received -ne $N) { $problems.Add("the summary counted $received calls of leaf, expected $N") }
+        }
         { $_ -in 'utrace-job', 'utrace-min1ms', 'utrace-retinsn', 'utrace-entryonly' } {
             $extra = switch ($Config) {
                 'utrace-min1ms' { @{ MinDuration = '1ms' } }
@@ -306,7 +314,7 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
 # --- run -------------------------------------------------------------------------------------
 $configs = @('untraced', 'floor')
 if ($bpftrace) { $configs += 'bpftrace' }
-$configs += 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where', 'utrace-retinsn', 'utrace-entryonly'
+$configs += 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where', 'utrace-retinsn', 'utrace-entryonly', 'utrace-summary'
 
 $startedAt = Get-Date
 $loadBefore = Get-LoadAverage
@@ -348,6 +356,7 @@ $describe = [ordered]@{
     'utrace-where'   = 'Utrace `\| Where-Object Duration -gt 1ms`'
     'utrace-retinsn' = 'Utrace `-ReturnMode RetInstruction -AsJob` (probe on leaf''s `ret`, single-stepped)'
     'utrace-entryonly' = 'Utrace `-ReturnMode EntryOnly -AsJob` (entry probe only)'
+    'utrace-summary' = 'Utrace `-Summary` (aggregated per function in the kernel, no ring buffer)'
 }
 $stats = @{}
 foreach ($config in $configs) {

@@ -52,7 +52,23 @@ struct utrace_config {
 	__u32 filter_threads;  /* 1 = only threads in the thread_filter map */
 	__u32 protect_unwind;  /* 1 = keep C++ exceptions working through return probes */
 	__u32 return_mode;     /* UTRACE_RETURN_* */
-	__u32 reserved;
+	__u32 summary_only;    /* 1 = aggregate calls per function in the summaries map, send nothing */
+};
+
+/* Buckets of a latency histogram: bucket b counts calls that lasted [2^b, 2^(b+1)) ns
+ * (bucket 0 also 0 ns; the last one everything longer, 2^39 ns is about 9 minutes). */
+#define UTRACE_HISTOGRAM_BUCKETS 40
+
+/* Per function and CPU, in summary mode (config.summary_only): what Measure-UTrace computes
+ * from events, aggregated in the kernel instead. */
+struct utrace_function_summary {
+	__u64 calls;
+	__u64 total_ns; /* outermost calls of the function only: a recursive call is inside its caller's time */
+	__u64 sum_ns;   /* every call, recursive ones included: for the average */
+	__u64 self_ns;
+	__u64 min_ns;   /* 0 = no call yet */
+	__u64 max_ns;
+	__u64 histogram[UTRACE_HISTOGRAM_BUCKETS];
 };
 
 /*
@@ -89,6 +105,7 @@ struct utrace_stats {
 	__u64 unwound;     /* calls ended by an exception or longjmp instead of a return */
 	__u64 patches;     /* stack patches requested (each stops the process once) */
 	__u64 patch_lost;  /* patches the full patches ring refused: the unwinder met a trampoline */
+	__u64 outermost_ns; /* summary mode: summed durations of outermost calls, the traced time */
 };
 
 #endif

@@ -73,6 +73,13 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>
+    /// Aggregates calls per function in the kernel (Calls, Total, Self, Average, Min, Max and a latency
+    /// histogram) and writes one summary per function when the trace ends, instead of an event per call.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Summary { get; set; }
+
     /// <summary>Multi-uprobe links (default where the kernel has them) or one uprobe per function.</summary>
     [Parameter]
     public AttachMode AttachMode { get; set; } = AttachMode.Auto;
@@ -123,6 +130,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         {
             session.Dispose();
         }
+        if (!_stopping.IsCancellationRequested)
+            WriteObject(session.FunctionSummaries, enumerateCollection: true);
         Report(session.Summary);
         if (session.RecordingFailure is { } failure)
             WriteError(ErrorRecords.From(failure, "RecordingFailed"));
@@ -131,6 +140,12 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     /// <summary>Launches or attaches; null when ShouldProcess said no.</summary>
     private TraceSession? StartSession(ProgressReporter progress)
     {
+        if (Summary && OutFile is not null)
+        {
+            Fail(new UtraceException(TraceErrorKind.InvalidArgument, "-Summary aggregates in the kernel and writes no events: there is nothing for -OutFile to record.",
+                "Leave out -OutFile, or -Summary (and summarize the file with Measure-UTrace -Path).", OutFile), "SummaryWithOutFile");
+            return null;
+        }
         var outFile = OutFile is null ? null : ResolveOutFile(OutFile);
         TraceFileWriter? recording = null;
         try
@@ -178,6 +193,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         RunAs = runAs,
         Recording = recording,
         StreamEvents = recording is null || PassThru,
+        SummaryOnly = Summary,
     };
 
     /// <summary>The file-system path of -OutFile (relative, ~ and PSDrives resolved by PowerShell); the file need not exist.</summary>

@@ -73,6 +73,9 @@ public sealed class UTraceJob : Job
         {
             // Disposed: nobody reads any more.
         }
+        // -Summary: the kernel's per-function figures, once the trace has ended (Stop-UTrace included).
+        foreach (var function in _session.FunctionSummaries)
+            Output.Add(PSObject.AsPSObject(function));
         var summary = _session.Summary;
         if (SummaryText.Drops(summary) is { } drops)
             Warning.Add(new WarningRecord(drops));

@@ -49,7 +49,27 @@ internal struct TraceConfig
     public uint FilterThreads;
     public uint ProtectUnwind;
     public KernelReturnMode ReturnMode;
-    public uint Reserved;
+    public uint SummaryOnly;
+}
+
+/// <summary>struct utrace_function_summary: one function's calls on one CPU, in summary mode.</summary>
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_function_summary")]
+internal struct FunctionSummaryRecord
+{
+    public ulong Calls;
+    public ulong TotalNs;
+    public ulong SumNs;
+    public ulong SelfNs;
+    public ulong MinNs;
+    public ulong MaxNs;
+    public HistogramBuckets Histogram;
+}
+
+/// <summary>utrace_function_summary's histogram[UTRACE_HISTOGRAM_BUCKETS].</summary>
+[InlineArray(Abi.HistogramBuckets)]
+internal struct HistogramBuckets
+{
+    private ulong _first;
 }
 
 /// <summary>UTRACE_RETURN_*: how the BPF program sees a call end.</summary>
@@ -76,6 +96,7 @@ internal struct StatsRecord
     public ulong Unwound;
     public ulong Patches;
     public ulong PatchLost;
+    public ulong OutermostNs;
 }
 
 /// <summary>struct utrace_patch_write: one return-address slot to write.</summary>
@@ -124,6 +145,10 @@ internal static class Abi
     /// <summary>UTRACE_UNWIND_CATCH: the cookie of the hook where a handler catches.</summary>
     [AbiConstant("UTRACE_UNWIND_CATCH")]
     public const uint UnwindCatch = 0xfffffff1;
+
+    /// <summary>UTRACE_HISTOGRAM_BUCKETS: bucket b of a latency histogram counts calls of [2^b, 2^(b+1)) ns.</summary>
+    [AbiConstant("UTRACE_HISTOGRAM_BUCKETS")]
+    public const int HistogramBuckets = 40;
 
     /// <summary>UTRACE_COOKIE_ENTRY_ONLY: the function has no return probe; report it at entry.</summary>
     [AbiConstant("UTRACE_COOKIE_ENTRY_ONLY")]

@@ -47,6 +47,7 @@ internal sealed class TraceProgram : IDisposable
         PatchesMapFd = MapFd("patches");
         StacksMapFd = MapFd("stacks");
         StatsMapFd = MapFd("stats");
+        SummariesMapFd = MapFd("summaries");
         ThreadFilterMapFd = MapFd("thread_filter");
     }
 
@@ -59,6 +60,7 @@ internal sealed class TraceProgram : IDisposable
     /// <summary>The threads' call stacks (task storage), read by utrace-guard when a trace ends.</summary>
     public int StacksMapFd { get; }
     private int StatsMapFd { get; }
+    private int SummariesMapFd { get; }
     private int ThreadFilterMapFd { get; }
 
     /// <summary>Multi-uprobe links arrived in Linux 6.6.</summary>
@@ -68,7 +70,7 @@ internal sealed class TraceProgram : IDisposable
     /// Opens, configures and loads the object; <paramref name="mode"/> must not be Auto, and
     /// <paramref name="ringBufferBytes"/> must be a power of two of at least a page.
     /// </summary>
-    public static unsafe TraceProgram Load(in TraceConfig config, AttachMode mode, int ringBufferBytes)
+    public static unsafe TraceProgram Load(in TraceConfig config, AttachMode mode, int ringBufferBytes, int functionCount)
     {
         LibbpfLog.Install();
         var bytes = ObjectBytes.Value;
@@ -83,6 +85,11 @@ internal sealed class TraceProgram : IDisposable
             var events = Interop.Libbpf.FindMapByName(obj, "events");
             if (events == IntPtr.Zero || Interop.Libbpf.MapSetMaxEntries(events, (uint)ringBufferBytes) != 0)
                 throw new InvalidOperationException("The BPF object has no ring buffer 'events' to size.");
+            // A per-function entry only where it is used: the array is per CPU.
+            var summaries = Interop.Libbpf.FindMapByName(obj, "summaries");
+            var summaryEntries = config.SummaryOnly != 0 ? (uint)Math.Max(1, functionCount) : 1u;
+            if (summaries == IntPtr.Zero || Interop.Libbpf.MapSetMaxEntries(summaries, summaryEntries) != 0)
+                throw new InvalidOperationException("The BPF object has no map 'summaries' to size.");
             // Load one flavour of each program that the configuration uses.
             foreach (var kind in Enum.GetValues<ProbeKind>())
             {
@@ -156,6 +163,39 @@ internal sealed class TraceProgram : IDisposable
         }
     }
 
+    /// <summary>Summary mode: each function's calls, summed over all CPUs, indexed by function id.</summary>
+    public unsafe FunctionSummaryRecord[] ReadSummaries(int functionCount)
+    {
+        var cpus = Interop.Libbpf.NumPossibleCpus();
+        var totals = new FunctionSummaryRecord[functionCount];
+        if (cpus <= 0)
+            return totals;
+        var perCpu = new FunctionSummaryRecord[cpus];
+        fixed (FunctionSummaryRecord* values = perCpu)
+        {
+            for (uint id = 0; id < (uint)functionCount; id++)
+            {
+                if (Interop.Libbpf.MapLookupElem(SummariesMapFd, &id, values) != 0)
+                    throw Interop.BpfError(Interop.LastErrno, "Reading the function summaries");
+                ref var total = ref totals[id];
+                foreach (ref readonly var cpu in perCpu.AsSpan())
+                {
+                    if (cpu.Calls == 0)
+                        continue;
+                    total.MinNs = total.Calls == 0 ? cpu.MinNs : Math.Min(total.MinNs, cpu.MinNs);
+                    total.MaxNs = Math.Max(total.MaxNs, cpu.MaxNs);
+                    total.Calls += cpu.Calls;
+                    total.TotalNs += cpu.TotalNs;
+                    total.SumNs += cpu.SumNs;
+                    total.SelfNs += cpu.SelfNs;
+                    for (var b = 0; b < Abi.HistogramBuckets; b++)
+                        total.Histogram[b] += cpu.Histogram[b];
+                }
+            }
+        }
+        return totals;
+    }
+
     /// <summary>The counters summed over all CPUs.</summary>
     public unsafe StatsRecord ReadStats()
     {
@@ -181,6 +221,7 @@ internal sealed class TraceProgram : IDisposable
             total.Unwound += s.Unwound;
             total.Patches += s.Patches;
             total.PatchLost += s.PatchLost;
+            total.OutermostNs += s.OutermostNs;
         }
         return total;
     }

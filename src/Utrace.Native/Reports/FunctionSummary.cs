@@ -4,7 +4,7 @@ namespace Utrace;
 public sealed class FunctionSummary
 {
     internal FunctionSummary(string function, string module, int? threadId, long calls, Duration total, Duration self,
-        Duration average, Duration min, Duration max, double totalPercent, double selfPercent)
+        Duration average, Duration min, Duration max, double totalPercent, double selfPercent, LatencyHistogram? histogram = null)
     {
         Function = function;
         Module = module;
@@ -17,6 +17,7 @@ public sealed class FunctionSummary
         Max = max;
         TotalPercent = totalPercent;
         SelfPercent = selfPercent;
+        Histogram = histogram;
     }
 
     public string Function { get; }
@@ -44,6 +45,9 @@ public sealed class FunctionSummary
 
     /// <summary>Self as a percentage of the traced time: these add up to 100.</summary>
     public double SelfPercent { get; }
+
+    /// <summary>How the durations spread (in-kernel summaries, Start-UTrace -Summary); null from Measure-UTrace.</summary>
+    public LatencyHistogram? Histogram { get; }
 
     public override string ToString() => $"{Function} {Total}";
 }

@@ -23,6 +23,12 @@ public sealed class TraceOptions
     /// <summary>How the end of a call is seen; Auto avoids return probes where they would change what the program computes.</summary>
     public ReturnMode ReturnMode { get; init; } = ReturnMode.Auto;
 
+    /// <summary>
+    /// Aggregate calls per function in the kernel (calls, total, self, min, max, a latency
+    /// histogram) instead of sending one event per call: <see cref="TraceSession.FunctionSummaries"/>.
+    /// </summary>
+    public bool SummaryOnly { get; init; }
+
     /// <summary>The user a launched command runs as; null: the tracer's own user.</summary>
     public UserAccount? RunAs { get; init; }
 

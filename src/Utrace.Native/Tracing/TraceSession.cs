@@ -195,6 +195,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             WakeupBytes = (ulong)_options.WakeupBytes,
             FilterThreads = _options.ThreadIds is { Count: > 0 } ? 1u : 0u,
             ProtectUnwind = unwindHooks.Count > 0 ? 1u : 0u,
+            SummaryOnly = _options.SummaryOnly ? 1u : 0u,
             ReturnMode = _returnMode switch
             {
                 ReturnMode.RetInstruction => KernelReturnMode.Instruction,
@@ -203,7 +204,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             },
         };
         var plan = ProbePlan.Build(Functions, _returnMode);
-        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes);
+        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, Functions.Count);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions);
@@ -285,6 +286,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _guard?.Finish();
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
+                if (_options.SummaryOnly && _program is not null)
+                    FunctionSummaries = Summarize(_program.ReadSummaries(Functions.Count), stats.OutermostNs);
             }
             catch
             {
@@ -303,6 +306,30 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _completion.TrySetResult();
             }
         }
+    }
+
+    /// <summary>With <see cref="TraceOptions.SummaryOnly"/>, once the trace has ended: one per function called, largest Total first.</summary>
+    public IReadOnlyList<FunctionSummary> FunctionSummaries { get; private set; } = [];
+
+    private IReadOnlyList<FunctionSummary> Summarize(FunctionSummaryRecord[] records, ulong tracedNs)
+    {
+        double Percent(ulong ns) => tracedNs == 0 ? 0 : 100.0 * ns / tracedNs;
+        var summaries = new List<FunctionSummary>();
+        for (var id = 0; id < records.Length; id++)
+        {
+            ref readonly var r = ref records[id];
+            if (r.Calls == 0)
+                continue;
+            var buckets = new long[Abi.HistogramBuckets];
+            for (var b = 0; b < buckets.Length; b++)
+                buckets[b] = (long)r.Histogram[b];
+            summaries.Add(new FunctionSummary(Functions[id].Name, Functions[id].Module, null, (long)r.Calls,
+                Duration.FromNanoseconds((long)r.TotalNs), Duration.FromNanoseconds((long)r.SelfNs),
+                Duration.FromNanoseconds((long)(r.SumNs / r.Calls)),
+                Duration.FromNanoseconds((long)r.MinNs), Duration.FromNanoseconds((long)r.MaxNs),
+                Percent(r.TotalNs), Percent(r.SelfNs), new LatencyHistogram(buckets)));
+        }
+        return summaries.OrderByDescending(s => s.Total).ToArray();
     }
 
     // On a thread of Utrace's own, where an exception would end PowerShell: Finish records the
