@@ -48,6 +48,8 @@
 #define MAX_PENDING 4096
 /* How long a dead tracer's links may take to close (each ~32 ms, side by side). */
 #define LINKS_CLOSING_MS 300
+/* How long the hooks are kept after a tracer's death, serving patches, before a last check. */
+#define AFTER_DEATH_MS 1000
 /* Longest wait for a group stop; a thread in uninterruptible sleep may delay it. */
 #define STOP_WAIT_NS 2000000000ll
 
@@ -264,6 +266,17 @@ int main(int argc, char **argv)
 		}
 	}
 	finish(ring, atoi(argv[2]), pid, tracer_died);
+	if (tracer_died) {
+		/* The dead tracer's links may close later than we waited: keep serving the hooks
+		 * (still held here) a while, then take what trampolines came since off again. */
+		long long until = now_ns() + AFTER_DEATH_MS * 1000000ll;
+		while (now_ns() < until) {
+			poll(waits, 1, 20);
+			ring_buffer__consume(ring);
+			serve(ring, pid);
+		}
+		finish(ring, atoi(argv[2]), pid, 0);
+	}
 	ring_buffer__free(ring);
 	printf("applied %llu failed %llu\n", applied, failed);
 	return 0;
