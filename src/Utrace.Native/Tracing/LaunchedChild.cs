@@ -30,10 +30,7 @@ internal sealed class LaunchedChild : IDisposable
     /// <exception cref="UtraceException">The launcher is missing, or could not become the user, or the user may not run the program.</exception>
     public static LaunchedChild Start(string program, string argv0, IReadOnlyList<string> arguments, string workingDirectory, UserAccount? runAs)
     {
-        var launcher = Path.Combine(Path.GetDirectoryName(typeof(LaunchedChild).Assembly.Location)!, LauncherName);
-        if (!File.Exists(launcher))
-            throw new UtraceException(TraceErrorKind.NotFound, $"The launcher {launcher} is missing.",
-                "Rebuild Utrace (scripts/setup.sh).", launcher);
+        var launcher = HelperProgram.Locate(LauncherName, "launcher");
         var info = new ProcessStartInfo(launcher) { UseShellExecute = false, WorkingDirectory = workingDirectory };
         if (runAs is not null)
         {
