@@ -36,31 +36,11 @@ public sealed class ImportUTraceCommand : PSCmdlet
     }
 
     /// <summary>The file-system paths <paramref name="path"/> names; an error (and none) when it names nothing.</summary>
-    private IEnumerable<string> Resolve(string path, bool literal)
+    private IReadOnlyList<string> Resolve(string path, bool literal)
     {
-        IReadOnlyList<string> files;
-        ProviderInfo provider;
-        try
-        {
-            files = literal
-                ? [SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out _)]
-                : SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
-        }
-        catch (Exception ex) when (ex is ItemNotFoundException or SessionStateException)
-        {
-            // PowerShell's own error: "Cannot find path '...' because it does not exist."
-            WriteError(((IContainsErrorRecord)ex).ErrorRecord);
-            return [];
-        }
-        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
-        {
-            WriteError(ErrorRecords.Create(new ArgumentException($"'{path}' is not a file-system path (it is on the {provider.Name} provider)."),
-                "TraceFileNotFileSystem", ErrorCategory.InvalidArgument, path, "Give a path on a file-system drive, such as ./trace.arrow."));
-            return [];
-        }
-        if (files.Count == 0)
-            WriteError(ErrorRecords.Create(new ItemNotFoundException($"No file matches '{path}'."),
-                "TraceFileNotFound", ErrorCategory.ObjectNotFound, path, "Check the pattern; list the trace files with Get-ChildItem."));
+        var files = FileSystemPaths.ResolveExisting(this, path, literal, "TraceFile", out var error);
+        if (error is not null)
+            WriteError(error);
         return files;
     }
 

@@ -176,7 +176,7 @@ Describe 'Start-UTrace -ProcessId' -Skip:$noBpf {
         $job = Get-Process -Id $server.Id | Start-UTrace -AsJob -Confirm:$false
         $job.ProcessId | Should -Be $server.Id
         Invoke-ServerRequest $server -Count 3
-        Stop-UTrace -Id $job.TraceId | Out-Null
+        Stop-UTrace -TraceId $job.TraceId | Out-Null
         @(Receive-Job $job | Where-Object Function -EQ 'handle_request').Count | Should -Be 3
     }
 
@@ -274,6 +274,7 @@ Describe 'Bad input' {
         Set-Content $notElf 'echo not a program'
         chmod +x $notElf
         $err = $null
+        $ErrorActionPreference = 'Stop'
         try { & $Script } catch { $err = $_ }
         $err | Should -Not -BeNullOrEmpty
         $err.CategoryInfo.Category | Should -Be $Category
@@ -286,11 +287,11 @@ Describe 'Bad input' {
         $result = Get-UTraceFunction -Path ./no-such-program -ErrorVariable err -ErrorAction SilentlyContinue
         $result | Should -BeNullOrEmpty
         $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
-        $err[0].FullyQualifiedErrorId | Should -Be 'GetFunctionsFailed,Utrace.PowerShell.GetUTraceFunctionCommand'
+        $err[0].FullyQualifiedErrorId | Should -Be 'PathNotFound,Utrace.PowerShell.GetUTraceFunctionCommand'
     }
 
-    It 'Stop-UTrace -Id of no running trace is an ObjectNotFound error' {
-        Stop-UTrace -Id 424242 -ErrorVariable err -ErrorAction SilentlyContinue
+    It 'Stop-UTrace -TraceId of no running trace is an ObjectNotFound error' {
+        Stop-UTrace -TraceId 424242 -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
         $err[0].TargetObject | Should -Be 424242
     }

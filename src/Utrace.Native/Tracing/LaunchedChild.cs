@@ -65,7 +65,7 @@ internal sealed class LaunchedChild : IDisposable
     {
         if (Interop.Libc.Kill(ProcessId, Interop.Libc.SIGUSR1) != 0)
             throw new UtraceException(TraceErrorKind.ProcessNotFound, $"The launched process {ProcessId} went away before it could start.",
-                null, ProcessId, Interop.LastErrno);
+                null, ProcessId, Interop.LastErrno, errorId: "LaunchedProcessExited");
     }
 
     /// <summary>Asks the child to end, then kills it if it has not within half a second.</summary>
@@ -94,7 +94,7 @@ internal sealed class LaunchedChild : IDisposable
                 return;
             Thread.Sleep(1);
         }
-        throw new UtraceException(TraceErrorKind.OperationFailed, "The launcher did not get ready in time.", null, ProcessId);
+        throw new UtraceException(TraceErrorKind.OperationFailed, "The launcher did not get ready in time.", null, ProcessId, errorId: "LaunchTimedOut");
     }
 
     // The exit codes bpf/utrace-launch.c gives before it execs the program.
@@ -107,7 +107,7 @@ internal sealed class LaunchedChild : IDisposable
             $"User {runAs.Name} may not execute {program}.",
             $"Give {runAs.Name} execute permission on the file and search (x) permission on every directory above it, or copy the program somewhere {runAs.Name} can reach, such as /tmp.",
             program, errorId: "ProgramNotExecutable"),
-        _ => new UtraceException(TraceErrorKind.OperationFailed, $"The launcher exited with code {exitCode} before the program started.", null, ProcessId),
+        _ => new UtraceException(TraceErrorKind.OperationFailed, $"The launcher exited with code {exitCode} before the program started.", null, ProcessId, errorId: "LaunchFailed"),
     };
 
     private ulong CaughtSignals()
