@@ -14,11 +14,17 @@ public sealed class TraceContext
     /// <summary>A context for <paramref name="functions"/> (indexed by function id) whose clock reads
     /// <paramref name="startTime"/> when CLOCK_MONOTONIC reads <paramref name="startMonotonicNs"/>.</summary>
     public TraceContext(IReadOnlyList<FunctionInfo> functions, ulong startMonotonicNs, DateTime startTime)
+        : this(functions, startMonotonicNs, Timestamp.FromDateTime(startTime))
+    {
+    }
+
+    /// <summary>The same, with a start time to the nanosecond (a trace read back from a text export).</summary>
+    public TraceContext(IReadOnlyList<FunctionInfo> functions, ulong startMonotonicNs, Timestamp startTime)
     {
         Functions = functions as FunctionInfo[] ?? functions.ToArray();
         StartMonotonicNs = startMonotonicNs;
-        StartTime = startTime.ToUniversalTime();
-        _unixNsAtMonotonicZero = Timestamp.FromDateTime(StartTime).UnixNanoseconds - (long)startMonotonicNs;
+        StartTime = startTime.UtcDateTime;
+        _unixNsAtMonotonicZero = startTime.UnixNanoseconds - (long)startMonotonicNs;
     }
 
     /// <summary>Indexed by the function id the BPF program reports.</summary>

@@ -103,13 +103,15 @@ public static class CommandLine
         return ExecutedBinary(interpreter, workingDirectory, searchPath);
     }
 
+    private static ReadOnlySpan<byte> ElfMagic => [0x7f, (byte)'E', (byte)'L', (byte)'F'];
+
     /// <summary>An ELF file or a #! script, whatever its mode.</summary>
     private static bool LooksLikeProgram(string path)
     {
         Span<byte> head = stackalloc byte[4];
         using var file = File.OpenRead(path);
         var read = file.Read(head);
-        return (read >= 2 && head[0] == '#' && head[1] == '!') || (read == 4 && head.SequenceEqual("\x7fELF"u8));
+        return (read >= 2 && head[0] == '#' && head[1] == '!') || (read == 4 && head.SequenceEqual(ElfMagic));
     }
 
     private static bool IsExecutableFile(string path) =>
