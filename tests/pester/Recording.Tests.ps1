@@ -9,7 +9,7 @@ BeforeAll {
         'Start', 'StartNs', 'StartMonotonicNs', 'Duration', 'SelfDuration', 'DurationNs', 'SelfNs'
 
     # Every property of every event, in order, as one comparable string per event.
-    function Format-Events($Events) {
+    function Format-Event($Events) {
         foreach ($e in $Events) { @(foreach ($p in $Properties) { "$p=$($e.$p)" }) -join ' ' }
     }
 }
@@ -28,7 +28,7 @@ Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
         $summary.EventsDelivered | Should -Be $live.Count
         $summary.EventsDropped | Should -Be 0
         $imported.Count | Should -Be $live.Count
-        Format-Events $imported | Should -Be (Format-Events $live)
+        Format-Event $imported | Should -Be (Format-Event $live)
         $imported[0] | Should -BeOfType Utrace.CallEvent
     }
 
