@@ -20,7 +20,7 @@ public readonly partial struct Timestamp : IComparable, IComparable<Timestamp>, 
     public DateTime LocalDateTime => UtcDateTime.ToLocalTime();
 
     /// <summary>The instant as a UTC DateTime (to the 100 ns tick).</summary>
-    public DateTime UtcDateTime => DateTime.UnixEpoch.AddTicks(UnixNanoseconds / 100);
+    public DateTime UtcDateTime => DateTime.UnixEpoch.AddTicks(Math.DivRem(UnixNanoseconds, 100, out var rest) - (rest < 0 ? 1 : 0));
 
     public static Timestamp FromUnixNanoseconds(long unixNanoseconds) => new(unixNanoseconds);
 
@@ -91,11 +91,10 @@ public readonly partial struct Timestamp : IComparable, IComparable<Timestamp>, 
 
     public string ToString(string? format, IFormatProvider? provider)
     {
-        var local = new DateTimeOffset(LocalDateTime);
-        var seconds = local.AddTicks(-(local.Ticks % TimeSpan.TicksPerSecond));
-        var fraction = UnixNanoseconds % 1_000_000_000;
+        var wholeSeconds = Math.DivRem(UnixNanoseconds, 1_000_000_000, out var fraction);
         if (fraction < 0)
-            fraction += 1_000_000_000;
+            (wholeSeconds, fraction) = (wholeSeconds - 1, fraction + 1_000_000_000);
+        var seconds = DateTimeOffset.FromUnixTimeSeconds(wholeSeconds).ToLocalTime();
         return string.Create(CultureInfo.InvariantCulture, $"{seconds:yyyy'-'MM'-'dd'T'HH':'mm':'ss}.{fraction:000000000}{seconds:zzz}");
     }
 
