@@ -180,7 +180,7 @@ function Read-Timing([string] $Path, [int] $N, $Problems) {
 function Read-VerboseSummary($Records, $Problems) {
     $text = @($Records | Where-Object { $_ -is [Management.Automation.VerboseRecord] } | ForEach-Object Message)
     $line = $text | Where-Object { $_ -match 'events delivered' } | Select-Object -Last 1
-    if ($line -notmatch 'Trace \d+ (\w+): (\d+) events delivered, (\d+) dropped, (\d+) filtered in the kernel') {
+    if ($line -notmatch 'Trace \d+ (\w+): (\d+) events delivered, (?:\d+ recorded, )?(\d+) dropped, (\d+) filtered in the kernel') {
         $Problems.Add("no trace summary in Start-UTrace's verbose output: $($text -join ' / ')")
         return $null
     }

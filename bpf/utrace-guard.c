@@ -165,12 +165,13 @@ static int trampoline_page(int pid, unsigned long long *start, unsigned long lon
 	return found;
 }
 
-/* Puts the real return address back in every traced frame's slot that still holds the trampoline. */
-static void disarm(int stacks_fd, int pid)
+/* Counts the traced frames whose slot still holds the trampoline and, with `restore`, puts
+ * their real return address back. */
+static int take_trampolines(int stacks_fd, int pid, int restore)
 {
 	unsigned long long start, end;
 	if (!trampoline_page(pid, &start, &end))
-		return;
+		return 0;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	int mem = open(path, O_RDWR | O_CLOEXEC);
@@ -178,6 +179,7 @@ static void disarm(int stacks_fd, int pid)
 	DIR *tasks = opendir(path);
 	struct dirent *task;
 	static struct thread_stack stack;
+	int found = 0;
 	while (mem >= 0 && tasks && (task = readdir(tasks))) {
 		int tid = atoi(task->d_name);
 		int pidfd = tid > 0 ? (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD_FLAG) : -1;
@@ -187,8 +189,11 @@ static void disarm(int stacks_fd, int pid)
 			for (__u32 i = 0; i < stack.depth && i < UTRACE_MAX_DEPTH; i++) {
 				struct frame *f = &stack.frames[i];
 				__u64 current = 0;
-				if (f->ret_addr && pread(mem, &current, sizeof(current), (off_t)f->ret_slot) == sizeof(current) &&
-				    current >= start && current < end)
+				if (!f->ret_addr || pread(mem, &current, sizeof(current), (off_t)f->ret_slot) != sizeof(current) ||
+				    current < start || current >= end)
+					continue;
+				found++;
+				if (restore)
 					pwrite(mem, &f->ret_addr, sizeof(f->ret_addr), (off_t)f->ret_slot);
 			}
 		}
@@ -198,13 +203,19 @@ static void disarm(int stacks_fd, int pid)
 		closedir(tasks);
 	if (mem >= 0)
 		close(mem);
+	return found;
 }
 
-/* The trace is over: with the process stopped, write what is pending, take the trampolines
- * off its stacks, and continue it. After the tracer died, its links are still closing:
- * the process stays stopped meanwhile, so that no probe fires and no exception starts. */
+/* The trace is over: write what is pending, take the trampolines off the process's stacks,
+ * with the process stopped, and continue it. After a normal end the links are closed, so a
+ * process with no trampoline left and nothing pending is not stopped at all. After the
+ * tracer died its links are still closing: the process stays stopped meanwhile, so that no
+ * probe fires and no exception starts. */
 static void finish(struct ring_buffer *ring, int stacks_fd, int pid, int tracer_died)
 {
+	ring_buffer__consume(ring);
+	if (!tracer_died && !pending_count && !take_trampolines(stacks_fd, pid, 0))
+		return;
 	if (kill(pid, SIGSTOP))
 		return; /* the process is gone */
 	if (tracer_died) {
@@ -214,7 +225,7 @@ static void finish(struct ring_buffer *ring, int stacks_fd, int pid, int tracer_
 	wait_group_stop(pid);
 	ring_buffer__consume(ring);
 	apply_pending();
-	disarm(stacks_fd, pid);
+	take_trampolines(stacks_fd, pid, 1);
 	kill(pid, SIGCONT);
 }
 

@@ -23,10 +23,12 @@ struct frame {
 struct thread_stack {
 	__u32 depth; /* frames in use, at most UTRACE_MAX_DEPTH */
 	__u32 generation; /* unwinds begun in this thread */
-	__u64 trampoline; /* the return address the kernel's return probes put in place, seen at the first unwind */
 	/* The unwinds not yet caught, innermost last: a catch re-arms only the frames its own
-	 * unwind restored, since an outer exception still has to pass the others. */
+	 * unwind restored, since an outer exception still has to pass the others. Each is
+	 * known by its exception object (the hooks' first argument), since one raise can pass
+	 * two hooks (_Unwind_Resume_or_Rethrow calls _Unwind_RaiseException). */
 	__u32 in_flight[MAX_NESTED_UNWINDS];
+	__u64 in_flight_exception[MAX_NESTED_UNWINDS];
 	__u32 in_flight_count;
 	__u32 reserved;
 	struct frame frames[UTRACE_MAX_DEPTH];

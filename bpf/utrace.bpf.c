@@ -30,12 +30,35 @@
 #include <linux/ptrace.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "utrace.h"
 #include "utrace-stack.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile struct utrace_config config = {};
+
+/* Just what Utrace reads of the kernel's own types; CO-RE finds their offsets in the running
+ * kernel's BTF. The uretprobe trampoline sits at the start of the process's xol area. */
+struct xol_area {
+	unsigned long vaddr;
+} __attribute__((preserve_access_index));
+struct uprobes_state {
+	struct xol_area *xol_area;
+} __attribute__((preserve_access_index));
+struct mm_struct {
+	struct uprobes_state uprobes_state;
+} __attribute__((preserve_access_index));
+struct task_struct {
+	struct mm_struct *mm;
+} __attribute__((preserve_access_index));
+
+/* The return address the kernel's return probes put in place in this process (0: none yet). */
+static __always_inline __u64 kernel_trampoline(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	return BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+}
 
 /* One call stack per traced thread. */
 struct {
@@ -94,6 +117,12 @@ static __always_inline __u32 *in_flight_at(struct thread_stack *st, __u32 i)
 {
 	asm volatile("" : "+r"(i));
 	return &st->in_flight[i & (MAX_NESTED_UNWINDS - 1)];
+}
+
+static __always_inline __u64 *in_flight_exception_at(struct thread_stack *st, __u32 i)
+{
+	asm volatile("" : "+r"(i));
+	return &st->in_flight_exception[i & (MAX_NESTED_UNWINDS - 1)];
 }
 #define FRAME(st, i) frame_at(st, i)
 
@@ -213,14 +242,18 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 			depth--;
 		}
 	} else {
-		int stale_at_slot = 0;
-		if (config.protect_unwind) {
+		if (config.protect_unwind)
 			bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)slot);
-			/* A frame at this slot is a tail-call parent only if the kernel's trampoline
-			 * is what we return to; otherwise its call was unwound (longjmp, a throw). */
-			stale_at_slot = st->trampoline && ret_addr != st->trampoline;
+		depth = drop_frames(st, slot, 0, 0);
+		/* A frame at this very slot is a tail-call parent if the kernel's trampoline is what
+		 * this call returns to; otherwise its call was unwound (longjmp, setcontext, a throw). */
+		if (depth >= 1 && depth <= UTRACE_MAX_DEPTH && FRAME(st, depth - 1)->ret_slot == slot) {
+			__u64 returns_to = ret_addr;
+			if (!config.protect_unwind)
+				bpf_probe_read_user(&returns_to, sizeof(returns_to), (void *)slot);
+			if (returns_to != kernel_trampoline())
+				depth = drop_frames(st, slot, 1, 0);
 		}
-		depth = drop_frames(st, slot, stale_at_slot, 0);
 	}
 
 	/* The kernel sets no return probe past 64 pending ones either: such a call never returns to us. */
@@ -300,6 +333,7 @@ static __always_inline int on_exit(struct pt_regs *ctx)
 struct patch_walk {
 	struct thread_stack *st;
 	struct utrace_patch *patch;
+	__u64 trampoline;
 	__u32 depth;
 	__u32 generation; /* the unwind being begun or caught */
 	int wanted;
@@ -317,13 +351,10 @@ static long restore_return_address(__u64 k, void *data)
 	__u64 current = 0;
 
 	w->address = 0;
-	if (bpf_probe_read_user(&current, sizeof(current), (void *)f->ret_slot) || current == f->ret_addr)
+	/* Only a slot that holds the trampoline is ours to write: a frame that returned unseen
+	 * no longer owns its slot. */
+	if (bpf_probe_read_user(&current, sizeof(current), (void *)f->ret_slot) || current != walk->trampoline)
 		return 0;
-	/* Once the trampoline is known, only a slot holding it is ours to write: a frame that
-	 * returned unseen (after its return probe went) no longer owns its slot. */
-	if (walk->st->trampoline && current != walk->st->trampoline)
-		return 0;
-	walk->st->trampoline = current;
 	f->restored = walk->generation;
 	w->address = f->ret_slot;
 	w->value = f->ret_addr;
@@ -340,11 +371,11 @@ static long rearm_return_probe(__u64 k, void *data)
 	struct frame *f = FRAME(walk->st, k);
 
 	w->address = 0;
-	if (!f->restored || f->restored != walk->generation || !walk->st->trampoline)
+	if (!f->restored || f->restored != walk->generation)
 		return 0;
 	f->restored = 0;
 	w->address = f->ret_slot;
-	w->value = walk->st->trampoline;
+	w->value = walk->trampoline;
 	walk->wanted = 1;
 	return 0;
 }
@@ -377,25 +408,34 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 	if (!st)
 		return 0;
 	int begin = bpf_get_attach_cookie(ctx) == UTRACE_UNWIND_BEGIN;
+	__u64 exception = PT_REGS_PARM1(ctx);
 	__u32 depth = st->depth;
 	__u32 generation;
+	__u32 count = st->in_flight_count;
 	if (begin) {
-		generation = ++st->generation;
-		if (!generation) /* 0 means "not restored" */
-			generation = st->generation = 1;
-		if (st->in_flight_count < MAX_NESTED_UNWINDS)
-			*in_flight_at(st, st->in_flight_count) = generation;
-		st->in_flight_count++;
+		if (count && count <= MAX_NESTED_UNWINDS && *in_flight_exception_at(st, count - 1) == exception) {
+			/* The same raise passing a second hook: it keeps its generation. */
+			generation = *in_flight_at(st, count - 1);
+		} else {
+			generation = ++st->generation;
+			if (!generation) /* 0 means "not restored" */
+				generation = st->generation = 1;
+			if (count < MAX_NESTED_UNWINDS) {
+				*in_flight_at(st, count) = generation;
+				*in_flight_exception_at(st, count) = exception;
+			}
+			st->in_flight_count = count + 1;
+		}
 	} else {
 		__u64 slot = PT_REGS_SP(ctx);
 		drop_frames(st, slot, 0, 0);
 		depth = drop_unwound_at(st, slot);
-		if (!st->in_flight_count || st->in_flight_count > MAX_NESTED_UNWINDS) {
-			if (st->in_flight_count)
-				st->in_flight_count--;
+		if (!count)
+			return 0;
+		st->in_flight_count = count - 1;
+		if (count > MAX_NESTED_UNWINDS)
 			return 0; /* deeper than we keep: leave its frames restored (their returns go unseen) */
-		}
-		generation = *in_flight_at(st, --st->in_flight_count);
+		generation = *in_flight_at(st, count - 1);
 	}
 	if (depth == 0 || depth > UTRACE_MAX_DEPTH)
 		return 0;
@@ -404,7 +444,12 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 		COUNT(patch_lost);
 		return 0;
 	}
-	struct patch_walk walk = { .st = st, .patch = patch, .depth = depth, .generation = generation };
+	__u64 trampoline = kernel_trampoline();
+	if (!trampoline) {
+		bpf_ringbuf_discard(patch, 0);
+		return 0; /* no return probe has been set in this process: nothing to patch */
+	}
+	struct patch_walk walk = { .st = st, .patch = patch, .trampoline = trampoline, .depth = depth, .generation = generation };
 	bpf_loop(depth, begin ? restore_return_address : rearm_return_probe, &walk, 0);
 	if (!walk.wanted) {
 		bpf_ringbuf_discard(patch, 0);
@@ -422,28 +467,13 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 	return 0;
 }
 
-/* Multi-uprobe links (kernel >= 6.6): one link per binary and kind. */
-SEC("uprobe.multi")
-int utrace_entry_multi(struct pt_regs *ctx) { return on_entry(ctx); }
+/* Each handler twice: for multi-uprobe links (kernel >= 6.6, one link per binary and kind),
+ * and for one perf-event uprobe per probe site (older kernels). */
+#define PROGRAMS(name, multi_section, single_section, handler)                       \
+	SEC(multi_section) int utrace_##name##_multi(struct pt_regs *ctx) { return handler(ctx); } \
+	SEC(single_section) int utrace_##name(struct pt_regs *ctx) { return handler(ctx); }
 
-SEC("uretprobe.multi")
-int utrace_return_multi(struct pt_regs *ctx) { return on_return(ctx); }
-
-SEC("uprobe.multi")
-int utrace_exit_multi(struct pt_regs *ctx) { return on_exit(ctx); }
-
-SEC("uprobe.multi")
-int utrace_unwind_multi(struct pt_regs *ctx) { return on_unwind(ctx); }
-
-/* Fallback for older kernels: one perf-event uprobe per probe site. */
-SEC("uprobe")
-int utrace_entry(struct pt_regs *ctx) { return on_entry(ctx); }
-
-SEC("uretprobe")
-int utrace_return(struct pt_regs *ctx) { return on_return(ctx); }
-
-SEC("uprobe")
-int utrace_exit(struct pt_regs *ctx) { return on_exit(ctx); }
-
-SEC("uprobe")
-int utrace_unwind(struct pt_regs *ctx) { return on_unwind(ctx); }
+PROGRAMS(entry, "uprobe.multi", "uprobe", on_entry)
+PROGRAMS(return, "uretprobe.multi", "uretprobe", on_return)
+PROGRAMS(exit, "uprobe.multi", "uprobe", on_exit)
+PROGRAMS(unwind, "uprobe.multi", "uprobe", on_unwind)

@@ -12,7 +12,7 @@ namespace Utrace.PowerShell;
 /// understand, while these lines are data: they can be saved (Set-Content), searched
 /// (Select-String) or compared, like the text of ConvertTo-Csv or ConvertTo-Json.
 /// </remarks>
-[Cmdlet(VerbsData.ConvertTo, "UTraceCallGraph")]
+[Cmdlet(VerbsData.ConvertTo, "UTraceCallGraph", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(string))]
 public sealed class ConvertToUTraceCallGraphCommand : UTraceReportCommandBase
 {

@@ -7,7 +7,7 @@ namespace Utrace.PowerShell;
 /// Writes calls as Trace Event Format JSON for Perfetto UI and chrome://tracing, one line per
 /// event as the calls arrive: the lines joined make one JSON array.
 /// </summary>
-[Cmdlet(VerbsData.ConvertTo, "UTraceChromeTrace")]
+[Cmdlet(VerbsData.ConvertTo, "UTraceChromeTrace", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(string))]
 public sealed class ConvertToUTraceChromeTraceCommand : UTraceReportCommandBase
 {

@@ -8,7 +8,7 @@ namespace Utrace.PowerShell;
 /// flame graph or folded stacks (for flamegraph.pl, inferno, speedscope). Memory grows with
 /// the distinct stacks, not with the calls.
 /// </summary>
-[Cmdlet(VerbsData.ConvertTo, "UTraceFlameGraph")]
+[Cmdlet(VerbsData.ConvertTo, "UTraceFlameGraph", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(string))]
 public sealed class ConvertToUTraceFlameGraphCommand : UTraceReportCommandBase
 {

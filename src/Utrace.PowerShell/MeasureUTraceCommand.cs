@@ -7,7 +7,7 @@ namespace Utrace.PowerShell;
 /// Summarizes calls per function (Calls, Total, Self, Average, Min, Max and percentages of
 /// the traced time), largest Total first, keeping no event in memory.
 /// </summary>
-[Cmdlet(VerbsDiagnostic.Measure, "UTrace")]
+[Cmdlet(VerbsDiagnostic.Measure, "UTrace", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(FunctionSummary))]
 public sealed class MeasureUTraceCommand : UTraceReportCommandBase
 {

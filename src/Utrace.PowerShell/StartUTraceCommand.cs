@@ -168,6 +168,11 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             WriteError(ex.Record);
             return null;
         }
+        catch
+        {
+            recording?.Dispose();
+            throw;
+        }
     }
 
     private TraceOptions Options(ProgressReporter progress, TraceFileWriter? recording, UserAccount? runAs) => new()

@@ -4,20 +4,44 @@ using Utrace.Native.Reports;
 namespace Utrace.PowerShell;
 
 /// <summary>
-/// The pipeline input of the report cmdlets: CallEvents, or objects with a CallEvent's properties
-/// (a CallEvent deserialized by remoting or Import-Clixml). Anything else is a non-terminating error.
+/// The input of the report cmdlets: CallEvents from the pipeline, or objects with a CallEvent's
+/// properties (a CallEvent deserialized by remoting or Import-Clixml), or trace files (-Path),
+/// read straight into the report. Anything else is a non-terminating error.
 /// </summary>
 public abstract class UTraceReportCommandBase : PSCmdlet
 {
     private static readonly string[] RequiredProperties =
         ["Function", "Module", "ProcessId", "ThreadId", "Depth", "StartNs", "DurationNs", "SelfNs"];
 
+    internal const string InputObjectSet = "InputObject";
+    private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
+
     /// <summary>A CallEvent, usually from the pipeline.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
     public PSObject? InputObject { get; set; }
+
+    /// <summary>Trace files written by Start-UTrace -OutFile, read without a PowerShell object per event; wildcards allowed.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>Trace files, taken as written (no wildcards).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
 
     protected sealed override void ProcessRecord()
     {
+        if (ParameterSetName != InputObjectSet)
+        {
+            var files = new TraceFileInput(this);
+            foreach (var path in ParameterSetName == PathSet ? Path : LiteralPath)
+                files.Read(path, literal: ParameterSetName == LiteralPathSet, e => Add(CallSample.From(e)));
+            return;
+        }
         if (InputObject is null)
             return;
         if (InputObject.BaseObject is CallEvent call)
@@ -27,7 +51,7 @@ public abstract class UTraceReportCommandBase : PSCmdlet
         else
             WriteError(ErrorRecords.Create(new ArgumentException($"The input is not a CallEvent: {problem}."), "InputNotCallEvent",
                 ErrorCategory.InvalidType, InputObject,
-                "Pipe the CallEvents of Start-UTrace, or CallEvents read back with Import-Clixml or from a remote session."));
+                "Pipe the CallEvents of Start-UTrace (or read back with Import-Clixml, or from a remote session); give trace files with -Path."));
     }
 
     /// <summary>Takes one call of the input.</summary>

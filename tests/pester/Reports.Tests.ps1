@@ -237,3 +237,28 @@ Describe 'ConvertTo-UTraceFlameGraph -Format Svg in a browser' -Skip:$noBpf {
         ($dom.svg.g.g | Where-Object { $_.title -like 'c (*' }).rect.width | Should -Be '1179.50'
     }
 }
+
+Describe 'Reports straight from a trace file (-Path)' -Skip:$noBpf {
+    BeforeAll {
+        $file = Join-Path $TestDrive 'fib.arrow'
+        $live = @(Start-UTrace -Command "$dir/fib 10" -OutFile $file -PassThru)
+    }
+
+    It 'gives the same report from the file as from the live CallEvents' {
+        (Measure-UTrace -Path (Join-Path $TestDrive 'fib*.arrow') | ConvertTo-Csv) -join "`n" | Should -Be (($live | Measure-UTrace | ConvertTo-Csv) -join "`n")
+        (ConvertTo-UTraceFlameGraph -LiteralPath $file -Format Folded) -join "`n" | Should -Be (($live | ConvertTo-UTraceFlameGraph -Format Folded) -join "`n")
+        (ConvertTo-UTraceCallGraph -Path $file) -join "`n" | Should -Be (($live | ConvertTo-UTraceCallGraph) -join "`n")
+        (ConvertTo-UTraceChromeTrace -Path $file) -join "`n" | Should -Be (($live | ConvertTo-UTraceChromeTrace) -join "`n")
+        (Measure-UTrace -Path $file | Where-Object Function -EQ 'fib').Calls | Should -Be 177
+    }
+
+    It 'says clearly when a file is missing or is not a trace' {
+        Measure-UTrace -Path (Join-Path $TestDrive 'none*.arrow') -ErrorVariable missing -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $missing[0].FullyQualifiedErrorId | Should -Be 'TraceFileNotFound,Utrace.PowerShell.MeasureUTraceCommand'
+        $notTrace = Join-Path $TestDrive 'notes.txt'
+        Set-Content -Path $notTrace -Value 'not a trace'
+        ConvertTo-UTraceFlameGraph -Path $notTrace -Format Folded -ErrorVariable bad -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $bad[0].FullyQualifiedErrorId | Should -Be 'InvalidTraceFile,Utrace.PowerShell.ConvertToUTraceFlameGraphCommand'
+        $bad[0].CategoryInfo.Category | Should -Be 'InvalidData'
+    }
+}

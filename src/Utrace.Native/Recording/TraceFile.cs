@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
+using Apache.Arrow.Types;
 using Utrace.Native.Recording;
 using Utrace.Native.Tracing;
 
@@ -214,16 +215,16 @@ public sealed class TraceFile : IDisposable
 
     private static int[] FindColumns(string path, Schema schema)
     {
-        (string Name, Apache.Arrow.Types.ArrowTypeId Type)[] expected =
+        (string Name, ArrowTypeId Type)[] expected =
         [
-            (TraceFileFormat.FunctionId, Apache.Arrow.Types.ArrowTypeId.Int32),
-            (TraceFileFormat.CallerId, Apache.Arrow.Types.ArrowTypeId.Int32),
-            (TraceFileFormat.ProcessId, Apache.Arrow.Types.ArrowTypeId.Int32),
-            (TraceFileFormat.ThreadId, Apache.Arrow.Types.ArrowTypeId.Int32),
-            (TraceFileFormat.Depth, Apache.Arrow.Types.ArrowTypeId.Int32),
-            (TraceFileFormat.StartNs, Apache.Arrow.Types.ArrowTypeId.UInt64),
-            (TraceFileFormat.DurationNs, Apache.Arrow.Types.ArrowTypeId.Int64),
-            (TraceFileFormat.SelfNs, Apache.Arrow.Types.ArrowTypeId.Int64),
+            (TraceFileFormat.FunctionId, ArrowTypeId.Int32),
+            (TraceFileFormat.CallerId, ArrowTypeId.Int32),
+            (TraceFileFormat.ProcessId, ArrowTypeId.Int32),
+            (TraceFileFormat.ThreadId, ArrowTypeId.Int32),
+            (TraceFileFormat.Depth, ArrowTypeId.Int32),
+            (TraceFileFormat.StartNs, ArrowTypeId.UInt64),
+            (TraceFileFormat.DurationNs, ArrowTypeId.Int64),
+            (TraceFileFormat.SelfNs, ArrowTypeId.Int64),
         ];
         return expected.Select(column =>
         {

@@ -11,9 +11,9 @@ namespace Utrace.Native.Recording;
 /// <summary>
 /// Records a trace into an Arrow IPC stream file (docs/trace-format.md). The ring-buffer reader
 /// copies each record into a chunk; full chunks go through a bounded queue to the writer's own
-/// thread, which encodes each one as a record batch and writes it at once, so that a killed
-/// tracer leaves every batch but the last. A chunk that waits longer than
-/// <see cref="FlushInterval"/> is written part-full.
+/// thread, which encodes each one as a record batch and writes it at once. A chunk that waits
+/// longer than <see cref="FlushInterval"/> is written part-full, so a killed tracer loses at
+/// most about the last second of events.
 /// </summary>
 public sealed class TraceFileWriter : IEventSink, IDisposable
 {
@@ -116,7 +116,9 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         }
         catch (IOException ex)
         {
-            Fail(ex);
+            // Nothing is traced yet: the trace fails to start.
+            throw new UtraceException(TraceErrorKind.ResourceUnavailable, $"Writing the head of the trace file '{Path}' failed: {ex.Message}",
+                "Free some space, or record to another disk with -OutFile.", Path, inner: ex);
         }
         _sinceWrite.Start();
         _thread = new Thread(WriteChunks) { IsBackground = true, Name = "utrace trace file" };

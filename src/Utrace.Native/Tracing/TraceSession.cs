@@ -46,8 +46,6 @@ public sealed class TraceSession : IDisposable, IRecordSink
         _options = options;
         _queue = new BlockingCollection<CallEvent>(options.QueueCapacity);
         _recorder = options.Recording;
-        if (options.Recording is { } file)
-            file.Failed += _ => Finish(TraceState.Failed);
     }
 
     public int Id { get; }
@@ -86,6 +84,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             session.AttachProbes(catalog);
             session._child.Release();
             session.Register();
+            session.EndOnRecordingFailure();
             _ = session._child.WaitForExitAsync().ContinueWith(_ => session.FinishQuietly(TraceState.Completed), TaskScheduler.Default);
             return session;
         }
@@ -109,6 +108,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         {
             session.AttachProbes(catalog);
             session.Register();
+            session.EndOnRecordingFailure();
             var watcher = new Thread(session.WatchAttachedProcess) { IsBackground = true, Name = "utrace process watch" };
             watcher.Start();
             return session;
@@ -353,6 +353,16 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private long DroppedUnwritten => _options.Recording?.EventsDropped ?? 0;
 
     private void Register() => Sessions[Id] = this;
+
+    // Subscribed once attached, so that a failure never races the attach; one that came before ends the trace now.
+    private void EndOnRecordingFailure()
+    {
+        if (_options.Recording is not { } file)
+            return;
+        file.Failed += _ => FinishQuietly(TraceState.Failed);
+        if (file.Failure is not null)
+            Finish(TraceState.Failed);
+    }
 
     private void WatchAttachedProcess()
     {

@@ -1,12 +1,14 @@
+using Utrace.Native.Reports;
 using Xunit;
 using Xunit.Abstractions;
 
 namespace Utrace.Tests.Recording;
 
 /// <summary>
-/// A 10-million-event file, written by the real writer, is read and summarised with memory
-/// that does not depend on the number of events: the reader holds one record batch (16,384
-/// events) at a time.
+/// A 10-million-event file, written by the real writer, is read, summarised (Measure-UTrace's
+/// builder) and merged into a flame graph's stacks with memory that does not depend on the
+/// number of events: the reader holds one record batch (16,384 events) at a time, the reports
+/// no event.
 /// </summary>
 public sealed class BoundedMemoryTests(ITestOutputHelper output)
 {
@@ -30,12 +32,16 @@ public sealed class BoundedMemoryTests(ITestOutputHelper output)
             var totalNs = new long[SyntheticTrace.Functions.Length];
             var liveHeaps = new List<long>();
             long read = 0;
+            var summary = new CallSummaryBuilder(byThread: false);
+            var stacks = new StackTree();
             using (var file = TraceFile.Open(path))
             {
                 foreach (var e in file.ReadEvents())
                 {
                     calls[e.FunctionId]++;
                     totalNs[e.FunctionId] += e.DurationNs;
+                    summary.Add(CallSample.From(e));
+                    stacks.Add(CallSample.From(e));
                     if (++read % SampleEvery == 0)
                         liveHeaps.Add(GC.GetTotalMemory(forceFullCollection: true));
                 }
@@ -63,6 +69,12 @@ public sealed class BoundedMemoryTests(ITestOutputHelper output)
                 Assert.Equal(expectedCalls, calls[f]);
                 Assert.Equal(expectedNs, totalNs[f]);
             }
+            Assert.Equal(calls, SyntheticTrace.Functions.Select(f => summary.Build().Single(s => s.Function == f.Name).Calls));
+            // Folding keeps every nanosecond of self time, whatever stacks the events make.
+            long expectedSelfNs = 0;
+            for (long i = 0; i < EventCount; i++)
+                expectedSelfNs += SyntheticTrace.Self(i);
+            Assert.Equal(expectedSelfNs, stacks.Complete().ToFolded().Sum(line => long.Parse(line[(line.LastIndexOf(' ') + 1)..])));
         }
         finally
         {
