@@ -31,25 +31,6 @@ Describe 'Ids: one meaning per parameter name' {
     }
 }
 
-Describe 'Ids of running traces' -Skip:$noBpf {
-    BeforeAll { $server = Start-ServerFixture (Join-Path $bin 'server') }
-    AfterAll {
-        if (-not $server.HasExited) { $server.Kill() }
-        Get-Job -Name 'UTrace*' -ErrorAction SilentlyContinue | Remove-Job -Force
-    }
-
-    It '-TraceId completes with the running traces and stops the one named' {
-        $job = Start-UTrace -ProcessId $server.Id -AsJob -Confirm:$false
-        $line = 'Stop-UTrace -TraceId '
-        $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
-        $completions.CompletionText | Should -Contain "$($job.TraceId)"
-        ($completions | Where-Object CompletionText -EQ "$($job.TraceId)").ToolTip | Should -Be "trace $($job.TraceId) of process $($server.Id) ($((Get-Process -Id $server.Id).Path))"
-        $summary = Stop-UTrace -TraceId $job.TraceId
-        $summary.Id | Should -Be $job.TraceId
-        $server.HasExited | Should -BeFalse
-    }
-}
-
 Describe 'Paths through the PowerShell provider' -Skip:$noBpf {
     BeforeAll {
         $dir = New-Item -ItemType Directory (Join-Path $TestDrive 'progs')
@@ -110,11 +91,22 @@ Describe 'Paths through the PowerShell provider' -Skip:$noBpf {
     }
 }
 
-Describe 'Per-item errors with their own ids' -Skip:$noBpf {
+Describe 'A running process: trace ids, and per-item errors with their own ids' -Skip:$noBpf {
     BeforeAll { $server = Start-ServerFixture (Join-Path $bin 'server') }
     AfterAll {
         if (-not $server.HasExited) { $server.Kill() }
         Get-Job -Name 'UTrace*' -ErrorAction SilentlyContinue | Remove-Job -Force
+    }
+
+    It '-TraceId completes with the running traces and stops the one named' {
+        $job = Start-UTrace -ProcessId $server.Id -AsJob -Confirm:$false
+        $line = 'Stop-UTrace -TraceId '
+        $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches
+        $completions.CompletionText | Should -Contain "$($job.TraceId)"
+        ($completions | Where-Object CompletionText -EQ "$($job.TraceId)").ToolTip | Should -Be "trace $($job.TraceId) of process $($server.Id) ($((Get-Process -Id $server.Id).Path))"
+        $summary = Stop-UTrace -TraceId $job.TraceId
+        $summary.Id | Should -Be $job.TraceId
+        $server.HasExited | Should -BeFalse
     }
 
     It 'a process that cannot be traced does not end a Get-Process | Start-UTrace -AsJob pipeline' {
