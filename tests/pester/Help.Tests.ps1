@@ -68,3 +68,18 @@ Describe 'The help''s examples' -Skip:$noBpf {
         @(Get-Process demo -ErrorAction SilentlyContinue | Where-Object { $_.Parent.Id -eq $PID }) | Should -BeNullOrEmpty
     }
 }
+
+Describe 'about_Utrace' {
+    BeforeAll { $about = Get-Help about_Utrace | Out-String }
+
+    It 'says what Utrace does, the privileges it needs, its modes and its limits' {
+        foreach ($section in 'SHORT DESCRIPTION', 'LONG DESCRIPTION', 'PRIVILEGES', 'MODES', 'DURATIONS', 'LIMITS') {
+            $about | Should -Match "(?m)^$section$"
+        }
+        foreach ($mode in [enum]::GetNames([Utrace.Native.Tracing.ReturnMode])) {
+            $about | Should -Match "(?m)^\s+$mode\s" -Because "-ReturnMode $mode is a mode"
+        }
+        $about | Should -Match 'CAP_BPF and CAP_PERFMON'
+        $about | Should -Match '64 frames deep'
+    }
+}
