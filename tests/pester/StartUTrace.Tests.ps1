@@ -262,13 +262,13 @@ Describe 'Start-UTrace -AsJob with -Command' -Skip:$noBpf {
 }
 
 Describe 'Bad input' {
-    It '<Case> is a <Category> error on <Target> with a hint' -ForEach @(
-        @{ Case = 'a program that does not exist'; Script = { Start-UTrace -Command './no-such-program 1' }; Category = 'ObjectNotFound'; Target = './no-such-program'; Hint = 'current location' }
-        @{ Case = 'a name not on PATH'; Script = { Start-UTrace -Command 'no-such-program-anywhere' }; Category = 'ObjectNotFound'; Target = 'no-such-program-anywhere'; Hint = 'PATH' }
-        @{ Case = 'an unterminated quote'; Script = { Start-UTrace -Command "./fib 'ten" }; Category = 'InvalidArgument'; Target = "./fib 'ten"; Hint = '-ArgumentList' }
-        @{ Case = 'a file that is not ELF'; Script = { Start-UTrace -Command $notElf }; Category = 'InvalidData'; Target = $null; Hint = 'x86-64 ELF' }
-        @{ Case = 'the PowerShell process itself'; Script = { Start-UTrace -ProcessId $PID -Confirm:$false }; Category = 'InvalidArgument'; Target = $PID; Hint = 'another PowerShell' }
-        @{ Case = 'a process that does not exist'; Script = { Start-UTrace -ProcessId 999999 -Confirm:$false }; Category = 'ObjectNotFound'; Target = 999999; Hint = 'Get-Process' }
+    It '<Case> is a <Category> error <ErrorId> on <Target> with a hint' -ForEach @(
+        @{ Case = 'a program that does not exist'; Script = { Start-UTrace -Command './no-such-program 1' }; Category = 'ObjectNotFound'; Target = './no-such-program'; Hint = 'current location'; ErrorId = 'ProgramNotFound' }
+        @{ Case = 'a name not on PATH'; Script = { Start-UTrace -Command 'no-such-program-anywhere' }; Category = 'ObjectNotFound'; Target = 'no-such-program-anywhere'; Hint = 'PATH'; ErrorId = 'ProgramNotFound' }
+        @{ Case = 'an unterminated quote'; Script = { Start-UTrace -Command "./fib 'ten" }; Category = 'InvalidArgument'; Target = "./fib 'ten"; Hint = '-ArgumentList'; ErrorId = 'UnterminatedQuote' }
+        @{ Case = 'a file that is not ELF'; Script = { Start-UTrace -Command $notElf }; Category = 'InvalidData'; Target = $null; Hint = 'x86-64 ELF'; ErrorId = 'NotAnElfExecutable' }
+        @{ Case = 'the PowerShell process itself'; Script = { Start-UTrace -ProcessId $PID -Confirm:$false }; Category = 'InvalidArgument'; Target = $PID; Hint = 'another PowerShell'; ErrorId = 'CannotTraceSelf' }
+        @{ Case = 'a process that does not exist'; Script = { Start-UTrace -ProcessId 999999 -Confirm:$false }; Category = 'ObjectNotFound'; Target = 999999; Hint = 'Get-Process'; ErrorId = 'ProcessNotFound' }
     ) {
         $notElf = Join-Path $TestDrive 'script'
         Set-Content $notElf 'echo not a program'
@@ -278,6 +278,7 @@ Describe 'Bad input' {
         try { & $Script } catch { $err = $_ }
         $err | Should -Not -BeNullOrEmpty
         $err.CategoryInfo.Category | Should -Be $Category
+        $err.FullyQualifiedErrorId | Should -Be "$ErrorId,Utrace.PowerShell.StartUTraceCommand"
         if ($null -ne $Target) { $err.TargetObject | Should -Be $Target } else { $err.TargetObject | Should -Be $notElf }
         $err.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape($Hint))
         $err.Exception | Should -BeOfType Utrace.Native.Tracing.UtraceException

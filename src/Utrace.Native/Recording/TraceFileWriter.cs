@@ -118,7 +118,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         {
             // Nothing is traced yet: the trace fails to start.
             throw new UtraceException(TraceErrorKind.ResourceUnavailable, $"Writing the head of the trace file '{Path}' failed: {ex.Message}",
-                "Free some space, or record to another disk with -OutFile.", Path, inner: ex);
+                "Free some space, or record to another disk with -OutFile.", Path, inner: ex, errorId: "OutFileNotWritten");
         }
         _sinceWrite.Start();
         _thread = new Thread(WriteChunks) { IsBackground = true, Name = "utrace trace file" };

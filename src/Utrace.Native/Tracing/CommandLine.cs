@@ -133,7 +133,7 @@ public static class CommandLine
 
     private static UtraceException Unterminated(string commandLine, string kind) =>
         new(TraceErrorKind.InvalidArgument, $"The command line has an unterminated {kind} quote: {commandLine}",
-            "Close the quote, or pass arguments separately with -ArgumentList.", commandLine);
+            "Close the quote, or pass arguments separately with -ArgumentList.", commandLine, errorId: "UnterminatedQuote");
 
     private static UtraceException NotFound(string program, string hint) =>
         new(TraceErrorKind.NotFound, $"Cannot find the program '{program}'.", hint, program, errorId: "ProgramNotFound");
