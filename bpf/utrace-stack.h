@@ -30,7 +30,7 @@ struct thread_stack {
 	__u32 in_flight[MAX_NESTED_UNWINDS];
 	__u64 in_flight_exception[MAX_NESTED_UNWINDS];
 	__u32 in_flight_count;
-	__u32 reserved;
+	__u32 silent; /* a thread -ThreadId leaves out: its frames are kept for unwinding, its calls not sent */
 	struct frame frames[UTRACE_MAX_DEPTH];
 };
 

@@ -126,7 +126,8 @@ static __always_inline __u64 *in_flight_exception_at(struct thread_stack *st, __
 }
 #define FRAME(st, i) frame_at(st, i)
 
-/* Most stale frames dropped at one probe; more go at the next ones. */
+/* Most stale frames dropped at one probe; more go at the next ones (a catch re-arms only
+ * frames above its stack pointer, whatever is left below). */
 #define MAX_STALE_POPS 32
 
 /* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their
@@ -151,14 +152,13 @@ static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slo
 
 static __always_inline int wanted_process(__u64 pid_tgid)
 {
-	if (config.target_tgid && (pid_tgid >> 32) != config.target_tgid)
-		return 0;
-	if (config.filter_threads) {
-		__u32 tid = (__u32)pid_tgid;
-		if (!bpf_map_lookup_elem(&thread_filter, &tid))
-			return 0;
-	}
-	return 1;
+	return !config.target_tgid || (pid_tgid >> 32) == config.target_tgid;
+}
+
+static __always_inline int wanted_thread(__u64 pid_tgid)
+{
+	__u32 tid = (__u32)pid_tgid;
+	return !config.filter_threads || bpf_map_lookup_elem(&thread_filter, &tid);
 }
 
 static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 function_id, __u32 caller, __u32 depth,
@@ -204,6 +204,8 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 		parent->child_ns += duration;
 		caller = parent->function_id;
 	}
+	if (st->silent)
+		return;
 	if (duration < config.min_duration_ns || depth - 1 > config.max_depth) {
 		COUNT(filtered);
 		return;
@@ -216,6 +218,11 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!wanted_process(pid_tgid))
 		return 0;
+	/* A thread left out still gets its frames where exceptions need them restored:
+	 * the kernel puts its return probes on every thread of the process. */
+	int silent = !wanted_thread(pid_tgid);
+	if (silent && !config.protect_unwind)
+		return 0;
 
 	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0,
 						       BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -223,6 +230,7 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 		COUNT(no_stack);
 		return 0;
 	}
+	st->silent = silent;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 function_id = (__u32)cookie;
@@ -235,11 +243,17 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 		/* A frame at this slot or below has returned (or tail-called away). */
 		depth = drop_frames(st, slot, 1, 1);
 	} else if (config.return_mode == UTRACE_RETURN_INSTRUCTION) {
+		bpf_probe_read_user(&ret_addr, sizeof(ret_addr), (void *)slot);
 		depth = drop_frames(st, slot, 0, 0);
-		/* A frame at this very slot left by a tail call that was not probed: it ends here. */
+		/* A frame at this very slot either jumped here by a tail call that was not probed (it
+		 * ends now; the return address is still its own) or was unwound (a throw, longjmp). */
 		if (depth >= 1 && depth <= UTRACE_MAX_DEPTH && FRAME(st, depth - 1)->ret_slot == slot) {
-			complete_top(st, depth, now, pid_tgid);
-			depth--;
+			if (FRAME(st, depth - 1)->ret_addr == ret_addr) {
+				complete_top(st, depth, now, pid_tgid);
+				depth--;
+			} else {
+				depth = drop_frames(st, slot, 1, 0);
+			}
 		}
 	} else {
 		if (config.protect_unwind)
@@ -256,19 +270,22 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 		}
 	}
 
+	if (config.return_mode == UTRACE_RETURN_NONE || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
+		/* Reported now, however deep: a call past the stack's depth is still counted (with
+		 * the depth and caller of the deepest frame kept). */
+		__u32 shown = depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH;
+		if (!silent && shown > config.max_depth)
+			COUNT(filtered);
+		else if (!silent)
+			send_event(UTRACE_RECORD_ENTRY, pid_tgid, function_id, caller_of(st, shown), shown, now, 0, 0);
+		/* No return will pop a frame of a function without a return probe. */
+		if (config.return_mode != UTRACE_RETURN_NONE || depth >= UTRACE_MAX_DEPTH)
+			return 0;
+	}
 	/* The kernel sets no return probe past 64 pending ones either: such a call never returns to us. */
 	if (depth >= UTRACE_MAX_DEPTH) {
 		COUNT(too_deep);
 		return 0;
-	}
-	if (config.return_mode == UTRACE_RETURN_NONE || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
-		if (depth > config.max_depth)
-			COUNT(filtered);
-		else
-			send_event(UTRACE_RECORD_ENTRY, pid_tgid, function_id, caller_of(st, depth), depth, now, 0, 0);
-		/* No return will pop a frame of a function without a return probe. */
-		if (config.return_mode != UTRACE_RETURN_NONE)
-			return 0;
 	}
 	st->depth = depth + 1;
 	struct frame *f = FRAME(st, depth);
@@ -334,6 +351,7 @@ struct patch_walk {
 	struct thread_stack *st;
 	struct utrace_patch *patch;
 	__u64 trampoline;
+	__u64 catch_sp; /* a catch re-arms only frames above this: below it is the handler's own stack */
 	__u32 depth;
 	__u32 generation; /* the unwind being begun or caught */
 	int wanted;
@@ -371,7 +389,7 @@ static long rearm_return_probe(__u64 k, void *data)
 	struct frame *f = FRAME(walk->st, k);
 
 	w->address = 0;
-	if (!f->restored || f->restored != walk->generation)
+	if (!f->restored || f->restored != walk->generation || f->ret_slot <= walk->catch_sp)
 		return 0;
 	f->restored = 0;
 	w->address = f->ret_slot;
@@ -449,7 +467,10 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 		bpf_ringbuf_discard(patch, 0);
 		return 0; /* no return probe has been set in this process: nothing to patch */
 	}
-	struct patch_walk walk = { .st = st, .patch = patch, .trampoline = trampoline, .depth = depth, .generation = generation };
+	struct patch_walk walk = {
+		.st = st, .patch = patch, .trampoline = trampoline, .catch_sp = PT_REGS_SP(ctx),
+		.depth = depth, .generation = generation,
+	};
 	bpf_loop(depth, begin ? restore_return_address : rearm_return_probe, &walk, 0);
 	if (!walk.wanted) {
 		bpf_ringbuf_discard(patch, 0);

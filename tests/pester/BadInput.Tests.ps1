@@ -68,9 +68,9 @@ Describe 'A bad wildcard pattern' {
 
 Describe 'A process that has exited' {
     BeforeAll {
-        # A zombie: its child exits, and the parent (now sleep) never reaps it.
-        $info = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
-        '-c', 'sleep 0 & echo $!; exec sleep 60' | ForEach-Object { $info.ArgumentList.Add($_) }
+        # A zombie: its child exits, and the parent never reaps it (a shell might, before it execs).
+        $info = [System.Diagnostics.ProcessStartInfo]::new('perl')
+        '-e', '$| = 1; my $child = fork(); exit 0 unless $child; print "$child\n"; sleep 60' | ForEach-Object { $info.ArgumentList.Add($_) }
         $info.RedirectStandardOutput = $true
         $parent = [System.Diagnostics.Process]::Start($info)
         $zombie = [int]$parent.StandardOutput.ReadLine()

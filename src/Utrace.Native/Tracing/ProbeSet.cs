@@ -16,6 +16,7 @@ internal sealed class ProbeSet : IDisposable
     private const int ENOEXEC = 8;
 
     private readonly List<SafeBpfLinkHandle> _links = new();
+    private readonly List<SafeBpfLinkHandle> _returnLinks = new();
     private readonly List<SafeBpfLinkHandle> _unwindLinks = new();
     private readonly Dictionary<int, string> _refused = new();
     private readonly IProgress<TraceProgress>? _progress;
@@ -39,10 +40,12 @@ internal sealed class ProbeSet : IDisposable
         try
         {
             var unwind = hooks.Select(h => new ProbeSite(ProbeKind.Unwind, h.Path, h.Offset, h.Cookie));
-            // Entries first: a function whose entry is refused gets no other probe.
+            // The unwinder's hooks first: a return probe must never be in place without them (a
+            // process that throws during the attach would abort). Then entries: a function whose
+            // entry is refused gets no other probe.
             var groups = plan.Sites.Concat(unwind)
                 .GroupBy(site => (site.Kind, site.Path))
-                .OrderBy(group => group.Key.Kind)
+                .OrderBy(group => group.Key.Kind == ProbeKind.Unwind ? -1 : (int)group.Key.Kind)
                 .ToArray();
             probes._total = program.Mode == AttachMode.MultiLink ? groups.Length : plan.Sites.Count + hooks.Count;
             progress?.Report(new TraceProgress(TraceStage.Attaching, 0, probes._total));
@@ -110,6 +113,8 @@ internal sealed class ProbeSet : IDisposable
         _links.Add(link);
         if (kind == ProbeKind.Unwind)
             _unwindLinks.Add(link);
+        else if (kind == ProbeKind.Return)
+            _returnLinks.Add(link);
     }
 
     private void Refuse(ProbeSite site, UtraceException ex)
@@ -125,19 +130,27 @@ internal sealed class ProbeSet : IDisposable
     private static bool IsRefusedInstruction(UtraceException ex) => ex.Errno is ENOTSUPP or ENOEXEC;
 
     /// <summary>
-    /// Detaches everything. Each link waits in the kernel for probe users to drain (tens of
-    /// milliseconds, not CPU), so the links are closed side by side.
+    /// Detaches everything: return probes first, since a return probe whose entry probe is gone
+    /// would swap a return address nobody records, out of reach of the exception hooks. Each
+    /// link waits in the kernel for probe users to drain (tens of milliseconds, not CPU), so the
+    /// links of each phase are closed side by side.
     /// </summary>
     public void Dispose()
     {
         var closed = 0;
-        _progress?.Report(new TraceProgress(TraceStage.Detaching, 0, _links.Count));
-        Parallel.ForEach(_links, new ParallelOptions { MaxDegreeOfParallelism = 16 }, link =>
+        var total = _links.Count;
+        _progress?.Report(new TraceProgress(TraceStage.Detaching, 0, total));
+        var rest = _links.Except(_returnLinks).ToArray();
+        foreach (var phase in new[] { _returnLinks.ToArray(), rest })
         {
-            link.Dispose();
-            _progress?.Report(new TraceProgress(TraceStage.Detaching, Interlocked.Increment(ref closed), _links.Count));
-        });
+            Parallel.ForEach(phase, new ParallelOptions { MaxDegreeOfParallelism = 16 }, link =>
+            {
+                link.Dispose();
+                _progress?.Report(new TraceProgress(TraceStage.Detaching, Interlocked.Increment(ref closed), total));
+            });
+        }
         _links.Clear();
+        _returnLinks.Clear();
         _unwindLinks.Clear();
     }
 }
