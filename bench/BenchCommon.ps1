@@ -32,12 +32,14 @@ function New-BenchWorkspace {
         copy, so that a rebuild of bin/ during the run cannot change what is measured.
         Returns the temp dir's path.
     #>
+    [CmdletBinding(SupportsShouldProcess)]
     param([string] $Prefix)
     $repo = Split-Path $PSScriptRoot -Parent
     if (-not (Test-Path (Join-Path $repo 'bin/Utrace.PowerShell.dll'))) {
         throw "Utrace is not built: cd $repo && dotnet build utrace.sln -c Release"
     }
     $temp = Join-Path ([IO.Path]::GetTempPath()) "$Prefix-$PID"
+    if (-not $PSCmdlet.ShouldProcess($temp, 'Create the bench workspace')) { return }
     $null = New-Item -ItemType Directory -Path $temp -Force
     $moduleCopy = Join-Path $temp 'module'
     $null = New-Item -ItemType Directory -Path $moduleCopy
@@ -54,9 +56,10 @@ function Remove-BenchWorkspace {
         Removes the module copy and the temp dir made by New-BenchWorkspace, or with -Keep
         leaves them and says where they are.
     #>
+    [CmdletBinding(SupportsShouldProcess)]
     param([string] $Path, [switch] $Keep)
-    if ($Keep) { Write-Host "Programs kept in $Path" }
-    else {
+    if ($Keep) { Write-Information "Programs kept in $Path" -InformationAction Continue }
+    elseif ($PSCmdlet.ShouldProcess($Path, 'Remove the bench workspace')) {
         Remove-Module Utrace -ErrorAction SilentlyContinue
         Remove-Item $Path -Recurse -Force -ErrorAction SilentlyContinue
     }
@@ -69,8 +72,8 @@ function Write-RoundLine {
         (-Result has Ok and Problems).
     #>
     param([string] $Line, $Result)
-    if ($Result.Ok) { Write-Host $Line }
-    else { Write-Host "$Line`n  ROUND FAILED: $($Result.Problems)" -ForegroundColor Red }
+    if ($Result.Ok) { Write-Information $Line -InformationAction Continue }
+    else { Write-Warning "$Line`n  ROUND FAILED: $($Result.Problems)" }
 }
 
 function Get-LoadAverage {
@@ -81,7 +84,7 @@ function Get-LoadAverage {
     (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' '
 }
 
-function Get-Stats {
+function Get-Statistic {
     <#
     .SYNOPSIS
         Median, Min, Max and Count of -Values; $null when there are none.
@@ -103,10 +106,10 @@ function Format-Figure {
     if ([math]::Abs($Value) -ge 100) { '{0:N0}' -f $Value } else { '{0:N1}' -f $Value }
 }
 
-function New-ResultsMarkdown {
+function ConvertTo-ResultMarkdown {
     <#
     .SYNOPSIS
-        Starts the results Markdown: the "# <Title> benchmark results" heading and the Date,
+        Makes the start of the results Markdown from the run's facts: the "# <Title> benchmark results" heading and the Date,
         Kernel, Machine (with memory when -WithMemory) and Utrace lines, which end with -Tools.
         Call it when the run is over: it reads the load average after the run and the time taken.
     #>
@@ -131,7 +134,7 @@ function New-ResultsMarkdown {
     $md
 }
 
-function Add-FailedRounds {
+function Add-FailedRound {
     <#
     .SYNOPSIS
         Appends, when there are any, the "**N round(s) FAILED**" paragraph with one bullet per
@@ -144,7 +147,7 @@ function Add-FailedRounds {
     }
 }
 
-function Save-Results {
+function Save-Result {
     <#
     .SYNOPSIS
         Writes the results Markdown to -OutFile (creating its directory) and to the console,
@@ -154,8 +157,7 @@ function Save-Results {
     $outDir = Split-Path $OutFile -Parent
     if ($outDir) { $null = New-Item -ItemType Directory -Path $outDir -Force }
     [IO.File]::WriteAllText($OutFile, $Markdown.ToString())
-    Write-Host ''
-    Write-Host $Markdown.ToString()
-    Write-Host "Written to $OutFile"
-    if ($FailedCount) { Write-Host "$FailedCount round(s) FAILED: see above." -ForegroundColor Red }
+    $Markdown.ToString()
+    Write-Information "Written to $OutFile" -InformationAction Continue
+    if ($FailedCount) { Write-Warning "$FailedCount round(s) FAILED: see above." }
 }

@@ -87,8 +87,11 @@ Assert-BenchHost -Tool 'gcc', 'mkfifo' -Packages 'gcc'
 $temp = New-BenchWorkspace -Prefix 'utrace-bench'
 
 # --- helpers ---------------------------------------------------------------------------------
-function New-BenchProgram([int] $N) {
+function New-BenchProgram {
+    [CmdletBinding(SupportsShouldProcess)]
+    param([int] $N)
     $dir = Join-Path $temp "n$N"
+    if (-not $PSCmdlet.ShouldProcess($dir, 'Compile the bench program')) { return }
     $null = New-Item -ItemType Directory -Path $dir -Force
     $source = [Text.StringBuilder]::new()
     $null = $source.AppendLine('#include <stdio.h>')
@@ -128,7 +131,7 @@ int main(int argc, char **argv)
 function Get-FdCount { [IO.Directory]::GetFileSystemEntries("/proc/$PID/fd").Length }
 
 # Stats as "median (min–max)", or just the value for a single round.
-function Format-Ms($Stats) {
+function Format-Millisecond($Stats) {
     if ($null -eq $Stats) { return 'n/a' }
     if ($Stats.Count -eq 1) { return (Format-Figure $Stats.Median) }
     '{0} ({1}–{2})' -f (Format-Figure $Stats.Median), (Format-Figure $Stats.Min), (Format-Figure $Stats.Max)
@@ -212,13 +215,13 @@ foreach ($n in $countList | Where-Object { $_ -notin $perFunction }) {
 }
 
 try {
-    Write-Host "Compiling test programs (N = $($countList -join ', ')) in $temp ..."
+    Write-Information "Compiling test programs (N = $($countList -join ', ')) in $temp ..." -InformationAction Continue
     $targets = @{}
     foreach ($n in @($countList) + 10 | Sort-Object -Unique) { $targets[$n] = New-BenchProgram $n }
 
-    Write-Host 'Warm-up round (MultiLink, N = 10, not recorded) ...'
+    Write-Information 'Warm-up round (MultiLink, N = 10, not recorded) ...' -InformationAction Continue
     $warm = Invoke-Round $targets[10] 'MultiLink' 0
-    if (-not $warm.Ok) { Write-Host "Warm-up round failed: $($warm.Problems)" -ForegroundColor Red }
+    if (-not $warm.Ok) { Write-Warning "Warm-up round failed: $($warm.Problems)" }
 
     foreach ($n in $countList) {
         foreach ($mode in 'MultiLink', 'PerFunction') {
@@ -245,7 +248,7 @@ try {
 finally { Remove-BenchWorkspace $temp -Keep:$KeepTemp }
 
 # --- report ----------------------------------------------------------------------------------
-$md = New-ResultsMarkdown -Title 'Attach/detach' -StartedAt $startedAt -LoadBefore $loadBefore -Tools 'gcc -O2' -WithMemory
+$md = ConvertTo-ResultMarkdown -Title 'Attach/detach' -StartedAt $startedAt -LoadBefore $loadBefore -Tools 'gcc -O2' -WithMemory
 $failed = @($results | Where-Object { -not $_.Ok })
 $null = $md.AppendLine("- Rounds per configuration: $Rounds (PerFunction limited by a $PerFunctionBudgetSeconds s budget per N); one untimed warm-up round first")
 $null = $md.AppendLine().AppendLine('Times in ms: median (min–max) over the successful rounds. Start-UTrace = wall time of the whole call (ELF read, launch, BPF load, attach, release). Exit→done = from writing the line until the job ended (the program runs its N calls and exits; then Utrace detaches). Fds = open fds of the pwsh process while the program waits with every probe attached (Δ = more than just before Start-UTrace).').AppendLine()
@@ -259,26 +262,26 @@ foreach ($group in $results | Group-Object Mode, N) {
         $null = $md.AppendLine("| $($first.Mode) | $($first.N) | $roundsText | | | | | | | | all rounds FAILED |")
         continue
     }
-    $fd = Get-Stats ($ok | ForEach-Object FdDuring)
-    $fdDelta = Get-Stats ($ok | ForEach-Object { $_.FdDuring - $_.FdBefore })
-    $perLink = Get-Stats ($ok | ForEach-Object { $_.DetachMs / [math]::Max(1, $_.LinkCount) })
+    $fd = Get-Statistic ($ok | ForEach-Object FdDuring)
+    $fdDelta = Get-Statistic ($ok | ForEach-Object { $_.FdDuring - $_.FdBefore })
+    $perLink = Get-Statistic ($ok | ForEach-Object { $_.DetachMs / [math]::Max(1, $_.LinkCount) })
     $links = @($ok | ForEach-Object LinkCount | Sort-Object -Unique) -join '/'
     $delivered = @($ok | ForEach-Object EventsDelivered | Sort-Object -Unique) -join '/'
     $null = $md.AppendLine(('| {0} | {1} | {2} | {3} | {4} (+{5}) | {6} | {7} | {8} | {9} | {10} | {11} |' -f
             $first.Mode, $first.N, $roundsText, $links,
             $fd.Median, $fdDelta.Median,
-            (Format-Ms (Get-Stats ($ok | ForEach-Object StartWallMs))),
-            (Format-Ms (Get-Stats ($ok | ForEach-Object AttachMs))),
-            (Format-Ms (Get-Stats ($ok | ForEach-Object DetachMs))),
-            (Format-Ms $perLink),
-            (Format-Ms (Get-Stats ($ok | ForEach-Object FinishWallMs))),
+            (Format-Millisecond (Get-Statistic ($ok | ForEach-Object StartWallMs))),
+            (Format-Millisecond (Get-Statistic ($ok | ForEach-Object AttachMs))),
+            (Format-Millisecond (Get-Statistic ($ok | ForEach-Object DetachMs))),
+            (Format-Millisecond $perLink),
+            (Format-Millisecond (Get-Statistic ($ok | ForEach-Object FinishWallMs))),
             $delivered))
 }
 if ($notes.Count) {
     $null = $md.AppendLine()
     foreach ($note in $notes) { $null = $md.AppendLine("- $note") }
 }
-Add-FailedRounds $md @($failed | ForEach-Object { "$($_.Mode) N = $($_.N) round $($_.Round): $($_.Problems)" })
+Add-FailedRound $md @($failed | ForEach-Object { "$($_.Mode) N = $($_.N) round $($_.Round): $($_.Problems)" })
 $null = $md.AppendLine().AppendLine('## Every round').AppendLine()
 $null = $md.AppendLine('| Mode | N | Round | Ok | Links | Fds before | Fds during | Start-UTrace ms | AttachTime ms | DetachTime ms | Exit→done ms | Delivered | Dropped |')
 $null = $md.AppendLine('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
@@ -288,5 +291,5 @@ foreach ($r in $results) {
             $r.StartWallMs, $r.AttachMs, $r.DetachMs, $r.FinishWallMs, $r.EventsDelivered, $r.EventsDropped))
 }
 
-Save-Results $md $OutFile $failed.Count
+Save-Result $md $OutFile $failed.Count
 if ($failed.Count) { exit 1 }

@@ -320,11 +320,11 @@ $startedAt = Get-Date
 $loadBefore = Get-LoadAverage
 $results = [Collections.Generic.List[object]]::new()
 try {
-    Write-Host "leaf: $($leafInstructions[0])  (objdump; gcc $($leafFlags -join ' '))"
-    Write-Host 'Warm-up (10,000 calls per configuration, not recorded) ...'
+    Write-Information "leaf: $($leafInstructions[0])  (objdump; gcc $($leafFlags -join ' '))" -InformationAction Continue
+    Write-Information 'Warm-up (10,000 calls per configuration, not recorded) ...' -InformationAction Continue
     foreach ($config in $configs) {
         $warm = Invoke-Config $config 10000 0
-        if (-not $warm.Ok) { Write-Host "Warm-up $config failed: $($warm.Problems)" -ForegroundColor Red }
+        if (-not $warm.Ok) { Write-Warning "Warm-up $config failed: $($warm.Problems)" }
     }
     for ($r = 1; $r -le $Rounds; $r++) {
         # Rotate the order, so no configuration always runs right after the same other one.
@@ -363,8 +363,8 @@ foreach ($config in $configs) {
     $ok = @($results | Where-Object { $_.Config -eq $config -and $_.Ok })
     if ($ok.Count) {
         $stats[$config] = [pscustomobject]@{
-            Wall = Get-Stats ($ok | ForEach-Object NsPerCall)
-            Cpu  = Get-Stats ($ok | ForEach-Object CpuPerCall)
+            Wall = Get-Statistic ($ok | ForEach-Object NsPerCall)
+            Cpu  = Get-Statistic ($ok | ForEach-Object CpuPerCall)
             Ok   = $ok.Count
             All  = @($results | Where-Object Config -eq $config).Count
         }
@@ -373,7 +373,7 @@ foreach ($config in $configs) {
 $base = if ($stats['untraced']) { $stats['untraced'].Wall.Median } else { $null }
 $floorMedian = if ($stats['floor']) { $stats['floor'].Wall.Median } else { $null }
 
-$md = New-ResultsMarkdown -Title 'Overhead' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $bpftraceVersion
+$md = ConvertTo-ResultMarkdown -Title 'Overhead' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $bpftraceVersion
 $null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop; gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
 $null = $md.AppendLine("- ``leaf`` as objdump shows it (first instruction ``push``, emulated by the kernel):").AppendLine()
 $null = $md.AppendLine('```')
@@ -394,7 +394,7 @@ foreach ($config in $configs) {
             $(if ($floorMedian -and $config -notin 'untraced', 'floor') { Format-Figure ($m - $floorMedian) } else { '–' }),
             (Format-Figure $st.Cpu.Median)))
 }
-Add-FailedRounds $md @($failed | ForEach-Object { "$($_.Config) round $($_.Round): $($_.Problems)" })
+Add-FailedRound $md @($failed | ForEach-Object { "$($_.Config) round $($_.Round): $($_.Problems)" })
 $null = $md.AppendLine().AppendLine('## Every round').AppendLine()
 $null = $md.AppendLine('Run ms = the whole command, launch to exit (Start-UTrace to the job''s end, with attach and detach). Kernel counts: sent / filtered / delivered / dropped from the TraceSummary (foreground traces: from the -Verbose summary, which has no sent count); received = what the consumer counted.').AppendLine()
 $null = $md.AppendLine('| Round | Configuration | Ok | ns/call | CPU ns/call | Run ms | Sent | Filtered | Delivered | Dropped | Received | Notes |')
@@ -408,5 +408,5 @@ foreach ($r in $results | Sort-Object Round, { [array]::IndexOf($configs, $_.Con
             (((@($r.Detail, $r.Problems) | Where-Object { $_ }) -join '; ') -replace '\|', '\|')))
 }
 
-Save-Results $md $OutFile $failed.Count
+Save-Result $md $OutFile $failed.Count
 if ($failed.Count) { exit 1 }

@@ -64,19 +64,19 @@ try {
         if ($result.Ok) { $rows += $result } else { $failures += "round ${round}: $($result.Problems)" }
     }
 
-    $md = New-ResultsMarkdown -Title 'Trace file' -StartedAt $startedAt -LoadBefore $loadBefore -Tools "gcc -O2 fib $Fib"
+    $md = ConvertTo-ResultMarkdown -Title 'Trace file' -StartedAt $startedAt -LoadBefore $loadBefore -Tools "gcc -O2 fib $Fib"
     $null = $md.AppendLine().AppendLine("Median (min-max) of $($rows.Count) rounds; rates in million events per second.").AppendLine()
     $null = $md.AppendLine('| events | file MB | record (s) | Import-UTrace \| Out-Null | TraceFile.ReadEvents (C#) | 1..N \| ForEach-Object {} \| Out-Null |')
     $null = $md.AppendLine('| --- | --- | --- | --- | --- | --- |')
     if ($rows) {
         $cells = foreach ($column in 'RecordS', 'ImportRate', 'EngineRate', 'BaselineRate') {
-            $s = Get-Stats $rows.$column
+            $s = Get-Statistic $rows.$column
             '{0} ({1}-{2})' -f (Format-Figure $s.Median), (Format-Figure $s.Min), (Format-Figure $s.Max)
         }
         $null = $md.AppendLine("| $('{0:N0}' -f $rows[0].Events) | $(Format-Figure $rows[0].MB) | $($cells -join ' | ') |")
     }
-    Add-FailedRounds $md $failures
-    Save-Results $md $OutFile $failures.Count
+    Add-FailedRound $md $failures
+    Save-Result $md $OutFile $failures.Count
 }
 finally {
     Remove-BenchWorkspace $temp -Keep:$KeepTemp

@@ -12,13 +12,19 @@ bash scripts/install-deps.sh
 log "building"
 dotnet build utrace.sln -c Release -nologo -clp:ErrorsOnly -v:quiet
 
-# PowerShell's all-users module path on Linux; a link keeps it current with every build.
+log "packing the module (artifacts/module, artifacts/packages)"
+pwsh -NoProfile -File scripts/build-module.ps1 -NoBuild > /dev/null
+
+# Installed as users get it from a gallery: Install-PSResource from the local package folder,
+# for all users (/usr/local/share/powershell/Modules), so sudo pwsh finds it too.
 modules=/usr/local/share/powershell/Modules
-as_root mkdir -p "$modules"
-if [ "$(readlink -f "$modules/Utrace" 2>/dev/null)" != "$repo" ]; then
-    as_root rm -rf "$modules/Utrace"
-    as_root ln -s "$repo" "$modules/Utrace"
-fi
+if [ -L "$modules/Utrace" ]; then as_root rm "$modules/Utrace"; fi   # the link older set-ups made
+as_root pwsh -NoProfile -Command '
+    $ErrorActionPreference = "Stop"
+    Unregister-PSResourceRepository -Name UtraceLocal -ErrorAction SilentlyContinue
+    Register-PSResourceRepository -Name UtraceLocal -Uri ([IO.Path]::GetFullPath("artifacts/packages")) -Trusted
+    Install-PSResource Utrace -Repository UtraceLocal -Scope AllUsers -Reinstall
+'
 log "module installed: Import-Module Utrace"
 
 log "demo: tracing examples/demo"

@@ -41,9 +41,9 @@ public abstract class TargetNameCompleter : IArgumentCompleter
             return FunctionCatalog.ForProcess(Convert.ToInt32(pid));
         var directory = CurrentDirectory();
         if (bound["Command"] is { } command)
-            return LaunchTarget.Resolve(command.ToString()!, null, directory).LoadCatalog();
-        if (bound["Path"] is { } path)
-            return LaunchTarget.FromFile(path.ToString()!, directory).LoadCatalog();
+            return LaunchTarget.Resolve(command.ToString()!, null, directory, word => word).LoadCatalog();
+        if ((bound["Path"] ?? bound["LiteralPath"])?.ToString() is { } path)
+            return LaunchTarget.FromFile(UTraceSelectionCommandBase.IsPath(path) ? Path.GetFullPath(path, directory) : path, directory).LoadCatalog();
         return null;
     }
 
@@ -69,4 +69,16 @@ public sealed class FunctionNameCompleter : TargetNameCompleter
 public sealed class LibraryNameCompleter : TargetNameCompleter
 {
     protected override IEnumerable<string> Names(FunctionCatalog catalog) => catalog.LibraryNames;
+}
+
+/// <summary>Completes -TraceId with the traces running in this PowerShell, described by process and command.</summary>
+public sealed class TraceIdCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters) =>
+        TraceSession.Active
+            .Select(session => (Id: session.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), session))
+            .Where(t => t.Id.StartsWith(wordToComplete, StringComparison.Ordinal))
+            .Select(t => new CompletionResult(t.Id, t.Id, CompletionResultType.ParameterValue,
+                $"trace {t.Id} of process {t.session.ProcessId} ({t.session.Command})"));
 }

@@ -9,15 +9,23 @@ namespace Utrace.PowerShell;
 public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
 {
     private const string PathSet = "Path";
+    private const string LiteralPathSet = "LiteralPath";
     private const string ProcessSet = "ProcessId";
 
-    /// <summary>An executable: a path, or a name on PATH.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName", "FilePath")]
+    /// <summary>Executables or libraries: paths (wildcards, ~, PSDrives), or a program name on PATH.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FilePath")]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
-    public string Path { get; set; } = "";
+    public string[] Path { get; set; } = [];
 
-    /// <summary>A running process.</summary>
+    /// <summary>Executables or libraries, taken as written (no wildcards); binds the PSPath of Get-ChildItem's output.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>A running process; binds the Id of Get-Process's output.</summary>
     [Parameter(Mandatory = true, ParameterSetName = ProcessSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "PID")]
     [ValidateRange(1, int.MaxValue)]
@@ -25,17 +33,38 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
 
     protected override void ProcessRecord()
     {
+        if (ParameterSetName == ProcessSet)
+        {
+            List(() => FunctionCatalog.ForProcess(ProcessId));
+            return;
+        }
+        var literal = ParameterSetName == LiteralPathSet;
+        foreach (var path in literal ? LiteralPath : Path)
+        {
+            // A bare name with no file of that name here is a program on PATH, as for Start-UTrace -Command.
+            if (!literal && !IsPath(path) && !WildcardPattern.ContainsWildcardCharacters(path) && !File.Exists(System.IO.Path.Combine(CurrentDirectory, path)))
+            {
+                List(() => LaunchTarget.FromFile(path, CurrentDirectory).LoadCatalog());
+                continue;
+            }
+            var files = FileSystemPaths.ResolveExisting(this, path, literal, "Program", out var error);
+            if (error is not null)
+                WriteError(error);
+            foreach (var file in files)
+                List(() => LaunchTarget.FromFile(file, CurrentDirectory).LoadCatalog());
+        }
+    }
+
+    private void List(Func<FunctionCatalog> load)
+    {
         try
         {
-            var catalog = ParameterSetName == ProcessSet
-                ? FunctionCatalog.ForProcess(ProcessId)
-                : LaunchTarget.FromFile(Path, CurrentDirectory).LoadCatalog();
-            foreach (var function in catalog.Select(BuildSelection()))
+            foreach (var function in load().Select(BuildSelection()))
                 WriteObject(function);
         }
         catch (UtraceException ex)
         {
-            WriteError(ErrorRecords.From(ex, "GetFunctionsFailed"));
+            WriteError(ErrorRecords.From(ex, "ReadFunctionsFailed"));
         }
     }
 }

@@ -50,8 +50,9 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [ValidateRange(0, 10_000)]
     public int? MaxDepth { get; set; }
 
-    /// <summary>Calls shorter than this (1ms, 250us, a TimeSpan) are dropped in the kernel.</summary>
+    /// <summary>Calls shorter than this ('1ms', '250us', a TimeSpan; never a bare number) are dropped in the kernel.</summary>
     [Parameter]
+    [DurationArgument]
     public Duration MinDuration { get; set; }
 
     /// <summary>Only these threads are traced, filtered in the kernel.</summary>
@@ -137,19 +138,19 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             WriteError(ErrorRecords.From(failure, "RecordingFailed"));
     }
 
-    /// <summary>Launches or attaches; null when ShouldProcess said no.</summary>
+    /// <summary>
+    /// Launches or attaches; null when ShouldProcess said no, or after a non-terminating error, so
+    /// that one process that cannot be traced does not end a pipeline of many.
+    /// </summary>
     private TraceSession? StartSession(ProgressReporter progress)
     {
-        if (Summary && OutFile is not null)
-        {
-            Fail(new UtraceException(TraceErrorKind.InvalidArgument, "-Summary aggregates in the kernel and writes no events: there is nothing for -OutFile to record.",
-                "Leave out -OutFile, or -Summary (and summarize the file with Measure-UTrace -Path).", OutFile), "SummaryWithOutFile");
-            return null;
-        }
-        var outFile = OutFile is null ? null : ResolveOutFile(OutFile);
         TraceFileWriter? recording = null;
         try
         {
+            if (Summary && OutFile is not null)
+                throw new UtraceException(TraceErrorKind.InvalidArgument, "-Summary aggregates in the kernel and writes no events: there is nothing for -OutFile to record.",
+                    "Leave out -OutFile, or -Summary (and summarize the file with Measure-UTrace -Path).", OutFile, errorId: "SummaryWithOutFile");
+            var outFile = OutFile is null ? null : FileSystemPaths.ResolveNew(this, OutFile, nameof(OutFile));
             var runAs = RunAs is null ? null : UserAccount.Find(RunAs);
             if (ParameterSetName == ProcessSet)
             {
@@ -159,7 +160,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
                 recording = outFile is null ? null : TraceFileWriter.Create(outFile);
                 return TraceSession.Attach(ProcessId, Options(progress, recording, runAs), catalog);
             }
-            var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory);
+            var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory, ProgramPath);
             if (target.InterpreterNote is { } note)
                 WriteWarning(note);
             if (!ShouldProcess(string.Join(' ', target.Argv), "Run and trace"))
@@ -171,7 +172,12 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         catch (UtraceException ex)
         {
             recording?.Dispose();
-            Fail(ex, "StartTraceFailed");
+            WriteError(ErrorRecords.From(ex, "TraceFailed"));
+            return null;
+        }
+        catch (ErrorRecordException ex)
+        {
+            WriteError(ex.Record);
             return null;
         }
         catch
@@ -195,27 +201,6 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         StreamEvents = recording is null || PassThru,
         SummaryOnly = Summary,
     };
-
-    /// <summary>The file-system path of -OutFile (relative, ~ and PSDrives resolved by PowerShell); the file need not exist.</summary>
-    private string ResolveOutFile(string path)
-    {
-        string resolved;
-        ProviderInfo provider;
-        try
-        {
-            resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out _);
-        }
-        catch (SessionStateException ex)
-        {
-            // A drive or provider that does not exist: PowerShell's own error says which.
-            ThrowTerminatingError(ex.ErrorRecord);
-            throw;
-        }
-        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
-            Fail(new UtraceException(TraceErrorKind.InvalidArgument, $"-OutFile '{path}' is not a file-system path (it is on the {provider.Name} provider).",
-                "Give -OutFile a path on a file-system drive, such as ./trace.arrow.", path), "OutFileNotFileSystem");
-        return resolved;
-    }
 
     protected override void StopProcessing() => _stopping.Cancel();
 

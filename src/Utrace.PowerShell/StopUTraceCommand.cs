@@ -9,7 +9,7 @@ namespace Utrace.PowerShell;
 public sealed class StopUTraceCommand : PSCmdlet
 {
     private const string JobSet = "Job";
-    private const string IdSet = "Id";
+    private const string TraceIdSet = "TraceId";
     private const string AllSet = "All";
 
     /// <summary>Trace jobs returned by Start-UTrace -AsJob.</summary>
@@ -17,10 +17,13 @@ public sealed class StopUTraceCommand : PSCmdlet
     [ValidateNotNull]
     public UTraceJob[] Job { get; set; } = [];
 
-    /// <summary>Trace ids (the TraceId of a job, or the id in Start-UTrace's verbose output).</summary>
-    [Parameter(Mandatory = true, ParameterSetName = IdSet)]
-    [Alias("TraceId")]
-    public int[] Id { get; set; } = [];
+    /// <summary>
+    /// Trace ids: a job's TraceId, a TraceSummary's Id, or the id in Start-UTrace's verbose output.
+    /// Not a job id (Get-Job's Id) and not a process id: those are other numbers.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = TraceIdSet, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(TraceIdCompleter))]
+    public int[] TraceId { get; set; } = [];
 
     /// <summary>Every trace still running in this PowerShell process.</summary>
     [Parameter(Mandatory = true, ParameterSetName = AllSet)]
@@ -40,8 +43,8 @@ public sealed class StopUTraceCommand : PSCmdlet
                     }
                 }
                 break;
-            case IdSet:
-                foreach (var id in Id)
+            case TraceIdSet:
+                foreach (var id in TraceId)
                 {
                     if (TraceSession.Find(id) is { } session)
                         StopSession(session);

@@ -1,11 +1,13 @@
 using System.Management.Automation;
+using Utrace.Native.Recording;
 using Utrace.Native.Tracing;
 
 namespace Utrace.PowerShell;
 
 /// <summary>
 /// Reading trace files for a cmdlet: paths resolved through PowerShell's providers (wildcards,
-/// ~, drives), then each file's events streamed one record batch at a time. Every failure is a
+/// ~, drives), then each file's events streamed one record batch at a time; Export-Csv and
+/// Export-Clixml files of CallEvents are read whole and give typed CallEvents again. Every failure is a
 /// non-terminating error of the cmdlet, and a cut file a warning.
 /// </summary>
 internal sealed class TraceFileInput(PSCmdlet cmdlet)
@@ -18,36 +20,21 @@ internal sealed class TraceFileInput(PSCmdlet cmdlet)
     }
 
     /// <summary>The file-system paths <paramref name="path"/> names; an error (and none) when it names nothing.</summary>
-    private IEnumerable<string> Resolve(string path, bool literal)
+    private IReadOnlyList<string> Resolve(string path, bool literal)
     {
-        IReadOnlyList<string> files;
-        ProviderInfo provider;
-        try
-        {
-            files = literal
-                ? [cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out _)]
-                : cmdlet.SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
-        }
-        catch (Exception ex) when (ex is ItemNotFoundException or SessionStateException)
-        {
-            // PowerShell's own error: "Cannot find path '...' because it does not exist."
-            cmdlet.WriteError(((IContainsErrorRecord)ex).ErrorRecord);
-            return [];
-        }
-        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
-        {
-            cmdlet.WriteError(ErrorRecords.Create(new ArgumentException($"'{path}' is not a file-system path (it is on the {provider.Name} provider)."),
-                "TraceFileNotFileSystem", ErrorCategory.InvalidArgument, path, "Give a path on a file-system drive, such as ./trace.arrow."));
-            return [];
-        }
-        if (files.Count == 0)
-            cmdlet.WriteError(ErrorRecords.Create(new ItemNotFoundException($"No file matches '{path}'."),
-                "TraceFileNotFound", ErrorCategory.ObjectNotFound, path, "Check the pattern; list the trace files with Get-ChildItem."));
+        var files = FileSystemPaths.ResolveExisting(cmdlet, path, literal, "TraceFile", out var error);
+        if (error is not null)
+            cmdlet.WriteError(error);
         return files;
     }
 
     private void ReadFile(string path, Action<CallEvent> onEvent)
     {
+        if (ExportCommand(path) is { } import)
+        {
+            ReadExport(path, import, onEvent);
+            return;
+        }
         TraceFile file;
         try
         {
@@ -78,6 +65,49 @@ internal sealed class TraceFileInput(PSCmdlet cmdlet)
                 cmdlet.WriteWarning($"The trace file '{path}' was cut short (its recording was killed, ran out of disk, or is still running): " +
                     $"{count} events were read, up to its last complete record batch.");
         }
+    }
+
+    /// <summary>The cmdlet that reads <paramref name="path"/> when it is a text export of CallEvents; null for a trace file.</summary>
+    private static string? ExportCommand(string path)
+    {
+        var head = new char[16];
+        int read;
+        try
+        {
+            using var reader = new StreamReader(path);
+            read = reader.ReadBlock(head);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;   // TraceFile.Open reports it.
+        }
+        var text = new string(head, 0, read);
+        if (text.StartsWith("#< CLIXML", StringComparison.Ordinal) || text.StartsWith("<Objs", StringComparison.Ordinal))
+            return "Import-Clixml";
+        return text.StartsWith('"') || text.StartsWith("#TYPE", StringComparison.Ordinal) ? "Import-Csv" : null;
+    }
+
+    /// <summary>
+    /// Typed CallEvents from Export-Csv or Export-Clixml of CallEvents: Duration compares and sorts
+    /// as a Duration again, Start keeps its nanoseconds. The whole file is read first (its rows share one function table).
+    /// </summary>
+    private void ReadExport(string path, string import, Action<CallEvent> onEvent)
+    {
+        var rows = cmdlet.InvokeCommand.InvokeScript($"{import} -LiteralPath $args[0]", false, System.Management.Automation.Runspaces.PipelineResultTypes.None, null, path);
+        var calls = new List<ExportedCall>(rows.Count);
+        try
+        {
+            foreach (var row in rows)
+                calls.Add(ExportedCallReader.Read(row, calls.Count + 1));
+        }
+        catch (FormatException ex)
+        {
+            cmdlet.WriteError(ErrorRecords.Create(new InvalidDataException($"'{path}' is not an export of CallEvents: {ex.Message}.", ex), "InvalidCallEventExport",
+                ErrorCategory.InvalidData, path, "Import-UTrace reads trace files and the Export-Csv or Export-Clixml output of CallEvents, with all their properties."));
+            return;
+        }
+        foreach (var e in ExportedCall.ToCallEvents(calls))
+            onEvent(e);
     }
 
     private static string ErrorId(UtraceException ex) => ex.Kind switch

@@ -8,25 +8,24 @@ internal sealed record LaunchTarget(string Program, string TracedBinary, IReadOn
 {
     /// <summary>
     /// Splits <paramref name="command"/> like a shell, appends <paramref name="argumentList"/>, and finds the
-    /// program relative to <paramref name="workingDirectory"/> or on PATH.
+    /// program: a path through <paramref name="resolvePath"/> (PowerShell's provider), a name on PATH.
     /// </summary>
-    public static LaunchTarget Resolve(string command, IReadOnlyList<string>? argumentList, string workingDirectory)
+    public static LaunchTarget Resolve(string command, IReadOnlyList<string>? argumentList, string workingDirectory, Func<string, string> resolvePath)
     {
         var words = CommandLine.Split(command).Concat(argumentList ?? []).ToArray();
         if (words.Length == 0)
-            throw new UtraceException(TraceErrorKind.InvalidArgument, "The command is empty.", "Give a program to run, such as -Command './fib 10'.");
+            throw new UtraceException(TraceErrorKind.InvalidArgument, "The command is empty.", "Give a program to run, such as -Command './fib 10'.", errorId: "EmptyCommand");
         var path = Environment.GetEnvironmentVariable("PATH");
-        var program = CommandLine.ResolveProgram(words[0], workingDirectory, path);
+        var program = CommandLine.ResolveProgram(resolvePath(words[0]), workingDirectory, path);
         return new LaunchTarget(program, CommandLine.ExecutedBinary(program, workingDirectory, path), words);
     }
 
-    /// <summary>A file to read functions from, given by path or by a program name on PATH; not split into words.</summary>
+    /// <summary>A file to read functions from: an existing file-system path, or a program name on PATH.</summary>
     public static LaunchTarget FromFile(string program, string workingDirectory)
     {
         var path = Environment.GetEnvironmentVariable("PATH");
         // A shared library is not executable, yet worth listing: a path only has to exist.
-        var full = Path.GetFullPath(program, workingDirectory);
-        var resolved = program.Contains('/') && File.Exists(full) ? full : CommandLine.ResolveProgram(program, workingDirectory, path);
+        var resolved = File.Exists(program) ? program : CommandLine.ResolveProgram(program, workingDirectory, path);
         return new LaunchTarget(resolved, CommandLine.ExecutedBinary(resolved, workingDirectory, path), [program]);
     }
 

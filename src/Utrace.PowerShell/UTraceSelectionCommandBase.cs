@@ -45,11 +45,23 @@ public abstract class UTraceSelectionCommandBase : PSCmdlet
         NestLibrary = Matcher(NestLibrary, nameof(NestLibrary)),
     };
 
-    /// <summary>Throws a terminating error built from an engine failure.</summary>
-    internal void Fail(UtraceException ex, string errorId) => ThrowTerminatingError(ErrorRecords.From(ex, errorId));
-
     /// <summary>The file-system location PowerShell is in (not the process's working directory).</summary>
     internal string CurrentDirectory => SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+
+    /// <summary>
+    /// A program word as the file system knows it: `~/x` and `Drive:/x` are resolved through
+    /// PowerShell's provider; `./x` and `/x` already are file-system paths (from the current
+    /// location), and a bare name is left for the PATH lookup.
+    /// </summary>
+    /// <exception cref="ErrorRecordException">The path is on another provider, or its drive does not exist.</exception>
+    internal string ProgramPath(string word) =>
+        word.StartsWith('~') || DriveQualified.IsMatch(word) ? FileSystemPaths.ResolveNew(this, word, "Program") : word;
+
+    /// <summary>A word that names a file rather than a program on PATH.</summary>
+    internal static bool IsPath(string word) =>
+        word.Contains('/') || word.StartsWith('~') || DriveQualified.IsMatch(word);
+
+    private static readonly System.Text.RegularExpressions.Regex DriveQualified = new(@"^[\w.-]+:");
 
     private static Func<string, bool>? Matcher(string[]? patterns, string parameterName)
     {

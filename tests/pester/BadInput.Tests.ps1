@@ -17,6 +17,8 @@ BeforeAll {
 
     # Runs a script block and returns the error record it ends with.
     function Get-ErrorRecord([scriptblock] $Script) {
+        # Start-UTrace reports a failure as a non-terminating error (a pipeline goes on): stop on it here.
+        $ErrorActionPreference = 'Stop'
         try { & $Script } catch { return $_ }
         throw 'The command did not fail.'
     }
@@ -105,7 +107,7 @@ Describe 'A PowerShell without the capabilities tracing needs' -Skip:$noBpf {
     ) {
         $caps = if ($Keep -eq 'none') { '-all' } else { "-all,+$($Keep.Substring(4).ToLowerInvariant())" }
         $module = Join-Path $PSScriptRoot '../../Utrace.psd1'
-        $script = "Import-Module '$module'; try { Start-UTrace -Command '$bin/fib 3' } catch { " +
+        $script = "Import-Module '$module'; try { Start-UTrace -Command '$bin/fib 3' -ErrorAction Stop } catch { " +
             '$_.CategoryInfo.Category; $_.FullyQualifiedErrorId; $_.TargetObject; $_.Exception.Message; $_.ErrorDetails.RecommendedAction }'
         $lines = @(setpriv --inh-caps=$caps --ambient-caps=$caps --bounding-set=$caps -- pwsh -NoProfile -Command $script)
         $lines[0] | Should -Be 'PermissionDenied'

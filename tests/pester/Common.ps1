@@ -13,7 +13,10 @@ function Get-FixtureVariant {
 }
 
 # Starts the server fixture with pipes on stdin and stdout and waits for its "ready".
-function Start-ServerFixture([string] $Path) {
+function Start-ServerFixture {
+    [CmdletBinding(SupportsShouldProcess)]
+    param([string] $Path)
+    if (-not $PSCmdlet.ShouldProcess($Path, 'Start the server fixture')) { return }
     $info = [System.Diagnostics.ProcessStartInfo]::new($Path)
     $info.RedirectStandardInput = $true
     $info.RedirectStandardOutput = $true

@@ -61,9 +61,9 @@ Describe 'Selecting functions' -Skip:$noBpf {
 
     It 'a selection that matches nothing is an ObjectNotFound error naming the count and Get-UTraceFunction' {
         $err = $null
-        try { Start-UTrace -Command "$bin/fib" -Function 'no_such_*' } catch { $err = $_ }
+        try { Start-UTrace -Command "$bin/fib" -Function 'no_such_*' -ErrorAction Stop } catch { $err = $_ }
         $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
-        $err.FullyQualifiedErrorId | Should -Be 'StartTraceFailed,Utrace.PowerShell.StartUTraceCommand'
+        $err.FullyQualifiedErrorId | Should -Be 'NoFunctionMatches,Utrace.PowerShell.StartUTraceCommand'
         $err.TargetObject | Should -Be "$bin/fib"
         $err.Exception.Message | Should -Match '\(5 functions and library calls exist\)'
         $err.ErrorDetails.RecommendedAction | Should -Match 'Get-UTraceFunction'
@@ -156,7 +156,7 @@ Describe 'Kernel-side filters' -Skip:$noBpf {
     }
 
     It '-MinDuration takes <Value>' -ForEach @(
-        @{ Value = 250us; Nanoseconds = 250000 }
+        @{ Value = '250us'; Nanoseconds = 250000 }
         @{ Value = [timespan]::FromMilliseconds(2); Nanoseconds = 2000000 }
         # Longer than the trace may last (Invoke-Trace waits 60 s): nothing can pass.
         @{ Value = '100s'; Nanoseconds = 100000000000 }

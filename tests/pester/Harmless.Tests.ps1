@@ -59,7 +59,7 @@ Describe 'Traced programs behave as untraced' -Skip:$noBpf {
         }
         $clock = [Diagnostics.Stopwatch]::StartNew()
         $script:Results = Invoke-ProgramRunBatch -Run $specs -WorkDirectory $workDirectory -InputText $data.Input -TimeoutSeconds 30
-        Write-Host "Harmless: $($specs.Count) runs took $($clock.Elapsed.TotalSeconds.ToString('0')) s"
+        Write-Information "Harmless: $($specs.Count) runs took $($clock.Elapsed.TotalSeconds.ToString('0')) s" -InformationAction Continue
     }
 
     Describe 'on <Variant>' -ForEach $variants {

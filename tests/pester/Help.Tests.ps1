@@ -29,3 +29,57 @@ Describe 'Help for <Name>' -ForEach $cmdlets {
             ForEach-Object { ($_.description.Text -join '') | Should -Not -BeNullOrEmpty -Because "-$($_.name) needs a description" }
     }
 }
+
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot '../../Utrace.psd1') -Force
+    $noBpf = [bool]$env:UTRACE_NO_BPF
+    $examples = foreach ($cmdlet in $cmdlets) {
+        $index = 0
+        foreach ($example in (Get-Help $cmdlet.Name -Examples).examples.example) {
+            $index++
+            @{ Name = $cmdlet.Name; Index = $index; Code = $example.code }
+        }
+    }
+}
+
+# Every example runs as printed, in a folder that holds the demo, as its text says.
+Describe 'The help''s examples' -Skip:$noBpf {
+    BeforeAll {
+        $work = New-Item -ItemType Directory (Join-Path $TestDrive 'examples')
+        cc -O0 -o (Join-Path $work 'demo') (Join-Path $PSScriptRoot '../../examples/demo.c')
+    }
+    AfterEach {
+        Get-Job -Name 'UTrace*' -ErrorAction SilentlyContinue | Remove-Job -Force
+    }
+
+    It '<Name> example <Index> runs without an error or a warning' -ForEach $examples {
+        Push-Location $work
+        try {
+            $ErrorActionPreference = 'Stop'
+            $global:LASTEXITCODE = 0
+            $null = & ([scriptblock]::Create($Code)) 3>&1 | Tee-Object -Variable output
+            @($output | Where-Object { $_ -is [System.Management.Automation.WarningRecord] }) | Should -BeNullOrEmpty
+            $LASTEXITCODE | Should -Be 0
+        }
+        finally {
+            Pop-Location
+        }
+        # Examples that start the demo in the background end it themselves.
+        @(Get-Process demo -ErrorAction SilentlyContinue | Where-Object { $_.Parent.Id -eq $PID }) | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'about_Utrace' {
+    BeforeAll { $about = Get-Help about_Utrace | Out-String }
+
+    It 'says what Utrace does, the privileges it needs, its modes and its limits' {
+        foreach ($section in 'SHORT DESCRIPTION', 'LONG DESCRIPTION', 'PRIVILEGES', 'MODES', 'DURATIONS', 'LIMITS') {
+            $about | Should -Match "(?m)^$section$"
+        }
+        foreach ($mode in [enum]::GetNames([Utrace.Native.Tracing.ReturnMode])) {
+            $about | Should -Match "(?m)^\s+$mode\s" -Because "-ReturnMode $mode is a mode"
+        }
+        $about | Should -Match 'CAP_BPF and CAP_PERFMON'
+        $about | Should -Match '64 frames deep'
+    }
+}

@@ -17,13 +17,13 @@ function Write-Result([int] $Passed, [int] $Failed, [int] $Skipped) {
 }
 
 if (-not $PesterPath -or -not (Test-Path $PesterPath)) {
-    Write-Host "Pester 6.2.0 was not found (it is downloaded by restoring tests/Utrace.Tests)."
+    Write-Warning "Pester 6.2.0 was not found (it is downloaded by restoring tests/Utrace.Tests)."
     Write-Result 0 1 0
     exit 1
 }
 
 & make -s -j2 -C "$repo/tests/fixtures" OUT="$repo/tests/fixtures/bin"
-if ($LASTEXITCODE -ne 0) { Write-Host 'Building the fixtures failed.'; Write-Result 0 1 0; exit 1 }
+if ($LASTEXITCODE -ne 0) { Write-Warning 'Building the fixtures failed.'; Write-Result 0 1 0; exit 1 }
 
 $missing = @(
     if ((id -u) -ne '0') { 'root (run the tests with sudo)' }
@@ -32,11 +32,11 @@ $missing = @(
 )
 if ($missing) {
     if ($env:CI -eq 'true') {
-        Write-Host "FAIL: CI=true but BPF tracing is not possible here: missing $($missing -join ', ')."
+        Write-Warning "FAIL: CI=true but BPF tracing is not possible here: missing $($missing -join ', ')."
         Write-Result 0 1 0
         exit 1
     }
-    Write-Host "BPF tests will be skipped: missing $($missing -join ', ')."
+    Write-Warning "BPF tests will be skipped: missing $($missing -join ', ')."
     $env:UTRACE_NO_BPF = $missing -join ', '
 }
 

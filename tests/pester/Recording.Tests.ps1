@@ -9,7 +9,7 @@ BeforeAll {
         'Start', 'StartNs', 'StartMonotonicNs', 'Duration', 'SelfDuration', 'DurationNs', 'SelfNs'
 
     # Every property of every event, in order, as one comparable string per event.
-    function Format-Events($Events) {
+    function Format-Event($Events) {
         foreach ($e in $Events) { @(foreach ($p in $Properties) { "$p=$($e.$p)" }) -join ' ' }
     }
 }
@@ -28,7 +28,7 @@ Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
         $summary.EventsDelivered | Should -Be $live.Count
         $summary.EventsDropped | Should -Be 0
         $imported.Count | Should -Be $live.Count
-        Format-Events $imported | Should -Be (Format-Events $live)
+        Format-Event $imported | Should -Be (Format-Event $live)
         $imported[0] | Should -BeOfType Utrace.CallEvent
     }
 
@@ -166,14 +166,14 @@ Describe 'A recording that ends badly' -Skip:$noBpf {
 
 Describe 'Start-UTrace -OutFile that cannot be written' -Skip:$noBpf {
     It 'fails before anything runs when <Case>' -ForEach @(
-        @{ Case = 'the folder does not exist'; Folder = { Join-Path $TestDrive 'missing/folder' }; Category = 'ObjectNotFound'; Message = '*its folder does not exist*' }
-        @{ Case = 'the folder is read-only'; Folder = { $d = Join-Path $TestDrive 'ro'; New-Item -ItemType Directory $d | Out-Null; mount -t tmpfs -o ro,size=64k utrace-test $d; $d }; Category = 'PermissionDenied'; Message = '*Read-only file system*' }
+        @{ Case = 'the folder does not exist'; Folder = { Join-Path $TestDrive 'missing/folder' }; ErrorId = 'OutFileFolderNotFound'; Category = 'ObjectNotFound'; Message = '*its folder does not exist*' }
+        @{ Case = 'the folder is read-only'; Folder = { $d = Join-Path $TestDrive 'ro'; New-Item -ItemType Directory $d | Out-Null; mount -t tmpfs -o ro,size=64k utrace-test $d; $d }; ErrorId = 'OutFileAccessDenied'; Category = 'PermissionDenied'; Message = '*Read-only file system*' }
     ) {
         $folder = & $Folder
         try {
             $marker = Join-Path $TestDrive "ran-$([guid]::NewGuid())"
-            { Start-UTrace -Command "/usr/bin/touch $marker" -OutFile (Join-Path $folder 't.arrow') } |
-                Should -Throw -ErrorId 'StartTraceFailed,Utrace.PowerShell.StartUTraceCommand' -ExpectedMessage $Message
+            { Start-UTrace -Command "/usr/bin/touch $marker" -OutFile (Join-Path $folder 't.arrow') -ErrorAction Stop } |
+                Should -Throw -ErrorId "$ErrorId,Utrace.PowerShell.StartUTraceCommand" -ExpectedMessage $Message
             $Error[0].CategoryInfo.Category | Should -Be $Category
             $Error[0].TargetObject | Should -Be (Join-Path $folder 't.arrow')
             Test-Path $marker | Should -BeFalse
@@ -184,7 +184,7 @@ Describe 'Start-UTrace -OutFile that cannot be written' -Skip:$noBpf {
     }
 
     It 'refuses a path that is not on the file system' {
-        { Start-UTrace -Command "$Bin/fib 3" -OutFile 'env:NOPE' } |
+        { Start-UTrace -Command "$Bin/fib 3" -OutFile 'env:NOPE' -ErrorAction Stop } |
             Should -Throw -ErrorId 'OutFileNotFileSystem,Utrace.PowerShell.StartUTraceCommand'
     }
 }

@@ -15,7 +15,7 @@ BeforeAll {
     # Sum of the durations of the outermost calls: the traced time percentages are of.
     function Get-TracedNs($Events) { ($Events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum }
 
-    function Sort-Ordinal([string[]] $Lines) { [System.Linq.Enumerable]::ToArray([System.Linq.Enumerable]::Order($Lines, $ordinal)) }
+    function ConvertTo-OrdinalOrder([string[]] $Lines) { [System.Linq.Enumerable]::ToArray([System.Linq.Enumerable]::Order($Lines, $ordinal)) }
 
     # Counts the pixels of one colour in a PNG (8-bit RGB or RGBA), decoded by python's zlib.
     function Get-PixelCount([string] $Png, [int[]] $Rgb) {
@@ -119,7 +119,7 @@ Describe 'ConvertTo-UTraceFlameGraph -Format Folded' -Skip:$noBpf {
         $expected = $fib | Group-Object { if ($_.Function -eq 'fib') { 'main' + (';fib' * $_.Depth) } elseif ($_.Depth -eq 1) { "main;$($_.Function)" } else { $_.Function } } |
             ForEach-Object { '{0} {1}' -f $_.Name, ($_.Group | Measure-Object SelfNs -Sum).Sum } | Where-Object { $_ -notmatch ' 0$' }
         $folded = @($fib | ConvertTo-UTraceFlameGraph -Format Folded)
-        $folded | Should -Be (Sort-Ordinal $expected)
+        $folded | Should -Be (ConvertTo-OrdinalOrder $expected)
         @($folded -match '^main(;fib)+ ').Count | Should -Be 10
     }
 
@@ -130,7 +130,7 @@ Describe 'ConvertTo-UTraceFlameGraph -Format Folded' -Skip:$noBpf {
         }
         $expected = $chain | ForEach-Object { '{0} {1}' -f $path[$_.Function + "@$($_.Depth)"], $_.SelfNs }
         $folded = @($chain | ConvertTo-UTraceFlameGraph -Format Folded)
-        $folded | Should -Be (Sort-Ordinal $expected)
+        $folded | Should -Be (ConvertTo-OrdinalOrder $expected)
         $folded -match '^main;a;b;c;usleep \d+$' | Should -HaveCount 1
         $folded -match '^main;a;b;usleep \d+$' | Should -HaveCount 1
     }
@@ -141,15 +141,15 @@ Describe 'ConvertTo-UTraceCallGraph' -Skip:$noBpf {
         $call = @{}
         $chain | ForEach-Object { $call[$_.Function + "@$($_.Depth)"] = $_ }
         $tid = $chain[0].ThreadId
-        function Line($Duration, [string] $Text) { '{0,10} [{1,6}] | {2}' -f $Duration, $tid, $Text }
+        function Format-GraphLine($Duration, [string] $Text) { '{0,10} [{1,6}] | {2}' -f $Duration, $tid, $Text }
         $lines = @($chain | ConvertTo-UTraceCallGraph)
         $lines[0] | Should -Be '# DURATION      TID   FUNCTION'
         $lines[1..10] | Should -Be @(
-            (Line '' 'main() {'), (Line '' '  a() {'), (Line '' '    b() {'),
-            (Line $call['usleep@3'].Duration '      usleep();'), (Line '' '      c() {'),
-            (Line $call['usleep@4'].Duration '        usleep();'), (Line $call['c@3'].Duration '      } /* c */'),
-            (Line $call['b@2'].Duration '    } /* b */'), (Line $call['a@1'].Duration '  } /* a */'),
-            (Line $call['main@0'].Duration '} /* main */'))
+            (Format-GraphLine '' 'main() {'), (Format-GraphLine '' '  a() {'), (Format-GraphLine '' '    b() {'),
+            (Format-GraphLine $call['usleep@3'].Duration '      usleep();'), (Format-GraphLine '' '      c() {'),
+            (Format-GraphLine $call['usleep@4'].Duration '        usleep();'), (Format-GraphLine $call['c@3'].Duration '      } /* c */'),
+            (Format-GraphLine $call['b@2'].Duration '    } /* b */'), (Format-GraphLine $call['a@1'].Duration '  } /* a */'),
+            (Format-GraphLine $call['main@0'].Duration '} /* main */'))
     }
 
     It 'writes an outermost call''s tree as soon as that call arrives, not at the end' {

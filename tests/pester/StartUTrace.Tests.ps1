@@ -176,7 +176,7 @@ Describe 'Start-UTrace -ProcessId' -Skip:$noBpf {
         $job = Get-Process -Id $server.Id | Start-UTrace -AsJob -Confirm:$false
         $job.ProcessId | Should -Be $server.Id
         Invoke-ServerRequest $server -Count 3
-        Stop-UTrace -Id $job.TraceId | Out-Null
+        Stop-UTrace -TraceId $job.TraceId | Out-Null
         @(Receive-Job $job | Where-Object Function -EQ 'handle_request').Count | Should -Be 3
     }
 
@@ -262,21 +262,23 @@ Describe 'Start-UTrace -AsJob with -Command' -Skip:$noBpf {
 }
 
 Describe 'Bad input' {
-    It '<Case> is a <Category> error on <Target> with a hint' -ForEach @(
-        @{ Case = 'a program that does not exist'; Script = { Start-UTrace -Command './no-such-program 1' }; Category = 'ObjectNotFound'; Target = './no-such-program'; Hint = 'current location' }
-        @{ Case = 'a name not on PATH'; Script = { Start-UTrace -Command 'no-such-program-anywhere' }; Category = 'ObjectNotFound'; Target = 'no-such-program-anywhere'; Hint = 'PATH' }
-        @{ Case = 'an unterminated quote'; Script = { Start-UTrace -Command "./fib 'ten" }; Category = 'InvalidArgument'; Target = "./fib 'ten"; Hint = '-ArgumentList' }
-        @{ Case = 'a file that is not ELF'; Script = { Start-UTrace -Command $notElf }; Category = 'InvalidData'; Target = $null; Hint = 'x86-64 ELF' }
-        @{ Case = 'the PowerShell process itself'; Script = { Start-UTrace -ProcessId $PID -Confirm:$false }; Category = 'InvalidArgument'; Target = $PID; Hint = 'another PowerShell' }
-        @{ Case = 'a process that does not exist'; Script = { Start-UTrace -ProcessId 999999 -Confirm:$false }; Category = 'ObjectNotFound'; Target = 999999; Hint = 'Get-Process' }
+    It '<Case> is a <Category> error <ErrorId> on <Target> with a hint' -ForEach @(
+        @{ Case = 'a program that does not exist'; Script = { Start-UTrace -Command './no-such-program 1' }; Category = 'ObjectNotFound'; Target = './no-such-program'; Hint = 'current location'; ErrorId = 'ProgramNotFound' }
+        @{ Case = 'a name not on PATH'; Script = { Start-UTrace -Command 'no-such-program-anywhere' }; Category = 'ObjectNotFound'; Target = 'no-such-program-anywhere'; Hint = 'PATH'; ErrorId = 'ProgramNotFound' }
+        @{ Case = 'an unterminated quote'; Script = { Start-UTrace -Command "./fib 'ten" }; Category = 'InvalidArgument'; Target = "./fib 'ten"; Hint = '-ArgumentList'; ErrorId = 'UnterminatedQuote' }
+        @{ Case = 'a file that is not ELF'; Script = { Start-UTrace -Command $notElf }; Category = 'InvalidData'; Target = $null; Hint = 'x86-64 ELF'; ErrorId = 'NotAnElfExecutable' }
+        @{ Case = 'the PowerShell process itself'; Script = { Start-UTrace -ProcessId $PID -Confirm:$false }; Category = 'InvalidArgument'; Target = $PID; Hint = 'another PowerShell'; ErrorId = 'CannotTraceSelf' }
+        @{ Case = 'a process that does not exist'; Script = { Start-UTrace -ProcessId 999999 -Confirm:$false }; Category = 'ObjectNotFound'; Target = 999999; Hint = 'Get-Process'; ErrorId = 'ProcessNotFound' }
     ) {
         $notElf = Join-Path $TestDrive 'script'
         Set-Content $notElf 'echo not a program'
         chmod +x $notElf
         $err = $null
+        $ErrorActionPreference = 'Stop'
         try { & $Script } catch { $err = $_ }
         $err | Should -Not -BeNullOrEmpty
         $err.CategoryInfo.Category | Should -Be $Category
+        $err.FullyQualifiedErrorId | Should -Be "$ErrorId,Utrace.PowerShell.StartUTraceCommand"
         if ($null -ne $Target) { $err.TargetObject | Should -Be $Target } else { $err.TargetObject | Should -Be $notElf }
         $err.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape($Hint))
         $err.Exception | Should -BeOfType Utrace.Native.Tracing.UtraceException
@@ -286,11 +288,11 @@ Describe 'Bad input' {
         $result = Get-UTraceFunction -Path ./no-such-program -ErrorVariable err -ErrorAction SilentlyContinue
         $result | Should -BeNullOrEmpty
         $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
-        $err[0].FullyQualifiedErrorId | Should -Be 'GetFunctionsFailed,Utrace.PowerShell.GetUTraceFunctionCommand'
+        $err[0].FullyQualifiedErrorId | Should -Be 'PathNotFound,Utrace.PowerShell.GetUTraceFunctionCommand'
     }
 
-    It 'Stop-UTrace -Id of no running trace is an ObjectNotFound error' {
-        Stop-UTrace -Id 424242 -ErrorVariable err -ErrorAction SilentlyContinue
+    It 'Stop-UTrace -TraceId of no running trace is an ObjectNotFound error' {
+        Stop-UTrace -TraceId 424242 -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
         $err[0].TargetObject | Should -Be 424242
     }

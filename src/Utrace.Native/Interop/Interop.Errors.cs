@@ -40,16 +40,16 @@ internal static partial class Interop
         {
             EPERM or EACCES => new UtraceException(TraceErrorKind.PermissionDenied, message,
                 "PowerShell has the capabilities tracing needs, so something else refused: kernel lockdown, an LSM (SELinux, AppArmor) or a seccomp filter.",
-                target, errno),
+                target, errno, errorId: "BpfAccessDenied"),
             ENOENT => new UtraceException(TraceErrorKind.NotFound, message,
-                "Check that the file exists and is readable.", target, errno),
+                "Check that the file exists and is readable.", target, errno, errorId: "BpfTargetNotFound"),
             ESRCH => new UtraceException(TraceErrorKind.ProcessNotFound, message,
-                "The process exited; check the id with Get-Process.", target, errno),
+                "The process exited; check the id with Get-Process.", target, errno, errorId: "ProcessExited"),
             ENOSYS or EOPNOTSUPP => new UtraceException(TraceErrorKind.NotSupported, message,
-                "This kernel lacks a BPF feature Utrace needs (uprobes, BTF or multi-uprobe links).", target, errno),
+                "This kernel lacks a BPF feature Utrace needs (uprobes, BTF or multi-uprobe links).", target, errno, errorId: "KernelFeatureMissing"),
             ENOTSUPP => new UtraceException(TraceErrorKind.NotSupported, message,
-                "Leave the function out with -ExcludeFunction (Get-UTraceFunction lists the candidates).", target, errno),
-            _ => new UtraceException(TraceErrorKind.OperationFailed, message, null, target, errno),
+                "Leave the function out with -ExcludeFunction (Get-UTraceFunction lists the candidates).", target, errno, errorId: "InstructionNotProbeable"),
+            _ => new UtraceException(TraceErrorKind.OperationFailed, message, null, target, errno, errorId: "BpfOperationFailed"),
         };
     }
 

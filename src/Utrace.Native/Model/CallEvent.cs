@@ -72,8 +72,8 @@ public sealed class CallEvent
     /// <summary>The traced parent's function name, or null for an outermost call.</summary>
     public string? Caller => _callerId < 0 ? null : _context.Functions[_callerId].Name;
 
-    /// <summary>Wall-clock time of the call's entry (local time).</summary>
-    public DateTime Start => _context.ToWallClock(_startMonotonicNs);
+    /// <summary>Wall-clock time of the call's entry, to the nanosecond; prints as local ISO 8601 time.</summary>
+    public Timestamp Start => _context.ToWallClock(_startMonotonicNs);
 
     public Duration Duration => Duration.FromNanoseconds(DurationNs);
 

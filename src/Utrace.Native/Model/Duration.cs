@@ -35,6 +35,9 @@ public readonly struct Duration : IComparable, IComparable<Duration>, IEquatable
 
     public static explicit operator TimeSpan(Duration duration) => duration.ToTimeSpan();
 
+    /// <summary>Nanoseconds: what Measure-Object -Sum, -Average, -Minimum and -Maximum take from a Duration.</summary>
+    public static explicit operator double(Duration duration) => duration.Nanoseconds;
+
     /// <summary>Parses a number with a unit (ns, us, µs, ms, s, m, min, h) or a TimeSpan string ("00:00:01.5").</summary>
     public static Duration Parse(string text)
     {

@@ -9,16 +9,22 @@ namespace Utrace;
 /// </summary>
 public sealed class TraceContext
 {
-    private readonly long _utcTicksAtMonotonicZero;
+    private readonly long _unixNsAtMonotonicZero;
 
     /// <summary>A context for <paramref name="functions"/> (indexed by function id) whose clock reads
     /// <paramref name="startTime"/> when CLOCK_MONOTONIC reads <paramref name="startMonotonicNs"/>.</summary>
     public TraceContext(IReadOnlyList<FunctionInfo> functions, ulong startMonotonicNs, DateTime startTime)
+        : this(functions, startMonotonicNs, Timestamp.FromDateTime(startTime))
+    {
+    }
+
+    /// <summary>The same, with a start time to the nanosecond (a trace read back from a text export).</summary>
+    public TraceContext(IReadOnlyList<FunctionInfo> functions, ulong startMonotonicNs, Timestamp startTime)
     {
         Functions = functions as FunctionInfo[] ?? functions.ToArray();
         StartMonotonicNs = startMonotonicNs;
-        StartTime = startTime.ToUniversalTime();
-        _utcTicksAtMonotonicZero = StartTime.Ticks - (long)(startMonotonicNs / 100);
+        StartTime = startTime.UtcDateTime;
+        _unixNsAtMonotonicZero = startTime.UnixNanoseconds - (long)startMonotonicNs;
     }
 
     /// <summary>Indexed by the function id the BPF program reports.</summary>
@@ -38,7 +44,6 @@ public sealed class TraceContext
         return new TraceContext(functions, monotonicNs, DateTime.UtcNow);
     }
 
-    /// <summary>The local wall-clock time of a CLOCK_MONOTONIC timestamp of this trace.</summary>
-    public DateTime ToWallClock(ulong monotonicNs) =>
-        new DateTime(_utcTicksAtMonotonicZero + (long)(monotonicNs / 100), DateTimeKind.Utc).ToLocalTime();
+    /// <summary>The wall-clock time of a CLOCK_MONOTONIC timestamp of this trace, to the nanosecond.</summary>
+    public Timestamp ToWallClock(ulong monotonicNs) => Timestamp.FromUnixNanoseconds(_unixNsAtMonotonicZero + (long)monotonicNs);
 }

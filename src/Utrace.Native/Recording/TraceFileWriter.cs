@@ -79,17 +79,17 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         catch (DirectoryNotFoundException ex)
         {
             throw new UtraceException(TraceErrorKind.NotFound, $"Cannot create the trace file '{fullPath}': its folder does not exist.",
-                "Create the folder first, or give -OutFile a path in an existing folder.", fullPath, inner: ex);
+                "Create the folder first, or give -OutFile a path in an existing folder.", fullPath, inner: ex, errorId: "OutFileFolderNotFound");
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException || ex.HResult == Interop.EROFS)
         {
             throw new UtraceException(TraceErrorKind.PermissionDenied, $"Cannot create the trace file '{fullPath}': {ex.Message}",
-                "Write the trace to a folder you can write to, or check that the path is not a folder.", fullPath, inner: ex);
+                "Write the trace to a folder you can write to, or check that the path is not a folder.", fullPath, inner: ex, errorId: "OutFileAccessDenied");
         }
         catch (IOException ex)
         {
             throw new UtraceException(TraceErrorKind.ResourceUnavailable, $"Cannot create the trace file '{fullPath}': {ex.Message}",
-                "Check the path, the free space and the permissions of its folder.", fullPath, inner: ex);
+                "Check the path, the free space and the permissions of its folder.", fullPath, inner: ex, errorId: "OutFileNotCreated");
         }
         try
         {
@@ -118,7 +118,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         {
             // Nothing is traced yet: the trace fails to start.
             throw new UtraceException(TraceErrorKind.ResourceUnavailable, $"Writing the head of the trace file '{Path}' failed: {ex.Message}",
-                "Free some space, or record to another disk with -OutFile.", Path, inner: ex);
+                "Free some space, or record to another disk with -OutFile.", Path, inner: ex, errorId: "OutFileNotWritten");
         }
         _sinceWrite.Start();
         _thread = new Thread(WriteChunks) { IsBackground = true, Name = "utrace trace file" };
@@ -296,6 +296,6 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         if (Interop.Libc.FChown(file, uid, gid) != 0)
             throw new UtraceException(TraceErrorKind.PermissionDenied,
                 $"Cannot give the trace file to the user who ran sudo (uid {uid}): {Marshal.GetPInvokeErrorMessage(Interop.LastErrno)}.",
-                "Write the trace to a local folder (some network file systems refuse chown).");
+                "Write the trace to a local folder (some network file systems refuse chown).", errorId: "OutFileOwnerNotSet");
     }
 }

@@ -62,9 +62,15 @@ public static class CommandLine
         if (program.Contains('/'))
         {
             var full = Path.GetFullPath(program, workingDirectory);
-            return IsExecutableFile(full) ? full : throw NotFound(program, File.Exists(full)
-                ? "The file is not executable: chmod +x it."
-                : "Check the path; relative paths start from the current location.");
+            if (IsExecutableFile(full))
+                return full;
+            if (!File.Exists(full))
+                throw NotFound(program, "Check the path; relative paths start from the current location.");
+            if (!LooksLikeProgram(full))
+                throw new UtraceException(TraceErrorKind.InvalidArgument, $"'{program}' is not a program: it is neither an ELF executable nor a #! script.",
+                    "Give the program to run (Get-UTraceFunction -Path reads a shared library too).", program, errorId: "NotAProgram");
+            throw new UtraceException(TraceErrorKind.PermissionDenied, $"'{program}' is a program, but not executable.",
+                $"Make it executable: chmod +x '{full}'.", program, errorId: "ProgramNotExecutable");
         }
         foreach (var dir in (searchPath ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -97,6 +103,17 @@ public static class CommandLine
         return ExecutedBinary(interpreter, workingDirectory, searchPath);
     }
 
+    private static ReadOnlySpan<byte> ElfMagic => [0x7f, (byte)'E', (byte)'L', (byte)'F'];
+
+    /// <summary>An ELF file or a #! script, whatever its mode.</summary>
+    private static bool LooksLikeProgram(string path)
+    {
+        Span<byte> head = stackalloc byte[4];
+        using var file = File.OpenRead(path);
+        var read = file.Read(head);
+        return (read >= 2 && head[0] == '#' && head[1] == '!') || (read == 4 && head.SequenceEqual(ElfMagic));
+    }
+
     private static bool IsExecutableFile(string path) =>
         File.Exists(path) && (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
 
@@ -116,8 +133,8 @@ public static class CommandLine
 
     private static UtraceException Unterminated(string commandLine, string kind) =>
         new(TraceErrorKind.InvalidArgument, $"The command line has an unterminated {kind} quote: {commandLine}",
-            "Close the quote, or pass arguments separately with -ArgumentList.", commandLine);
+            "Close the quote, or pass arguments separately with -ArgumentList.", commandLine, errorId: "UnterminatedQuote");
 
     private static UtraceException NotFound(string program, string hint) =>
-        new(TraceErrorKind.NotFound, $"Cannot find the program '{program}'.", hint, program);
+        new(TraceErrorKind.NotFound, $"Cannot find the program '{program}'.", hint, program, errorId: "ProgramNotFound");
 }

@@ -135,5 +135,5 @@ public sealed class FunctionCatalog
     }
 
     private static UtraceException InvalidExecutable(ElfFormatException ex, string path) =>
-        new(TraceErrorKind.InvalidData, ex.Message, "Utrace traces x86-64 ELF executables; check the path.", path, inner: ex);
+        new(TraceErrorKind.InvalidData, ex.Message, "Utrace traces x86-64 ELF executables; check the path.", path, inner: ex, errorId: "NotAnElfExecutable");
 }

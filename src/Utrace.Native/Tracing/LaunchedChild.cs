@@ -30,10 +30,7 @@ internal sealed class LaunchedChild : IDisposable
     /// <exception cref="UtraceException">The launcher is missing, or could not become the user, or the user may not run the program.</exception>
     public static LaunchedChild Start(string program, string argv0, IReadOnlyList<string> arguments, string workingDirectory, UserAccount? runAs)
     {
-        var launcher = Path.Combine(Path.GetDirectoryName(typeof(LaunchedChild).Assembly.Location)!, LauncherName);
-        if (!File.Exists(launcher))
-            throw new UtraceException(TraceErrorKind.NotFound, $"The launcher {launcher} is missing.",
-                "Rebuild Utrace (scripts/setup.sh).", launcher);
+        var launcher = HelperProgram.Locate(LauncherName, "launcher");
         var info = new ProcessStartInfo(launcher) { UseShellExecute = false, WorkingDirectory = workingDirectory };
         if (runAs is not null)
         {
@@ -68,7 +65,7 @@ internal sealed class LaunchedChild : IDisposable
     {
         if (Interop.Libc.Kill(ProcessId, Interop.Libc.SIGUSR1) != 0)
             throw new UtraceException(TraceErrorKind.ProcessNotFound, $"The launched process {ProcessId} went away before it could start.",
-                null, ProcessId, Interop.LastErrno);
+                null, ProcessId, Interop.LastErrno, errorId: "LaunchedProcessExited");
     }
 
     /// <summary>Asks the child to end, then kills it if it has not within half a second.</summary>
@@ -97,7 +94,7 @@ internal sealed class LaunchedChild : IDisposable
                 return;
             Thread.Sleep(1);
         }
-        throw new UtraceException(TraceErrorKind.OperationFailed, "The launcher did not get ready in time.", null, ProcessId);
+        throw new UtraceException(TraceErrorKind.OperationFailed, "The launcher did not get ready in time.", null, ProcessId, errorId: "LaunchTimedOut");
     }
 
     // The exit codes bpf/utrace-launch.c gives before it execs the program.
@@ -110,7 +107,7 @@ internal sealed class LaunchedChild : IDisposable
             $"User {runAs.Name} may not execute {program}.",
             $"Give {runAs.Name} execute permission on the file and search (x) permission on every directory above it, or copy the program somewhere {runAs.Name} can reach, such as /tmp.",
             program, errorId: "ProgramNotExecutable"),
-        _ => new UtraceException(TraceErrorKind.OperationFailed, $"The launcher exited with code {exitCode} before the program started.", null, ProcessId),
+        _ => new UtraceException(TraceErrorKind.OperationFailed, $"The launcher exited with code {exitCode} before the program started.", null, ProcessId, errorId: "LaunchFailed"),
     };
 
     private ulong CaughtSignals()

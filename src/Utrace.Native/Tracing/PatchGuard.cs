@@ -28,10 +28,7 @@ internal sealed partial class PatchGuard : IDisposable
     /// </summary>
     public static PatchGuard Start(int ringFd, int stacksFd, int pid, IReadOnlyList<int> unwindLinkFds)
     {
-        var guard = Path.Combine(Path.GetDirectoryName(typeof(PatchGuard).Assembly.Location)!, GuardName);
-        if (!File.Exists(guard))
-            throw new UtraceException(TraceErrorKind.NotFound, $"The exception guard {guard} is missing.",
-                "Rebuild Utrace (scripts/setup.sh).", guard);
+        var guard = HelperProgram.Locate(GuardName, "exception guard");
         // Only these copies lack close-on-exec, so the guard inherits them and nothing else of ours.
         var inherited = new[] { ringFd, stacksFd }.Concat(unwindLinkFds)
             .Select(fd => Interop.Libc.Fcntl(fd, Interop.Libc.F_DUPFD, 3)).ToArray();

@@ -101,7 +101,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         // The reader would trace itself, and a stop for C++ unwinding would never be continued.
         if (processId == Environment.ProcessId)
             throw new UtraceException(TraceErrorKind.InvalidArgument, $"Process {processId} is the PowerShell that runs Utrace: it cannot trace itself.",
-                "Trace the program from another PowerShell, or start it with Start-UTrace -Command.", processId);
+                "Trace the program from another PowerShell, or start it with Start-UTrace -Command.", processId, errorId: "CannotTraceSelf");
         var functions = SelectOrThrow(catalog, options, processId);
         var session = new TraceSession(processId, ProcFs.CommandLine(processId) ?? catalog.ExecutableName, options, functions);
         try
@@ -181,7 +181,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         if (_returnMode == ReturnMode.EntryOnly && _options.MinDuration.Nanoseconds > 0)
             throw new UtraceException(TraceErrorKind.InvalidArgument,
                 "-MinDuration needs durations, which entry-only tracing does not measure.",
-                "Leave out -MinDuration, or trace with -ReturnMode RetInstruction.", _options.MinDuration);
+                "Leave out -MinDuration, or trace with -ReturnMode RetInstruction.", _options.MinDuration, errorId: "MinDurationWithoutReturns");
         // Return probes are what the unwinder cannot walk through; without them nothing needs patching.
         var unwindHooks = _returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks() : [];
         var mode = _options.AttachMode == AttachMode.Auto
@@ -410,7 +410,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         if (functions.Count == 0)
             throw new UtraceException(TraceErrorKind.NotFound,
                 $"No function of {catalog.ExecutableName} matches the selection ({catalog.Own.Count} functions and library calls exist).",
-                $"List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.", target);
+                $"List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.", target, errorId: "NoFunctionMatches");
         return functions;
     }
 }

@@ -38,7 +38,7 @@ public sealed record UserAccount(string Name, uint Uid, uint Gid, string Home, s
             }
             if (errno != Interop.Libc.ERANGE)
                 throw new UtraceException(TraceErrorKind.OperationFailed, $"Reading the user database failed: {Interop.DescribeErrno(errno)}.",
-                    "Check /etc/nsswitch.conf and the services it names.", errno: errno);
+                    "Check /etc/nsswitch.conf and the services it names.", errno: errno, errorId: "UserDatabaseUnreadable");
         }
     }
 

@@ -36,15 +36,22 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData("no-such-program-here", "PATH")]
-    [InlineData("./no-such-file", "current location")]
-    [InlineData("./notes.txt", "chmod +x")]
-    public void ExplainsAProgramItCannotFind(string program, string hint)
+    [InlineData("no-such-program-here", TraceErrorKind.NotFound, "ProgramNotFound", "PATH")]
+    [InlineData("./no-such-file", TraceErrorKind.NotFound, "ProgramNotFound", "current location")]
+    [InlineData("./notes.txt", TraceErrorKind.InvalidArgument, "NotAProgram", "Give the program to run")]
+    [InlineData("./script.sh", TraceErrorKind.PermissionDenied, "ProgramNotExecutable", "chmod +x")]
+    [InlineData("./elf", TraceErrorKind.PermissionDenied, "ProgramNotExecutable", "chmod +x")]
+    public void ExplainsAProgramItCannotRun(string program, TraceErrorKind kind, string errorId, string hint)
     {
         var dir = Directory.CreateTempSubdirectory("utrace-resolve");
         File.WriteAllText(Path.Combine(dir.FullName, "notes.txt"), "not a program");
+        File.WriteAllText(Path.Combine(dir.FullName, "script.sh"), "#!/bin/sh\necho hi\n");
+        // An ELF file without its exec bit: a copy gets the default mode 0644 here.
+        File.WriteAllBytes(Path.Combine(dir.FullName, "elf"), File.ReadAllBytes("/usr/bin/sort"));
+        File.SetUnixFileMode(Path.Combine(dir.FullName, "elf"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var error = Assert.Throws<UtraceException>(() => CommandLine.ResolveProgram(program, dir.FullName, "/usr/bin"));
-        Assert.Equal(TraceErrorKind.NotFound, error.Kind);
+        Assert.Equal(kind, error.Kind);
+        Assert.Equal(errorId, error.ErrorId);
         Assert.Contains(hint, error.Hint);
     }
 

@@ -1,0 +1,38 @@
+using Utrace.Native.Elf;
+
+namespace Utrace.Native.Recording;
+
+/// <summary>One CallEvent as a text export (Export-Csv, Export-Clixml) keeps it: names instead of table ids.</summary>
+public sealed record ExportedCall(string Function, string Module, string? Caller, int ProcessId, int ThreadId, int Depth,
+    long StartUnixNs, long StartNs, long DurationNs, long SelfNs, bool HasDuration)
+{
+    /// <summary>
+    /// Typed CallEvents again, equal in every property to those exported. The calls share one
+    /// function table (by name and module) and one clock anchor: the first call's Start less its StartNs.
+    /// </summary>
+    public static IReadOnlyList<CallEvent> ToCallEvents(IReadOnlyList<ExportedCall> calls)
+    {
+        if (calls.Count == 0)
+            return [];
+        var functions = new List<FunctionInfo>();
+        var ids = new Dictionary<(string Name, string Module), int>();
+        var firstIdByName = new Dictionary<string, int>(StringComparer.Ordinal);
+        int IdOf(string name, string module)
+        {
+            if (!ids.TryGetValue((name, module), out var id))
+            {
+                ids[(name, module)] = id = functions.Count;
+                functions.Add(new FunctionInfo(name, name, module, FunctionKind.Function, 0, 0, ""));
+                firstIdByName.TryAdd(name, id);
+            }
+            return id;
+        }
+        var functionIds = calls.Select(c => IdOf(c.Function, c.Module)).ToArray();
+        // An export names a caller but not its module: the first function of that name, else one of its own.
+        var callerIds = calls.Select(c => c.Caller is null ? -1 : firstIdByName.TryGetValue(c.Caller, out var id) ? id : IdOf(c.Caller, "")).ToArray();
+
+        var context = new TraceContext(functions, 0, Timestamp.FromUnixNanoseconds(calls[0].StartUnixNs - calls[0].StartNs));
+        return calls.Select((c, i) => new CallEvent(context, functionIds[i], callerIds[i], c.ProcessId, c.ThreadId, c.Depth,
+            (ulong)c.StartNs, c.DurationNs, c.SelfNs, c.HasDuration)).ToArray();
+    }
+}
