@@ -38,7 +38,7 @@ function Invoke-ProgramRunBatch {
     while ($pending) {
         ConvertTo-Json -InputObject $pending -Depth 4 | Set-Content $files.spec
         $runner = Start-ProgramRunner $files $TimeoutSeconds
-        $stuck = -not (Wait-ProgramRunner $runner $files.results ($TimeoutSeconds + 30))
+        $stuck = -not (Wait-ProgramRunner $runner $files.results ($TimeoutSeconds + 15))
         foreach ($line in Get-Content $files.results) {
             $result = $line | ConvertFrom-Json -AsHashtable
             $results[$result.Key] = $result
@@ -46,7 +46,7 @@ function Invoke-ProgramRunBatch {
         $pending = @($pending | Where-Object { -not $results.ContainsKey($_.Key) })
         if (-not $pending) { break }
         if ($stuck) {
-            $results[$pending[0].Key] = @{ Error = "stuck: the runner gave no result $($TimeoutSeconds + 30) s after the run began, and was killed" }
+            $results[$pending[0].Key] = @{ Error = "stuck: the runner gave no result $($TimeoutSeconds + 15) s after the run began, and was killed" }
             $pending = @($pending | Select-Object -Skip 1)
         } else {
             $stderr = "$(Get-Content $files.stderr -Raw)"
