@@ -8,8 +8,12 @@
 #              report these, and a run that makes ten times as many is stopped as a runaway
 #   Nest       $false: no point in also tracing it with -NestLibrary 'libc*'
 @{
+    # Variants also traced with -NestLibrary 'libc*': the libc probed is the same for every variant,
+    # so one of each compiler, unlike in optimisation and PIE, keeps the suite within minutes.
+    NestVariants = @('gcc-O2-pie', 'clang-O0-nopie')
+
     # What every program finds on stdin; only server reads it.
-    Input    = "request`nrequest`nrequest`n"
+    Input = "request`nrequest`nrequest`n"
     Programs = @(
         @{ Label = 'fib 10'; Name = 'fib'; Arguments = @('10'); Output = "fib(10) = 55`n"; Calls = @{ fib = 177; main = 1 } }
         @{ Label = 'chain'; Name = 'chain'; Output = ''; ExitCode = 3; Calls = @{ a = 1; b = 1; c = 1; main = 1 } }

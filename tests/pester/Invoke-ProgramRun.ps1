@@ -22,7 +22,7 @@ $ProgressPreference = 'SilentlyContinue'
 Import-Module (Join-Path $PSScriptRoot '../../Utrace.psd1')
 . (Join-Path $PSScriptRoot 'ProgramRuns.ps1')
 
-# Every run reads stdin from its start: the offset is shared with the child, so rewind it for the child.
+# Every run reads stdin from its start: a program shares the runner's file offset, rewound before each run.
 Add-Type -Namespace ProgramRun -Name Libc -MemberDefinition @'
 [System.Runtime.InteropServices.DllImport("libc")] public static extern long lseek(int fd, long offset, int whence);
 '@
@@ -31,7 +31,7 @@ $stdout = [Console]::OpenStandardOutput()
 $stderr = [Console]::OpenStandardError()
 
 function Write-Marker([string] $Key) {
-    $bytes = [Text.Encoding]::UTF8.GetBytes("$(Get-ProgramRunMarker $Key)")
+    $bytes = [Text.Encoding]::UTF8.GetBytes((Get-ProgramRunMarker $Key))
     foreach ($stream in $stdout, $stderr) {
         $stream.Write($bytes, 0, $bytes.Length)
         $stream.Flush()

@@ -1,13 +1,18 @@
 # Runs programs untraced and under Start-UTrace with the same stdin, stdout and stderr, so that
 # tests can compare exactly what a program wrote and how it exited. Dot-source it.
 
-# Separates the runs in the runner's stdout and stderr.
-function Get-ProgramRunMarker([string] $Key) { "@@program-run $Key`n" }
+# Separates the runs in the runner's stdout and stderr: a line of this prefix and the run's key.
+$ProgramRunMarkerPrefix = '@@program-run '
+
+function Get-ProgramRunMarker([string] $Key) { "$ProgramRunMarkerPrefix$Key`n" }
 
 <#
 .SYNOPSIS
-    Runs every run of -Run in one child pwsh (Invoke-ProgramRun.ps1) and returns a hashtable: key ->
+    Runs every run of -Run in a child pwsh (Invoke-ProgramRun.ps1) and returns a hashtable: key ->
     @{ Stdout; Stderr; ExitCode; Hung; Error; Counts (function -> calls); CallsUnwound; EventsDropped }.
+.DESCRIPTION
+    Each run is bounded by the runner. A runner that itself stops answering (a cmdlet that never
+    returns) is killed, its current run reported as stuck, and a new runner goes on with the rest.
 .PARAMETER Run
     Hashtables @{ Key; Program; Arguments; Trace; CallLimits }: Trace $null runs the program
     untraced, a hashtable runs it under Start-UTrace -Command with those parameters (@{} for the
@@ -25,41 +30,73 @@ function Invoke-ProgramRunBatch {
     $null = New-Item -ItemType Directory -Force $WorkDirectory
     $files = @{}
     foreach ($name in 'spec', 'stdin', 'stdout', 'stderr', 'results') { $files[$name] = Join-Path $WorkDirectory $name }
-    ConvertTo-Json -InputObject $Run -Depth 4 | Set-Content $files.spec
     Set-Content $files.stdin $InputText -NoNewline
-    Remove-Item $files.results -ErrorAction SilentlyContinue
-
-    # bash gives the runner real files as stdin, stdout and stderr, which the programs then share.
-    $info = [Diagnostics.ProcessStartInfo]::new('bash')
-    $arguments = @('-c', 'exec "${@:4}" <"$1" >"$2" 2>"$3"', 'bash', $files.stdin, $files.stdout, $files.stderr,
-        'pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $PSScriptRoot 'Invoke-ProgramRun.ps1'),
-        '-SpecFile', $files.spec, '-ResultFile', $files.results, '-TimeoutSeconds', $TimeoutSeconds)
-    foreach ($argument in $arguments) { $info.ArgumentList.Add($argument) }
-    $info.Environment['NO_COLOR'] = '1'
-    $runner = [Diagnostics.Process]::Start($info)
-    # Every run is bounded; this only catches a runner that hangs outside of them.
-    $runnerKilled = -not $runner.WaitForExit(($TimeoutSeconds + 30) * 1000 * $Run.Count)
-    if ($runnerKilled) { $runner.Kill($true) }
+    foreach ($name in 'stdout', 'stderr', 'results') { Set-Content $files[$name] $null }
 
     $results = @{}
-    foreach ($line in Get-Content $files.results -ErrorAction SilentlyContinue) {
-        $result = $line | ConvertFrom-Json -AsHashtable
-        $results[$result.Key] = $result
+    $pending = $Run
+    while ($pending) {
+        ConvertTo-Json -InputObject $pending -Depth 4 | Set-Content $files.spec
+        $runner = Start-ProgramRunner $files $TimeoutSeconds
+        $stuck = -not (Wait-ProgramRunner $runner $files.results ($TimeoutSeconds + 15))
+        foreach ($line in Get-Content $files.results) {
+            $result = $line | ConvertFrom-Json -AsHashtable
+            $results[$result.Key] = $result
+        }
+        $pending = @($pending | Where-Object { -not $results.ContainsKey($_.Key) })
+        if (-not $pending) { break }
+        if ($stuck) {
+            $results[$pending[0].Key] = @{ Error = "stuck: the runner gave no result $($TimeoutSeconds + 15) s after the run began, and was killed" }
+            $pending = @($pending | Select-Object -Skip 1)
+        } else {
+            $stderr = "$(Get-Content $files.stderr -Raw)"
+            $why = "no result: the runner exited with code $($runner.ExitCode); its stderr ends: $($stderr.Substring([Math]::Max(0, $stderr.Length - 400)))"
+            foreach ($each in $pending) { $results[$each.Key] = @{ Error = $why } }
+            $pending = @()
+        }
     }
+
     foreach ($stream in 'Stdout', 'Stderr') {
-        $pieces = [regex]::Split((Get-Content $files[$stream.ToLower()] -Raw) + '', '@@program-run (.+)\n')
+        $pieces = [regex]::Split((Get-Content $files[$stream.ToLower()] -Raw) + '', [regex]::Escape($ProgramRunMarkerPrefix) + '(.+)\n')
         for ($i = 1; $i + 1 -lt $pieces.Count; $i += 2) {
             if ($results.ContainsKey($pieces[$i])) { $results[$pieces[$i]][$stream] = $pieces[$i + 1] }
         }
     }
-    foreach ($each in $Run) {
-        if (-not $results.ContainsKey($each.Key)) {
-            $why = if ($runnerKilled) { 'the runner was killed' } else { "the runner exited with code $($runner.ExitCode)" }
-            $stderr = "$(Get-Content $files.stderr -Raw)"
-            $results[$each.Key] = @{ Error = "no result: $why; its stderr: $($stderr.Substring(0, [Math]::Min(400, $stderr.Length)))" }
+    $results
+}
+
+# bash gives the runner real files as stdin, stdout and stderr, which the programs then share; a
+# runner started after a stuck one appends to them.
+function Start-ProgramRunner {
+    [CmdletBinding(SupportsShouldProcess)]
+    param([hashtable] $Files, [int] $TimeoutSeconds)
+    if (-not $PSCmdlet.ShouldProcess($Files.spec, 'Start a program runner')) { return }
+    $info = [Diagnostics.ProcessStartInfo]::new('bash')
+    $arguments = @('-c', 'exec "${@:4}" <"$1" >>"$2" 2>>"$3"', 'bash', $Files.stdin, $Files.stdout, $Files.stderr,
+        'pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $PSScriptRoot 'Invoke-ProgramRun.ps1'),
+        '-SpecFile', $Files.spec, '-ResultFile', $Files.results, '-TimeoutSeconds', $TimeoutSeconds)
+    foreach ($argument in $arguments) { $info.ArgumentList.Add($argument) }
+    $info.Environment['NO_COLOR'] = '1'
+    [Diagnostics.Process]::Start($info)
+}
+
+# Waits for the runner to exit; false, after killing it with the program it runs, if no run ended
+# within -Seconds.
+function Wait-ProgramRunner([Diagnostics.Process] $Runner, [string] $ResultFile, [int] $Seconds) {
+    $finished = 0
+    $quiet = [Diagnostics.Stopwatch]::StartNew()
+    while (-not $Runner.WaitForExit(200)) {
+        $now = (Get-Item $ResultFile).Length
+        if ($now -ne $finished) {
+            $finished = $now
+            $quiet.Restart()
+        } elseif ($quiet.Elapsed.TotalSeconds -gt $Seconds) {
+            $Runner.Kill($true)
+            $Runner.WaitForExit()
+            return $false
         }
     }
-    $results
+    $true
 }
 
 # "R (running)", "T (stopped)", ... from /proc/PID/stat: how a process that failed to end stands.
