@@ -16,6 +16,9 @@ BeforeAll {
     $script = {
         param($Packages, $Demo, $Throws)
         $ErrorActionPreference = 'Stop'
+        # Only this scope's modules and PowerShell's own: a Utrace installed for all users by
+        # scripts/setup.sh must not be the one found.
+        $env:PSModulePath = (Join-Path $HOME '.local/share/powershell/Modules') + [IO.Path]::PathSeparator + (Join-Path $PSHOME 'Modules')
         Register-PSResourceRepository -Name Local -Uri $Packages -Trusted
         Install-PSResource Utrace -Repository Local -Scope CurrentUser
         $installed = (Get-Module Utrace -ListAvailable).ModuleBase
