@@ -179,8 +179,9 @@ Describe 'ConvertTo-UTraceChromeTrace' -Skip:$noBpf {
         $json = ($threads | ConvertTo-UTraceChromeTrace) -join "`n" | ConvertFrom-Json
         $complete = @($json | Where-Object ph -EQ 'X')
         $complete.Count | Should -Be $threads.Count
-        ($complete | ForEach-Object { [decimal]$_.dur } | Measure-Object -Sum).Sum |
-            Should -Be ([decimal](($threads | Measure-Object DurationNs -Sum).Sum) / 1000)
+        # dur is in us with ns precision; JSON numbers come back as doubles: compare whole ns per event.
+        ($complete | ForEach-Object { [long][math]::Round([double]$_.dur * 1000) } | Measure-Object -Sum).Sum |
+            Should -Be (($threads | Measure-Object DurationNs -Sum).Sum)
         $threadNames = @($json | Where-Object { $_.ph -eq 'M' -and $_.name -eq 'thread_name' })
         ($threadNames.tid | Sort-Object) -join ',' | Should -Be (($threads.ThreadId | Sort-Object -Unique) -join ',')
         ($json | Where-Object { $_.ph -eq 'M' -and $_.name -eq 'process_name' }).args.name | Should -Be "threads ($($threads[0].ProcessId))"
