@@ -75,15 +75,6 @@ internal sealed class ProbePlan
         return new ProbePlan(sites, unprobeable);
     }
 
-    /// <summary>A plan without the functions the kernel refused (their every site goes).</summary>
-    public ProbePlan Without(IReadOnlyDictionary<int, string> refused)
-    {
-        var unprobeable = new Dictionary<int, string>(Unprobeable);
-        foreach (var (id, reason) in refused)
-            unprobeable[id] = reason;
-        return new ProbePlan(Sites.Where(site => !refused.ContainsKey(site.FunctionId)).ToList(), unprobeable);
-    }
-
     private static byte[] ReadCode(Dictionary<string, FileStream> files, FunctionInfo function, ulong length)
     {
         if (!files.TryGetValue(function.Path, out var file))

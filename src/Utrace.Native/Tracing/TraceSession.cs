@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Utrace.Native.Bpf;
 using Utrace.Native.Recording;
+using Utrace.Native.Reports;
 
 namespace Utrace.Native.Tracing;
 
@@ -287,7 +288,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
                 if (_options.SummaryOnly && _program is not null)
-                    FunctionSummaries = Summarize(_program.ReadSummaries(Functions.Count), stats.OutermostNs);
+                    FunctionSummaries = KernelSummaries.Build(Functions, _program.ReadSummaries(Functions.Count), stats.OutermostNs);
             }
             catch
             {
@@ -310,27 +311,6 @@ public sealed class TraceSession : IDisposable, IRecordSink
 
     /// <summary>With <see cref="TraceOptions.SummaryOnly"/>, once the trace has ended: one per function called, largest Total first.</summary>
     public IReadOnlyList<FunctionSummary> FunctionSummaries { get; private set; } = [];
-
-    private IReadOnlyList<FunctionSummary> Summarize(FunctionSummaryRecord[] records, ulong tracedNs)
-    {
-        double Percent(ulong ns) => tracedNs == 0 ? 0 : 100.0 * ns / tracedNs;
-        var summaries = new List<FunctionSummary>();
-        for (var id = 0; id < records.Length; id++)
-        {
-            ref readonly var r = ref records[id];
-            if (r.Calls == 0)
-                continue;
-            var buckets = new long[Abi.HistogramBuckets];
-            for (var b = 0; b < buckets.Length; b++)
-                buckets[b] = (long)r.Histogram[b];
-            summaries.Add(new FunctionSummary(Functions[id].Name, Functions[id].Module, null, (long)r.Calls,
-                Duration.FromNanoseconds((long)r.TotalNs), Duration.FromNanoseconds((long)r.SelfNs),
-                Duration.FromNanoseconds((long)(r.SumNs / r.Calls)),
-                Duration.FromNanoseconds((long)r.MinNs), Duration.FromNanoseconds((long)r.MaxNs),
-                Percent(r.TotalNs), Percent(r.SelfNs), new LatencyHistogram(buckets)));
-        }
-        return summaries.OrderByDescending(s => s.Total).ToArray();
-    }
 
     // On a thread of Utrace's own, where an exception would end PowerShell: Finish records the
     // failure in the summary (State Failed) before it throws, so nothing is lost by catching it.
