@@ -141,16 +141,28 @@ static void apply_pending(void)
 	pending_count = 0;
 }
 
-/* Waits for the group stop, writes every pending patch, and continues the process. */
-static void serve(struct ring_buffer *ring, int pid)
+/* Waits for the group stop of every process with a patch pending (with -Follow, children
+ * send patches too), writes the patches, and continues those processes. */
+static void serve(struct ring_buffer *ring)
 {
+	static int stopped[MAX_PENDING];
+	int count = 0;
+
 	if (!pending_count)
 		return;
-	wait_group_stop(pid);
-	/* Threads that stopped after their own patch: theirs are in the ring now. */
+	for (int i = 0; i < pending_count; i++)
+		wait_group_stop((int)pending[i].header.pid);
+	/* Threads that stopped after their own patch: theirs are in the ring now (and a process
+	 * first seen among them is waited for too). */
 	ring_buffer__consume(ring);
+	for (int i = 0; i < pending_count; i++) {
+		stopped[count++] = (int)pending[i].header.pid;
+		wait_group_stop(stopped[count - 1]);
+	}
 	apply_pending();
-	kill(pid, SIGCONT);
+	for (int i = 0; i < count; i++)
+		if (i == 0 || stopped[i] != stopped[i - 1])
+			kill(stopped[i], SIGCONT);
 }
 
 /* Where the kernel's trampoline page is mapped in pid, from /proc/PID/maps. */
@@ -258,7 +270,7 @@ int main(int argc, char **argv)
 		if (poll(waits, 2, 20) < 0 && errno != EINTR)
 			break;
 		ring_buffer__consume(ring);
-		serve(ring, pid);
+		serve(ring);
 		if (waits[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			char byte;
 			tracer_died = read(STDIN_FILENO, &byte, 1) <= 0 || byte != 'q';
@@ -273,7 +285,7 @@ int main(int argc, char **argv)
 		while (now_ns() < until) {
 			poll(waits, 1, 20);
 			ring_buffer__consume(ring);
-			serve(ring, pid);
+			serve(ring);
 		}
 		finish(ring, atoi(argv[2]), pid, 0);
 	}

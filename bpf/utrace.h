@@ -29,6 +29,21 @@
 #define UTRACE_RECORD_CALL 1  /* struct utrace_event: a call that returned */
 #define UTRACE_RECORD_ENTRY 2 /* struct utrace_event: a call entered, no duration (entry-only) */
 #define UTRACE_RECORD_PATCH 3 /* struct utrace_patch, on the patches ring */
+#define UTRACE_RECORD_PROCESS 4 /* struct utrace_process_event (utrace-follow.bpf.c) */
+
+/* What happened to a traced process (utrace_process_event.kind). Each but EXIT leaves it
+ * stopped until the engine has attached the probes the change needs and sends SIGCONT. */
+#define UTRACE_PROCESS_FORK 1      /* pid is a new process, forked by parent (-Follow) */
+#define UTRACE_PROCESS_EXEC 2      /* pid exec'd a new program (-Follow) */
+#define UTRACE_PROCESS_EXIT 3      /* the last thread of pid exited (-Follow) */
+#define UTRACE_PROCESS_LIBRARIES 4 /* pid's dynamic linker is changing its libraries (dlopen, dlclose) */
+
+struct utrace_process_event {
+	__u32 type;   /* UTRACE_RECORD_PROCESS */
+	__u32 kind;   /* UTRACE_PROCESS_* */
+	__u32 pid;    /* thread group id */
+	__u32 parent; /* FORK: the parent's thread group id; else 0 */
+};
 
 /* One call, written to the events ring when it returns (or, entry-only, when it is entered). */
 struct utrace_event {

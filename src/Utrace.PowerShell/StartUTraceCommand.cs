@@ -81,6 +81,14 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [Parameter]
     public SwitchParameter Summary { get; set; }
 
+    /// <summary>
+    /// Also traces every process the program forks and every program they exec (strace -f), with the
+    /// same selection; each event's ProcessId and Program tell where it came from. The trace ends when
+    /// the program and all its followers have exited.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Follow { get; set; }
+
     /// <summary>Multi-uprobe links (default where the kernel has them) or one uprobe per function.</summary>
     [Parameter]
     public AttachMode AttachMode { get; set; } = AttachMode.Auto;
@@ -200,6 +208,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         Recording = recording,
         StreamEvents = recording is null || PassThru,
         SummaryOnly = Summary,
+        Follow = Follow,
     };
 
     protected override void StopProcessing() => _stopping.Cancel();

@@ -17,6 +17,32 @@ internal enum RecordType : uint
     /// <summary>A stack patch, on the patches ring.</summary>
     [AbiConstant("UTRACE_RECORD_PATCH")]
     Patch = 3,
+    /// <summary>A change to a traced process: a <see cref="ProcessRecord"/>.</summary>
+    [AbiConstant("UTRACE_RECORD_PROCESS")]
+    Process = 4,
+}
+
+/// <summary>UTRACE_PROCESS_*: what happened to a traced process.</summary>
+internal enum ProcessEventKind : uint
+{
+    [AbiConstant("UTRACE_PROCESS_FORK")]
+    Fork = 1,
+    [AbiConstant("UTRACE_PROCESS_EXEC")]
+    Exec = 2,
+    [AbiConstant("UTRACE_PROCESS_EXIT")]
+    Exit = 3,
+    [AbiConstant("UTRACE_PROCESS_LIBRARIES")]
+    Libraries = 4,
+}
+
+/// <summary>struct utrace_process_event, from bpf/utrace-follow.bpf.c.</summary>
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_process_event")]
+internal struct ProcessRecord
+{
+    public RecordType Type;
+    public ProcessEventKind Kind;
+    public uint Pid;
+    public uint Parent;
 }
 
 /// <summary>struct utrace_event: one call.</summary>

@@ -9,6 +9,9 @@ namespace Utrace.Native.Bpf;
 internal interface IRecordSink
 {
     void OnEvent(in EventRecord record);
+
+    /// <summary>A fork, exec, exit or library change of a traced process (bpf/utrace-follow.bpf.c).</summary>
+    void OnProcessEvent(in ProcessRecord record);
 }
 
 /// <summary>
@@ -112,6 +115,8 @@ internal sealed unsafe class RingBufferReader : IDisposable
             // Every record starts with its type (bpf/utrace.h).
             if (size >= (nuint)sizeof(EventRecord) && *(RecordType*)data is RecordType.Call or RecordType.Entry)
                 reader._sink.OnEvent(in *(EventRecord*)data);
+            else if (size >= (nuint)sizeof(ProcessRecord) && *(RecordType*)data is RecordType.Process)
+                reader._sink.OnProcessEvent(in *(ProcessRecord*)data);
             return 0;
         }
         catch (Exception ex)

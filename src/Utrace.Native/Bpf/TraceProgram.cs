@@ -33,7 +33,6 @@ internal enum ProbeKind
 internal sealed class TraceProgram : IDisposable
 {
     private const string ResourceName = "utrace.bpf.o";
-    private static readonly Lazy<byte[]> ObjectBytes = new(ReadEmbeddedObject);
 
     private readonly SafeBpfObjectHandle _object;
     private readonly IntPtr[] _programs;
@@ -72,16 +71,10 @@ internal sealed class TraceProgram : IDisposable
     /// </summary>
     public static unsafe TraceProgram Load(in TraceConfig config, AttachMode mode, int ringBufferBytes, int functionCount)
     {
-        LibbpfLog.Install();
-        var bytes = ObjectBytes.Value;
-        SafeBpfObjectHandle obj;
-        fixed (byte* buffer = bytes)
-            obj = Interop.Libbpf.ObjectOpenMem(buffer, (nuint)bytes.Length, IntPtr.Zero);
-        if (obj.IsInvalid)
-            throw Interop.BpfError(Interop.LastErrno, "Opening the BPF object");
+        var obj = EmbeddedObject.Open(ResourceName);
         try
         {
-            WriteConfig(obj, config);
+            EmbeddedObject.WriteReadOnly(obj, config);
             var events = Interop.Libbpf.FindMapByName(obj, "events");
             if (events == IntPtr.Zero || Interop.Libbpf.MapSetMaxEntries(events, (uint)ringBufferBytes) != 0)
                 throw new InvalidOperationException("The BPF object has no ring buffer 'events' to size.");
@@ -235,17 +228,6 @@ internal sealed class TraceProgram : IDisposable
         return fd >= 0 ? fd : throw new InvalidOperationException($"The BPF object has no map '{name}'.");
     }
 
-    private static unsafe void WriteConfig(SafeBpfObjectHandle obj, in TraceConfig config)
-    {
-        var rodata = Interop.Libbpf.FindMapByName(obj, ".rodata");
-        nuint size = 0;
-        var data = rodata == IntPtr.Zero ? IntPtr.Zero : Interop.Libbpf.MapInitialValue(rodata, out size);
-        // `config` is the only read-only global of the BPF program, so it sits at offset 0.
-        if (data == IntPtr.Zero || size < (nuint)sizeof(TraceConfig))
-            throw new InvalidOperationException("The BPF object has no .rodata for its configuration.");
-        *(TraceConfig*)data = config;
-    }
-
     private static string ProgramName(ProbeKind kind, AttachMode mode) =>
         $"utrace_{kind.ToString().ToLowerInvariant()}{(mode == AttachMode.MultiLink ? "_multi" : "")}";
 
@@ -254,14 +236,5 @@ internal sealed class TraceProgram : IDisposable
         var handle = Interop.Libbpf.FindProgramByName(obj, program);
         if (handle == IntPtr.Zero || Interop.Libbpf.ProgramSetAutoload(handle, load) != 0)
             throw new InvalidOperationException($"The BPF object has no program '{program}'.");
-    }
-
-    private static byte[] ReadEmbeddedObject()
-    {
-        using var stream = typeof(TraceProgram).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidOperationException($"The assembly lacks its embedded {ResourceName}; rebuild Utrace.");
-        var bytes = GC.AllocateUninitializedArray<byte>((int)stream.Length, pinned: true);
-        stream.ReadExactly(bytes);
-        return bytes;
     }
 }

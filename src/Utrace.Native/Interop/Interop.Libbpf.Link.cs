@@ -38,6 +38,10 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_program__attach_uprobe_opts", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
         internal static unsafe partial SafeBpfLinkHandle AttachUprobe(IntPtr program, int pid, string binaryPath, nuint offset, UprobeOptions* options);
 
+        /// <summary>Attaches a program where its section says (tp_btf/...).</summary>
+        [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_program__attach", SetLastError = true)]
+        internal static partial SafeBpfLinkHandle Attach(IntPtr program);
+
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_link__fd")]
         internal static partial int LinkFd(SafeBpfLinkHandle link);
 

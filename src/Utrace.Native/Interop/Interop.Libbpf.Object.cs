@@ -32,6 +32,10 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map__set_max_entries")]
         internal static partial int MapSetMaxEntries(IntPtr map, uint maxEntries);
 
+        /// <summary>Makes a map of an object not yet loaded use an existing map (another object's).</summary>
+        [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map__reuse_fd", SetLastError = true)]
+        internal static partial int MapReuseFd(IntPtr map, int fd);
+
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map__fd")]
         internal static partial int MapFd(IntPtr map);
     }

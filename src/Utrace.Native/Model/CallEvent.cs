@@ -63,6 +63,9 @@ public sealed class CallEvent
     /// <summary>File name of the ELF the function lives in; for a library call, the library that defines it when known.</summary>
     public string Module => _context.Functions[_functionId].Module;
 
+    /// <summary>File name of the program whose process made the call (with -Follow, each child's own); null in files from before format 1.1.</summary>
+    public string? Program => _context.Functions[_functionId].Program;
+
     public int ProcessId { get; }
     public int ThreadId { get; }
 

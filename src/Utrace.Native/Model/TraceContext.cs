@@ -21,7 +21,7 @@ public sealed class TraceContext
     /// <summary>The same, with a start time to the nanosecond (a trace read back from a text export).</summary>
     public TraceContext(IReadOnlyList<FunctionInfo> functions, ulong startMonotonicNs, Timestamp startTime)
     {
-        Functions = functions as FunctionInfo[] ?? functions.ToArray();
+        Functions = functions is FunctionInfo[] or GrowingFunctionTable ? functions : functions.ToArray();
         StartMonotonicNs = startMonotonicNs;
         StartTime = startTime.UtcDateTime;
         _unixNsAtMonotonicZero = startTime.UnixNanoseconds - (long)startMonotonicNs;

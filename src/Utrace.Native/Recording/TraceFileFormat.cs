@@ -14,7 +14,7 @@ namespace Utrace.Native.Recording;
 internal static class TraceFileFormat
 {
     /// <summary>Written into every file; a reader refuses a newer major version.</summary>
-    public static readonly Version Version = new(1, 0);
+    public static readonly Version Version = new(1, 1);
 
     public const string FunctionId = "function_id";
     public const string CallerId = "caller_id";
@@ -78,10 +78,10 @@ internal static class TraceFileFormat
     };
 
     /// <summary>One function of the table, as its JSON object: snake_case keys, kind as a name.</summary>
-    private sealed record FunctionRecord(string Name, string RawName, string Module, FunctionKind Kind, ulong Offset, ulong Size, string Path)
+    private sealed record FunctionRecord(string Name, string RawName, string Module, FunctionKind Kind, ulong Offset, ulong Size, string Path, string? Program = null)
     {
-        public static FunctionRecord From(FunctionInfo f) => new(f.Name, f.RawName, f.Module, f.Kind, f.Offset, f.Size, f.Path);
+        public static FunctionRecord From(FunctionInfo f) => new(f.Name, f.RawName, f.Module, f.Kind, f.Offset, f.Size, f.Path, f.Program);
 
-        public FunctionInfo ToFunctionInfo() => new(Name, RawName, Module, Kind, Offset, Size, Path);
+        public FunctionInfo ToFunctionInfo() => new(Name, RawName, Module, Kind, Offset, Size, Path, Program);
     }
 }

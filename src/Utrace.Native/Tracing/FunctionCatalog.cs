@@ -19,8 +19,8 @@ public sealed class FunctionCatalog
         _libraries = libraries;
         _libraries.AssignProviders(executable);
         var module = executable.FileName;
-        Own = executable.Functions.Select(f => new FunctionInfo(f, module, executablePath))
-            .Concat(executable.PltStubs.Select(f => new FunctionInfo(f, f.Library ?? module, executablePath)))
+        Own = executable.Functions.Select(f => new FunctionInfo(f, module, executablePath, module))
+            .Concat(executable.PltStubs.Select(f => new FunctionInfo(f, f.Library ?? module, executablePath, module)))
             .ToArray();
     }
 
@@ -75,11 +75,29 @@ public sealed class FunctionCatalog
     {
         var places = _executable.Functions.Select(f => (Function: f, Path: _executablePath))
             .Concat(_libraries.LibraryPaths.SelectMany(path => _libraries.Open(path).Exports.Select(f => (Function: f, Path: path))));
-        return places
-            .Where(p => UnwindHook.Functions.ContainsKey(p.Function.RawName))
-            .Select(p => new UnwindHook(p.Path, p.Function.FileOffset, UnwindHook.Functions[p.Function.RawName]))
-            .ToArray();
+        return UnwindHook.Among(places);
     }
+
+    /// <summary>The real paths of the executable and of the libraries it was found to use.</summary>
+    internal IEnumerable<string> ModulePaths => _libraries.LibraryPaths.Prepend(_executablePath).Select(ElfImage.ResolveRealPath);
+
+    /// <summary>
+    /// Where to probe the dynamic linker's rendezvous function, _dl_debug_state (its r_brk), which
+    /// it calls around every change to the program's libraries; null for a static program.
+    /// </summary>
+    internal (string Path, ulong Offset)? LinkerRendezvous()
+    {
+        foreach (var path in _libraries.LibraryPaths)
+        {
+            if (_libraries.Open(path).Exports.FirstOrDefault(f => f.RawName == "_dl_debug_state") is { } rendezvous)
+                return (path, rendezvous.FileOffset);
+        }
+        return null;
+    }
+
+    /// <summary>The exported functions of <paramref name="library"/> the selection keeps, as the program <paramref name="program"/> calls them.</summary>
+    internal static IEnumerable<FunctionInfo> NestedFunctions(ElfImage library, string path, string program, FunctionSelection selection) =>
+        library.Exports.Select(f => new FunctionInfo(f, library.SoName ?? library.FileName, path, program)).Where(f => Traceable(f, selection));
 
     /// <summary>
     /// A function the program, or a library it uses other than the C library, imports or defines
@@ -108,9 +126,7 @@ public sealed class FunctionCatalog
                 var name = LibraryName(path);
                 if (!nest(name))
                     continue;
-                chosen.AddRange(_libraries.Open(path).Exports
-                    .Select(f => new FunctionInfo(f, name, path))
-                    .Where(f => Traceable(f, selection)));
+                chosen.AddRange(NestedFunctions(_libraries.Open(path), path, ExecutableName, selection));
             }
         }
         return chosen;

@@ -5,14 +5,15 @@ namespace Utrace;
 /// <summary>A function that can be traced: where it lives and what the probe is placed on.</summary>
 public sealed class FunctionInfo
 {
-    internal FunctionInfo(ElfFunction function, string module, string path)
-        : this(function.Name, function.RawName, module, function.Kind, function.FileOffset, function.Size, path)
+    internal FunctionInfo(ElfFunction function, string module, string path, string? program = null)
+        : this(function.Name, function.RawName, module, function.Kind, function.FileOffset, function.Size, path, program)
     {
     }
 
-    /// <summary>A function as a trace file records it.</summary>
-    public FunctionInfo(string name, string rawName, string module, FunctionKind kind, ulong offset, ulong size, string path)
+    /// <summary>A function as a trace file records it (files from before format 1.1 have no program).</summary>
+    public FunctionInfo(string name, string rawName, string module, FunctionKind kind, ulong offset, ulong size, string path, string? program = null)
     {
+        Program = program;
         Name = name;
         RawName = rawName;
         Kind = kind;
@@ -40,6 +41,9 @@ public sealed class FunctionInfo
 
     /// <summary>The file the probe is attached to.</summary>
     public string Path { get; }
+
+    /// <summary>File name of the program (executable) whose process calls the function: with -Follow, one table holds several programs.</summary>
+    public string? Program { get; }
 
     public override string ToString() => Name;
 }

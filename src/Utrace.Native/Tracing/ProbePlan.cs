@@ -30,16 +30,17 @@ internal sealed class ProbePlan
     /// <summary>Functions left without probes, by id, with the reason.</summary>
     public IReadOnlyDictionary<int, string> Unprobeable { get; }
 
-    public static ProbePlan Build(IReadOnlyList<FunctionInfo> functions, ReturnMode mode)
+    /// <summary>The plan for <paramref name="functions"/>, whose ids in the trace's table start at <paramref name="firstId"/>.</summary>
+    public static ProbePlan Build(IReadOnlyList<FunctionInfo> functions, ReturnMode mode, int firstId = 0)
     {
         var sites = new List<ProbeSite>(functions.Count * 2);
         var unprobeable = new Dictionary<int, string>();
         var files = new Dictionary<string, FileStream>();
         try
         {
-            for (var id = 0; id < functions.Count; id++)
+            for (var id = firstId; id < firstId + functions.Count; id++)
             {
-                var function = functions[id];
+                var function = functions[id - firstId];
                 var code = ReadCode(files, function, mode == ReturnMode.RetInstruction ? function.Size : FirstInstructionBytes);
                 if (InstructionScanner.WhyUnprobeable(code) is { } reason)
                 {

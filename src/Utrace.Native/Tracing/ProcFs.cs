@@ -61,6 +61,21 @@ internal static class ProcFs
         return paths;
     }
 
+    /// <summary>A variable of the process's initial environment, or null; the process may have exited.</summary>
+    public static string? EnvironmentVariable(int pid, string name)
+    {
+        try
+        {
+            var prefix = name + "=";
+            return File.ReadAllText($"/proc/{pid}/environ").Split('\0')
+                .FirstOrDefault(v => v.StartsWith(prefix, StringComparison.Ordinal))?[prefix.Length..];
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>A hexadecimal mask of /proc/PID/status (SigCgt, CapEff, ...); 0 when the field is absent.</summary>
     /// <exception cref="UtraceException">The process exited.</exception>
     public static ulong StatusMask(int pid, string field)

@@ -29,6 +29,12 @@ public sealed class TraceOptions
     /// </summary>
     public bool SummaryOnly { get; init; }
 
+    /// <summary>
+    /// Also trace every process the program forks, and the programs they exec (strace -f), with
+    /// the same selection; the trace ends when the first process and every follower have exited.
+    /// </summary>
+    public bool Follow { get; init; }
+
     /// <summary>The user a launched command runs as; null: the tracer's own user.</summary>
     public UserAccount? RunAs { get; init; }
 

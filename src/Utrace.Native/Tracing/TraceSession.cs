@@ -31,6 +31,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private RingBufferReader? _reader;
     private ProbeSet? _probes;
     private PatchGuard? _guard;
+    private ProcessFollower? _follower;
     private ReturnMode _returnMode;
     private int _notProbed;
     private TimeSpan _attachTime;
@@ -43,7 +44,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         Id = Interlocked.Increment(ref _lastId);
         ProcessId = processId;
         Command = command;
-        Functions = functions;
+        Functions = new GrowingFunctionTable(functions);
         _options = options;
         _queue = new BlockingCollection<CallEvent>(options.QueueCapacity);
         _recorder = options.Recording;
@@ -55,8 +56,13 @@ public sealed class TraceSession : IDisposable, IRecordSink
     public IReadOnlyList<FunctionInfo> Functions { get; }
     public TraceState State => _summary?.State ?? TraceState.Running;
 
-    /// <summary>Things the user should know before trusting the trace.</summary>
-    public IReadOnlyList<string> Warnings { get; private set; } = [];
+    /// <summary>Things the user should know before trusting the trace (with -Follow, more may come while it runs).</summary>
+    public IReadOnlyList<string> Warnings => _follower is { } follower ? [.. _warnings, .. follower.Warnings] : _warnings;
+
+    private IReadOnlyList<string> _warnings = [];
+
+    // Functions can be added while the trace runs: children and libraries loaded later.
+    private bool Grows => _options.Follow || _options.Selection.NestLibrary is not null;
 
     /// <summary>Why writing the trace file failed and ended the trace, or null.</summary>
     public UtraceException? RecordingFailure => _options.Recording?.Failure;
@@ -86,7 +92,10 @@ public sealed class TraceSession : IDisposable, IRecordSink
             session._child.Release();
             session.Register();
             session.EndOnRecordingFailure();
-            _ = session._child.WaitForExitAsync().ContinueWith(_ => session.FinishQuietly(TraceState.Completed), TaskScheduler.Default);
+            if (options.Follow)
+                session.StartWatching();
+            else
+                _ = session._child.WaitForExitAsync().ContinueWith(_ => session.FinishQuietly(TraceState.Completed), TaskScheduler.Default);
             return session;
         }
         catch
@@ -110,8 +119,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             session.AttachProbes(catalog);
             session.Register();
             session.EndOnRecordingFailure();
-            var watcher = new Thread(session.WatchAttachedProcess) { IsBackground = true, Name = "utrace process watch" };
-            watcher.Start();
+            session.StartWatching();
             return session;
         }
         catch (UtraceException ex) when (!ProcFs.IsRunning(processId))
@@ -188,14 +196,21 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var mode = _options.AttachMode == AttachMode.Auto
             ? (TraceProgram.KernelHasMultiLinks ? AttachMode.MultiLink : AttachMode.PerFunction)
             : _options.AttachMode;
+        if (_options.Follow && mode != AttachMode.MultiLink)
+            throw new UtraceException(TraceErrorKind.InvalidArgument,
+                "-Follow needs multi-uprobe links (Linux 6.6 or later), whose process filter each child gets its own of.",
+                "Leave out -AttachMode PerFunction, or trace without -Follow.", _options.AttachMode, errorId: "FollowNeedsMultiLinks");
+        // A child or a library loaded later may throw through return probes: keep the unwinder protected.
+        var protectUnwind = unwindHooks.Count > 0 || (Grows && _returnMode == ReturnMode.Uretprobe);
         var config = new TraceConfig
         {
-            TargetTgid = (uint)ProcessId,
+            // Followed children have their own process ids; each link filters on its own process.
+            TargetTgid = _options.Follow ? 0u : (uint)ProcessId,
             MinDurationNs = (ulong)Math.Max(0, _options.MinDuration.Nanoseconds),
             MaxDepth = _options.MaxDepth is { } max ? (uint)Math.Max(0, max) : uint.MaxValue,
             WakeupBytes = (ulong)_options.WakeupBytes,
             FilterThreads = _options.ThreadIds is { Count: > 0 } ? 1u : 0u,
-            ProtectUnwind = unwindHooks.Count > 0 ? 1u : 0u,
+            ProtectUnwind = protectUnwind ? 1u : 0u,
             SummaryOnly = _options.SummaryOnly ? 1u : 0u,
             ReturnMode = _returnMode switch
             {
@@ -205,13 +220,16 @@ public sealed class TraceSession : IDisposable, IRecordSink
             },
         };
         var plan = ProbePlan.Build(Functions, _returnMode);
-        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, Functions.Count);
+        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, SummaryCapacity);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions);
         _recorder?.Begin(_context, TraceOrigin.Here(Command, ProcessId));
         _reader = new RingBufferReader(_program.EventsMapFd, this);
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
+        if (Grows)
+            _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, _returnMode, protectUnwind,
+                ProcessId, _child is null ? 0u : 1u, catalog, plan, unwindHooks);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
         if (config.ProtectUnwind != 0)
             _guard = PatchGuard.Start(_program.PatchesMapFd, _program.StacksMapFd, ProcessId,
@@ -220,7 +238,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         _notProbed = notProbed.Count;
         if (LeftOutWarning(notProbed) is { } leftOut)
             warnings.Add(leftOut);
-        Warnings = warnings;
+        _warnings = warnings;
         _reader.Start();
         _attachTime = clock.Elapsed;
     }
@@ -245,6 +263,20 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var named = leftOut.OrderBy(f => f.Key).Take(Named).Select(f => $"{Functions[f.Key].Name} ({f.Value})");
         var more = leftOut.Count > Named ? $", and {leftOut.Count - Named} more" : "";
         return $"{leftOut.Count} function(s) cannot be probed and are not traced: {string.Join("; ", named)}{more}.";
+    }
+
+    // Summary mode's per-function map cannot grow: room for functions added later, up to a limit.
+    private int SummaryCapacity => Grows ? Functions.Count + AddedFunctionsSummarized : Functions.Count;
+
+    /// <summary>How many functions added while a -Summary trace runs get a summary; later ones are counted in no summary.</summary>
+    public const int AddedFunctionsSummarized = 4096;
+
+    void IRecordSink.OnProcessEvent(in ProcessRecord record)
+    {
+        if (_follower is { } follower)
+            follower.Enqueue(record);
+        else
+            Interop.Libc.Kill((int)record.Pid, Interop.Libc.SIGCONT);
     }
 
     // The hot path: runs on the reader thread for every record.
@@ -284,11 +316,12 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 if (state != TraceState.Completed)
                     _child?.Terminate();
                 _probes?.Dispose();
+                _follower?.Dispose();
                 _guard?.Finish();
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
                 if (_options.SummaryOnly && _program is not null)
-                    FunctionSummaries = KernelSummaries.Build(Functions, _program.ReadSummaries(Functions.Count), stats.OutermostNs);
+                    FunctionSummaries = KernelSummaries.Build(Functions, _program.ReadSummaries(Math.Min(Functions.Count, SummaryCapacity)), stats.OutermostNs);
             }
             catch
             {
@@ -371,11 +404,15 @@ public sealed class TraceSession : IDisposable, IRecordSink
             Finish(TraceState.Failed);
     }
 
-    private void WatchAttachedProcess()
+    private void StartWatching() =>
+        new Thread(WatchProcesses) { IsBackground = true, Name = "utrace process watch" }.Start();
+
+    // The trace ends when the process has exited; with -Follow, when every follower has too.
+    private void WatchProcesses()
     {
         while (!_completion.Task.IsCompleted)
         {
-            if (!ProcFs.IsRunning(ProcessId))
+            if (_follower is { } follower && _options.Follow ? !follower.AnyRunning() : !ProcFs.IsRunning(ProcessId))
             {
                 FinishQuietly(TraceState.Completed);
                 return;
@@ -387,7 +424,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private static IReadOnlyList<FunctionInfo> SelectOrThrow(FunctionCatalog catalog, TraceOptions options, object target)
     {
         var functions = catalog.Select(options.Selection);
-        if (functions.Count == 0)
+        // With -Follow the functions may be in the programs it runs (a shell script's).
+        if (functions.Count == 0 && !options.Follow)
             throw new UtraceException(TraceErrorKind.NotFound,
                 $"No function of {catalog.ExecutableName} matches the selection ({catalog.Own.Count} functions and library calls exist).",
                 $"List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.", target, errorId: "NoFunctionMatches");

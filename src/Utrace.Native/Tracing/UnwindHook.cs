@@ -19,4 +19,10 @@ internal sealed record UnwindHook(string Path, ulong Offset, uint Cookie)
     /// _Unwind_ function would break it, so those are never traced.
     /// </summary>
     public static bool IsUnwinderInternal(string rawName) => rawName.StartsWith("_Unwind_", StringComparison.Ordinal);
+
+    /// <summary>The hooks among these functions, each with the file it is in.</summary>
+    public static IReadOnlyList<UnwindHook> Among(IEnumerable<(Elf.ElfFunction Function, string Path)> places) => places
+        .Where(p => Functions.ContainsKey(p.Function.RawName))
+        .Select(p => new UnwindHook(p.Path, p.Function.FileOffset, Functions[p.Function.RawName]))
+        .ToArray();
 }

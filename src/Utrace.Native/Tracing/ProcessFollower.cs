@@ -1,0 +1,278 @@
+using System.Collections.Concurrent;
+using Utrace.Native.Bpf;
+using Utrace.Native.Elf;
+using Utrace.Native.SafeHandles;
+
+namespace Utrace.Native.Tracing;
+
+/// <summary>
+/// Grows a live trace as its processes change (bpf/utrace-follow.bpf.c): with -Follow, a forked
+/// child gets its parent's probes, an exec'd program its own; with -NestLibrary, a library mapped
+/// later (dlopen) gets probes if its name matches. Each change arrives with the process stopped;
+/// it is continued once its probes are attached, so none of its calls goes unseen. New functions
+/// are appended to the trace's table; a program or library seen again reuses its ids.
+/// </summary>
+internal sealed class ProcessFollower : IDisposable
+{
+    private readonly TraceProgram _program;
+    private readonly FollowProgram _follow;
+    private readonly GrowingFunctionTable _functions;
+    private readonly FunctionSelection _selection;
+    private readonly ReturnMode _returnMode;
+    private readonly bool _unwindHooks;
+    private readonly BlockingCollection<ProcessRecord> _records = new();
+    private readonly object _recordsLock = new();
+    private readonly object _lock = new();
+    private readonly Dictionary<int, TracedProcess> _processes = new();
+    private readonly Dictionary<string, ProgramProbes> _programs = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _warnings = new();
+    private readonly Thread _thread;
+    private volatile bool _closed;
+
+    private ProcessFollower(TraceProgram program, FollowProgram follow, GrowingFunctionTable functions, FunctionSelection selection,
+        ReturnMode returnMode, bool unwindHooks)
+    {
+        _program = program;
+        _follow = follow;
+        _functions = functions;
+        _selection = selection;
+        _returnMode = returnMode;
+        _unwindHooks = unwindHooks;
+        _thread = new Thread(Run) { IsBackground = true, Name = "utrace process follower" };
+    }
+
+    /// <summary>What went wrong with a child or a library: it is then traced less, or not at all.</summary>
+    public IEnumerable<string> Warnings => _warnings;
+
+    /// <summary>
+    /// Starts following the first process <paramref name="pid"/>, whose probes
+    /// (<paramref name="plan"/>, <paramref name="hooks"/>, functions from id 0) the session has
+    /// attached. <paramref name="execsToPass"/> is 1 for a launched program not yet exec'd.
+    /// </summary>
+    public static ProcessFollower Start(TraceProgram program, GrowingFunctionTable functions, TraceOptions options, ReturnMode returnMode,
+        bool unwindHooks, int pid, uint execsToPass, FunctionCatalog catalog, ProbePlan plan, IReadOnlyList<UnwindHook> hooks)
+    {
+        var follow = FollowProgram.Load(program.EventsMapFd, options.Follow);
+        var follower = new ProcessFollower(program, follow, functions, options.Selection, returnMode, unwindHooks);
+        try
+        {
+            var root = new ProgramProbes(catalog, new ModuleProbes(plan, hooks), options.Selection.NestLibrary is not null);
+            follower._programs[root.Path] = root;
+            var process = new TracedProcess(pid, root);
+            follower._processes[pid] = process;
+            process.Seen.UnionWith(root.StartPaths);
+            process.Modules.Add(root.Start);
+            follower.AttachLinker(process);
+            if (options.Follow)
+                follow.Follow(pid, execsToPass);
+            follower._thread.Start();
+            return follower;
+        }
+        catch
+        {
+            follower.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>True while a followed process runs (a child not yet reported, too: the kernel's table is the one read).</summary>
+    public bool AnyRunning() => _follow.FollowedProcesses().Any(ProcFs.IsRunning);
+
+    /// <summary>Takes a change from the ring-buffer reader; handled on the follower's thread.</summary>
+    public void Enqueue(in ProcessRecord record)
+    {
+        lock (_recordsLock)
+        {
+            if (!_closed)
+            {
+                _records.Add(record);
+                return;
+            }
+        }
+        Continue(record);
+    }
+
+    /// <summary>Stops the follow programs, continues every process still waiting, detaches the probes added.</summary>
+    public void Dispose()
+    {
+        // From now on a change is continued at once, untraced: the trace is ending.
+        lock (_recordsLock)
+            _closed = true;
+        _records.CompleteAdding();
+        if (_thread.IsAlive)
+            _thread.Join();
+        foreach (var record in _records.GetConsumingEnumerable())
+            Continue(record);
+        _follow.Dispose();
+        lock (_lock)
+        {
+            foreach (var process in _processes.Values)
+                process.Detach();
+            _processes.Clear();
+        }
+    }
+
+    private void Run()
+    {
+        foreach (var record in _records.GetConsumingEnumerable())
+        {
+            lock (_lock)
+            {
+                try
+                {
+                    if (!_closed)
+                        Handle(record);
+                }
+                catch (Exception ex) when (ex is UtraceException or ElfFormatException or IOException or UnauthorizedAccessException)
+                {
+                    _warnings.Enqueue($"Process {record.Pid} is traced no further after its {record.Kind.ToString().ToLowerInvariant()}: {ex.Message}");
+                }
+                finally
+                {
+                    Continue(record);
+                }
+            }
+        }
+    }
+
+    private void Handle(in ProcessRecord record)
+    {
+        var pid = (int)record.Pid;
+        switch (record.Kind)
+        {
+            case ProcessEventKind.Fork when _processes.TryGetValue((int)record.Parent, out var parent):
+                var child = new TracedProcess(pid, parent.Program);
+                _processes[pid] = child;
+                child.Seen.UnionWith(parent.Seen);
+                foreach (var module in parent.Modules)
+                    Attach(child, module);
+                AttachLinker(child);
+                break;
+            case ProcessEventKind.Exec:
+                if (_processes.Remove(pid, out var before))
+                    before.Detach();
+                var program = ProgramOf(pid);
+                var process = new TracedProcess(pid, program);
+                _processes[pid] = process;
+                process.Seen.UnionWith(program.StartPaths);
+                Attach(process, program.Start);
+                AttachLinker(process);
+                break;
+            case ProcessEventKind.Libraries when _processes.TryGetValue(pid, out var mapper):
+                foreach (var path in ProcFs.ExecutableMappings(pid).Select(ElfImage.ResolveRealPath))
+                {
+                    if (mapper.Seen.Add(path) && LibraryModule(mapper.Program, path) is { } library)
+                        Attach(mapper, library);
+                }
+                break;
+            case ProcessEventKind.Exit:
+                if (_processes.Remove(pid, out var gone))
+                    gone.Detach();
+                break;
+        }
+    }
+
+    // The process waits stopped for this; an exit has nothing to continue.
+    private static void Continue(in ProcessRecord record)
+    {
+        if (record.Kind != ProcessEventKind.Exit)
+            Interop.Libc.Kill((int)record.Pid, Interop.Libc.SIGCONT);
+    }
+
+    private void Attach(TracedProcess process, ModuleProbes module)
+    {
+        var probes = ProbeSet.Attach(_program, process.Pid, module.Plan, module.Hooks, progress: null);
+        process.Probes.Add(probes);
+        process.Modules.Add(module);
+        var refused = module.Plan.Unprobeable.Concat(probes.Refused).Select(f => _functions[f.Key].Name).Distinct().ToArray();
+        if (refused.Length > 0 && process.Program.Refusals.Add(module))
+            _warnings.Enqueue($"{refused.Length} function(s) of {process.Program.Name} cannot be probed and are not traced: {string.Join(", ", refused.Take(10))}.");
+    }
+
+    private void AttachLinker(TracedProcess process)
+    {
+        if (process.Program.Linker is { } linker)
+            process.Linker = _follow.AttachLinker(process.Pid, linker.Path, linker.Offset);
+    }
+
+    /// <summary>The program a process has just exec'd, its functions appended to the table the first time it is seen.</summary>
+    private ProgramProbes ProgramOf(int pid)
+    {
+        var path = ElfImage.ResolveRealPath(ProcFs.ExecutablePath(pid));
+        if (_programs.TryGetValue(path, out var known))
+            return known;
+        // Its libraries are found as its dynamic linker, which has not run yet, will find them.
+        var catalog = FunctionCatalog.ForExecutable(path, ProcFs.EnvironmentVariable(pid, "LD_LIBRARY_PATH"));
+        var module = Module(catalog.Select(_selection), _unwindHooks ? catalog.UnwindHooks() : []);
+        return _programs[path] = new ProgramProbes(catalog, module, _selection.NestLibrary is not null);
+    }
+
+    /// <summary>The probes for a library mapped later; null if nothing of it is traced.</summary>
+    private ModuleProbes? LibraryModule(ProgramProbes program, string path)
+    {
+        if (program.Libraries.TryGetValue(path, out var known))
+            return known;
+        ElfImage? library = null;
+        try
+        {
+            library = ElfImage.Open(path);
+        }
+        catch (ElfFormatException)
+        {
+            // Not a library Utrace can read (a file mapped executable for another reason).
+        }
+        ModuleProbes? module = null;
+        if (library is { IsSharedLibrary: true })
+        {
+            var nested = _selection.NestLibrary is { } nest && nest(library.SoName ?? library.FileName)
+                ? FunctionCatalog.NestedFunctions(library, path, program.Name, _selection).ToArray()
+                : [];
+            var hooks = _unwindHooks ? UnwindHook.Among(library.Exports.Select(f => (f, path))) : [];
+            if (nested.Length > 0 || hooks.Count > 0)
+                module = Module(nested, hooks);
+        }
+        return program.Libraries[path] = module;
+    }
+
+    private ModuleProbes Module(IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks)
+    {
+        var firstId = _functions.Append(functions);
+        return new ModuleProbes(ProbePlan.Build(functions, _returnMode, firstId), hooks);
+    }
+
+    /// <summary>Probes for some functions of a program, attached per process.</summary>
+    private sealed record ModuleProbes(ProbePlan Plan, IReadOnlyList<UnwindHook> Hooks);
+
+    /// <summary>One program (executable) as traced: what its processes start with, and the libraries they map later.</summary>
+    private sealed class ProgramProbes(FunctionCatalog catalog, ModuleProbes start, bool watchLinker)
+    {
+        public string Path { get; } = catalog.ModulePaths.First();
+        public string Name { get; } = catalog.ExecutableName;
+        public ModuleProbes Start { get; } = start;
+        public IReadOnlyList<string> StartPaths { get; } = catalog.ModulePaths.ToArray();
+        public (string Path, ulong Offset)? Linker { get; } = watchLinker ? catalog.LinkerRendezvous() : null;
+        public Dictionary<string, ModuleProbes?> Libraries { get; } = new(StringComparer.Ordinal);
+        public HashSet<ModuleProbes> Refusals { get; } = [];
+    }
+
+    /// <summary>One followed process: its program, the modules probed in it, and the links that do it.</summary>
+    private sealed class TracedProcess(int pid, ProgramProbes program)
+    {
+        public int Pid { get; } = pid;
+        public ProgramProbes Program { get; } = program;
+        public List<ModuleProbes> Modules { get; } = [];
+        public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The probe sets attached for this process (the first process's first set is the session's own).</summary>
+        public List<ProbeSet> Probes { get; } = [];
+        public SafeBpfLinkHandle? Linker { get; set; }
+
+        public void Detach()
+        {
+            foreach (var probes in Probes)
+                probes.Dispose();
+            Probes.Clear();
+            Linker?.Dispose();
+        }
+    }
+}
