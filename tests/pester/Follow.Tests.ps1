@@ -1,0 +1,118 @@
+# -Follow: every process the traced program forks, and every program they exec, is traced with
+# the same selection, each call under its own process id and program, and exactly: a child is
+# held stopped until its probes are in place. Real programs, every compiler variant.
+BeforeDiscovery {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $noBpf = [bool]$env:UTRACE_NO_BPF
+    $variants = @(Get-FixtureVariant)
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    . (Join-Path $PSScriptRoot 'ProgramRuns.ps1')
+
+    # Runs a trace as a job to its end; the events and the job's first process id.
+    function Invoke-FollowTrace([hashtable] $Parameters) {
+        $job = Start-UTrace @Parameters -AsJob
+        $job | Wait-Job -Timeout 60 | Out-Null
+        $job.State | Should -Be 'Completed' -Because 'the trace ends once every followed process has exited'
+        $events = @(Receive-Job $job)
+        $rootId = $job.ProcessId
+        Remove-Job $job
+        [pscustomobject]@{ Events = $events; RootId = $rootId }
+    }
+
+    # One line per process: "program: function=calls ...", sorted; the first process's line starts with "first ".
+    function Format-PerProcess($Trace) {
+        $lines = foreach ($process in $Trace.Events | Group-Object ProcessId) {
+            $program = ($process.Group.Program | Sort-Object -Unique) -join ','
+            $counts = ($process.Group | Group-Object Function | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ' '
+            $first = if ([int]$process.Name -eq $Trace.RootId) { 'first ' } else { '' }
+            "$first${program}: $counts"
+        }
+        @($lines | Sort-Object)
+    }
+
+    # A script that runs two fixture programs in sequence and one in the background; its output
+    # does not depend on which runs first.
+    function New-FollowScript([string] $Directory, [string] $Path) {
+        Set-Content $Path -NoNewline -Value (@(
+                '#!/bin/sh'
+                "$Directory/chain &"
+                "$Directory/fib 5"
+                "$Directory/fib 10"
+                'wait $!'
+                'echo "chain exited $?"'
+            ) -join "`n")
+        chmod +x $Path
+    }
+}
+
+Describe '-Follow traces children and the programs they exec' -Skip:$noBpf {
+    It 'gives each program of a #!/bin/sh script its exact counts under its own pid (<Variant>)' -ForEach $variants {
+        $script = Join-Path $TestDrive "follow-$Variant.sh"
+        New-FollowScript $Dir $script
+        $trace = Invoke-FollowTrace @{ Command = $script; Follow = $true; Function = 'fib', 'a', 'b', 'c' }
+        Format-PerProcess $trace | Should -Be @('chain: a=1 b=1 c=1', 'fib: fib=15', 'fib: fib=177')
+        @($trace.Events.ProcessId | Sort-Object -Unique).Count | Should -Be 3
+    }
+
+    It 'gives each of 4 forked workers its exact counts (<Variant>)' -ForEach $variants {
+        $trace = Invoke-FollowTrace @{ Command = "$Dir/workers"; Follow = $true; Function = 'main', 'worker', 'work' }
+        Format-PerProcess $trace | Should -Be @(
+            'first workers: main=1 work=3'
+            'workers: work=100 worker=1'
+            'workers: work=25 worker=1'
+            'workers: work=50 worker=1'
+            'workers: work=75 worker=1'
+        )
+    }
+
+    It 'follows sh -c and vfork+exec children' {
+        $bin = Join-Path $FixtureBin 'clang-O2-pie'
+        $trace = Invoke-FollowTrace @{ Command = "sh -c '$bin/fib 3; $bin/fib 4'"; Follow = $true; Function = 'fib' }
+        Format-PerProcess $trace | Should -Be @('fib: fib=5', 'fib: fib=9')
+        $trace = Invoke-FollowTrace @{ Command = "$bin/vforkexec"; Follow = $true; Function = 'main', 'report' }
+        Format-PerProcess $trace | Should -Be @('first vforkexec: main=1 report=3', 'vforkexec: main=1', 'vforkexec: main=1', 'vforkexec: main=1')
+    }
+
+    It 'without -Follow traces only the first process, as before' {
+        $bin = Join-Path $FixtureBin 'gcc-O2-pie'
+        $trace = Invoke-FollowTrace @{ Command = "$bin/workers"; Function = 'main', 'worker', 'work' }
+        Format-PerProcess $trace | Should -Be @('first workers: main=1 work=3')
+    }
+
+    It 'a script''s programs print and return exactly what they do untraced' {
+        $runs = foreach ($variant in @(Get-FixtureVariant)[0, 7]) {
+            $script = Join-Path $TestDrive "same-$($variant.Variant).sh"
+            New-FollowScript $variant.Dir $script
+            foreach ($mode in 'untraced', 'traced') {
+                foreach ($program in @{ Label = 'script'; Path = $script }, @{ Label = 'workers'; Path = Join-Path $variant.Dir 'workers' }) {
+                    @{
+                        Key = "$($variant.Variant)/$($program.Label)/$mode"
+                        Program = $program.Path
+                        Arguments = @()
+                        Trace = if ($mode -eq 'traced') { @{ Follow = $true } } else { $null }
+                        CallLimits = @{}
+                    }
+                }
+            }
+        }
+        $results = Invoke-ProgramRunBatch -Run $runs -WorkDirectory (Join-Path $TestDrive 'runs')
+        foreach ($variant in @(Get-FixtureVariant)[0, 7]) {
+            $key = $variant.Variant
+            Format-ProgramRun $results["$key/script/untraced"] | Should -Be "exit 0; stdout 'fib(5) = 5\nfib(10) = 55\nchain exited 3\n'; stderr ''"
+            Format-ProgramRun $results["$key/script/traced"] | Should -Be (Format-ProgramRun $results["$key/script/untraced"])
+            Format-ProgramRun $results["$key/workers/untraced"] | Should -Be "exit 0; stdout 'workers failed: 0\n'; stderr ''"
+            Format-ProgramRun $results["$key/workers/traced"] | Should -Be (Format-ProgramRun $results["$key/workers/untraced"])
+        }
+    }
+
+    It 'refuses -AttachMode PerFunction, whose probes cannot tell a child from another process' {
+        $bin = Join-Path $FixtureBin 'gcc-O2-pie'
+        $err = $null
+        Start-UTrace -Command "$bin/workers" -Follow -AttachMode PerFunction -ErrorVariable err -ErrorAction SilentlyContinue | Out-Null
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'FollowNeedsMultiLinks*'
+        $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+    }
+}
