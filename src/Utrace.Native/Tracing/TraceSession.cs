@@ -424,8 +424,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private static IReadOnlyList<FunctionInfo> SelectOrThrow(FunctionCatalog catalog, TraceOptions options, object target)
     {
         var functions = catalog.Select(options.Selection);
-        // With -Follow the functions may be in the programs it runs (a shell script's).
-        if (functions.Count == 0 && !options.Follow)
+        // They may come later: in the programs it runs (-Follow), in a library it has yet to load.
+        var mayComeLater = options.Follow || (options.Selection.NestLibrary is { } nest && !catalog.LibraryNames.Any(nest));
+        if (functions.Count == 0 && !mayComeLater)
             throw new UtraceException(TraceErrorKind.NotFound,
                 $"No function of {catalog.ExecutableName} matches the selection ({catalog.Own.Count} functions and library calls exist).",
                 $"List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.", target, errorId: "NoFunctionMatches");
