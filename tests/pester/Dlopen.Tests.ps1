@@ -44,6 +44,22 @@ Describe 'Libraries loaded with dlopen' -Skip:$noBpf {
         Get-Content (Join-Path $TestDrive 'out') | Should -Be '32'
     }
 
+    It 'records functions added while -OutFile writes: Import-UTrace and apache-arrow under node read them' {
+        $nodeDir = (Resolve-Path (Join-Path $PSScriptRoot '../node')).Path
+        if (-not (Test-Path (Join-Path $nodeDir 'node_modules/apache-arrow'))) {
+            npm ci --prefix $nodeDir --no-audit --no-fund | Out-Host
+        }
+        $bin = Join-Path $FixtureBin 'gcc-O0-nopie'
+        $dlopened = Join-Path $TestDrive 'dlopen.arrow'
+        Start-UTrace -Command "$bin/dlopener $library" -NestLibrary 'libgreet*' -Function 'greet*' -OutFile $dlopened | Out-Null
+        Get-Count (Import-UTrace $dlopened) | Should -Be 'greet=5 greet_helper=10'
+        (node (Join-Path $nodeDir 'read-trace.mjs') $dlopened | ConvertFrom-Json).calls.greet_helper | Should -Be 10
+        $followed = Join-Path $TestDrive 'follow.arrow'
+        Start-UTrace -Command "$bin/workers" -Follow -Function 'work' -OutFile $followed | Out-Null
+        (Import-UTrace $followed | Group-Object ProcessId | ForEach-Object Count | Sort-Object) -join ',' | Should -Be '3,25,50,75,100'
+        (node (Join-Path $nodeDir 'read-trace.mjs') $followed | ConvertFrom-Json).rows | Should -Be 253
+    }
+
     It 'the program prints and returns exactly what it does untraced' {
         $runs = foreach ($variant in @(Get-FixtureVariant)[0, 7]) {
             foreach ($mode in 'untraced', 'traced') {

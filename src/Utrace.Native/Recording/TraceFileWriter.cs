@@ -21,6 +21,10 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(500);
 
     private const int QueuedChunks = 32;
+
+    // Room kept in the schema message of a trace whose function table grows (-Follow, libraries
+    // loaded later): about 6,000 more functions, at least 4 times the first table.
+    private const int GrowthRoomBytes = 1 << 20;
     private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
 
     private readonly SafeFileHandle _file;
@@ -34,6 +38,9 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
     private ArrowStreamWriter? _arrow;
     private BatchEncoder? _encoder;
     private Thread? _thread;
+    private TraceContext? _context;
+    private TraceOrigin? _origin;
+    private int _schemaMessageBytes;
     private long _fileLength;
     private long _written;
     private long _dropped;
@@ -112,6 +119,12 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         try
         {
             _arrow.WriteStart();
+            if (context.Functions is GrowingFunctionTable growing)
+            {
+                (_context, _origin) = (context, origin);
+                _schemaMessageBytes = WithRoom(_pending, (int)_pending.Length * 4);
+                growing.Grown += RewriteSchema;
+            }
             AppendPending();
         }
         catch (IOException ex)
@@ -253,6 +266,43 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
             Fail(ex);
         }
         _sinceWrite.Restart();
+    }
+
+    /// <summary>
+    /// Pads the schema message in <paramref name="message"/> with zeros to leave room for a larger
+    /// one; its length prefix covers the padding, which readers skip. Returns the message's size.
+    /// </summary>
+    private static int WithRoom(MemoryStream message, int atLeast)
+    {
+        var room = (Math.Max(GrowthRoomBytes, atLeast) + 7) & ~7;
+        var length = BitConverter.ToInt32(message.GetBuffer(), 4) + room;
+        message.Write(new byte[room]);
+        BitConverter.TryWriteBytes(message.GetBuffer().AsSpan(4, 4), length);
+        return (int)message.Length;
+    }
+
+    // Functions were appended: the head of the file gets the whole table before any event can use
+    // the new ids (their probes are attached after this returns), in the room left for it.
+    private void RewriteSchema()
+    {
+        if (_failure is not null || _completed)
+            return;
+        try
+        {
+            using var head = new MemoryStream();
+            using (var writer = new ArrowStreamWriter(head, TraceFileFormat.BuildSchema(_context!, _origin!), leaveOpen: true))
+                writer.WriteStart();
+            var padding = _schemaMessageBytes - (int)head.Length;
+            if (padding < 0)
+                throw new IOException($"The function table outgrew the {_schemaMessageBytes} bytes kept for it at the head of the file ({_context!.Functions.Count} functions).");
+            head.Write(new byte[padding]);
+            BitConverter.TryWriteBytes(head.GetBuffer().AsSpan(4, 4), _schemaMessageBytes - 8);
+            RandomAccess.Write(_file, new ReadOnlySpan<byte>(head.GetBuffer(), 0, _schemaMessageBytes), 0);
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
     }
 
     /// <summary>Writes what the Arrow writer produced since the last call, at the end of the file.</summary>
