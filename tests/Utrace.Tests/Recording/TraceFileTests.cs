@@ -17,6 +17,32 @@ public sealed class TraceFileTests : IDisposable
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     [Fact]
+    public void FunctionsAddedWhileRecordingAreInTheFileWithTheirProgram()
+    {
+        var path = Path.Combine(_folder, "grown.arrow");
+        var functions = new GrowingFunctionTable(SyntheticTrace.Functions);
+        var writer = TraceFileWriter.Create(path, dropWhenBehind: false);
+        var sink = (IEventSink)writer;
+        sink.Begin(new TraceContext(functions, SyntheticTrace.StartMonotonicNs, SyntheticTrace.StartTime), SyntheticTrace.Origin);
+        sink.OnEvent(SyntheticTrace.Record(0));
+        // More than the first table's four-fold room could hold without the fixed reserve.
+        var added = Enumerable.Range(0, 2_000)
+            .Select(i => new FunctionInfo($"child_{i}", $"child_{i}", "child", Native.Elf.FunctionKind.Function, (ulong)i, 8, "/bin/child", "child"))
+            .ToArray();
+        var first = functions.Append(added);
+        sink.OnEvent(SyntheticTrace.Record(1) with { FunctionId = (uint)(first + 1_999), CallerId = (uint)first });
+        sink.Complete();
+
+        using var file = TraceFile.Open(path);
+        Assert.Equal(SyntheticTrace.Functions.Length + 2_000, file.Context.Functions.Count);
+        var events = file.ReadEvents().ToArray();
+        Assert.Equal(["main", "child_1999"], events.Select(e => e.Function));
+        Assert.Equal("child_0", events[1].Caller);
+        Assert.Equal("child", events[1].Program);
+        Assert.Null(events[0].Program);
+    }
+
+    [Fact]
     public void ReadsBackEveryEventAndTheHeaderAsWritten()
     {
         var path = Path.Combine(_folder, "t.arrow");
@@ -26,7 +52,7 @@ public sealed class TraceFileTests : IDisposable
         Assert.Null(writer.Failure);
 
         using var file = TraceFile.Open(path);
-        Assert.Equal(new Version(1, 0), file.FormatVersion);
+        Assert.Equal(new Version(1, 1), file.FormatVersion);
         Assert.Equal(SyntheticTrace.Origin.Command, file.Origin.Command);
         Assert.Equal([SyntheticTrace.Pid], file.Origin.ProcessIds);
         Assert.Equal("testhost", file.Origin.HostName);
