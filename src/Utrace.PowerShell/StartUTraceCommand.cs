@@ -105,7 +105,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         var progress = new ProgressReporter(ParameterSetName == ProcessSet ? $"process {ProcessId}" : Command, WriteProgress, Thread.CurrentThread);
         if (StartSession(progress) is not { } session)
             return;
-        foreach (var warning in session.Warnings)
+        var warningsAtStart = session.Warnings.Count;
+        foreach (var warning in session.Warnings.Take(warningsAtStart))
             WriteWarning(warning);
         WriteVerbose($"Trace {session.Id}: {session.Functions.Count} functions of process {session.ProcessId} ({session.Command}).");
 
@@ -139,6 +140,9 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         {
             session.Dispose();
         }
+        // What -Follow met while the trace ran (a child's program that could not be probed...).
+        foreach (var warning in session.Warnings.Skip(warningsAtStart))
+            WriteWarning(warning);
         if (!_stopping.IsCancellationRequested)
             WriteObject(session.FunctionSummaries, enumerateCollection: true);
         Report(session.Summary);

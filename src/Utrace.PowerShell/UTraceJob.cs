@@ -41,9 +41,12 @@ public sealed class UTraceJob : Job
         _reader?.Join();
     }
 
+    private int _warningsAtStart;
+
     internal void Begin()
     {
-        foreach (var warning in _session.Warnings)
+        _warningsAtStart = _session.Warnings.Count;
+        foreach (var warning in _session.Warnings.Take(_warningsAtStart))
             Warning.Add(new WarningRecord(warning));
         SetJobState(JobState.Running);
         _reader = new Thread(Run) { IsBackground = true, Name = $"utrace job {_session.Id}" };
@@ -77,6 +80,9 @@ public sealed class UTraceJob : Job
         foreach (var function in _session.FunctionSummaries)
             Output.Add(PSObject.AsPSObject(function));
         var summary = _session.Summary;
+        // What -Follow met while the trace ran (a child's program that could not be probed...).
+        foreach (var warning in _session.Warnings.Skip(_warningsAtStart))
+            Warning.Add(new WarningRecord(warning));
         if (SummaryText.Drops(summary) is { } drops)
             Warning.Add(new WarningRecord(drops));
         if (_session.RecordingFailure is { } failure)

@@ -82,12 +82,20 @@ Describe '-Follow traces children and the programs they exec' -Skip:$noBpf {
         Format-PerProcess $trace | Should -Be @('first workers: main=1 work=3')
     }
 
-    It 'a script''s programs print and return exactly what they do untraced' {
+    It 'a script''s programs print and return exactly what they do untraced, C++ exceptions, coroutines and forks too' {
         $runs = foreach ($variant in @(Get-FixtureVariant)[0, 7]) {
             $script = Join-Path $TestDrive "same-$($variant.Variant).sh"
             New-FollowScript $variant.Dir $script
+            # Programs that return probes could harm: each child's exceptions and stack switches.
+            $harmful = Join-Path $TestDrive "harmful-$($variant.Variant).sh"
+            Set-Content $harmful -NoNewline -Value ((@('#!/bin/sh') + @('throws', 'throw_threads', 'coro', 'forks' | ForEach-Object {
+                            "$($variant.Dir)/$_"
+                            "echo `"$_ exited `$?`""
+                        })) -join "`n")
+            chmod +x $harmful
             foreach ($mode in 'untraced', 'traced') {
-                foreach ($program in @{ Label = 'script'; Path = $script }, @{ Label = 'workers'; Path = Join-Path $variant.Dir 'workers' }) {
+                foreach ($program in @{ Label = 'script'; Path = $script }, @{ Label = 'workers'; Path = Join-Path $variant.Dir 'workers' },
+                    @{ Label = 'harmful'; Path = $harmful }) {
                     @{
                         Key = "$($variant.Variant)/$($program.Label)/$mode"
                         Program = $program.Path
@@ -105,6 +113,8 @@ Describe '-Follow traces children and the programs they exec' -Skip:$noBpf {
             Format-ProgramRun $results["$key/script/traced"] | Should -Be (Format-ProgramRun $results["$key/script/untraced"])
             Format-ProgramRun $results["$key/workers/untraced"] | Should -Be "exit 0; stdout 'workers failed: 0\n'; stderr ''"
             Format-ProgramRun $results["$key/workers/traced"] | Should -Be (Format-ProgramRun $results["$key/workers/untraced"])
+            $results["$key/harmful/untraced"].Stdout | Should -Match '(?s)throws exited 0.*throw_threads exited 0.*coro exited 0.*forks exited 0'
+            Format-ProgramRun $results["$key/harmful/traced"] | Should -Be (Format-ProgramRun $results["$key/harmful/untraced"])
         }
     }
 

@@ -56,6 +56,10 @@ internal sealed class ProbePlan
                     case ReturnMode.Uretprobe:
                         sites.Add(new ProbeSite(ProbeKind.Return, function.Path, function.Offset, cookie));
                         break;
+                    case ReturnMode.EntryOnly:
+                        // Also right in a trace whose other programs have return probes (-Follow).
+                        cookie |= Abi.CookieEntryOnly;
+                        break;
                     case ReturnMode.RetInstruction:
                         // A PLT stub ends in a jmp into the library: its call is reported at entry.
                         var exits = function.Kind == FunctionKind.LibraryCall ? null : InstructionScanner.ExitSites(code, function.Offset);

@@ -203,7 +203,13 @@ internal sealed class ProcessFollower : IDisposable
             return known;
         // Its libraries are found as its dynamic linker, which has not run yet, will find them.
         var catalog = FunctionCatalog.ForExecutable(path, ProcFs.EnvironmentVariable(pid, "LD_LIBRARY_PATH"));
-        var module = Module(catalog.Select(_selection), _unwindHooks ? catalog.UnwindHooks() : []);
+        var mode = _returnMode;
+        if (mode == ReturnMode.Uretprobe && catalog.StackSwitchSign() is { } sign)
+        {
+            mode = ReturnMode.EntryOnly;
+            _warnings.Enqueue($"{catalog.ExecutableName} switches stacks ({sign}): its calls are reported at entry, without durations.");
+        }
+        var module = Module(catalog.Select(_selection), _unwindHooks ? catalog.UnwindHooks() : [], mode);
         return _programs[path] = new ProgramProbes(catalog, module, _selection.NestLibrary is not null);
     }
 
@@ -229,15 +235,15 @@ internal sealed class ProcessFollower : IDisposable
                 : [];
             var hooks = _unwindHooks ? UnwindHook.Among(library.Exports.Select(f => (f, path))) : [];
             if (nested.Length > 0 || hooks.Count > 0)
-                module = Module(nested, hooks);
+                module = Module(nested, hooks, _returnMode);
         }
         return program.Libraries[path] = module;
     }
 
-    private ModuleProbes Module(IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks)
+    private ModuleProbes Module(IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks, ReturnMode mode)
     {
         var firstId = _functions.Append(functions);
-        return new ModuleProbes(ProbePlan.Build(functions, _returnMode, firstId), hooks);
+        return new ModuleProbes(ProbePlan.Build(functions, mode, firstId), hooks);
     }
 
     /// <summary>Probes for some functions of a program, attached per process.</summary>

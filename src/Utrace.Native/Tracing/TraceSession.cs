@@ -200,8 +200,10 @@ public sealed class TraceSession : IDisposable, IRecordSink
             throw new UtraceException(TraceErrorKind.InvalidArgument,
                 "-Follow needs multi-uprobe links (Linux 6.6 or later), whose process filter each child gets its own of.",
                 "Leave out -AttachMode PerFunction, or trace without -Follow.", _options.AttachMode, errorId: "FollowNeedsMultiLinks");
-        // A child or a library loaded later may throw through return probes: keep the unwinder protected.
-        var protectUnwind = unwindHooks.Count > 0 || (Grows && _returnMode == ReturnMode.Uretprobe);
+        // A child, or a library that only comes later, may throw through return probes: keep the
+        // unwinder protected (it costs about a second more of BPF verification at the start).
+        var libraryComesLater = _options.Selection.NestLibrary is { } nest && !catalog.LibraryNames.Any(nest);
+        var protectUnwind = unwindHooks.Count > 0 || (_returnMode == ReturnMode.Uretprobe && (_options.Follow || libraryComesLater));
         var config = new TraceConfig
         {
             // Followed children have their own process ids; each link filters on its own process.
