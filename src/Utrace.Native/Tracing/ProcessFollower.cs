@@ -26,6 +26,7 @@ internal sealed class ProcessFollower : IDisposable
     private readonly Dictionary<int, TracedProcess> _processes = new();
     private readonly Dictionary<string, ProgramProbes> _programs = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _warnings = new();
+    private readonly List<Task> _detaching = [];
     private readonly Thread _thread;
     private volatile bool _closed;
 
@@ -109,6 +110,7 @@ internal sealed class ProcessFollower : IDisposable
             foreach (var process in _processes.Values)
                 process.Detach();
             _processes.Clear();
+            Task.WaitAll(_detaching.ToArray());
         }
     }
 
@@ -150,7 +152,7 @@ internal sealed class ProcessFollower : IDisposable
                 break;
             case ProcessEventKind.Exec:
                 if (_processes.Remove(pid, out var before))
-                    before.Detach();
+                    DetachLater(before);
                 var program = ProgramOf(pid);
                 var process = new TracedProcess(pid, program);
                 _processes[pid] = process;
@@ -167,9 +169,16 @@ internal sealed class ProcessFollower : IDisposable
                 break;
             case ProcessEventKind.Exit:
                 if (_processes.Remove(pid, out var gone))
-                    gone.Detach();
+                    DetachLater(gone);
                 break;
         }
+    }
+
+    // Closing a link waits for the kernel (~30-100 ms each): not while the next change waits stopped.
+    private void DetachLater(TracedProcess process)
+    {
+        _detaching.RemoveAll(task => task.IsCompleted);
+        _detaching.Add(Task.Run(process.Detach));
     }
 
     // The process waits stopped for this; an exit has nothing to continue.
