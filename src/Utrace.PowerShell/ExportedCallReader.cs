@@ -27,12 +27,14 @@ internal static class ExportedCallReader
             }
         }
         var caller = row.Properties["Caller"]?.Value?.ToString();
+        // Exports from before Program existed lack it; a CSV holds $null as "".
+        var program = row.Properties["Program"]?.Value?.ToString();
         return new ExportedCall(
             Value("Function").ToString()!, Value("Module").ToString()!, string.IsNullOrEmpty(caller) ? null : caller,
             Number<int>("ProcessId"), Number<int>("ThreadId"), Number<int>("Depth"),
             StartOf(Value("Start"), rowNumber), Number<long>("StartNs"), Number<long>("DurationNs"), Number<long>("SelfNs"),
             // A CSV holds "True"/"False", which PowerShell would take as two true strings.
-            bool.Parse(Value("HasDuration").ToString()!));
+            bool.Parse(Value("HasDuration").ToString()!), string.IsNullOrEmpty(program) ? null : program);
     }
 
     private static long StartOf(object start, int rowNumber) => start switch

@@ -35,7 +35,10 @@ BeforeAll {
 
     # A script that runs two fixture programs in sequence and one in the background; its output
     # does not depend on which runs first.
-    function New-FollowScript([string] $Directory, [string] $Path) {
+    function New-FollowScript {
+        [CmdletBinding(SupportsShouldProcess)]
+        param([string] $Directory, [string] $Path)
+        if (-not $PSCmdlet.ShouldProcess($Path, 'Write a script')) { return }
         Set-Content $Path -NoNewline -Value (@(
                 '#!/bin/sh'
                 "$Directory/chain &"

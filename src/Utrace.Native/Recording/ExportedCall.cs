@@ -4,7 +4,7 @@ namespace Utrace.Native.Recording;
 
 /// <summary>One CallEvent as a text export (Export-Csv, Export-Clixml) keeps it: names instead of table ids.</summary>
 public sealed record ExportedCall(string Function, string Module, string? Caller, int ProcessId, int ThreadId, int Depth,
-    long StartUnixNs, long StartNs, long DurationNs, long SelfNs, bool HasDuration)
+    long StartUnixNs, long StartNs, long DurationNs, long SelfNs, bool HasDuration, string? Program = null)
 {
     /// <summary>
     /// Typed CallEvents again, equal in every property to those exported. The calls share one
@@ -15,21 +15,21 @@ public sealed record ExportedCall(string Function, string Module, string? Caller
         if (calls.Count == 0)
             return [];
         var functions = new List<FunctionInfo>();
-        var ids = new Dictionary<(string Name, string Module), int>();
+        var ids = new Dictionary<(string Name, string Module, string? Program), int>();
         var firstIdByName = new Dictionary<string, int>(StringComparer.Ordinal);
-        int IdOf(string name, string module)
+        int IdOf(string name, string module, string? program)
         {
-            if (!ids.TryGetValue((name, module), out var id))
+            if (!ids.TryGetValue((name, module, program), out var id))
             {
-                ids[(name, module)] = id = functions.Count;
-                functions.Add(new FunctionInfo(name, name, module, FunctionKind.Function, 0, 0, ""));
+                ids[(name, module, program)] = id = functions.Count;
+                functions.Add(new FunctionInfo(name, name, module, FunctionKind.Function, 0, 0, "", program));
                 firstIdByName.TryAdd(name, id);
             }
             return id;
         }
-        var functionIds = calls.Select(c => IdOf(c.Function, c.Module)).ToArray();
+        var functionIds = calls.Select(c => IdOf(c.Function, c.Module, c.Program)).ToArray();
         // An export names a caller but not its module: the first function of that name, else one of its own.
-        var callerIds = calls.Select(c => c.Caller is null ? -1 : firstIdByName.TryGetValue(c.Caller, out var id) ? id : IdOf(c.Caller, "")).ToArray();
+        var callerIds = calls.Select(c => c.Caller is null ? -1 : firstIdByName.TryGetValue(c.Caller, out var id) ? id : IdOf(c.Caller, "", c.Program)).ToArray();
 
         var context = new TraceContext(functions, 0, Timestamp.FromUnixNanoseconds(calls[0].StartUnixNs - calls[0].StartNs));
         return calls.Select((c, i) => new CallEvent(context, functionIds[i], callerIds[i], c.ProcessId, c.ThreadId, c.Depth,

@@ -69,7 +69,7 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
             "$input | Select-Object -First 1 | ConvertTo-Csv | ConvertFrom-Csv | ForEach-Object { $_.PSObject.Properties | Where-Object Name -NE 'Start' | ForEach-Object { \"$($_.Name)=$($_.Value)\" } }",
             _events);
         Assert.Equal(
-            ["Function=geo::Shape::area()", "Module=demo", "ProcessId=100", "ThreadId=101", "Depth=1", "Caller=main",
+            ["Function=geo::Shape::area()", "Module=demo", "Program=", "ProcessId=100", "ThreadId=101", "Depth=1", "Caller=main",
              "Duration=800 ns", "SelfDuration=800 ns", "StartNs=10", "DurationNs=800", "SelfNs=800", "HasDuration=True"],
             row.Select(r => r.BaseObject));
     }
