@@ -44,8 +44,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
         Id = Interlocked.Increment(ref _lastId);
         ProcessId = processId;
         Command = command;
-        Functions = new GrowingFunctionTable(functions);
         _options = options;
+        Functions = Grows ? new GrowingFunctionTable(functions) : functions;
         _queue = new BlockingCollection<CallEvent>(options.QueueCapacity);
         _recorder = options.Recording;
     }
