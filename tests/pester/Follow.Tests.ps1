@@ -79,6 +79,23 @@ Describe '-Follow traces children and the programs they exec' -Skip:$noBpf {
         Format-PerProcess $trace | Should -Be @('first vforkexec: main=1 report=3', 'vforkexec: main=1', 'vforkexec: main=1', 'vforkexec: main=1')
     }
 
+    It 'follows the children of an attached process, and gives the launched program''s exit code' {
+        $bin = Join-Path $FixtureBin 'gcc-O0-pie'
+        $release = Join-Path $TestDrive 'go'
+        $script = Join-Path $TestDrive 'waits.sh'
+        Set-Content $script "#!/bin/sh`nwhile [ ! -e $release ]; do sleep 0.01; done`n$bin/fib 5`n$bin/fib 6"
+        chmod +x $script
+        $shell = Start-Process $script -RedirectStandardOutput (Join-Path $TestDrive 'out') -PassThru
+        $job = Start-UTrace -ProcessId $shell.Id -Follow -Function fib -AsJob -Confirm:$false
+        Set-Content $release ''
+        $job | Wait-Job -Timeout 60 | Out-Null
+        $events = @(Receive-Job $job)
+        Remove-Job $job
+        Format-PerProcess ([pscustomobject]@{ Events = $events; RootId = $shell.Id }) | Should -Be @('fib: fib=15', 'fib: fib=25')
+        Start-UTrace -Command "sh -c '$bin/fib 3; exit 4'" -Follow -Function fib -WarningAction SilentlyContinue | Out-Null
+        $LASTEXITCODE | Should -Be 4
+    }
+
     It 'without -Follow traces only the first process, as before' {
         $bin = Join-Path $FixtureBin 'gcc-O2-pie'
         $trace = Invoke-FollowTrace @{ Command = "$bin/workers"; Function = 'main', 'worker', 'work' }

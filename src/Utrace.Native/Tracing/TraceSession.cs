@@ -416,6 +416,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
         {
             if (_follower is { } follower && _options.Follow ? !follower.AnyRunning() : !ProcFs.IsRunning(ProcessId))
             {
+                // A launched program leaves the kernel's table of followers before its exit code is there to read.
+                _child?.WaitForExitAsync().Wait(TimeSpan.FromSeconds(1));
                 FinishQuietly(TraceState.Completed);
                 return;
             }
