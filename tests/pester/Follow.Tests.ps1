@@ -96,6 +96,13 @@ Describe '-Follow traces children and the programs they exec' -Skip:$noBpf {
         $LASTEXITCODE | Should -Be 4
     }
 
+    It '-Summary sums the calls of every follower in the kernel' {
+        $bin = Join-Path $FixtureBin 'clang-O0-pie'
+        $summaries = Start-UTrace -Command "sh -c '$bin/fib 5; $bin/workers'" -Follow -Summary -Function fib, work, worker
+        ($summaries | Sort-Object Function | ForEach-Object { "$($_.Module): $($_.Function)=$($_.Calls)" }) -join ', ' |
+            Should -Be 'fib: fib=15, workers: work=253, workers: worker=4'
+    }
+
     It 'without -Follow traces only the first process, as before' {
         $bin = Join-Path $FixtureBin 'gcc-O2-pie'
         $trace = Invoke-FollowTrace @{ Command = "$bin/workers"; Function = 'main', 'worker', 'work' }

@@ -34,6 +34,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private ProcessFollower? _follower;
     private ReturnMode _returnMode;
     private int _notProbed;
+    private int _summaryCapacity;
     private TimeSpan _attachTime;
     private long _delivered;
     private long _droppedByConsumer;
@@ -222,7 +223,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
             },
         };
         var plan = ProbePlan.Build(Functions, _returnMode);
-        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, SummaryCapacity);
+        // Summary mode's per-function map cannot grow: room for functions added later, up to a limit.
+        _summaryCapacity = Grows ? Functions.Count + AddedFunctionsSummarized : Functions.Count;
+        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, _summaryCapacity);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions);
@@ -266,9 +269,6 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var more = leftOut.Count > Named ? $", and {leftOut.Count - Named} more" : "";
         return $"{leftOut.Count} function(s) cannot be probed and are not traced: {string.Join("; ", named)}{more}.";
     }
-
-    // Summary mode's per-function map cannot grow: room for functions added later, up to a limit.
-    private int SummaryCapacity => Grows ? Functions.Count + AddedFunctionsSummarized : Functions.Count;
 
     /// <summary>How many functions added while a -Summary trace runs get a summary; later ones are counted in no summary.</summary>
     public const int AddedFunctionsSummarized = 4096;
@@ -323,7 +323,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
                 if (_options.SummaryOnly && _program is not null)
-                    FunctionSummaries = KernelSummaries.Build(Functions, _program.ReadSummaries(Math.Min(Functions.Count, SummaryCapacity)), stats.OutermostNs);
+                    FunctionSummaries = KernelSummaries.Build(Functions, _program.ReadSummaries(Math.Min(Functions.Count, _summaryCapacity)), stats.OutermostNs);
             }
             catch
             {
