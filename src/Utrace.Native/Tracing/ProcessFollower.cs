@@ -125,8 +125,9 @@ internal sealed class ProcessFollower : IDisposable
                     if (!_closed)
                         Handle(record);
                 }
-                catch (Exception ex) when (ex is UtraceException or ElfFormatException or IOException or UnauthorizedAccessException)
+                catch (Exception ex)
                 {
+                    // Any failure, not only a process that exited meanwhile: this thread must go on (and continue the process).
                     _warnings.Enqueue($"Process {record.Pid} is traced no further after its {record.Kind.ToString().ToLowerInvariant()}: {ex.Message}");
                 }
                 finally
