@@ -58,6 +58,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     /// <summary>Only these threads are traced, filtered in the kernel.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ValidateRange(1, int.MaxValue)]
     public int[]? ThreadId { get; set; }
 
     /// <summary>Stores the TraceSummary of a foreground trace in this variable when the trace ends.</summary>
