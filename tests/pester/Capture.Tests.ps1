@@ -124,8 +124,8 @@ Describe 'Start-UTrace -Capture' -Skip:$noBpf {
         $live = @(Start-UTrace -Command "$bin/strings" -Function strlen, is_null -Capture $stringSpecs -OutFile $file -PassThru)
         $read = @(Import-UTrace $file)
         $read.Count | Should -Be 7
-        ($read | ForEach-Object { "$($_.Function)($($_.Arguments)) = $($_.ReturnValue)" }) |
-            Should -Be ($live | ForEach-Object { "$($_.Function)($($_.Arguments)) = $($_.ReturnValue)" })
+        ($read | ForEach-Object { "$($_.Function)($($_.Arguments.ToString())) = $($_.ReturnValue)" }) |
+            Should -Be ($live | ForEach-Object { "$($_.Function)($($_.Arguments.ToString())) = $($_.ReturnValue)" })
         $nodeDir = (Resolve-Path (Join-Path $PSScriptRoot '../node')).Path
         if (-not (Test-Path (Join-Path $nodeDir 'node_modules/apache-arrow'))) {
             npm ci --prefix $nodeDir --no-audit --no-fund | Out-Host
