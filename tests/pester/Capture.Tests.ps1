@@ -18,11 +18,11 @@ BeforeAll {
 
     # How often fib(10) calls fib(n), and fib(n) itself, by walking the recursion here.
     $expectedCalls = @{}
-    function Step([int] $n) {
+    function Invoke-FibRecursion([int] $n) {
         $expectedCalls[$n]++
-        if ($n -ge 2) { Step ($n - 1); Step ($n - 2) }
+        if ($n -ge 2) { Invoke-FibRecursion ($n - 1); Invoke-FibRecursion ($n - 2) }
     }
-    Step 10
+    Invoke-FibRecursion 10
     $fibOf = @{ 0 = 0; 1 = 1 }
     foreach ($n in 2..10) { $fibOf[$n] = $fibOf[$n - 1] + $fibOf[$n - 2] }
 
