@@ -86,32 +86,27 @@ internal sealed class BatchEncoder
         var returnValues = new UInt64Array.Builder();
         foreach (var call in captured)
         {
-            if (call?.Registers is { } registers)
-            {
-                arguments.Append();
-                foreach (var register in registers)
-                    argumentValues.Append(register);
-            }
-            else
-            {
-                arguments.AppendNull();
-            }
-            if (call?.Strings is { } texts)
-            {
-                strings.Append();
-                foreach (var text in texts)
-                    stringValues.Append(text);
-            }
-            else
-            {
-                strings.AppendNull();
-            }
+            AppendList(arguments, call?.Registers, register => argumentValues.Append(register));
+            AppendList(strings, call?.Strings, text => stringValues.Append(text));
             if (call?.ReturnValue is { } value)
                 returnValues.Append(value);
             else
                 returnValues.AppendNull();
         }
         return [arguments.Build(), strings.Build(), returnValues.Build()];
+    }
+
+    /// <summary>One row of a list column: null when <paramref name="items"/> is.</summary>
+    private static void AppendList<T>(ListArray.Builder list, IReadOnlyList<T>? items, Action<T> appendItem)
+    {
+        if (items is null)
+        {
+            list.AppendNull();
+            return;
+        }
+        list.Append();
+        foreach (var item in items)
+            appendItem(item);
     }
 
     private static ArrowBuffer Buffer(byte[] bytes, int length) => new(bytes.AsMemory(0, length));
