@@ -248,6 +248,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             $"{summary.EventsRecorded} recorded, {summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
         if (SummaryText.Drops(summary) is { } drops)
             WriteWarning(drops);
+        if (SummaryText.CapturesLost(summary) is { } capturesLost)
+            WriteWarning(capturesLost);
         if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)
             return;
         SessionState.PSVariable.Set("global:LASTEXITCODE", code);
