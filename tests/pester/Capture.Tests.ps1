@@ -56,6 +56,29 @@ Describe 'Start-UTrace -Capture' -Skip:$noBpf {
         }
     }
 
+    It 'pairs each value with its own call when the kernel filters calls out (-MinDuration)' {
+        # Which calls last 2 us varies; that every reported one has its own n and fib(n) does not.
+        $calls = @(Start-UTrace -Command "$bin/fib 10" -Function fib -MinDuration '2us' -Capture @{ fib = 'int -> int' })
+        $calls.Count | Should -BeLessOrEqual 177
+        $calls | Where-Object { $null -eq $_.Arguments -or $_.ReturnValue -ne $fibOf[$_.Arguments[0]] } | Should -BeNullOrEmpty
+        $calls[-1].Arguments[0] | Should -Be 10
+    }
+
+    It 'keeps each thread''s values with that thread: 4 threads call work(0) to work(999) in order' {
+        $calls = @(Start-UTrace -Command "$bin/threads" -Function work, run -Capture @{ work = 'int'; run = 'ptr -> ptr' })
+        $work = @($calls | Where-Object Function -EQ 'work')
+        $work.Count | Should -Be 4000
+        $byThread = @($work | Group-Object ThreadId)
+        $byThread.Count | Should -Be 4
+        foreach ($thread in $byThread) {
+            ($thread.Group | ForEach-Object { $_.Arguments[0] }) -join ',' | Should -Be ((0..999) -join ',')
+        }
+        $run = @($calls | Where-Object Function -EQ 'run')
+        $run.Count | Should -Be 4
+        $run | ForEach-Object { $_.ReturnValue | Should -Be ([Utrace.Pointer]::new(0)) }
+        $run | ForEach-Object { $_.Arguments[0].IsNull | Should -BeTrue }
+    }
+
     It 'has the arguments but no return value when calls are reported at entry' {
         $calls = @(Start-UTrace -Command "$bin/fib 10" -Function fib -ReturnMode EntryOnly -Capture @{ fib = 'int -> int' } -WarningVariable warnings 3>$null)
         Format-ArgumentCount $calls | Should -Be (($expectedCalls.Keys | Sort-Object | ForEach-Object { "${_}x$($expectedCalls[$_])" }) -join ' ')
