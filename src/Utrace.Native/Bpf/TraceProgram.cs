@@ -107,7 +107,9 @@ internal sealed class TraceProgram : IDisposable
                 SetAutoload(obj, ProgramName(kind, AttachMode.PerFunction), wanted && mode == AttachMode.PerFunction);
             }
             if (Interop.Libbpf.ObjectLoad(obj) != 0)
-                throw Interop.BpfError(Interop.LastErrno, "Loading the BPF programs");
+                throw Interop.BpfError(Interop.LastErrno, readsStrings
+                    ? "Loading the BPF programs (capturing a C string needs a sleepable uprobe program and the kfunc bpf_copy_from_user_str: Linux 6.12 or later)"
+                    : "Loading the BPF programs");
             return new TraceProgram(obj, mode);
         }
         catch
