@@ -29,13 +29,6 @@ BeforeAll {
     function Format-ArgumentCount($Calls) {
         ($Calls | Group-Object { $_.Arguments[0] } | Sort-Object { [int]$_.Name } | ForEach-Object { "$($_.Name)x$($_.Count)" }) -join ' '
     }
-
-    # Runs a script block and returns the error record it ends with.
-    function Get-ErrorRecord([scriptblock] $Script) {
-        $ErrorActionPreference = 'Stop'
-        try { & $Script } catch { return $_ }
-        throw 'The command did not fail.'
-    }
 }
 
 Describe 'Start-UTrace -Capture' -Skip:$noBpf {
