@@ -14,14 +14,6 @@ BeforeAll {
         useradd --system --no-create-home --shell /bin/sh --groups users $user
         $createdUser = $true
     }
-
-    # Runs a script block and returns the error record it ends with.
-    function Get-ErrorRecord([scriptblock] $Script) {
-        # Start-UTrace reports a failure as a non-terminating error (a pipeline goes on): stop on it here.
-        $ErrorActionPreference = 'Stop'
-        try { & $Script } catch { return $_ }
-        throw 'The command did not fail.'
-    }
 }
 
 AfterAll {

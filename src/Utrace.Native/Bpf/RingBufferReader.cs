@@ -9,6 +9,9 @@ namespace Utrace.Native.Bpf;
 internal interface IRecordSink
 {
     void OnEvent(in EventRecord record);
+
+    /// <summary>A capture record (arguments, a string, a return value), which comes before its call's record.</summary>
+    void OnCapture(ReadOnlySpan<byte> record);
 }
 
 /// <summary>
@@ -112,6 +115,8 @@ internal sealed unsafe class RingBufferReader : IDisposable
             // Every record starts with its type (bpf/utrace.h).
             if (size >= (nuint)sizeof(EventRecord) && *(RecordType*)data is RecordType.Call or RecordType.Entry)
                 reader._sink.OnEvent(in *(EventRecord*)data);
+            else if (size >= sizeof(RecordType) && *(RecordType*)data is RecordType.Arguments or RecordType.String or RecordType.ReturnValue)
+                reader._sink.OnCapture(new ReadOnlySpan<byte>((void*)data, (int)size));
             return 0;
         }
         catch (Exception ex)
