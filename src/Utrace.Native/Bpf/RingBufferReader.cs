@@ -10,6 +10,9 @@ internal interface IRecordSink
 {
     void OnEvent(in EventRecord record);
 
+    /// <summary>A capture record (arguments, a string, a return value), which comes before its call's record.</summary>
+    void OnCapture(ReadOnlySpan<byte> record);
+
     /// <summary>A fork, exec, exit or library change of a traced process (bpf/utrace-follow.bpf.c).</summary>
     void OnProcessEvent(in ProcessRecord record);
 }
@@ -115,6 +118,8 @@ internal sealed unsafe class RingBufferReader : IDisposable
             // Every record starts with its type (bpf/utrace.h).
             if (size >= (nuint)sizeof(EventRecord) && *(RecordType*)data is RecordType.Call or RecordType.Entry)
                 reader._sink.OnEvent(in *(EventRecord*)data);
+            else if (size >= sizeof(RecordType) && *(RecordType*)data is RecordType.Arguments or RecordType.String or RecordType.ReturnValue)
+                reader._sink.OnCapture(new ReadOnlySpan<byte>((void*)data, (int)size));
             else if (size >= (nuint)sizeof(ProcessRecord) && *(RecordType*)data is RecordType.Process)
                 reader._sink.OnProcessEvent(in *(ProcessRecord*)data);
             return 0;

@@ -253,7 +253,7 @@ internal sealed class ProcessFollower : IDisposable
     private ModuleProbes Module(IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks, ReturnMode mode)
     {
         var firstId = _functions.Append(functions);
-        return new ModuleProbes(ProbePlan.Build(functions, mode, firstId), hooks);
+        return new ModuleProbes(ProbePlan.Build(functions, mode, firstId: firstId), hooks);
     }
 
     /// <summary>Probes for some functions of a program, attached per process.</summary>
