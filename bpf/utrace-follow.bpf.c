@@ -40,7 +40,9 @@ struct task_struct {
 	struct signal_struct *signal;
 } __attribute__((preserve_access_index));
 
-extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, __u64 value) __ksym;
+/* Linux 6.13+; weak, so that libraries loaded later are followed on older kernels too (the
+ * engine refuses -Follow where it is missing). */
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, __u64 value) __ksym __weak;
 
 /* The traced processes, by tgid; the value is how many execs to let pass unreported (the
  * launcher's exec of the program, whose probes the engine attached before it). */
@@ -78,7 +80,8 @@ int BPF_PROG(utrace_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 child_tgid = child->tgid;
 	__u32 none = 0;
 
-	if (!follow_children || child_tgid == parent_tgid || !bpf_map_lookup_elem(&followed, &parent_tgid))
+	if (!follow_children || !bpf_ksym_exists(bpf_send_signal_task) || child_tgid == parent_tgid ||
+	    !bpf_map_lookup_elem(&followed, &parent_tgid))
 		return 0;
 	struct utrace_process_event *e = reserve_report(UTRACE_PROCESS_FORK, child_tgid, parent_tgid);
 	if (!e)

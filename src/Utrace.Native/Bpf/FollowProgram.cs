@@ -1,4 +1,5 @@
 using Utrace.Native.SafeHandles;
+using Utrace.Native.Tracing;
 
 namespace Utrace.Native.Bpf;
 
@@ -33,6 +34,10 @@ internal sealed class FollowProgram : IDisposable
     /// </summary>
     public static FollowProgram Load(int eventsMapFd, bool children)
     {
+        if (children && !KernelCanStopChildren)
+            throw new UtraceException(TraceErrorKind.NotSupported,
+                "-Follow needs Linux 6.13 or later: its BPF kfunc bpf_send_signal_task stops a forked child before it runs, which exact counts need.",
+                "Trace without -Follow, or on a newer kernel.", Environment.OSVersion.Version, errorId: "FollowNotSupported");
         var obj = EmbeddedObject.Open(ResourceName);
         try
         {
@@ -64,6 +69,10 @@ internal sealed class FollowProgram : IDisposable
             throw;
         }
     }
+
+    /// <summary>The kernel's BTF declares the kfunc that signals another task (bpf_send_signal_task, Linux 6.13).</summary>
+    private static bool KernelCanStopChildren =>
+        File.ReadAllBytes("/sys/kernel/btf/vmlinux").AsSpan().IndexOf("\0bpf_send_signal_task\0"u8) >= 0;
 
     /// <summary>Follows process <paramref name="pid"/> (its forks and execs); its next <paramref name="execsToPass"/> execs go unreported.</summary>
     public unsafe void Follow(int pid, uint execsToPass)
