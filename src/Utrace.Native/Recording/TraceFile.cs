@@ -250,7 +250,7 @@ public sealed class TraceFile : IDisposable
                 HostName = Get(TraceFileFormat.HostNameKey),
                 KernelRelease = Get(TraceFileFormat.KernelReleaseKey),
             };
-            return (new TraceContext(functions, startMonotonicNs, startTime), origin);
+            return (new TraceContext(functions, startMonotonicNs, startTime) { HostName = origin.HostName }, origin);
         }
         catch (Exception ex) when (ex is JsonException or FormatException or OverflowException)
         {
