@@ -168,7 +168,8 @@ Describe 'Copy-Item -FromSession of the trace files, then Import-UTrace' -Skip:$
             $local = Join-Path $TestDrive 'collected'
             New-Item -ItemType Directory $local | Out-Null
             foreach ($session in $sessions) {
-                $remoteFile = Invoke-Command -Session $session -ArgumentList $RecordDir -ScriptBlock { param($Dir) Join-Path $Dir "$([Environment]::MachineName).utrace" }
+                # Two statements: a one-command script block has its arguments evaluated here, not on the host.
+                $remoteFile = Invoke-Command -Session $session -ArgumentList $RecordDir -ScriptBlock { param($Dir) $name = [Environment]::MachineName; Join-Path $Dir "$name.utrace" }
                 Copy-Item -FromSession $session -Path $remoteFile -Destination (Join-Path $local "$($session.ComputerName).utrace")
             }
         }
@@ -178,7 +179,7 @@ Describe 'Copy-Item -FromSession of the trace files, then Import-UTrace' -Skip:$
         $imported = @(Import-UTrace (Join-Path $local '127.0.0.1.utrace'), (Join-Path $local '127.0.0.2.utrace'))
         $imported[0] | Should -BeOfType Utrace.CallEvent
         $groups = @($imported | Group-Object ComputerName)
-        $groups.Name | Should -Be @($HostA, $HostB)
+        $groups.Name | Should -Be @($HostA, $HostB | Sort-Object)
         foreach ($group in $groups) {
             @($group.Group | Where-Object Function -EQ 'fib').Count | Should -Be 177
             ($group.Group | Measure-UTrace | Where-Object Function -EQ 'fib').Calls | Should -Be 177
