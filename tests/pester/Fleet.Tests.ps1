@@ -120,6 +120,20 @@ Describe 'Invoke-Command -HostName a,b { Start-UTrace }' -Skip:$noBpf {
         @($Remote | Where-Object { $null -ne $_.ExitCode } | ForEach-Object ExitCode) | Should -Be @(0, 0)
     }
 
+    It 'a job in a remote session hands the program output to Receive-Job' {
+        $out = @(Invoke-Command @Fleet -InformationVariable jobOutput -InformationAction SilentlyContinue -ArgumentList $Module, $Fib -ScriptBlock {
+                param($Module, $Fib)
+                Import-Module $Module
+                $job = Start-UTrace -Command "$Fib 10" -AsJob
+                Receive-Job $job -Wait
+                Remove-Job $job
+            })
+        foreach ($address in $Addresses) {
+            @($out | Where-Object { $_.PSComputerName -eq $address -and $_.Function -eq 'fib' }).Count | Should -Be 177
+        }
+        @($jobOutput | ForEach-Object MessageData | ForEach-Object Message) | Should -Be @('fib(10) = 55', 'fib(10) = 55')
+    }
+
     It 'every event knows its host: ComputerName (the kernel host name) and PSComputerName (the address)' {
         $groups = @($Events | Group-Object PSComputerName, ComputerName | Sort-Object Name)
         $groups.Name | Should -Be @("127.0.0.1, $HostA", "127.0.0.2, $HostB")
