@@ -97,7 +97,10 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         var progress = new ProgressReporter(ParameterSetName == ProcessSet ? $"process {ProcessId}" : Command, WriteProgress, Thread.CurrentThread);
         var output = ProgramOutputRelay.IsNeeded(Host) ? new ProgramOutputRelay(MyInvocation.MyCommand.Name) : null;
         if (StartSession(progress, output) is not { } session)
+        {
+            output?.Flush(WriteInformation);   // what the launcher said before it failed
             return;
+        }
         foreach (var warning in session.Warnings)
             WriteWarning(warning);
         WriteVerbose($"Trace {session.Id}: {session.Functions.Count} functions of process {session.ProcessId} ({session.Command}).");
