@@ -82,7 +82,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var session = new TraceSession(0, string.Join(' ', argv), options, functions);
         try
         {
-            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs);
+            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs, options.ProgramOutput);
             session.ProcessId = session._child.ProcessId;
             session.AttachProbes(catalog);
             session._child.Release();
