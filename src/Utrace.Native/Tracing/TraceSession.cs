@@ -210,7 +210,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions);
         _recorder?.Begin(_context, TraceOrigin.Here(Command, ProcessId));
-        _reader = new RingBufferReader(_program.EventsMapFd, this);
+        _reader = new RingBufferReader(_program.EventsMapFd, _options.RingBufferBytes, this);
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
         if (config.ProtectUnwind != 0)
