@@ -7,6 +7,9 @@ namespace Utrace.Native.Bpf;
 internal interface IRecordSink
 {
     void OnEvent(in EventRecord record);
+
+    /// <summary>A pass over the ring has ended: no more records until the next wake-up or poll.</summary>
+    void OnRecordsRead();
 }
 
 /// <summary>
@@ -123,8 +126,14 @@ internal sealed unsafe class RingBufferReader : IDisposable
         }
     }
 
-    // Reads every committed record, in order, up to the first one still being written.
     private void Consume()
+    {
+        ReadCommitted();
+        _sink.OnRecordsRead();
+    }
+
+    // Reads every committed record, in order, up to the first one still being written.
+    private void ReadCommitted()
     {
         var consumer = Volatile.Read(ref *_consumerPosition);
         var unreleased = 0;
