@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Management.Automation;
 using Utrace.Native.Bpf;
 using Utrace.Native.Recording;
@@ -58,6 +59,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     /// <summary>Only these threads are traced, filtered in the kernel.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ValidateRange(1, int.MaxValue)]
     public int[]? ThreadId { get; set; }
 
     /// <summary>Stores the TraceSummary of a foreground trace in this variable when the trace ends.</summary>
@@ -80,6 +82,14 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     /// </summary>
     [Parameter]
     public SwitchParameter Summary { get; set; }
+
+    /// <summary>
+    /// Arguments and return values to capture, in the kernel: a hashtable of function wildcard to
+    /// spec, such as @{ fib = 'int -> int'; strlen = 'string -> ulong'; 'send*' = 'int, ptr, ulong' }.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public IDictionary? Capture { get; set; }
 
     /// <summary>Multi-uprobe links (default where the kernel has them) or one uprobe per function.</summary>
     [Parameter]
@@ -200,7 +210,34 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         Recording = recording,
         StreamEvents = recording is null || PassThru,
         SummaryOnly = Summary,
+        Captures = CaptureRules(),
     };
+
+    /// <exception cref="UtraceException">A pattern or a spec is not valid.</exception>
+    private CaptureRule[]? CaptureRules()
+    {
+        if (Capture is null)
+            return null;
+        var rules = new List<CaptureRule>();
+        foreach (DictionaryEntry entry in Capture)
+        {
+            var pattern = LanguagePrimitives.ConvertTo<string>(entry.Key);
+            var text = LanguagePrimitives.ConvertTo<string>(entry.Value) ?? "";
+            CaptureSpec spec;
+            try
+            {
+                spec = CaptureSpec.Parse(text);
+            }
+            catch (FormatException ex)
+            {
+                throw new UtraceException(TraceErrorKind.InvalidArgument, $"-Capture {pattern}: {ex.Message}", CaptureSpec.Syntax, text,
+                    inner: ex, errorId: "InvalidCaptureSpec");
+            }
+            var wildcard = Compile(pattern, nameof(Capture));
+            rules.Add(new CaptureRule(pattern, wildcard.IsMatch, spec));
+        }
+        return rules.ToArray();
+    }
 
     protected override void StopProcessing() => _stopping.Cancel();
 
@@ -212,6 +249,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             $"{summary.EventsRecorded} recorded, {summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
         if (SummaryText.Drops(summary) is { } drops)
             WriteWarning(drops);
+        if (SummaryText.CapturesLost(summary) is { } capturesLost)
+            WriteWarning(capturesLost);
         if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)
             return;
         SessionState.PSVariable.Set("global:LASTEXITCODE", code);

@@ -8,6 +8,9 @@ internal interface IRecordSink
 {
     void OnEvent(in EventRecord record);
 
+    /// <summary>A capture record (arguments, a string, a return value), which comes before its call's record.</summary>
+    void OnCapture(ReadOnlySpan<byte> record);
+
     /// <summary>A pass over the ring has ended: no more records until the next wake-up or poll.</summary>
     void OnRecordsRead();
 }
@@ -170,5 +173,7 @@ internal sealed unsafe class RingBufferReader : IDisposable
         // Every record starts with its type (bpf/utrace.h).
         if (size >= (uint)sizeof(EventRecord) && *(RecordType*)record is RecordType.Call or RecordType.Entry)
             _sink.OnEvent(in *(EventRecord*)record);
+        else if (size >= sizeof(RecordType) && *(RecordType*)record is RecordType.Arguments or RecordType.String or RecordType.ReturnValue)
+            _sink.OnCapture(new ReadOnlySpan<byte>(record, (int)size));
     }
 }

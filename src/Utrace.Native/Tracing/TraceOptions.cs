@@ -29,6 +29,12 @@ public sealed class TraceOptions
     /// </summary>
     public bool SummaryOnly { get; init; }
 
+    /// <summary>
+    /// Arguments and return values to capture, by function: every rule must match a traced
+    /// function, and rules that match the same function must give the same spec.
+    /// </summary>
+    public IReadOnlyList<CaptureRule>? Captures { get; init; }
+
     /// <summary>The user a launched command runs as; null: the tracer's own user.</summary>
     public UserAccount? RunAs { get; init; }
 

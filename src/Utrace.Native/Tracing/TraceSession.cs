@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Utrace.Native.Bpf;
+using Utrace.Native.Capture;
 using Utrace.Native.Recording;
 using Utrace.Native.Reports;
 
@@ -43,6 +44,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private ArraySegment<CallEvent> _reading = ArraySegment<CallEvent>.Empty; // the consumer's
     private int _readIndex;
     private TraceSummary? _summary;
+    private CaptureJoiner? _captures;
 
     private TraceSession(int processId, string command, TraceOptions options, IReadOnlyList<FunctionInfo> functions)
     {
@@ -218,11 +220,12 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _ => KernelReturnMode.Trampoline,
             },
         };
-        var plan = ProbePlan.Build(Functions, _returnMode);
-        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, Functions.Count);
+        var captures = ResolveCaptures(warnings);
+        var plan = ProbePlan.Build(Functions, _returnMode, captures);
+        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, Functions.Count, readsStrings: captures?.Any(c => c?.ReadsStrings == true) == true);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
-        _context = TraceContext.StartingNow(Functions);
+        _context = TraceContext.StartingNow(Functions, captures);
         _recorder?.Begin(_context, TraceOrigin.Here(Command, ProcessId));
         _reader = new RingBufferReader(_program.EventsMapFd, _options.RingBufferBytes, this);
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
@@ -237,6 +240,21 @@ public sealed class TraceSession : IDisposable, IRecordSink
         Warnings = warnings;
         _reader.Start();
         _attachTime = clock.Elapsed;
+    }
+
+    /// <summary>Each function's capture spec (-Capture), or null when nothing is captured.</summary>
+    private CaptureSpec?[]? ResolveCaptures(List<string> warnings)
+    {
+        if (_options.Captures is not { Count: > 0 } rules)
+            return null;
+        if (_options.SummaryOnly)
+            throw new UtraceException(TraceErrorKind.InvalidArgument, "-Summary sends no calls, so it has nothing to capture arguments of.",
+                "Leave out -Capture, or -Summary.", rules[0].Pattern, errorId: "CaptureWithSummary");
+        var captures = CaptureRule.Resolve(rules, Functions);
+        _captures = new CaptureJoiner();
+        if (_returnMode == ReturnMode.EntryOnly && captures.Any(c => c?.Returns is not null))
+            warnings.Add("Return values are not captured: calls are reported at their entry (-ReturnMode EntryOnly), before they return.");
+        return captures;
     }
 
     private ReturnMode ResolveReturnMode(FunctionCatalog catalog, List<string> warnings)
@@ -261,10 +279,13 @@ public sealed class TraceSession : IDisposable, IRecordSink
         return $"{leftOut.Count} function(s) cannot be probed and are not traced: {string.Join("; ", named)}{more}.";
     }
 
+    void IRecordSink.OnCapture(ReadOnlySpan<byte> record) => _captures?.Add(record);
+
     // The hot path: runs on the reader thread for every record.
     void IRecordSink.OnEvent(in EventRecord record)
     {
-        _recorder?.OnEvent(record);
+        var captured = _captures?.Take(record);
+        _recorder?.OnEvent(record, captured);
         if (!_options.StreamEvents)
             return;
         if (_consumerGone.IsCancellationRequested)
@@ -272,7 +293,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             _droppedByConsumer++;
             return;
         }
-        _filling[_filled++] = new CallEvent(_context!, record);
+        _filling[_filled++] = new CallEvent(_context!, record, captured);
         if (_filled == BatchSize)
             HandOverBatch();
     }
@@ -381,6 +402,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         DroppedUnread = _droppedByConsumer,
         DroppedUnwritten = DroppedUnwritten,
         EventsFiltered = (long)stats.Filtered,
+        CapturesLost = (long)stats.CapturesLost,
         AttachTime = _attachTime,
         DetachTime = detachTime,
         StartTime = _startTime,

@@ -70,7 +70,8 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
             _events);
         Assert.Equal(
             ["Function=geo::Shape::area()", "Module=demo", "ProcessId=100", "ThreadId=101", "Depth=1", "Caller=main",
-             "Duration=800 ns", "SelfDuration=800 ns", "StartNs=10", "DurationNs=800", "SelfNs=800", "HasDuration=True"],
+             "Duration=800 ns", "SelfDuration=800 ns", "StartNs=10", "DurationNs=800", "SelfNs=800", "HasDuration=True",
+             "Arguments=", "ReturnValue="],
             row.Select(r => r.BaseObject));
     }
 
