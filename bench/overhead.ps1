@@ -337,7 +337,8 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
                 if ($Config -like 'utrace-capture*') {
                     $shown = { param($e) if ($e) { "$($e.Arguments.ToString()) -> $($e.ReturnValue)" } }
                     $text = if ($Config -eq 'utrace-capture') { '' } else { ', "hello, capture"' }
-                    $want = "0$text -> 1", "$($N - 1)$text -> $N"
+                    # Each thread counts from 0: the last call completed is the last of some thread.
+                    $want = "0$text -> 1", "$($perThread - 1)$text -> $perThread"
                     if ((& $shown $first) -ne $want[0] -or (& $shown $last) -ne $want[1]) {
                         $problems.Add("captured '$(& $shown $first)' and '$(& $shown $last)', expected '$($want[0])' and '$($want[1])'")
                     }
