@@ -45,7 +45,10 @@ public sealed class TraceOptions
     /// </summary>
     public Action<ProgramOutputLine>? ProgramOutput { get; init; }
 
-    /// <summary>Events held for a slow consumer before the reader stops emptying the ring buffer.</summary>
+    /// <summary>
+    /// Events held for a slow consumer before the reader stops emptying the ring buffer; they are
+    /// queued in batches of 256, so this is rounded down to whole batches (at least one).
+    /// </summary>
     public int QueueCapacity { get; init; } = 1 << 20;
 
     /// <summary>
