@@ -2,15 +2,18 @@
 /*
  * Loader for the floor of bench/overhead.ps1 (needs libbpf >= 1.3).
  *
- * usage: overhead-floor BPF_OBJECT FUNCTION PROGRAM [ARG...]
+ * usage: overhead-floor [--ring] BPF_OBJECT FUNCTION PROGRAM [ARG...]
  *
  * Launches PROGRAM the way a tracer must: a forked child waits on a pipe before exec; the
  * counting programs of BPF_OBJECT are attached to FUNCTION of PROGRAM with entry and return
  * multi-uprobe links filtered on the child's pid (exec keeps it); then the child is released.
  * When it has exited, prints "entries E returns R exit X" (X = exit status, 128 + signal).
+ * With --ring, the return program also sends a 32-byte record per call on a ring buffer that
+ * this loader reads every 50 ms, and the line goes on with " received N lost L".
  */
 #include <bpf/libbpf.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,10 +28,19 @@ static unsigned long long total(struct bpf_map *map, __u32 key, int cpus)
 	return sum;
 }
 
+static int count_record(void *received, void *data, size_t size)
+{
+	(*(unsigned long long *)received)++;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	int ring = argc > 1 && strcmp(argv[1], "--ring") == 0;
+	argv += ring;
+	argc -= ring;
 	if (argc < 4) {
-		fprintf(stderr, "usage: overhead-floor BPF_OBJECT FUNCTION PROGRAM [ARG...]\n");
+		fprintf(stderr, "usage: overhead-floor [--ring] BPF_OBJECT FUNCTION PROGRAM [ARG...]\n");
 		return 2;
 	}
 	int go[2];
@@ -57,17 +69,36 @@ int main(int argc, char **argv)
 	struct bpf_link *entry = bpf_program__attach_uprobe_multi(
 		bpf_object__find_program_by_name(obj, "floor_entry"), child, argv[3], argv[2], &entry_opts);
 	struct bpf_link *ret = bpf_program__attach_uprobe_multi(
-		bpf_object__find_program_by_name(obj, "floor_return"), child, argv[3], argv[2], &return_opts);
+		bpf_object__find_program_by_name(obj, ring ? "ring_return" : "floor_return"), child, argv[3], argv[2], &return_opts);
 	if (!entry || !ret)
 		return fprintf(stderr, "cannot attach to %s in %s\n", argv[2], argv[3]), 1; /* the child reads EOF */
 
+	unsigned long long received = 0;
+	struct ring_buffer *records = ring ? ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(obj, "records")),
+							     count_record, &received, NULL) : NULL;
+	if (ring && !records)
+		return fprintf(stderr, "cannot open the ring buffer\n"), 1;
+
 	int status = 0;
-	if (write(go[1], "g", 1) != 1 || waitpid(child, &status, 0) != child)
+	if (write(go[1], "g", 1) != 1)
 		return perror("release"), 1;
+	/* Records are sent without a wake-up, so the ring is read on a timer, not on epoll. */
+	while (ring && waitpid(child, &status, WNOHANG) == 0) {
+		usleep(50 * 1000);
+		ring_buffer__consume(records);
+	}
+	if (!ring && waitpid(child, &status, 0) != child)
+		return perror("waitpid"), 1;
 	int cpus = libbpf_num_possible_cpus();
 	struct bpf_map *counts = bpf_object__find_map_by_name(obj, "counts");
-	printf("entries %llu returns %llu exit %d\n", total(counts, 0, cpus), total(counts, 1, cpus),
+	printf("entries %llu returns %llu exit %d", total(counts, 0, cpus), total(counts, 1, cpus),
 	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	if (ring) {
+		ring_buffer__consume(records);
+		printf(" received %llu lost %llu", received, total(counts, 2, cpus));
+		ring_buffer__free(records);
+	}
+	printf("\n");
 	bpf_link__destroy(entry);
 	bpf_link__destroy(ret);
 	bpf_object__close(obj);

@@ -28,10 +28,16 @@
                       exec), attaches entry and return multi-uprobe links filtered on its pid,
                       whose programs only increment a per-CPU array, then releases it.
                       Entries and returns must both equal N.
+      floor-ring      the floor loader with --ring: the return program also sends a 32-byte
+                      record per call on a ring buffer, without a wake-up, which the loader
+                      reads every 50 ms. Returns and records received must equal N.
       bpftrace        bpftrace -e 'uprobe:BIN:leaf { @c = count(); } uretprobe:BIN:leaf
                       { @r = count(); }' -c 'BIN N FILE' (bpftrace 0.17 attaches two
                       system-wide perf-event uprobes, not multi links); @c and @r must equal
                       N. Only when bpftrace is on PATH and -SkipBpftrace is not given.
+      uftrace         uftrace record -P leaf (uftrace 0.13 patches leaf's entry in the
+                      process, no kernel trap); uftrace report must count N calls. Only when
+                      uftrace is on PATH and -SkipUftrace is not given.
       utrace-job      Start-UTrace -Function leaf -AsJob, Wait-Job, then Receive-Job -Keep
                       counted, which must equal N, as must EventsSent and EventsDelivered.
                       (-Keep because a plain Receive-Job of 1M events takes over a minute:
@@ -84,6 +90,13 @@ param(
 
     [switch] $SkipBpftrace,
 
+    # Whether leaf's first instruction is one the kernel emulates (push %rbp) or one it must
+    # single-step (a 6-byte lea): the two variants of issue 10.
+    [ValidateSet('Emulated', 'SingleStepped')]
+    [string] $FirstInstruction = 'Emulated',
+
+    [switch] $SkipUftrace,
+
     [string] $OutFile = (Join-Path $PSScriptRoot 'results/overhead.md'),
 
     [switch] $KeepTemp
@@ -99,6 +112,7 @@ if (-not (Test-Path $libbpfHeader) -or -not (Select-String -Path $libbpfHeader -
     throw 'The floor needs libbpf-dev >= 1.3 (bpf_program__attach_uprobe_multi); on Debian 12 from bookworm-backports (scripts/setup.sh installs it).'
 }
 $bpftrace = if ($SkipBpftrace) { $null } else { Get-Command bpftrace -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
+$uftrace = if ($SkipUftrace) { $null } else { Get-Command uftrace -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
 $temp = New-BenchWorkspace -Prefix 'utrace-overhead'
 
 # --- build -----------------------------------------------------------------------------------
@@ -110,11 +124,19 @@ $leafSource = @'
 
 /* noipa: gcc may not clone or specialize it. The frame-address reference makes gcc set up
  * the frame (push %rbp; mov %rsp,%rbp), which -fno-omit-frame-pointer alone does not do in
- * a leaf: push is a first instruction the kernel emulates instead of single-stepping. */
+ * a leaf: push is a first instruction the kernel emulates instead of single-stepping.
+ * SINGLE_STEP starts leaf with a lea instead, which the kernel single-steps; 6 bytes, so
+ * that uftrace can patch it too (it cannot patch a 4-byte function). */
 __attribute__((noinline, noipa)) int leaf(int x)
 {
+#ifdef SINGLE_STEP
+    int y;
+    __asm__("leal 0x1000(%1), %0" : "=r"(y) : "r"(x));
+    return y - 0xfff;
+#else
     __asm__ volatile("" : : "r"(__builtin_frame_address(0)));
     return x + 1;
+#endif
 }
 
 static long long ns(clockid_t clock)
@@ -142,13 +164,16 @@ int main(int argc, char **argv)
 }
 '@
 $leafFlags = @('-O2', '-fno-omit-frame-pointer', '-fcf-protection=none')
+$firstPattern = ':\s*push\s+%rbp\b'
+if ($FirstInstruction -eq 'SingleStepped') { $leafFlags += '-DSINGLE_STEP'; $firstPattern = ':\s*lea\s+0x1000\(' }
 $leafC = Join-Path $temp 'leaf.c'
 $leaf = Join-Path $temp 'leaf'
 [IO.File]::WriteAllText($leafC, $leafSource)
 & gcc @leafFlags -o $leaf $leafC
 if ($LASTEXITCODE -ne 0) { throw "gcc failed on $leafC" }
 
-# leaf's first instructions, from objdump: the first must be push (emulated by the kernel).
+# leaf's first instructions, from objdump: the first must be push (emulated by the kernel), or
+# for SingleStepped the lea.
 $disassembly = @(& objdump -d --no-show-raw-insn "--disassemble=leaf" $leaf)
 if ($LASTEXITCODE -ne 0) { throw "objdump failed on $leaf" }
 $start = [array]::FindIndex([string[]] $disassembly, [Predicate[string]] { param($l) $l -match '<leaf>:$' })
@@ -156,8 +181,8 @@ if ($start -lt 0) { throw "objdump shows no leaf in $leaf" }
 $leafInstructions = @($disassembly[($start + 1)..($disassembly.Count - 1)] |
         Where-Object { $_ -match '^\s+[0-9a-f]+:\s' } |
         ForEach-Object { ($_ -replace '^\s+', '') -replace '\s+', ' ' })
-if ($leafInstructions.Count -eq 0 -or $leafInstructions[0] -notmatch ':\s*push\s+%rbp\b') {
-    throw "leaf's first instruction is not push %rbp (the kernel would single-step it): $($leafInstructions -join ' | ')"
+if ($leafInstructions.Count -eq 0 -or $leafInstructions[0] -notmatch $firstPattern) {
+    throw "leaf's first instruction is not the one the $FirstInstruction variant needs: $($leafInstructions -join ' | ')"
 }
 
 # The floor: BPF object (clang) and libbpf loader (gcc).
@@ -201,17 +226,33 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             & $leaf $N $file
             if ($LASTEXITCODE -ne 0) { $problems.Add("exit code $LASTEXITCODE") }
         }
-        'floor' {
-            $out = @(& $floor $floorObject leaf $leaf $N $file 2>&1)
+        { $_ -in 'floor', 'floor-ring' } {
+            [string[]] $ring = @(if ($Config -eq 'floor-ring') { '--ring' })
+            $out = @(& $floor @ring $floorObject leaf $leaf $N $file 2>&1)
             $line = "$($out | Where-Object { "$_" -match '^entries ' } | Select-Object -Last 1)"
-            if ($LASTEXITCODE -ne 0 -or $line -notmatch '^entries (\d+) returns (\d+) exit (\d+)') {
+            if ($LASTEXITCODE -ne 0 -or $line -notmatch '^entries (\d+) returns (\d+) exit (\d+)(?: received (\d+) lost (\d+))?') {
                 $problems.Add("the floor loader failed (exit $LASTEXITCODE): $($out -join ' / ')")
             }
             else {
                 $detail = "entries $($Matches[1]), returns $($Matches[2])"
                 if ([long]$Matches[1] -ne $N -or [long]$Matches[2] -ne $N) { $problems.Add("the floor counted $detail, expected $N each") }
                 if ($Matches[3] -ne '0') { $problems.Add("exit code $($Matches[3])") }
+                if ($ring) {
+                    $received = [long]$Matches[4]; $dropped = [long]$Matches[5]
+                    if ($received -ne $N) { $problems.Add("the ring carried $received records ($dropped lost), expected $N") }
+                }
             }
+        }
+        'uftrace' {
+            $data = Join-Path $temp "uftrace-$Round.data"
+            Remove-Item $data -Recurse -ErrorAction SilentlyContinue
+            $out = @(& $uftrace.Source record -P leaf -d $data $leaf $N $file 2>&1)
+            if ($LASTEXITCODE -ne 0) { $problems.Add("uftrace record failed (exit $LASTEXITCODE): $($out -join ' / ')") }
+            $report = @(& $uftrace.Source report -d $data -F leaf 2>&1 | Where-Object { "$_" -match '\sleaf\s*$' })
+            $received = if ($report -and "$($report[0])" -match '(\d+)\s+leaf\s*$') { [long]$Matches[1] } else { 0 }
+            $detail = "uftrace report: $received calls of leaf"
+            if ($received -ne $N) { $problems.Add("uftrace recorded $received calls of leaf, expected $N") }
+            Remove-Item $data -Recurse -ErrorAction SilentlyContinue
         }
         'bpftrace' {
             $script = "uprobe:${leaf}:leaf { @c = count(); } uretprobe:${leaf}:leaf { @r = count(); }"
@@ -312,8 +353,9 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
 }
 
 # --- run -------------------------------------------------------------------------------------
-$configs = @('untraced', 'floor')
+$configs = @('untraced', 'floor', 'floor-ring')
 if ($bpftrace) { $configs += 'bpftrace' }
+if ($uftrace) { $configs += 'uftrace' }
 $configs += 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where', 'utrace-retinsn', 'utrace-entryonly', 'utrace-summary'
 
 $startedAt = Get-Date
@@ -344,12 +386,15 @@ finally { Remove-BenchWorkspace $temp -Keep:$KeepTemp }
 
 # --- report ----------------------------------------------------------------------------------
 $failed = @($results | Where-Object { -not $_.Ok })
-$bpftraceVersion = if ($bpftrace) { (& $bpftrace.Source --version) -join ' ' } else { 'not run' }
+$bpftraceVersion = if ($bpftrace) { (& $bpftrace.Source --version) -join ' ' } else { 'bpftrace not run' }
+$bpftraceVersion += if ($uftrace) { '; ' + "$(& $uftrace.Source --version)" -replace '\s*\(.*$' } else { '; uftrace not run' }
 
 $describe = [ordered]@{
     'untraced'       = 'untraced'
     'floor'          = 'floor: BPF counter, entry + return multi-uprobe links (libbpf loader)'
+    'floor-ring'     = 'floor + 32-byte ring-buffer record per call, no wake-up (read every 50 ms)'
     'bpftrace'       = 'bpftrace `count()` on uprobe + uretprobe (perf-event uprobes)'
+    'uftrace'        = 'uftrace `record -P leaf` (patched in the process, no kernel trap)'
     'utrace-job'     = 'Utrace `-AsJob` (job collects every event)'
     'utrace-measure' = 'Utrace `\| Measure-Object`'
     'utrace-min1ms'  = 'Utrace `-MinDuration 1ms -AsJob` (all filtered in the kernel)'
@@ -375,7 +420,7 @@ $floorMedian = if ($stats['floor']) { $stats['floor'].Wall.Median } else { $null
 
 $md = ConvertTo-ResultMarkdown -Title 'Overhead' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $bpftraceVersion
 $null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop; gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
-$null = $md.AppendLine("- ``leaf`` as objdump shows it (first instruction ``push``, emulated by the kernel):").AppendLine()
+$null = $md.AppendLine("- Variant: $FirstInstruction. ``leaf`` as objdump shows it (first instruction $(if ($FirstInstruction -eq 'Emulated') { '`push`, emulated by the kernel' } else { '`lea`, single-stepped by the kernel' })):").AppendLine()
 $null = $md.AppendLine('```')
 foreach ($insn in $leafInstructions) { $null = $md.AppendLine($insn) }
 $null = $md.AppendLine('```').AppendLine()
