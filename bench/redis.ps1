@@ -181,7 +181,9 @@ $failed = @($results | Where-Object { -not $_.Ok })
 $version = "$(& redis-server --version)" -replace ' sha=.*$'
 $md = ConvertTo-ResultMarkdown -Title 'redis-server' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $version
 $functions = if ($ok) { '{0:N0}' -f $ok[0].Functions } else { '?' }
-$returnMode = if ($ok) { "return mode $($ok[0].OutFileSummary.ReturnMode) (Utrace's automatic choice: redis-server imports makecontext, so it is traced entry-only, without durations)" } else { '' }
+$returnMode = if (-not $ok) { 'return mode unknown' }
+elseif ("$($ok[0].OutFileSummary.ReturnMode)" -eq 'EntryOnly') { "return mode EntryOnly (Utrace's own choice: redis-server imports makecontext, so its calls are reported at entry, without durations)" }
+else { "return mode $($ok[0].OutFileSummary.ReturnMode)" }
 $null = $md.AppendLine("- Server: Debian's redis-server on 127.0.0.1, --save '' --appendonly no, a fresh one per round; $functions functions traced (every one Get-UTraceFunction -ProcessId lists), $returnMode. Client: redis-benchmark -q --csv -c $Clients -t $Tests, -n $('{0:N0}' -f $Requests) untraced and $('{0:N0}' -f $TracedRequests) traced. Rounds: $Rounds, after an untimed warm-up round.").AppendLine()
 $null = $md.AppendLine('Requests/s are redis-benchmark''s, per test; traced/untraced is their ratio. Events/s = events recorded (-OutFile) or delivered (live) / the benchmark''s wall time. Lost = dropped because the ring buffer was full, unread or unwritten; too deep = calls nested over 64 traced frames (not sent, counted). Median (min-max) over the successful rounds.').AppendLine()
 
