@@ -43,7 +43,11 @@ param(
     [string] $ResultsDirectory = (Join-Path $PSScriptRoot 'results'),
 
     # Leave README.md as it is.
-    [switch] $NoReadme
+    [switch] $NoReadme,
+
+    # Run nothing: write the summary and the README block from the results files already there
+    # (after re-running one script by hand, say).
+    [switch] $ReportOnly
 )
 
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
@@ -66,10 +70,20 @@ $parts = [ordered]@{
         Full = @('-Rounds', '3'); Quick = @('-Requests', '20000', '-TracedRequests', '1000', '-Rounds', '1') }
 }
 
+# The first table of a results file, as its Markdown lines.
+function Get-ResultTableText([string] $Path) {
+    if (-not (Test-Path $Path)) { return @() }
+    $table = [Collections.Generic.List[string]]::new()
+    foreach ($line in Get-Content $Path) {
+        if ($line -match '^\|') { $table.Add($line) }
+        elseif ($table.Count) { break }
+    }
+    $table.ToArray()
+}
+
 # The first Markdown table of a results file, as objects named by its header cells.
 function Read-ResultTable([string] $Path) {
-    if (-not (Test-Path $Path)) { return @() }
-    $lines = @(Get-Content $Path | Select-Object -SkipWhile { $_ -notmatch '^\|' } | Select-Object -TakeWhile { $_ -match '^\|' })
+    $lines = @(Get-ResultTableText $Path)
     if ($lines.Count -lt 3) { return @() }
     $split = { param($line) @(($line.Trim().Trim('|') -split '(?<!\\)\|') | ForEach-Object { $_.Trim() }) }
     $header = & $split $lines[0]
@@ -79,12 +93,6 @@ function Read-ResultTable([string] $Path) {
         for ($i = 0; $i -lt $header.Count; $i++) { $row[$header[$i]] = if ($i -lt $cells.Count) { $cells[$i] } else { '' } }
         [pscustomobject]$row
     }
-}
-
-# The first table of a results file, as its Markdown lines.
-function Get-ResultTableText([string] $Path) {
-    if (-not (Test-Path $Path)) { return @() }
-    @(Get-Content $Path | Select-Object -SkipWhile { $_ -notmatch '^\|' } | Select-Object -TakeWhile { $_ -match '^\|' })
 }
 
 # One cell of a row, or '?' when the row or column is missing (a script changed its table).
@@ -103,7 +111,11 @@ foreach ($name in $parts.Keys) {
     $part = $parts[$name]
     $outFile = Join-Path $ResultsDirectory "$name.md"
     $arguments = @($(if ($Quick) { $part.Quick } else { $part.Full })) + @('-OutFile', $outFile)
-    Write-Information "`n==> $name`: bench/$($part.Script) $($arguments -join ' ')" -InformationAction Continue
+    if (-not $ReportOnly) { Write-Information "`n==> $name`: bench/$($part.Script) $($arguments -join ' ')" -InformationAction Continue }
+    if ($ReportOnly) {
+        if (Test-Path $outFile) { $runs[$name] = [pscustomobject]@{ ExitCode = $null; Minutes = $null; File = $outFile } }
+        continue
+    }
     $clock = [Diagnostics.Stopwatch]::StartNew()
     & pwsh -NoProfile -File (Join-Path $PSScriptRoot $part.Script) @arguments | Out-Host
     $runs[$name] = [pscustomobject]@{ ExitCode = $LASTEXITCODE; Minutes = $clock.Elapsed.TotalMinutes; File = $outFile }
@@ -116,8 +128,8 @@ $null = $md.AppendLine('- The machine is shared (other sessions build and test o
 $null = $md.AppendLine('| Part | Script | Status | Minutes | Results |').AppendLine('| --- | --- | --- | ---: | --- |')
 foreach ($name in $runs.Keys) {
     $run = $runs[$name]
-    $status = if ($run.ExitCode -eq 0) { 'ok' } else { "FAILED (exit $($run.ExitCode)): see its results" }
-    $null = $md.AppendLine("| $name | bench/$($parts[$name].Script) | $status | $('{0:N1}' -f $run.Minutes) | [$(Split-Path $run.File -Leaf)]($(Split-Path $run.File -Leaf)) |")
+    $status = if ($null -eq $run.ExitCode) { 'earlier results (-ReportOnly)' } elseif ($run.ExitCode -eq 0) { 'ok' } else { "FAILED (exit $($run.ExitCode)): see its results" }
+    $null = $md.AppendLine("| $name | bench/$($parts[$name].Script) | $status | $(if ($null -ne $run.Minutes) { '{0:N1}' -f $run.Minutes }) | [$(Split-Path $run.File -Leaf)]($(Split-Path $run.File -Leaf)) |")
 }
 
 # Per-call overhead: both variants side by side, matched by configuration.
@@ -193,5 +205,5 @@ if (-not $NoReadme) {
     [IO.File]::WriteAllText($readmePath, $readme)
     Write-Information 'README.md: benchmark block replaced.' -InformationAction Continue
 }
-$failedParts = @($runs.Keys | Where-Object { $runs[$_].ExitCode -ne 0 })
+$failedParts = @($runs.Keys | Where-Object { $null -ne $runs[$_].ExitCode -and $runs[$_].ExitCode -ne 0 })
 if ($failedParts) { Write-Warning "Failed: $($failedParts -join ', ') (see their results)."; exit 1 }
