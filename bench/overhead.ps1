@@ -28,9 +28,9 @@
                       exec), attaches entry and return multi-uprobe links filtered on its pid,
                       whose programs only increment a per-CPU array, then releases it.
                       Entries and returns must both equal N.
-      floor-ring      the floor loader with --ring: the return program also sends a 32-byte
-                      record per call on a ring buffer, without a wake-up, which the loader
-                      reads every 50 ms. Returns and records received must equal N.
+      floor-ring      the floor loader with --ring: the return program also sends a record
+                      per call on a ring buffer, which the loader reads. Returns and records
+                      received must equal N.
       bpftrace        bpftrace -e 'uprobe:BIN:leaf { @c = count(); } uretprobe:BIN:leaf
                       { @r = count(); }' -c 'BIN N FILE' (bpftrace 0.17 attaches two
                       system-wide perf-event uprobes, not multi links); @c and @r must equal
@@ -186,13 +186,9 @@ if ($leafInstructions.Count -eq 0 -or $leafInstructions[0] -notmatch $firstPatte
 }
 
 # The floor: BPF object (clang) and libbpf loader (gcc).
-$multiarch = (& gcc -dumpmachine).Trim()
-$floorObject = Join-Path $temp 'overhead-floor.bpf.o'
-$floor = Join-Path $temp 'overhead-floor'
-& clang -O2 -g -target bpf "-I/usr/include/$multiarch" -c (Join-Path $PSScriptRoot 'overhead-floor.bpf.c') -o $floorObject
-if ($LASTEXITCODE -ne 0) { throw 'clang failed on bench/overhead-floor.bpf.c' }
-& gcc -O2 -Wall -o $floor (Join-Path $PSScriptRoot 'overhead-floor.c') -lbpf
-if ($LASTEXITCODE -ne 0) { throw 'gcc failed on bench/overhead-floor.c (libbpf-dev >= 1.3 needed)' }
+$floorBuild = Build-BenchFloor $temp
+$floorObject = $floorBuild.Object
+$floor = $floorBuild.Loader
 
 # --- one run of one configuration ------------------------------------------------------------
 function Read-Timing([string] $Path, [int] $N, $Problems) {
@@ -230,7 +226,7 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             [string[]] $ring = @(if ($Config -eq 'floor-ring') { '--ring' })
             $out = @(& $floor @ring $floorObject leaf $leaf $N $file 2>&1)
             $line = "$($out | Where-Object { "$_" -match '^entries ' } | Select-Object -Last 1)"
-            if ($LASTEXITCODE -ne 0 -or $line -notmatch '^entries (\d+) returns (\d+) exit (\d+)(?: received (\d+) lost (\d+))?') {
+            if ($LASTEXITCODE -ne 0 -or $line -notmatch '^entries (\d+) returns (\d+) exit (\d+)(?: received (\d+)| records (\d+))?') {
                 $problems.Add("the floor loader failed (exit $LASTEXITCODE): $($out -join ' / ')")
             }
             else {
@@ -238,7 +234,7 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
                 if ([long]$Matches[1] -ne $N -or [long]$Matches[2] -ne $N) { $problems.Add("the floor counted $detail, expected $N each") }
                 if ($Matches[3] -ne '0') { $problems.Add("exit code $($Matches[3])") }
                 if ($ring) {
-                    $received = [long]$Matches[4]; $dropped = [long]$Matches[5]
+                    $received = [long]"$($Matches[4])$($Matches[5])"; $dropped = $N - $received
                     if ($received -ne $N) { $problems.Add("the ring carried $received records ($dropped lost), expected $N") }
                 }
             }
@@ -392,7 +388,7 @@ $bpftraceVersion += if ($uftrace) { '; ' + "$(& $uftrace.Source --version)" -rep
 $describe = [ordered]@{
     'untraced'       = 'untraced'
     'floor'          = 'floor: BPF counter, entry + return multi-uprobe links (libbpf loader)'
-    'floor-ring'     = 'floor + 32-byte ring-buffer record per call, no wake-up (read every 50 ms)'
+    'floor-ring'     = 'floor + a ring-buffer record per call, read by the loader (overhead-floor --ring)'
     'bpftrace'       = 'bpftrace `count()` on uprobe + uretprobe (perf-event uprobes)'
     'uftrace'        = 'uftrace `record -P leaf` (patched in the process, no kernel trap)'
     'utrace-job'     = 'Utrace `-AsJob` (job collects every event)'

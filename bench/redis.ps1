@@ -68,19 +68,25 @@ function Get-FreePort {
     try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
 }
 
-function Start-Redis([string] $Name) {
+function Start-RedisServer {
+    [CmdletBinding(SupportsShouldProcess)]
+    param([string] $Name)
     $port = Get-FreePort
+    if (-not $PSCmdlet.ShouldProcess("127.0.0.1:$port", 'Start redis-server')) { return }
     $server = Start-Process redis-server -PassThru -RedirectStandardOutput (Join-Path $temp "$Name.log") -ArgumentList @(
         '--port', $port, '--bind', '127.0.0.1', '--save', "''", '--appendonly', 'no')
     foreach ($try in 1..100) {
         if ((& redis-cli -p $port ping 2>$null) -eq 'PONG') { return [pscustomobject]@{ Process = $server; Port = $port } }
         Start-Sleep -Milliseconds 50
     }
-    Stop-Redis ([pscustomobject]@{ Process = $server; Port = $port })
+    Stop-RedisServer ([pscustomobject]@{ Process = $server; Port = $port })
     throw "redis-server did not answer on port $port (log: $(Get-Content (Join-Path $temp "$Name.log") -Raw))"
 }
 
-function Stop-Redis($Redis) {
+function Stop-RedisServer {
+    [CmdletBinding(SupportsShouldProcess)]
+    param($Redis)
+    if (-not $PSCmdlet.ShouldProcess("127.0.0.1:$($Redis.Port)", 'Stop redis-server')) { return }
     if (-not $Redis.Process.HasExited) { $null = & redis-cli -p $Redis.Port shutdown nosave 2>$null }
     if (-not $Redis.Process.WaitForExit(5000)) { $Redis.Process.Kill() }
 }
@@ -110,7 +116,7 @@ function Get-Lost($Summary) { $Summary.DroppedRingBufferFull + $Summary.DroppedU
 function Invoke-Round([int] $Round, [int] $N, [int] $TracedN) {
     $problems = [Collections.Generic.List[string]]::new()
     $row = [ordered]@{ Round = $Round }
-    $redis = Start-Redis "redis-$Round"
+    $redis = Start-RedisServer "redis-$Round"
     try {
         $serverPid = $redis.Process.Id
         $row.Functions = @(Get-UTraceFunction -ProcessId $serverPid).Count
@@ -146,7 +152,7 @@ function Invoke-Round([int] $Round, [int] $N, [int] $TracedN) {
         if ($row.LiveCount -ne $row.LiveSummary.EventsDelivered) { $problems.Add("Measure-Object counted $($row.LiveCount), EventsDelivered $($row.LiveSummary.EventsDelivered)") }
     }
     catch { $problems.Add("$_") }
-    finally { Stop-Redis $redis }
+    finally { Stop-RedisServer $redis }
     $row.Ok = $problems.Count -eq 0
     $row.Problems = $problems -join '; '
     [pscustomobject]$row

@@ -103,6 +103,16 @@ function Get-Cell($Row, [string] $Column) {
 # The median of a "median (min–max)" cell.
 function Get-Median([string] $Cell) { ($Cell -split '\s+\(')[0] }
 
+# A row's CPU ns per call over the floor's, from an overhead table ('?' when either is missing).
+function Get-CpuRatio($Row, $Table) {
+    $floorRow = $Table | Where-Object Configuration -Like 'floor:*' | Select-Object -First 1
+    $cpu = 0.0; $floorCpu = 0.0
+    if (-not [double]::TryParse((Get-Cell $Row 'CPU ns/call'), [Globalization.NumberStyles]::Number, [cultureinfo]::CurrentCulture, [ref] $cpu) -or
+        -not [double]::TryParse((Get-Cell $floorRow 'CPU ns/call'), [Globalization.NumberStyles]::Number, [cultureinfo]::CurrentCulture, [ref] $floorCpu) -or
+        $floorCpu -eq 0 -or $Row.Configuration -eq 'untraced') { return '–' }
+    '{0:N2}' -f ($cpu / $floorCpu)
+}
+
 $startedAt = Get-Date
 $loadBefore = Get-LoadAverage
 $runs = [ordered]@{}
@@ -137,18 +147,18 @@ $emulated = @(if ($runs['overhead']) { Read-ResultTable $runs['overhead'].File }
 $stepped = @(if ($runs['overhead-stepped']) { Read-ResultTable $runs['overhead-stepped'].File })
 $overheadLines = [Collections.Generic.List[string]]::new()
 if ($emulated -or $stepped) {
-    $overheadLines.Add('| Configuration | emulated: ns/call | x floor | single-stepped: ns/call | x floor |')
-    $overheadLines.Add('| --- | ---: | ---: | ---: | ---: |')
+    $overheadLines.Add('| Configuration | emulated: ns/call | x floor | CPU x floor | single-stepped: ns/call | x floor | CPU x floor |')
+    $overheadLines.Add('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
     $names = @(@($emulated) + @($stepped) | ForEach-Object Configuration | Select-Object -Unique)
     foreach ($configuration in $names) {
         $e = $emulated | Where-Object Configuration -EQ $configuration | Select-Object -First 1
         $s = $stepped | Where-Object Configuration -EQ $configuration | Select-Object -First 1
-        $overheadLines.Add("| $configuration | $(Get-Median (Get-Cell $e 'ns/call')) | $(Get-Cell $e 'x floor') | $(Get-Median (Get-Cell $s 'ns/call')) | $(Get-Cell $s 'x floor') |")
+        $overheadLines.Add("| $configuration | $(Get-Median (Get-Cell $e 'ns/call')) | $(Get-Cell $e 'x floor') | $(Get-CpuRatio $e $emulated) | $(Get-Median (Get-Cell $s 'ns/call')) | $(Get-Cell $s 'x floor') | $(Get-CpuRatio $s $stepped) |")
     }
 }
 if ($overheadLines.Count) {
     $null = $md.AppendLine().AppendLine('## Per-call overhead').AppendLine()
-    $null = $md.AppendLine('A leaf function called in a loop; ns per call, median of the rounds; x floor = against a libbpf loader whose entry and return multi-uprobes only count, in the same run. From overhead.md and overhead-stepped.md.').AppendLine()
+    $null = $md.AppendLine('A leaf function called in a loop; wall ns per call, median of the rounds; x floor = against a libbpf loader whose entry and return multi-uprobes only count, in the same run; CPU x floor = the same ratio for the CPU time charged to the traced thread (kernel probe handling included), which waiting for a CPU on a loaded machine does not inflate. From [overhead.md](overhead.md) and [overhead-stepped.md](overhead-stepped.md).').AppendLine()
     foreach ($line in $overheadLines) { $null = $md.AppendLine($line) }
 }
 foreach ($name in 'throughput', 'trace-file', 'attach-detach', 'redis') {
@@ -166,7 +176,7 @@ if (-not $NoReadme) {
     $readme = Get-Content $readmePath -Raw
     $pattern = '(?s)(<!-- bench:begin -->).*?(<!-- bench:end -->)'
     if ($readme -notmatch $pattern) { throw "README.md has no <!-- bench:begin --> ... <!-- bench:end --> block to replace." }
-    $facts = "Measured by ``bash scripts/bench.sh`` on $($startedAt.ToString('yyyy-MM-dd')), kernel $(& uname -r), $([Environment]::ProcessorCount) cores, commit $(& git -C $repo rev-parse --short HEAD), load average $loadBefore at the start (a shared machine: compare ratios)$(if ($Quick) { '; a -Quick run' }). Every round, min and median: [bench/results/summary.md](bench/results/summary.md)."
+    $facts = "Measured by ``bash scripts/bench.sh`` (x floor: wall time; CPU x floor: CPU time charged to the traced thread) on $($startedAt.ToString('yyyy-MM-dd')), kernel $(& uname -r), $([Environment]::ProcessorCount) cores, commit $(& git -C $repo rev-parse --short HEAD), load average $loadBefore at the start (a shared machine: compare ratios)$(if ($Quick) { '; a -Quick run' }). Every round, min and median: [bench/results/summary.md](bench/results/summary.md)."
     $block = [Text.StringBuilder]::new()
     $null = $block.AppendLine('<!-- bench:begin -->').AppendLine($facts).AppendLine()
     foreach ($line in $overheadLines) { $null = $block.AppendLine($line) }
@@ -174,14 +184,14 @@ if (-not $NoReadme) {
     $rows = [Collections.Generic.List[string]]::new()
     if ($runs['throughput']) {
         foreach ($row in Read-ResultTable $runs['throughput'].File | Where-Object { $_.Configuration -notlike 'untraced*' }) {
-            $rows.Add("| throughput, $(Get-Cell $row 'Threads') thread(s): $(Get-Cell $row 'Configuration') | $(Get-Median (Get-Cell $row 'M calls/s')) M calls/s, $(Get-Cell $row 'x ring') x the ring's wall time, $(Get-Cell $row 'lost') lost |")
+            $rows.Add("| throughput, $(Get-Cell $row 'Threads') thread(s): $(Get-Cell $row 'Configuration') | $(Get-Median (Get-Cell $row 'M calls/s')) M calls/s; x the ring: $(Get-Cell $row 'x ring') wall, $(Get-Cell $row 'x ring (CPU)') CPU; $(Get-Cell $row 'lost') lost |")
         }
     }
     if ($runs['trace-file']) {
         $row = Read-ResultTable $runs['trace-file'].File | Select-Object -First 1
         if ($row) {
             $cells = foreach ($column in $row.PSObject.Properties.Name) { "$column $(Get-Median $row.$column)" }
-            $rows.Add("| recording fib and reading it back (M events/s) | $($cells -join '; ') |")
+            $rows.Add("| recording fib with every function traced, reading it back (rates in M events/s) | $($cells -join '; ') |")
         }
     }
     if ($runs['attach-detach']) {

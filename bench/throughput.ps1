@@ -9,14 +9,16 @@
     Generates a C program whose T threads (argv[1]) each call `leaf(int)` (noinline, noipa,
     first instruction push %rbp, which the kernel emulates) N times (argv[2]). The threads
     start together on a barrier; the program times from the first thread's start to the last
-    thread's end (CLOCK_MONOTONIC) and writes "wall_ns calls" to the file named by argv[3], not to stdout
+    thread's end (CLOCK_MONOTONIC), and the CPU time of the process over the same run (its threads' CPU time,
+    the kernel's uprobe and BPF work included), and writes "wall_ns calls cpu_ns" to the file
+    named by argv[3], not to stdout
     (a program launched by Start-UTrace shares pwsh's stdout).
 
     Configurations, interleaved within each round (the order rotates from round to round):
       untraced      the program alone
       ring          bench/overhead-floor.c --ring: entry and return multi-uprobe links whose
-                    return program sends a 32-byte record per call on a 16 MiB ring buffer
-                    (no wake-up), read by the loader every 50 ms: the bare ring buffer.
+                    return program sends a record per call on a 16 MiB ring buffer, read by
+                    the loader: the bare ring buffer.
       utrace-file   Start-UTrace -Function leaf -OutFile (default settings), foreground
       utrace-null   Start-UTrace -Function leaf | Out-Null, foreground
     Every round checks the count exactly: records received (ring), events recorded (-OutFile)
@@ -73,12 +75,14 @@ __attribute__((noinline, noipa)) int leaf(int x)
     return x + 1;
 }
 
-static long long now(void)
+static long long ns(clockid_t clock)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock, &t);
     return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
+
+static long long now(void) { return ns(CLOCK_MONOTONIC); }
 
 static long calls;
 static pthread_barrier_t start;
@@ -107,6 +111,7 @@ int main(int argc, char **argv)
     struct span spans[64];
     if (threads < 1 || threads > 64) return 2;
     pthread_barrier_init(&start, NULL, threads);
+    long long cpu = ns(CLOCK_PROCESS_CPUTIME_ID);
     for (int t = 0; t < threads; t++)
         pthread_create(&ids[t], NULL, worker, &spans[t]);
     long long first = 0, last = 0;
@@ -118,9 +123,10 @@ int main(int argc, char **argv)
         bad += spans[t].acc != (int)calls;
     }
     long long wall = last - first;
+    cpu = ns(CLOCK_PROCESS_CPUTIME_ID) - cpu;
     FILE *out = fopen(argv[3], "w");
     if (!out) { perror(argv[3]); return 3; }
-    fprintf(out, "%lld %ld\n", wall, threads * calls);
+    fprintf(out, "%lld %ld %lld\n", wall, threads * calls, cpu);
     return fclose(out) == 0 && bad == 0 ? 0 : 4;
 }
 '@
@@ -128,13 +134,7 @@ $program = Join-Path $temp 'threads'
 [IO.File]::WriteAllText("$program.c", $source)
 & gcc -O2 -fno-omit-frame-pointer -fcf-protection=none -pthread -o $program "$program.c"
 if ($LASTEXITCODE) { throw "gcc failed on $program.c" }
-$multiarch = (& gcc -dumpmachine).Trim()
-$floorObject = Join-Path $temp 'overhead-floor.bpf.o'
-$floor = Join-Path $temp 'overhead-floor'
-& clang -O2 -g -target bpf "-I/usr/include/$multiarch" -c (Join-Path $PSScriptRoot 'overhead-floor.bpf.c') -o $floorObject
-if ($LASTEXITCODE) { throw 'clang failed on bench/overhead-floor.bpf.c' }
-& gcc -O2 -Wall -o $floor (Join-Path $PSScriptRoot 'overhead-floor.c') -lbpf
-if ($LASTEXITCODE) { throw 'gcc failed on bench/overhead-floor.c (libbpf-dev >= 1.3 needed)' }
+$floorBuild = Build-BenchFloor $temp
 
 function Invoke-Config([string] $Config, [int] $ThreadCount, [int] $N, [int] $Round) {
     $problems = [Collections.Generic.List[string]]::new()
@@ -149,12 +149,13 @@ function Invoke-Config([string] $Config, [int] $ThreadCount, [int] $N, [int] $Ro
             if ($LASTEXITCODE) { $problems.Add("exit code $LASTEXITCODE") }
         }
         'ring' {
-            $out = @(& $floor --ring $floorObject leaf $program $ThreadCount $N $file 2>&1)
-            if ($LASTEXITCODE -or "$($out | Select-Object -Last 1)" -notmatch '^entries (\d+) returns (\d+) exit (\d+) received (\d+) lost (\d+)') {
+            $out = @(& $floorBuild.Loader --ring $floorBuild.Object leaf $program $ThreadCount $N $file 2>&1)
+            # "received N lost L" from this branch's loader, "records N" from perf's.
+            if ($LASTEXITCODE -or "$($out | Select-Object -Last 1)" -notmatch '^entries (\d+) returns (\d+) exit (\d+) (?:received|records) (\d+)') {
                 $problems.Add("the floor loader failed (exit $LASTEXITCODE): $($out -join ' / ')")
             }
             else {
-                $delivered = [long]$Matches[4]; $lost = [long]$Matches[5]
+                $delivered = [long]$Matches[4]; $lost = $total - $delivered
                 if ($Matches[3] -ne '0') { $problems.Add("exit code $($Matches[3])") }
                 if ([long]$Matches[2] -ne $total) { $problems.Add("$($Matches[2]) returns, expected $total") }
             }
@@ -180,16 +181,16 @@ function Invoke-Config([string] $Config, [int] $ThreadCount, [int] $N, [int] $Ro
         }
     }
     if ($null -ne $delivered -and $delivered + $lost -ne $total) { $problems.Add("delivered $delivered + lost $lost, expected $total calls") }
-    $wallNs = $null
+    $wallNs = $null; $cpuNs = $null
     if (-not (Test-Path $file)) { $problems.Add('the program wrote no timing file') }
     else {
         $fields = (Get-Content $file -Raw).Trim() -split '\s+'
-        if ($fields.Count -ne 2 -or [long]$fields[1] -ne $total) { $problems.Add("timing file '$($fields -join ' ')', expected $total calls") }
-        else { $wallNs = [double]$fields[0] }
+        if ($fields.Count -ne 3 -or [long]$fields[1] -ne $total) { $problems.Add("timing file '$($fields -join ' ')', expected $total calls") }
+        else { $wallNs = [double]$fields[0]; $cpuNs = [double]$fields[2] }
     }
     [pscustomobject]@{
         Config = $Config; Threads = $ThreadCount; Round = $Round; Ok = $problems.Count -eq 0; Problems = $problems -join '; '
-        WallMs = if ($wallNs) { $wallNs / 1e6 } else { $null }; CallsPerSecond = if ($wallNs) { $total / $wallNs * 1e9 } else { $null }
+        WallMs = if ($wallNs) { $wallNs / 1e6 } else { $null }; CpuNsPerCall = if ($cpuNs) { $cpuNs / $total } else { $null }; CallsPerSecond = if ($wallNs) { $total / $wallNs * 1e9 } else { $null }
         Delivered = $delivered; Lost = $lost
     }
 }
@@ -197,7 +198,7 @@ function Invoke-Config([string] $Config, [int] $ThreadCount, [int] $N, [int] $Ro
 $configs = 'untraced', 'ring', 'utrace-file', 'utrace-null'
 $describe = @{
     'untraced'    = 'untraced'
-    'ring'        = 'bare ring buffer: BPF counter + 32-byte record per call, read every 50 ms'
+    'ring'        = 'bare ring buffer (overhead-floor --ring: a record per call)'
     'utrace-file' = 'Utrace `-OutFile` (default settings)'
     'utrace-null' = 'Utrace `\| Out-Null`'
 }
@@ -224,31 +225,35 @@ finally { Remove-BenchWorkspace $temp -Keep:$KeepTemp }
 $failed = @($results | Where-Object { -not $_.Ok })
 $md = ConvertTo-ResultMarkdown -Title 'Throughput' -StartedAt $startedAt -LoadBefore $loadBefore -Tools 'gcc -O2, leaf starts with push %rbp (emulated)'
 $null = $md.AppendLine("- Program: T threads, each calling ``leaf(int)`` $('{0:N0}' -f $Calls) times, started together on a barrier; timed from the first thread's start to the last one's end. Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up of each first.").AppendLine()
-$null = $md.AppendLine('M calls/s = T x calls / wall time, median (min-max). x ring = median wall time / the bare ring buffer''s median wall time at the same thread count. Lost = calls made but not delivered (ring full), summed over the rounds; every round checked delivered + lost = calls made.').AppendLine()
-$null = $md.AppendLine('| Threads | Configuration | Rounds | M calls/s | wall ms | x ring | lost |')
-$null = $md.AppendLine('| ---: | --- | ---: | ---: | ---: | ---: | ---: |')
+$null = $md.AppendLine('M calls/s = T x calls / wall time, median (min-max). x ring = median wall time / the bare ring buffer''s median wall time at the same thread count. CPU ns/call = the process''s CPU time (its threads, the kernel''s probe handling included) / calls, and x ring (CPU) its ratio to the ring''s: on a loaded machine wall time includes waiting for a CPU, CPU time does not. Lost = calls made but not delivered (ring full), summed over the rounds; every round checked delivered + lost = calls made.').AppendLine()
+$null = $md.AppendLine('| Threads | Configuration | Rounds | M calls/s | wall ms | x ring | CPU ns/call | x ring (CPU) | lost |')
+$null = $md.AppendLine('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 foreach ($threadCount in $threadCounts) {
-    $ringWall = Get-Statistic @($results | Where-Object { $_.Ok -and $_.Threads -eq $threadCount -and $_.Config -eq 'ring' } | ForEach-Object WallMs)
+    $ringRounds = @($results | Where-Object { $_.Ok -and $_.Threads -eq $threadCount -and $_.Config -eq 'ring' })
+    $ringWall = Get-Statistic @($ringRounds | ForEach-Object WallMs)
+    $ringCpu = Get-Statistic @($ringRounds | ForEach-Object CpuNsPerCall)
     foreach ($config in $configs) {
         $all = @($results | Where-Object { $_.Threads -eq $threadCount -and $_.Config -eq $config })
         $ok = @($all | Where-Object Ok)
-        if (-not $ok) { $null = $md.AppendLine("| $threadCount | $($describe[$config]) | 0 of $($all.Count) | all rounds FAILED | | | |"); continue }
+        if (-not $ok) { $null = $md.AppendLine("| $threadCount | $($describe[$config]) | 0 of $($all.Count) | all rounds FAILED | | | | | |"); continue }
         $rate = Get-Statistic ($ok | ForEach-Object { $_.CallsPerSecond / 1e6 })
         $wall = Get-Statistic ($ok | ForEach-Object WallMs)
+        $cpu = Get-Statistic ($ok | ForEach-Object CpuNsPerCall)
         $lost = if ($config -eq 'untraced') { '–' } else { '{0:N0}' -f ($ok | Measure-Object Lost -Sum).Sum }
-        $null = $md.AppendLine(('| {0} | {1} | {2} | {3:N2} ({4:N2}-{5:N2}) | {6} | {7} | {8} |' -f $threadCount, $describe[$config],
+        $null = $md.AppendLine(('| {0} | {1} | {2} | {3:N2} ({4:N2}-{5:N2}) | {6} | {7} | {8} | {9} | {10} |' -f $threadCount, $describe[$config],
                 $(if ($ok.Count -eq $all.Count) { $ok.Count } else { "$($ok.Count) of $($all.Count)" }), $rate.Median, $rate.Min, $rate.Max,
                 (Format-Figure $wall.Median), $(if ($ringWall -and $config -ne 'untraced') { '{0:N2}' -f ($wall.Median / $ringWall.Median) } else { '–' }),
+                (Format-Figure $cpu.Median), $(if ($ringCpu -and $config -ne 'untraced') { '{0:N2}' -f ($cpu.Median / $ringCpu.Median) } else { '–' }),
                 $lost))
     }
 }
 Add-FailedRound $md @($failed | ForEach-Object { "$($_.Config) threads $($_.Threads) round $($_.Round): $($_.Problems)" })
 $null = $md.AppendLine().AppendLine('## Every round').AppendLine()
-$null = $md.AppendLine('| Round | Threads | Configuration | Ok | wall ms | M calls/s | delivered | lost | Notes |')
-$null = $md.AppendLine('| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |')
+$null = $md.AppendLine('| Round | Threads | Configuration | Ok | wall ms | M calls/s | CPU ns/call | delivered | lost | Notes |')
+$null = $md.AppendLine('| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |')
 foreach ($r in $results) {
-    $null = $md.AppendLine(('| {0} | {1} | {2} | {3} | {4} | {5} | {6} | {7} | {8} |' -f $r.Round, $r.Threads, $r.Config, $(if ($r.Ok) { 'yes' } else { 'FAILED' }),
-            $(if ($r.WallMs) { Format-Figure $r.WallMs }), $(if ($r.CallsPerSecond) { '{0:N2}' -f ($r.CallsPerSecond / 1e6) }), $r.Delivered, $r.Lost, ($r.Problems -replace '\|', '\|')))
+    $null = $md.AppendLine(('| {0} | {1} | {2} | {3} | {4} | {5} | {6} | {7} | {8} | {9} |' -f $r.Round, $r.Threads, $r.Config, $(if ($r.Ok) { 'yes' } else { 'FAILED' }),
+            $(if ($r.WallMs) { Format-Figure $r.WallMs }), $(if ($r.CallsPerSecond) { '{0:N2}' -f ($r.CallsPerSecond / 1e6) }), $(if ($r.CpuNsPerCall) { Format-Figure $r.CpuNsPerCall }), $r.Delivered, $r.Lost, ($r.Problems -replace '\|', '\|')))
 }
 Save-Result $md $OutFile $failed.Count
 if ($failed.Count) { exit 1 }
