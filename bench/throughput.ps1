@@ -65,22 +65,7 @@ $source = @'
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-/* As in bench/overhead.ps1: the frame-address reference makes gcc start leaf with push %rbp,
- * an instruction the kernel emulates. */
-__attribute__((noinline, noipa)) int leaf(int x)
-{
-    __asm__ volatile("" : : "r"(__builtin_frame_address(0)));
-    return x + 1;
-}
-
-static long long ns(clockid_t clock)
-{
-    struct timespec t;
-    clock_gettime(clock, &t);
-    return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
+#include "leaf.h"    /* leaf() (first instruction push %rbp, emulated) and ns() */
 
 static long long now(void) { return ns(CLOCK_MONOTONIC); }
 
@@ -132,7 +117,7 @@ int main(int argc, char **argv)
 '@
 $program = Join-Path $temp 'threads'
 [IO.File]::WriteAllText("$program.c", $source)
-& gcc -O2 -fno-omit-frame-pointer -fcf-protection=none -pthread -o $program "$program.c"
+& gcc -O2 -fno-omit-frame-pointer -fcf-protection=none "-I$PSScriptRoot" -pthread -o $program "$program.c"
 if ($LASTEXITCODE) { throw "gcc failed on $program.c" }
 $floorBuild = Build-BenchFloor $temp
 
