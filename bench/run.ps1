@@ -23,7 +23,7 @@
 
     Needs root, the built module, gcc, clang, libbpf-dev >= 1.3, bpftrace, uftrace,
     redis-server and redis-tools: scripts/bench.sh installs them and builds, then runs this.
-    The full run takes 20-30 minutes on 2 cores; -Quick (fewer calls and rounds) about 5.
+    The full run takes 17-20 minutes on 2 busy cores; -Quick (fewer calls and rounds) about 5.
 
 .EXAMPLE
     pwsh bench/run.ps1
