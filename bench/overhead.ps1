@@ -35,10 +35,16 @@
                       exec), attaches entry and return multi-uprobe links filtered on its pid,
                       whose programs only increment a per-CPU array, then releases it.
                       Entries and returns must both equal N.
+      floor-ring      the floor loader with --ring: the return program also sends a record
+                      per call on a ring buffer, which the loader reads. Returns and records
+                      received must equal N.
       bpftrace        bpftrace -e 'uprobe:BIN:leaf { @c = count(); } uretprobe:BIN:leaf
                       { @r = count(); }' -c 'BIN N FILE' (bpftrace 0.17 attaches two
                       system-wide perf-event uprobes, not multi links); @c and @r must equal
                       N. Only when bpftrace is on PATH and -SkipBpftrace is not given.
+      uftrace         uftrace record -P leaf (uftrace 0.13 patches leaf's entry in the
+                      process, no kernel trap); uftrace report must count N calls. Only when
+                      uftrace is on PATH and -SkipUftrace is not given.
       utrace-job      Start-UTrace -Function leaf -AsJob, Wait-Job, then Receive-Job -Keep
                       counted, which must equal N, as must EventsSent and EventsDelivered.
                       (-Keep because a plain Receive-Job of 1M events takes over a minute:
@@ -107,6 +113,7 @@ param(
 
     # Emulated: leaf starts with push %rbp, which the kernel emulates. SingleStepped: with lea,
     # which the kernel must single-step (about 10x the cost of a probe hit here).
+    [Alias('FirstInstruction')]
     [ValidateSet('Emulated', 'SingleStepped')]
     [string] $Variant = 'Emulated',
 
@@ -116,6 +123,8 @@ param(
 
     # Only these configurations (the names in the results), in this order; default: all.
     [string[]] $Configuration,
+
+    [switch] $SkipUftrace,
 
     [string] $OutFile = (Join-Path $PSScriptRoot 'results/overhead.md'),
 
@@ -132,6 +141,7 @@ if (-not (Test-Path $libbpfHeader) -or -not (Select-String -Path $libbpfHeader -
     throw 'The floor needs libbpf-dev >= 1.3 (bpf_program__attach_uprobe_multi); on Debian 12 from bookworm-backports (scripts/setup.sh installs it).'
 }
 $bpftrace = if ($SkipBpftrace) { $null } else { Get-Command bpftrace -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
+$uftrace = if ($SkipUftrace) { $null } else { Get-Command uftrace -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
 $temp = New-BenchWorkspace -Prefix 'utrace-overhead'
 
 # --- build -----------------------------------------------------------------------------------
@@ -140,19 +150,7 @@ $leafSource = @'
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
-/* noipa: gcc may not clone or specialize it. EMULATED: the frame-address reference makes gcc
- * set up the frame (push %rbp; mov %rsp,%rbp), which -fno-omit-frame-pointer alone does not do
- * in a leaf: push is a first instruction the kernel emulates instead of single-stepping.
- * Without it leaf starts with lea, which the kernel single-steps. */
-__attribute__((noinline, noipa)) int leaf(int x)
-{
-#ifdef EMULATED
-    __asm__ volatile("" : : "r"(__builtin_frame_address(0)));
-#endif
-    return x + 1;
-}
+#include "leaf.h"    /* leaf() and ns(), shared with bench/throughput.ps1 */
 
 /* The same, with a string argument to capture (argv[4] "string"). */
 __attribute__((noinline, noipa)) int leaf_string(int x, const char *s)
@@ -171,13 +169,6 @@ static void *run(void *result)
         acc = strings ? leaf_string(acc, "hello, capture") : leaf(acc);
     *(int *)result = acc;
     return NULL;
-}
-
-static long long ns(clockid_t clock)
-{
-    struct timespec t;
-    clock_gettime(clock, &t);
-    return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
 int main(int argc, char **argv)
@@ -208,11 +199,12 @@ int main(int argc, char **argv)
 }
 '@
 $leafFlags = @('-O2', '-fno-omit-frame-pointer', '-fcf-protection=none', '-pthread')
-if ($Variant -eq 'Emulated') { $leafFlags += '-DEMULATED' }
+$firstPattern = ':\s*push\s+%rbp\b'
+if ($Variant -eq 'SingleStepped') { $leafFlags += '-DSINGLE_STEP'; $firstPattern = ':\s*lea\s+0x1000\(' }
 $leafC = Join-Path $temp 'leaf.c'
 $leaf = Join-Path $temp 'leaf'
 [IO.File]::WriteAllText($leafC, $leafSource)
-& gcc @leafFlags -o $leaf $leafC
+& gcc @leafFlags "-I$PSScriptRoot" -o $leaf $leafC
 if ($LASTEXITCODE -ne 0) { throw "gcc failed on $leafC" }
 
 # leaf's first instructions, from objdump: the first must be push (emulated by the kernel), or for
@@ -224,21 +216,16 @@ if ($start -lt 0) { throw "objdump shows no leaf in $leaf" }
 $leafInstructions = @($disassembly[($start + 1)..($disassembly.Count - 1)] |
         Where-Object { $_ -match '^\s+[0-9a-f]+:\s' } |
         ForEach-Object { ($_ -replace '^\s+', '') -replace '\s+', ' ' })
-$firstInstruction = if ($Variant -eq 'Emulated') { 'push' } else { 'lea' }
-if ($leafInstructions.Count -eq 0 -or $leafInstructions[0] -notmatch ":\s*$firstInstruction\s") {
-    throw "leaf's first instruction is not $firstInstruction, which the $Variant variant needs: $($leafInstructions -join ' | ')"
+if ($leafInstructions.Count -eq 0 -or $leafInstructions[0] -notmatch $firstPattern) {
+    throw "leaf's first instruction is not the one the $Variant variant needs: $($leafInstructions -join ' | ')"
 }
 $stringFirst = @(& objdump -d --no-show-raw-insn "--disassemble=leaf_string" $leaf) | Where-Object { $_ -match '^\s+[0-9a-f]+:\s' } | Select-Object -First 1
 if ($stringFirst -notmatch ':\s*push\s+%rbp\b') { throw "leaf_string's first instruction is not push %rbp: $stringFirst" }
 
 # The floor: BPF object (clang) and libbpf loader (gcc).
-$multiarch = (& gcc -dumpmachine).Trim()
-$floorObject = Join-Path $temp 'overhead-floor.bpf.o'
-$floor = Join-Path $temp 'overhead-floor'
-& clang -O2 -g -target bpf "-I/usr/include/$multiarch" -c (Join-Path $PSScriptRoot 'overhead-floor.bpf.c') -o $floorObject
-if ($LASTEXITCODE -ne 0) { throw 'clang failed on bench/overhead-floor.bpf.c' }
-& gcc -O2 -Wall -o $floor (Join-Path $PSScriptRoot 'overhead-floor.c') -lbpf
-if ($LASTEXITCODE -ne 0) { throw 'gcc failed on bench/overhead-floor.c (libbpf-dev >= 1.3 needed)' }
+$floorBuild = Build-BenchFloor $temp
+$floorObject = $floorBuild.Object
+$floor = $floorBuild.Loader
 
 # --- one run of one configuration ------------------------------------------------------------
 function Read-Timing([string] $Path, [int] $N, $Problems) {
@@ -292,6 +279,17 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
                     if ($received -ne $N) { $problems.Add("the loader read $received records, expected $N") }
                 }
             }
+        }
+        'uftrace' {
+            $data = Join-Path $temp "uftrace-$Round.data"
+            Remove-Item $data -Recurse -ErrorAction SilentlyContinue
+            $out = @(& $uftrace.Source record -P leaf -d $data $leaf $perThread $file $Threads 2>&1)
+            if ($LASTEXITCODE -ne 0) { $problems.Add("uftrace record failed (exit $LASTEXITCODE): $($out -join ' / ')") }
+            $report = @(& $uftrace.Source report -d $data -F leaf 2>&1 | Where-Object { "$_" -match '\sleaf\s*$' })
+            $received = if ($report -and "$($report[0])" -match '(\d+)\s+leaf\s*$') { [long]$Matches[1] } else { 0 }
+            $detail = "uftrace report: $received calls of leaf"
+            if ($received -ne $N) { $problems.Add("uftrace recorded $received calls of leaf, expected $N") }
+            Remove-Item $data -Recurse -ErrorAction SilentlyContinue
         }
         'bpftrace' {
             $script = "uprobe:${leaf}:leaf { @c = count(); } uretprobe:${leaf}:leaf { @r = count(); }"
@@ -445,6 +443,7 @@ $configs = @('untraced', 'floor', 'floor-ring')
 if ($bpftrace) { $configs += 'bpftrace' }
 $configs += 'utrace-outfile', 'utrace-outnull', 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where', 'utrace-retinsn', 'utrace-entryonly', 'utrace-summary',
     'utrace-capture', 'utrace-capture-string'
+if ($uftrace) { $configs += 'uftrace' }
 if ($Configuration) {
     # pwsh -File passes a comma-separated list as one string.
     $Configuration = @($Configuration -split ',' | ForEach-Object Trim | Where-Object { $_ })
@@ -481,7 +480,8 @@ finally { Remove-BenchWorkspace $temp -Keep:$KeepTemp }
 
 # --- report ----------------------------------------------------------------------------------
 $failed = @($results | Where-Object { -not $_.Ok })
-$bpftraceVersion = if ($bpftrace) { (& $bpftrace.Source --version) -join ' ' } else { 'not run' }
+$bpftraceVersion = if ($bpftrace) { (& $bpftrace.Source --version) -join ' ' } else { 'bpftrace not run' }
+$bpftraceVersion += if ($uftrace) { '; ' + "$(& $uftrace.Source --version)" -replace '\s*\(.*$' } else { '; uftrace not run' }
 
 $describe = [ordered]@{
     'untraced'       = 'untraced'
@@ -490,6 +490,7 @@ $describe = [ordered]@{
     'utrace-outfile' = 'Utrace `-OutFile -AsJob` (every call recorded to a trace file)'
     'utrace-outnull' = 'Utrace `\| Out-Null`'
     'bpftrace'       = 'bpftrace `count()` on uprobe + uretprobe (perf-event uprobes)'
+    'uftrace'        = 'uftrace `record -P leaf` (patched in the process, no kernel trap)'
     'utrace-job'     = 'Utrace `-AsJob` (job collects every event)'
     'utrace-measure' = 'Utrace `\| Measure-Object`'
     'utrace-min1ms'  = 'Utrace `-MinDuration 1ms -AsJob` (all filtered in the kernel)'
@@ -517,7 +518,7 @@ $floorMedian = if ($stats['floor']) { $stats['floor'].Wall.Median } else { $null
 
 $md = ConvertTo-ResultMarkdown -Title 'Overhead' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $bpftraceVersion
 $null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop by each of $Threads thread(s); gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
-$null = $md.AppendLine("- ``leaf`` as objdump shows it ($Variant variant: first instruction ``$firstInstruction``, $(if ($Variant -eq 'Emulated') { 'emulated' } else { 'single-stepped' }) by the kernel):").AppendLine()
+$null = $md.AppendLine("- ``leaf`` as objdump shows it ($Variant variant: first instruction ``$(if ($Variant -eq 'Emulated') { 'push' } else { 'lea' })``, $(if ($Variant -eq 'Emulated') { 'emulated' } else { 'single-stepped' }) by the kernel):").AppendLine()
 $null = $md.AppendLine('```')
 foreach ($insn in $leafInstructions) { $null = $md.AppendLine($insn) }
 $null = $md.AppendLine('```').AppendLine()
