@@ -186,10 +186,18 @@ static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 functio
 	e->tid = (__u32)pid_tgid;
 	e->function_id = function_id;
 	e->caller_id = caller;
-	/* Waking the reader per record doubles the cost of a traced call: batch it. */
-	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(e, waiting >= config.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
-	COUNT(sent);
+	/* Waking the reader per record doubles the cost of a traced call: wake it each time this
+	 * CPU has sent another wakeup_bytes. The per-CPU count decides it, which is cheaper than
+	 * asking the ring how much is waiting (a helper call and a cache line the reader writes). */
+	__u32 zero = 0;
+	struct utrace_stats *s = bpf_map_lookup_elem(&stats, &zero);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (s) {
+		__u64 sent_bytes = s->sent++ * sizeof(*e);
+		if ((sent_bytes + sizeof(*e)) / config.wakeup_bytes != sent_bytes / config.wakeup_bytes)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
+	bpf_ringbuf_submit(e, flags);
 }
 
 /* Argument capture (-Capture). Reads a C string where a not-yet-touched page can be faulted in:

@@ -34,7 +34,10 @@ internal static class ExportedCallReader
             Number<int>("ProcessId"), Number<int>("ThreadId"), Number<int>("Depth"),
             StartOf(Value("Start"), rowNumber), Number<long>("StartNs"), Number<long>("DurationNs"), Number<long>("SelfNs"),
             // A CSV holds "True"/"False", which PowerShell would take as two true strings.
-            bool.Parse(Value("HasDuration").ToString()!), string.IsNullOrEmpty(program) ? null : program);
+            bool.Parse(Value("HasDuration").ToString()!),
+            // Exports made before CallEvents had a ComputerName do not say.
+            row.Properties["ComputerName"]?.Value?.ToString() ?? "",
+            string.IsNullOrEmpty(program) ? null : program);
     }
 
     private static long StartOf(object start, int rowNumber) => start switch

@@ -113,8 +113,12 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     protected override void ProcessRecord()
     {
         var progress = new ProgressReporter(ParameterSetName == ProcessSet ? $"process {ProcessId}" : Command, WriteProgress, Thread.CurrentThread);
-        if (StartSession(progress) is not { } session)
+        var output = ProgramOutputRelay.IsNeeded(Host) ? new ProgramOutputRelay(MyInvocation.MyCommand.Name) : null;
+        if (StartSession(progress, output) is not { } session)
+        {
+            output?.Flush(WriteInformation);   // what the launcher said before it failed
             return;
+        }
         var warningsAtStart = session.Warnings.Count;
         foreach (var warning in session.Warnings.Take(warningsAtStart))
             WriteWarning(warning);
@@ -124,6 +128,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         {
             var job = new UTraceJob(session);
             progress.Redirect(job.Progress.Add);
+            output?.Redirect(job.Information);
             JobRepository.Add(job);
             job.Begin();
             WriteObject(job);
@@ -138,9 +143,9 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
                 if (session.TryRead(out var e, ProgressIntervalMs, _stopping.Token))
                     WriteObject(e);
                 else
-                    progress.Flush();
+                    FlushFromOtherThreads(progress, output);
             }
-            progress.Flush();
+            FlushFromOtherThreads(progress, output);
         }
         catch (OperationCanceledException)
         {
@@ -150,6 +155,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         {
             session.Dispose();
         }
+        output?.Flush(WriteInformation);
         // What -Follow met while the trace ran (a child's program that could not be probed...).
         foreach (var warning in session.Warnings.Skip(warningsAtStart))
             WriteWarning(warning);
@@ -164,7 +170,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     /// Launches or attaches; null when ShouldProcess said no, or after a non-terminating error, so
     /// that one process that cannot be traced does not end a pipeline of many.
     /// </summary>
-    private TraceSession? StartSession(ProgressReporter progress)
+    private TraceSession? StartSession(ProgressReporter progress, ProgramOutputRelay? output)
     {
         TraceFileWriter? recording = null;
         try
@@ -180,7 +186,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
                 if (!ShouldProcess($"process {ProcessId} ({catalog.ExecutableName})", "Attach probes"))
                     return null;
                 recording = outFile is null ? null : TraceFileWriter.Create(outFile);
-                return TraceSession.Attach(ProcessId, Options(progress, recording, runAs), catalog);
+                return TraceSession.Attach(ProcessId, Options(progress, recording, runAs, output), catalog);
             }
             var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory, ProgramPath);
             if (target.InterpreterNote is { } note)
@@ -189,7 +195,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
                 return null;
             var launchCatalog = target.LoadCatalog();
             recording = outFile is null ? null : TraceFileWriter.Create(outFile);
-            return TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, Options(progress, recording, runAs), launchCatalog);
+            return TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, Options(progress, recording, runAs, output), launchCatalog);
         }
         catch (UtraceException ex)
         {
@@ -209,7 +215,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         }
     }
 
-    private TraceOptions Options(ProgressReporter progress, TraceFileWriter? recording, UserAccount? runAs) => new()
+    private TraceOptions Options(ProgressReporter progress, TraceFileWriter? recording, UserAccount? runAs, ProgramOutputRelay? output) => new()
     {
         Progress = progress,
         Selection = BuildSelection(),
@@ -219,6 +225,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         AttachMode = AttachMode,
         ReturnMode = ReturnMode,
         RunAs = runAs,
+        ProgramOutput = output is null ? null : output.Add,
         Recording = recording,
         StreamEvents = recording is null || PassThru,
         SummaryOnly = Summary,
@@ -253,6 +260,13 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     }
 
     protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Writes what the engine's threads reported: progress, and the program's output in a remote session.</summary>
+    private void FlushFromOtherThreads(ProgressReporter progress, ProgramOutputRelay? output)
+    {
+        progress.Flush();
+        output?.Flush(WriteInformation);
+    }
 
     private void Report(TraceSummary summary)
     {

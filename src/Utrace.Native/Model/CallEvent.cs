@@ -73,6 +73,9 @@ public sealed class CallEvent
     public int ProcessId { get; }
     public int ThreadId { get; }
 
+    /// <summary>The machine the call ran on, by its host name (PowerShell's name for it, as on remoting output).</summary>
+    public string ComputerName => _context.HostName;
+
     /// <summary>0 for the outermost traced call of the thread.</summary>
     public int Depth { get; }
 

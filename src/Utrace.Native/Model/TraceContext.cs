@@ -46,6 +46,9 @@ public sealed class TraceContext
     /// <summary>Wall-clock time (UTC) at the start of the trace.</summary>
     public DateTime StartTime { get; }
 
+    /// <summary>The machine the trace was taken on (the kernel's host name up to its first dot); "" when a text export did not say.</summary>
+    public string HostName { get; init; } = Environment.MachineName;
+
     /// <summary>A context whose clock anchor is now (a live trace).</summary>
     public static TraceContext StartingNow(IReadOnlyList<FunctionInfo> functions, IReadOnlyList<CaptureSpec?>? captures = null)
     {

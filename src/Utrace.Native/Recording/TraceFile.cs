@@ -292,7 +292,7 @@ public sealed class TraceFile : IDisposable
                 HostName = Get(TraceFileFormat.HostNameKey),
                 KernelRelease = Get(TraceFileFormat.KernelReleaseKey),
             };
-            return (new TraceContext(functions, startMonotonicNs, startTime, captures), origin);
+            return (new TraceContext(functions, startMonotonicNs, startTime, captures) { HostName = origin.HostName }, origin);
         }
         catch (Exception ex) when (ex is JsonException or FormatException or OverflowException)
         {

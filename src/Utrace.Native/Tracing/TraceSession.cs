@@ -21,7 +21,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
 
     private readonly object _finishLock = new();
     private readonly TraceOptions _options;
-    private readonly BlockingCollection<CallEvent> _queue;
+    // Events go to the consumer in batches: one queue operation per batch, not per event.
+    private const int BatchSize = 256;
+    private readonly BlockingCollection<ArraySegment<CallEvent>> _queue;
     private readonly IEventSink? _recorder;
     private readonly CancellationTokenSource _consumerGone = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -39,6 +41,10 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private TimeSpan _attachTime;
     private long _delivered;
     private long _droppedByConsumer;
+    private CallEvent[] _filling = new CallEvent[BatchSize]; // the reader thread's
+    private int _filled;
+    private ArraySegment<CallEvent> _reading = ArraySegment<CallEvent>.Empty; // the consumer's
+    private int _readIndex;
     private TraceSummary? _summary;
     private CaptureJoiner? _captures;
 
@@ -49,7 +55,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         Command = command;
         _options = options;
         Functions = Grows ? new GrowingFunctionTable(functions) : functions;
-        _queue = new BlockingCollection<CallEvent>(options.QueueCapacity);
+        _queue = new BlockingCollection<ArraySegment<CallEvent>>(Math.Max(1, options.QueueCapacity / BatchSize));
         _recorder = options.Recording;
     }
 
@@ -89,7 +95,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var session = new TraceSession(0, string.Join(' ', argv), options, functions);
         try
         {
-            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs);
+            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs, options.ProgramOutput);
             session.ProcessId = session._child.ProcessId;
             session.AttachProbes(catalog);
             session._child.Release();
@@ -150,18 +156,26 @@ public sealed class TraceSession : IDisposable, IRecordSink
 
     /// <summary>
     /// The next event, waiting up to <paramref name="millisecondsTimeout"/>; false on time-out or
-    /// once the trace has ended and every event was read (<see cref="IsDrained"/>).
+    /// once the trace has ended and every event was read (<see cref="IsDrained"/>). One consumer at a time.
     /// </summary>
     public bool TryRead([NotNullWhen(true)] out CallEvent? e, int millisecondsTimeout, CancellationToken cancellation)
     {
-        if (!_queue.TryTake(out e, millisecondsTimeout, cancellation))
-            return false;
+        if (_readIndex >= _reading.Count)
+        {
+            if (!_queue.TryTake(out _reading, millisecondsTimeout, cancellation))
+            {
+                e = null;
+                return false;
+            }
+            _readIndex = 0;
+        }
+        e = _reading[_readIndex++];
         Interlocked.Increment(ref _delivered);
         return true;
     }
 
     /// <summary>True once the trace has ended and every event has been read.</summary>
-    public bool IsDrained => _queue.IsCompleted;
+    public bool IsDrained => _queue.IsCompleted && _readIndex >= _reading.Count;
 
     /// <summary>Ends the trace: a launched program is terminated, probes are detached, the stream completes.</summary>
     public TraceSummary Stop()
@@ -233,7 +247,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions, captures);
         _recorder?.Begin(_context, TraceOrigin.Here(Command, ProcessId));
-        _reader = new RingBufferReader(_program.EventsMapFd, this);
+        _reader = new RingBufferReader(_program.EventsMapFd, _options.RingBufferBytes, this);
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
         if (Grows)
             _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, _returnMode, protectUnwind,
@@ -313,16 +327,32 @@ public sealed class TraceSession : IDisposable, IRecordSink
             _droppedByConsumer++;
             return;
         }
-        var e = new CallEvent(_context!, record, captured);
-        if (_queue.TryAdd(e))
+        _filling[_filled++] = new CallEvent(_context!, record, captured);
+        if (_filled == BatchSize)
+            HandOverBatch();
+    }
+
+    // After each pass over the ring: what was read goes to the consumer now, however few.
+    void IRecordSink.OnRecordsRead()
+    {
+        if (_filled > 0)
+            HandOverBatch();
+    }
+
+    private void HandOverBatch()
+    {
+        var batch = new ArraySegment<CallEvent>(_filling, 0, _filled);
+        _filling = new CallEvent[BatchSize];
+        _filled = 0;
+        if (_queue.TryAdd(batch))
             return;
         try
         {
-            _queue.Add(e, _consumerGone.Token);
+            _queue.Add(batch, _consumerGone.Token);
         }
         catch (OperationCanceledException)
         {
-            _droppedByConsumer++;
+            _droppedByConsumer += batch.Count;
         }
     }
 
