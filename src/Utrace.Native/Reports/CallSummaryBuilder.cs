@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Utrace.Native.Recording;
 
 namespace Utrace.Native.Reports;
@@ -32,6 +33,9 @@ internal sealed class CallSummaryBuilder
         Add(GetFunctionId(call.Function, call.Module), call.ThreadKey, call.ThreadId, call.Depth, call.DurationNs, call.SelfNs);
 
     /// <summary>Adds every call of a trace file's record batch, straight from its columns.</summary>
+    // The hot path of Measure-UTrace -Path, fully optimized from the first batch: a fresh pwsh would
+    // otherwise run the first hundreds of thousands of calls through unoptimized code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(TraceContext context, EventBatch batch)
     {
         var ids = FunctionIdsOf(context);
@@ -136,6 +140,7 @@ internal sealed class CallSummaryBuilder
         /// function it encloses, and in <paramref name="topsInside"/> those of the calls directly
         /// inside it (its traced children, or deeper calls whose caller was not reported).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public long Complete(int functionId, int depth, long durationNs, out long topsInside)
         {
             var sequence = ++_completed;
@@ -159,6 +164,7 @@ internal sealed class CallSummaryBuilder
         }
 
         /// <summary>The level of the call completed as number <paramref name="sequence"/> at <paramref name="depth"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int LevelOf(long sequence, int depth)
         {
             // The first low-water call after this one is the shallowest completed since.
@@ -190,6 +196,7 @@ internal sealed class CallSummaryBuilder
 
         /// <summary>Takes a call completing at <paramref name="depth"/>: returns the time of the entries it
         /// encloses (those now below its depth) and keeps its own duration in their place.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public long Enclose(ThreadCalls thread, long sequence, int depth, long durationNs)
         {
             long inside = 0;
