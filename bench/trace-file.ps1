@@ -19,8 +19,9 @@
          object per call; run twice in the same pwsh, since the first run also pays for JIT and
          for the background compiling that follows pwsh's start.
     Rates are events per second of wall time and of CPU time (user + system of the process
-    while the step ran, from TotalProcessorTime): on a shared machine the CPU rate is the
-    steadier figure. A last column counts the engine's TraceFile.ReadEvents() in C#.
+    while the step ran, from TotalProcessorTime; for Measure-UTrace's second run also of the
+    pipeline thread alone, from /proc/thread-self/stat): on a shared machine the CPU rates are
+    the steadier figures. A last column counts the engine's TraceFile.ReadEvents() in C#.
     Results (median, min and max, then every round) go to -OutFile as Markdown.
 
 .EXAMPLE
@@ -79,7 +80,10 @@ if ($Step -eq 'summarize') {
     $process.Refresh()
     $cold.ColdCpu = ($process.TotalProcessorTime - $cpu).TotalSeconds
 }
+# CPU time of this thread, the pipeline's, alone (utime + stime in clock ticks): no JIT or GC threads in it.
+function Get-ThreadCpu { $f = (Get-Content /proc/thread-self/stat -Raw).Split(')')[1].Trim().Split(' '); ([double]$f[11] + [double]$f[12]) / 100 }
 $cpu = $process.TotalProcessorTime
+$threadCpu = Get-ThreadCpu
 $clock = [Diagnostics.Stopwatch]::StartNew()
 $value = switch ($Step) {
     'record' { Start-UTrace -Command $Command -OutFile $File -SummaryVariable s | Out-Null; @{ Recorded = $s.EventsRecorded; Dropped = $s.EventsDropped } }
@@ -93,6 +97,7 @@ $process.Refresh()
 $value += $cold
 $value.Wall = $wall
 $value.Cpu = ($process.TotalProcessorTime - $cpu).TotalSeconds
+$value.ThreadCpu = (Get-ThreadCpu) - $threadCpu
 $value.PeakRssMB = [double]((Select-String -Path "/proc/$PID/status" -Pattern '^VmHWM:\s+(\d+)').Matches[0].Groups[1].Value) / 1024
 $value | ConvertTo-Json -Compress
 '@
@@ -136,7 +141,8 @@ try {
             ImportWall = $n / $import.Wall / 1e6; ImportCpu = $n / $import.Cpu / 1e6; ImportRss = $import.PeakRssMB
             CeilingWall = $n / $ceiling.Wall / 1e6; CeilingCpu = $n / $ceiling.Cpu / 1e6
             MeasureColdWall = $n / $summary.ColdWall / 1e6; MeasureColdCpu = $n / $summary.ColdCpu / 1e6
-            MeasureWall = $n / $summary.Wall / 1e6; MeasureCpu = $n / $summary.Cpu / 1e6; MeasureRss = $summary.PeakRssMB
+            MeasureWall = $n / $summary.Wall / 1e6; MeasureCpu = $n / $summary.Cpu / 1e6; MeasureThreadCpu = $n / $summary.ThreadCpu / 1e6
+            MeasureRss = $summary.PeakRssMB
             EngineWall = $n / $engine.Wall / 1e6
         }
         Write-RoundLine ("round {0}: {1:N0} events ({2:N0} MB) recorded in {3:N1} s (peak RSS {4:N0} MB); Import-UTrace|Out-Null {5:N2} M/s ({6:N2} per CPU s), bare cmdlet|Out-Null {7:N2} ({8:N2}); Measure-UTrace -Path {9:N2} M/s ({10:N2} per CPU s) then {11:N2} M/s ({12:N2}), peak RSS {13:N0} MB; ReadEvents {14:N2} M/s" -f
@@ -153,7 +159,8 @@ try {
         'Import-UTrace \| Out-Null' = 'ImportWall'; 'Import per CPU s' = 'ImportCpu'; 'import peak RSS (MB)' = 'ImportRss'
         'bare cmdlet \| Out-Null' = 'CeilingWall'; 'bare per CPU s' = 'CeilingCpu'
         'Measure-UTrace -Path, first run' = 'MeasureColdWall'; 'first run per CPU s' = 'MeasureColdCpu'
-        'Measure-UTrace -Path, second run' = 'MeasureWall'; 'second run per CPU s' = 'MeasureCpu'; 'summarize peak RSS (MB)' = 'MeasureRss'
+        'Measure-UTrace -Path, second run' = 'MeasureWall'; 'second run per CPU s' = 'MeasureCpu'
+        'second run per CPU s of its thread' = 'MeasureThreadCpu'; 'summarize peak RSS (MB)' = 'MeasureRss'
         'TraceFile.ReadEvents (C#)' = 'EngineWall'
     }
     # Rates (M events/s) with two decimals: they are near 1 and 10.

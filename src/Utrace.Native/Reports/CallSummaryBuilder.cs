@@ -167,11 +167,18 @@ internal sealed class CallSummaryBuilder
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public int LevelOf(long sequence, int depth)
         {
-            // The first low-water call after this one is the shallowest completed since.
+            // The first low-water call after this one is the shallowest completed since. It is
+            // usually among the last few: look there first, then search the rest.
             var count = _lowWaterCount;
             if (count == 0 || _lowWaterSequences[count - 1] <= sequence)
                 return depth;
-            int low = 0, high = count - 1;
+            var first = count - 1;
+            for (var steps = 0; steps < 4 && first > 0; steps++, first--)
+            {
+                if (_lowWaterSequences[first - 1] <= sequence)
+                    return Math.Min(depth, _lowWaterDepths[first]);
+            }
+            int low = 0, high = first;
             while (low < high)
             {
                 var middle = (low + high) >>> 1;
