@@ -9,6 +9,8 @@
     PowerShellVersion      = '7.4'
     CompatiblePSEditions   = @('Core')
     ProcessorArchitecture  = 'Amd64'
+    # Loaded before the types file, which names Utrace.CallEvent (deserialized CallEvents become CallEvents again).
+    RequiredAssemblies     = @('bin/Utrace.Native.dll')
     FormatsToProcess       = @('Utrace.format.ps1xml')
     TypesToProcess         = @('Utrace.types.ps1xml')
     CmdletsToExport        = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace', 'Measure-UTrace',

@@ -65,6 +65,23 @@ function Remove-BenchWorkspace {
     }
 }
 
+function Build-BenchFloor {
+    <#
+    .SYNOPSIS
+        Compiles the floor of overhead.ps1 and throughput.ps1 into -Directory: overhead-floor.bpf.c
+        with clang and its loader overhead-floor.c (libbpf >= 1.3) with gcc. Returns the paths
+        of the BPF object (Object) and the loader (Loader).
+    #>
+    param([string] $Directory)
+    $object = Join-Path $Directory 'overhead-floor.bpf.o'
+    $loader = Join-Path $Directory 'overhead-floor'
+    & clang -O2 -g -target bpf "-I/usr/include/$((& gcc -dumpmachine).Trim())" -c (Join-Path $PSScriptRoot 'overhead-floor.bpf.c') -o $object
+    if ($LASTEXITCODE -ne 0) { throw 'clang failed on bench/overhead-floor.bpf.c' }
+    & gcc -O2 -Wall -o $loader (Join-Path $PSScriptRoot 'overhead-floor.c') -lbpf
+    if ($LASTEXITCODE -ne 0) { throw 'gcc failed on bench/overhead-floor.c (libbpf-dev >= 1.3 needed)' }
+    [pscustomobject]@{ Object = $object; Loader = $loader }
+}
+
 function Write-RoundLine {
     <#
     .SYNOPSIS
@@ -123,7 +140,8 @@ function ConvertTo-ResultMarkdown {
     else { '' }
     $repo = Split-Path $PSScriptRoot -Parent
     $commit = & git -C $repo rev-parse --short HEAD 2>$null
-    $dirty = if (& git -C $repo status --porcelain --untracked-files=no 2>$null) { ' (working tree had uncommitted changes)' } else { '' }
+    # Results files and the README change while bench/run.ps1 runs; they change nothing measured.
+    $dirty = if (& git -C $repo status --porcelain --untracked-files=no -- . ':!bench/results' ':!README.md' 2>$null) { ' (working tree had uncommitted changes)' } else { '' }
 
     $md = [Text.StringBuilder]::new()
     $null = $md.AppendLine("# $Title benchmark results").AppendLine()

@@ -8,7 +8,7 @@
 .DESCRIPTION
     Generates a C program whose main calls `leaf(int)` (noinline, noipa) N times in a loop and
     times only that loop, with clock_gettime(CLOCK_MONOTONIC) (wall) and
-    CLOCK_THREAD_CPUTIME_ID (the CPU time charged to the thread, which includes the kernel's
+    CLOCK_PROCESS_CPUTIME_ID (the CPU time charged to the program, which includes the kernel's
     uprobe handling). It writes "wall_ns cpu_ns calls result" to the file named by argv[2],
     not to stdout: a program launched by Start-UTrace shares pwsh's stdout. So launching,
     attaching and detaching are outside the figures.
@@ -23,15 +23,28 @@
     Configurations, all on the same binary, interleaved within each round (the order rotates
     from round to round):
       untraced        the program alone
+      floor-ring      the floor, plus a 48-byte ring-buffer record per return (Utrace's size),
+                      the reader woken per 64 KiB as Utrace's; the loader reads and counts
+                      them (must equal N): the bare ring buffer, what delivering costs.
+      utrace-outfile  Start-UTrace -Function leaf -AsJob -OutFile: EventsSent, EventsRecorded
+                      and the calls Measure-UTrace -Path counts in the file must equal N, 0 dropped.
+      utrace-outnull  Start-UTrace -Function leaf | Out-Null in the foreground: delivered must
+                      equal N, 0 dropped.
       floor           bench/overhead-floor.c + overhead-floor.bpf.c: a libbpf loader that
                       launches the program paused (a forked child waits on a pipe before
                       exec), attaches entry and return multi-uprobe links filtered on its pid,
                       whose programs only increment a per-CPU array, then releases it.
                       Entries and returns must both equal N.
+      floor-ring      the floor loader with --ring: the return program also sends a record
+                      per call on a ring buffer, which the loader reads. Returns and records
+                      received must equal N.
       bpftrace        bpftrace -e 'uprobe:BIN:leaf { @c = count(); } uretprobe:BIN:leaf
                       { @r = count(); }' -c 'BIN N FILE' (bpftrace 0.17 attaches two
                       system-wide perf-event uprobes, not multi links); @c and @r must equal
                       N. Only when bpftrace is on PATH and -SkipBpftrace is not given.
+      uftrace         uftrace record -P leaf (uftrace 0.13 patches leaf's entry in the
+                      process, no kernel trap); uftrace report must count N calls. Only when
+                      uftrace is on PATH and -SkipUftrace is not given.
       utrace-job      Start-UTrace -Function leaf -AsJob, Wait-Job, then Receive-Job -Keep
                       counted, which must equal N, as must EventsSent and EventsDelivered.
                       (-Keep because a plain Receive-Job of 1M events takes over a minute:
@@ -48,6 +61,14 @@
       utrace-entryonly as utrace-job, with -ReturnMode EntryOnly: no return probe at all.
       utrace-summary  Start-UTrace -Function leaf -Summary: calls aggregated in BPF maps; the
                       summary's Calls of leaf must equal N.
+      utrace-capture  as utrace-job, with -Capture @{ leaf = 'int -> int' }: the argument and the
+                      return value of every call; the first and last events must have
+                      Arguments 0 and N-1, ReturnValue 1 and N.
+      utrace-capture-string
+                      the program calls leaf_string(int, const char *) instead (argv[4]
+                      "string"), traced with -Capture @{ leaf_string = 'int, string -> int' }:
+                      the entry runs in a sleepable program and reads the 14-byte string;
+                      first and last events are checked as above, with the string.
       utrace-where    Start-UTrace -Function leaf | Where-Object Duration -gt 1ms in the
                       foreground (PowerShell's slowest common filter): delivered + dropped
                       must equal N, and EventsDropped tells whether the pipeline fell so far
@@ -72,6 +93,12 @@
 
 .EXAMPLE
     pwsh bench/overhead.ps1 -Calls 200000 -Rounds 3 -OutFile /tmp/overhead.md
+
+.EXAMPLE
+    pwsh bench/overhead.ps1 -Variant SingleStepped -Calls 200000 -OutFile /tmp/sstep.md
+
+.EXAMPLE
+    pwsh bench/overhead.ps1 -Threads 2 -Configuration floor-ring, utrace-outfile, utrace-outnull
 #>
 [CmdletBinding()]
 param(
@@ -83,6 +110,21 @@ param(
     [int] $Rounds = 5,
 
     [switch] $SkipBpftrace,
+
+    # Emulated: leaf starts with push %rbp, which the kernel emulates. SingleStepped: with lea,
+    # which the kernel must single-step (about 10x the cost of a probe hit here).
+    [Alias('FirstInstruction')]
+    [ValidateSet('Emulated', 'SingleStepped')]
+    [string] $Variant = 'Emulated',
+
+    # Threads of the program, each making -Calls calls: throughput with several traced threads.
+    [ValidateRange(1, 16)]
+    [int] $Threads = 1,
+
+    # Only these configurations (the names in the results), in this order; default: all.
+    [string[]] $Configuration,
+
+    [switch] $SkipUftrace,
 
     [string] $OutFile = (Join-Path $PSScriptRoot 'results/overhead.md'),
 
@@ -99,56 +141,74 @@ if (-not (Test-Path $libbpfHeader) -or -not (Select-String -Path $libbpfHeader -
     throw 'The floor needs libbpf-dev >= 1.3 (bpf_program__attach_uprobe_multi); on Debian 12 from bookworm-backports (scripts/setup.sh installs it).'
 }
 $bpftrace = if ($SkipBpftrace) { $null } else { Get-Command bpftrace -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
+$uftrace = if ($SkipUftrace) { $null } else { Get-Command uftrace -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
 $temp = New-BenchWorkspace -Prefix 'utrace-overhead'
 
 # --- build -----------------------------------------------------------------------------------
 $leafSource = @'
-/* Generated by bench/overhead.ps1. usage: leaf N OUTFILE */
+/* Generated by bench/overhead.ps1. usage: leaf N OUTFILE [THREADS [string]] (each thread makes N calls) */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include "leaf.h"    /* leaf() and ns(), shared with bench/throughput.ps1 */
 
-/* noipa: gcc may not clone or specialize it. The frame-address reference makes gcc set up
- * the frame (push %rbp; mov %rsp,%rbp), which -fno-omit-frame-pointer alone does not do in
- * a leaf: push is a first instruction the kernel emulates instead of single-stepping. */
-__attribute__((noinline, noipa)) int leaf(int x)
+/* The same, with a string argument to capture (argv[4] "string"). */
+__attribute__((noinline, noipa)) int leaf_string(int x, const char *s)
 {
     __asm__ volatile("" : : "r"(__builtin_frame_address(0)));
-    return x + 1;
+    return x + (s[0] != 0);
 }
 
-static long long ns(clockid_t clock)
+static long n;
+static int strings;
+
+static void *run(void *result)
 {
-    struct timespec t;
-    clock_gettime(clock, &t);
-    return t.tv_sec * 1000000000LL + t.tv_nsec;
+    int acc = 0;
+    for (long i = 0; i < n; i++)      /* each call depends on the previous one */
+        acc = strings ? leaf_string(acc, "hello, capture") : leaf(acc);
+    *(int *)result = acc;
+    return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) { fputs("usage: leaf N OUTFILE\n", stderr); return 2; }
-    long n = strtol(argv[1], NULL, 10);
-    int acc = 0;
-    long long wall = ns(CLOCK_MONOTONIC), cpu = ns(CLOCK_THREAD_CPUTIME_ID);
-    for (long i = 0; i < n; i++)
-        acc = leaf(acc);              /* each call depends on the previous one */
-    cpu = ns(CLOCK_THREAD_CPUTIME_ID) - cpu;
+    if (argc < 3) { fputs("usage: leaf N OUTFILE [THREADS [string]]\n", stderr); return 2; }
+    n = strtol(argv[1], NULL, 10);
+    int threads = argc > 3 ? atoi(argv[3]) : 1;
+    strings = argc > 4;
+    if (threads < 1 || threads > 16) { fputs("THREADS: 1 to 16\n", stderr); return 2; }
+    pthread_t t[16];
+    int acc[16];
+    long total = 0;
+    long long wall = ns(CLOCK_MONOTONIC), cpu = ns(CLOCK_PROCESS_CPUTIME_ID);
+    for (int i = 1; i < threads; i++)
+        pthread_create(&t[i], NULL, run, &acc[i]);
+    run(&acc[0]);
+    for (int i = 1; i < threads; i++)
+        pthread_join(t[i], NULL);
+    cpu = ns(CLOCK_PROCESS_CPUTIME_ID) - cpu;
     wall = ns(CLOCK_MONOTONIC) - wall;
+    for (int i = 0; i < threads; i++)
+        total += acc[i];
     /* Not stdout: a program launched by Start-UTrace shares pwsh's stdout. */
     FILE *out = fopen(argv[2], "w");
     if (!out) { perror(argv[2]); return 3; }
-    fprintf(out, "%lld %lld %ld %d\n", wall, cpu, n, acc);
-    return fclose(out) == 0 && acc == (int)n ? 0 : 4;
+    fprintf(out, "%lld %lld %ld %ld\n", wall, cpu, n * threads, total);
+    return fclose(out) == 0 && total == n * threads ? 0 : 4;
 }
 '@
-$leafFlags = @('-O2', '-fno-omit-frame-pointer', '-fcf-protection=none')
+$leafFlags = @('-O2', '-fno-omit-frame-pointer', '-fcf-protection=none', '-pthread')
+$firstPattern = ':\s*push\s+%rbp\b'
+if ($Variant -eq 'SingleStepped') { $leafFlags += '-DSINGLE_STEP'; $firstPattern = ':\s*lea\s+0x1000\(' }
 $leafC = Join-Path $temp 'leaf.c'
 $leaf = Join-Path $temp 'leaf'
 [IO.File]::WriteAllText($leafC, $leafSource)
-& gcc @leafFlags -o $leaf $leafC
+& gcc @leafFlags "-I$PSScriptRoot" -o $leaf $leafC
 if ($LASTEXITCODE -ne 0) { throw "gcc failed on $leafC" }
 
-# leaf's first instructions, from objdump: the first must be push (emulated by the kernel).
+# leaf's first instructions, from objdump: the first must be push (emulated by the kernel), or for
+# SingleStepped lea (which the kernel single-steps).
 $disassembly = @(& objdump -d --no-show-raw-insn "--disassemble=leaf" $leaf)
 if ($LASTEXITCODE -ne 0) { throw "objdump failed on $leaf" }
 $start = [array]::FindIndex([string[]] $disassembly, [Predicate[string]] { param($l) $l -match '<leaf>:$' })
@@ -156,18 +216,16 @@ if ($start -lt 0) { throw "objdump shows no leaf in $leaf" }
 $leafInstructions = @($disassembly[($start + 1)..($disassembly.Count - 1)] |
         Where-Object { $_ -match '^\s+[0-9a-f]+:\s' } |
         ForEach-Object { ($_ -replace '^\s+', '') -replace '\s+', ' ' })
-if ($leafInstructions.Count -eq 0 -or $leafInstructions[0] -notmatch ':\s*push\s+%rbp\b') {
-    throw "leaf's first instruction is not push %rbp (the kernel would single-step it): $($leafInstructions -join ' | ')"
+if ($leafInstructions.Count -eq 0 -or $leafInstructions[0] -notmatch $firstPattern) {
+    throw "leaf's first instruction is not the one the $Variant variant needs: $($leafInstructions -join ' | ')"
 }
+$stringFirst = @(& objdump -d --no-show-raw-insn "--disassemble=leaf_string" $leaf) | Where-Object { $_ -match '^\s+[0-9a-f]+:\s' } | Select-Object -First 1
+if ($stringFirst -notmatch ':\s*push\s+%rbp\b') { throw "leaf_string's first instruction is not push %rbp: $stringFirst" }
 
 # The floor: BPF object (clang) and libbpf loader (gcc).
-$multiarch = (& gcc -dumpmachine).Trim()
-$floorObject = Join-Path $temp 'overhead-floor.bpf.o'
-$floor = Join-Path $temp 'overhead-floor'
-& clang -O2 -g -target bpf "-I/usr/include/$multiarch" -c (Join-Path $PSScriptRoot 'overhead-floor.bpf.c') -o $floorObject
-if ($LASTEXITCODE -ne 0) { throw 'clang failed on bench/overhead-floor.bpf.c' }
-& gcc -O2 -Wall -o $floor (Join-Path $PSScriptRoot 'overhead-floor.c') -lbpf
-if ($LASTEXITCODE -ne 0) { throw 'gcc failed on bench/overhead-floor.c (libbpf-dev >= 1.3 needed)' }
+$floorBuild = Build-BenchFloor $temp
+$floorObject = $floorBuild.Object
+$floor = $floorBuild.Loader
 
 # --- one run of one configuration ------------------------------------------------------------
 function Read-Timing([string] $Path, [int] $N, $Problems) {
@@ -190,6 +248,9 @@ function Read-VerboseSummary($Records, $Problems) {
 }
 
 function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
+    # $N calls by each of $Threads threads; everything below checks the total.
+    $perThread = $N
+    $N = $N * $Threads
     $problems = [Collections.Generic.List[string]]::new()
     $file = Join-Path $temp "time-$Config-$Round.txt"
     Remove-Item $file -ErrorAction SilentlyContinue
@@ -198,25 +259,42 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
     $clock = [Diagnostics.Stopwatch]::StartNew()
     switch ($Config) {
         'untraced' {
-            & $leaf $N $file
+            & $leaf $perThread $file $Threads
             if ($LASTEXITCODE -ne 0) { $problems.Add("exit code $LASTEXITCODE") }
         }
-        'floor' {
-            $out = @(& $floor $floorObject leaf $leaf $N $file 2>&1)
+        { $_ -in 'floor', 'floor-ring' } {
+            $ring = $Config -eq 'floor-ring'
+            $out = if ($ring) { @(& $floor --ring $floorObject leaf $leaf $perThread $file $Threads 2>&1) }
+            else { @(& $floor $floorObject leaf $leaf $perThread $file $Threads 2>&1) }
             $line = "$($out | Where-Object { "$_" -match '^entries ' } | Select-Object -Last 1)"
-            if ($LASTEXITCODE -ne 0 -or $line -notmatch '^entries (\d+) returns (\d+) exit (\d+)') {
+            if ($LASTEXITCODE -ne 0 -or $line -notmatch '^entries (\d+) returns (\d+) exit (\d+)(?: records (\d+))?') {
                 $problems.Add("the floor loader failed (exit $LASTEXITCODE): $($out -join ' / ')")
             }
             else {
                 $detail = "entries $($Matches[1]), returns $($Matches[2])"
                 if ([long]$Matches[1] -ne $N -or [long]$Matches[2] -ne $N) { $problems.Add("the floor counted $detail, expected $N each") }
                 if ($Matches[3] -ne '0') { $problems.Add("exit code $($Matches[3])") }
+                if ($ring) {
+                    $received = [long]$Matches[4]
+                    if ($received -ne $N) { $problems.Add("the loader read $received records, expected $N") }
+                }
             }
+        }
+        'uftrace' {
+            $data = Join-Path $temp "uftrace-$Round.data"
+            Remove-Item $data -Recurse -ErrorAction SilentlyContinue
+            $out = @(& $uftrace.Source record -P leaf -d $data $leaf $perThread $file $Threads 2>&1)
+            if ($LASTEXITCODE -ne 0) { $problems.Add("uftrace record failed (exit $LASTEXITCODE): $($out -join ' / ')") }
+            $report = @(& $uftrace.Source report -d $data -F leaf 2>&1 | Where-Object { "$_" -match '\sleaf\s*$' })
+            $received = if ($report -and "$($report[0])" -match '(\d+)\s+leaf\s*$') { [long]$Matches[1] } else { 0 }
+            $detail = "uftrace report: $received calls of leaf"
+            if ($received -ne $N) { $problems.Add("uftrace recorded $received calls of leaf, expected $N") }
+            Remove-Item $data -Recurse -ErrorAction SilentlyContinue
         }
         'bpftrace' {
             $script = "uprobe:${leaf}:leaf { @c = count(); } uretprobe:${leaf}:leaf { @r = count(); }"
             $errFile = Join-Path $temp 'bpftrace.err'
-            $out = @(& $bpftrace.Source -e $script -c "$leaf $N $file" 2>$errFile)
+            $out = @(& $bpftrace.Source -e $script -c "$leaf $perThread $file $Threads" 2>$errFile)
             $c = "$($out | Where-Object { "$_" -match '^@c: ' })" -replace '^@c: ', ''
             $r = "$($out | Where-Object { "$_" -match '^@r: ' })" -replace '^@r: ', ''
             $detail = "@c $c, @r $r"
@@ -225,26 +303,44 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             }
         }
         'utrace-summary' {
-            $rows = @(Start-UTrace -Command $leaf -ArgumentList "$N", $file -Function leaf -Summary)
+            $rows = @(Start-UTrace -Command $leaf -ArgumentList "$perThread", $file, "$Threads" -Function leaf -Summary)
             if ($global:LASTEXITCODE -ne 0) { $problems.Add("exit code $global:LASTEXITCODE") }
             $received = ($rows | Where-Object Function -EQ 'leaf').Calls
             if ($received -ne $N) { $problems.Add("the summary counted $received calls of leaf, expected $N") }
         }
-        { $_ -in 'utrace-job', 'utrace-min1ms', 'utrace-retinsn', 'utrace-entryonly' } {
+        { $_ -in 'utrace-job', 'utrace-min1ms', 'utrace-retinsn', 'utrace-entryonly', 'utrace-capture', 'utrace-capture-string' } {
+            $function = 'leaf'
+            $arguments = @("$perThread", $file, "$Threads")
             $extra = switch ($Config) {
                 'utrace-min1ms' { @{ MinDuration = '1ms' } }
                 'utrace-retinsn' { @{ ReturnMode = 'RetInstruction' } }
                 'utrace-entryonly' { @{ ReturnMode = 'EntryOnly' } }
+                'utrace-capture' { @{ Capture = @{ leaf = 'int -> int' } } }
+                'utrace-capture-string' { @{ Capture = @{ leaf_string = 'int, string -> int' } } }
                 default { @{} }
             }
-            $job = Start-UTrace -Command $leaf -ArgumentList "$N", $file -Function leaf -AsJob @extra
+            if ($Config -eq 'utrace-capture-string') { $function = 'leaf_string'; $arguments += 'string' }
+            $job = Start-UTrace -Command $leaf -ArgumentList $arguments -Function $function -AsJob @extra
             try {
                 if (-not (Wait-Job $job -Timeout 120)) {
                     $problems.Add('the trace did not end within 120 s; stopped it')
                     $null = Stop-UTrace $job
                 }
                 $received = 0
-                foreach ($e in Receive-Job $job -Keep -ErrorAction SilentlyContinue -WarningAction SilentlyContinue) { $received++ }
+                $first = $last = $null
+                foreach ($e in Receive-Job $job -Keep -ErrorAction SilentlyContinue -WarningAction SilentlyContinue) {
+                    if ($received++ -eq 0) { $first = $e }
+                    $last = $e
+                }
+                if ($Config -like 'utrace-capture*') {
+                    $shown = { param($e) if ($e) { "$($e.Arguments.ToString()) -> $($e.ReturnValue)" } }
+                    $text = if ($Config -eq 'utrace-capture') { '' } else { ', "hello, capture"' }
+                    # Each thread counts from 0: the last call completed is the last of some thread.
+                    $want = "0$text -> 1", "$($perThread - 1)$text -> $perThread"
+                    if ((& $shown $first) -ne $want[0] -or (& $shown $last) -ne $want[1]) {
+                        $problems.Add("captured '$(& $shown $first)' and '$(& $shown $last)', expected '$($want[0])' and '$($want[1])'")
+                    }
+                }
                 $s = $job.Summary
             }
             finally { Remove-Job $job -Force -ErrorAction SilentlyContinue }
@@ -259,13 +355,44 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             }
             elseif ($filtered + $sent -ne $N) { $problems.Add("EventsFiltered $filtered + EventsSent $sent, expected $N") }
         }
+        'utrace-outfile' {
+            $traceFile = Join-Path $temp "trace-$Round.utrace"
+            $job = Start-UTrace -Command $leaf -ArgumentList "$perThread", $file, "$Threads" -Function leaf -AsJob -OutFile $traceFile
+            try {
+                if (-not (Wait-Job $job -Timeout 120)) {
+                    $problems.Add('the trace did not end within 120 s; stopped it')
+                    $null = Stop-UTrace $job
+                }
+                $s = $job.Summary
+            }
+            finally { Remove-Job $job -Force -ErrorAction SilentlyContinue }
+            $sent = $s.EventsSent; $filtered = $s.EventsFiltered; $delivered = $s.EventsRecorded; $dropped = $s.EventsDropped
+            $received = (Measure-UTrace -Path $traceFile | Where-Object Function -EQ 'leaf').Calls
+            Remove-Item $traceFile -ErrorAction SilentlyContinue
+            if ("$($s.State)" -ne 'Completed' -or $s.ExitCode -ne 0) { $problems.Add("state $($s.State), exit code $($s.ExitCode)") }
+            if ($sent -ne $N -or $dropped -ne 0 -or $delivered -ne $N -or $received -ne $N) {
+                $problems.Add("EventsSent $sent, EventsRecorded $delivered, EventsDropped $dropped, calls in the file $received; expected $N, $N, 0, $N")
+            }
+        }
+        'utrace-outnull' {
+            $global:LASTEXITCODE = -1
+            $records = & { Start-UTrace -Command $leaf -ArgumentList "$perThread", $file, "$Threads" -Function leaf -Verbose | Out-Null } 4>&1 3>&1
+            $exitCode = $global:LASTEXITCODE
+            $s = Read-VerboseSummary $records $problems
+            if ($exitCode -ne 0) { $problems.Add("exit code $exitCode") }
+            if ($s) {
+                $delivered = $s.Delivered; $dropped = $s.Dropped; $filtered = $s.Filtered
+                if ($s.State -ne 'completed') { $problems.Add("trace $($s.State)") }
+                if ($delivered -ne $N -or $dropped -ne 0) { $problems.Add("delivered $delivered, dropped $dropped; expected $N and 0") }
+            }
+        }
         { $_ -in 'utrace-measure', 'utrace-where' } {
             $global:LASTEXITCODE = -1
             $records = if ($Config -eq 'utrace-measure') {
-                & { Start-UTrace -Command $leaf -ArgumentList "$N", $file -Function leaf -Verbose | Measure-Object } 4>&1 3>&1
+                & { Start-UTrace -Command $leaf -ArgumentList "$perThread", $file, "$Threads" -Function leaf -Verbose | Measure-Object } 4>&1 3>&1
             }
             else {
-                & { Start-UTrace -Command $leaf -ArgumentList "$N", $file -Function leaf -Verbose | Where-Object Duration -gt 1ms } 4>&1 3>&1
+                & { Start-UTrace -Command $leaf -ArgumentList "$perThread", $file, "$Threads" -Function leaf -Verbose | Where-Object Duration -gt 1ms } 4>&1 3>&1
             }
             $exitCode = $global:LASTEXITCODE
             $events = @($records | Where-Object { $_ -is [Utrace.CallEvent] })
@@ -312,9 +439,18 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
 }
 
 # --- run -------------------------------------------------------------------------------------
-$configs = @('untraced', 'floor')
+$configs = @('untraced', 'floor', 'floor-ring')
 if ($bpftrace) { $configs += 'bpftrace' }
-$configs += 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where', 'utrace-retinsn', 'utrace-entryonly', 'utrace-summary'
+$configs += 'utrace-outfile', 'utrace-outnull', 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where', 'utrace-retinsn', 'utrace-entryonly', 'utrace-summary',
+    'utrace-capture', 'utrace-capture-string'
+if ($uftrace) { $configs += 'uftrace' }
+if ($Configuration) {
+    # pwsh -File passes a comma-separated list as one string.
+    $Configuration = @($Configuration -split ',' | ForEach-Object Trim | Where-Object { $_ })
+    $unknown = @($Configuration | Where-Object { $_ -notin $configs })
+    if ($unknown) { throw "Unknown configuration(s): $($unknown -join ', '); known: $($configs -join ', ')" }
+    $configs = $Configuration
+}
 
 $startedAt = Get-Date
 $loadBefore = Get-LoadAverage
@@ -344,12 +480,17 @@ finally { Remove-BenchWorkspace $temp -Keep:$KeepTemp }
 
 # --- report ----------------------------------------------------------------------------------
 $failed = @($results | Where-Object { -not $_.Ok })
-$bpftraceVersion = if ($bpftrace) { (& $bpftrace.Source --version) -join ' ' } else { 'not run' }
+$bpftraceVersion = if ($bpftrace) { (& $bpftrace.Source --version) -join ' ' } else { 'bpftrace not run' }
+$bpftraceVersion += if ($uftrace) { '; ' + "$(& $uftrace.Source --version)" -replace '\s*\(.*$' } else { '; uftrace not run' }
 
 $describe = [ordered]@{
     'untraced'       = 'untraced'
     'floor'          = 'floor: BPF counter, entry + return multi-uprobe links (libbpf loader)'
+    'floor-ring'     = 'bare ring buffer: the floor + a 48-byte record per return, read by the loader'
+    'utrace-outfile' = 'Utrace `-OutFile -AsJob` (every call recorded to a trace file)'
+    'utrace-outnull' = 'Utrace `\| Out-Null`'
     'bpftrace'       = 'bpftrace `count()` on uprobe + uretprobe (perf-event uprobes)'
+    'uftrace'        = 'uftrace `record -P leaf` (patched in the process, no kernel trap)'
     'utrace-job'     = 'Utrace `-AsJob` (job collects every event)'
     'utrace-measure' = 'Utrace `\| Measure-Object`'
     'utrace-min1ms'  = 'Utrace `-MinDuration 1ms -AsJob` (all filtered in the kernel)'
@@ -357,6 +498,8 @@ $describe = [ordered]@{
     'utrace-retinsn' = 'Utrace `-ReturnMode RetInstruction -AsJob` (probe on leaf''s `ret`, single-stepped)'
     'utrace-entryonly' = 'Utrace `-ReturnMode EntryOnly -AsJob` (entry probe only)'
     'utrace-summary' = 'Utrace `-Summary` (aggregated per function in the kernel, no ring buffer)'
+    'utrace-capture' = 'Utrace `-Capture @{ leaf = ''int -> int'' } -AsJob` (argument and return value of every call)'
+    'utrace-capture-string' = 'Utrace `-Capture @{ leaf_string = ''int, string -> int'' } -AsJob` (sleepable entry, reads a 14-byte string)'
 }
 $stats = @{}
 foreach ($config in $configs) {
@@ -374,12 +517,12 @@ $base = if ($stats['untraced']) { $stats['untraced'].Wall.Median } else { $null 
 $floorMedian = if ($stats['floor']) { $stats['floor'].Wall.Median } else { $null }
 
 $md = ConvertTo-ResultMarkdown -Title 'Overhead' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $bpftraceVersion
-$null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop; gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
-$null = $md.AppendLine("- ``leaf`` as objdump shows it (first instruction ``push``, emulated by the kernel):").AppendLine()
+$null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop by each of $Threads thread(s); gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
+$null = $md.AppendLine("- ``leaf`` as objdump shows it ($Variant variant: first instruction ``$(if ($Variant -eq 'Emulated') { 'push' } else { 'lea' })``, $(if ($Variant -eq 'Emulated') { 'emulated' } else { 'single-stepped' }) by the kernel):").AppendLine()
 $null = $md.AppendLine('```')
 foreach ($insn in $leafInstructions) { $null = $md.AppendLine($insn) }
 $null = $md.AppendLine('```').AppendLine()
-$null = $md.AppendLine('ns per call = wall time of the loop / calls: median (min–max) over the successful rounds. Above untraced = median − untraced median. x floor = median / floor median. Above floor = what the tracer costs beyond the least any BPF tracer pays. CPU = the thread''s CPU time per call (CLOCK_THREAD_CPUTIME_ID), which includes the kernel''s uprobe handling; wall above CPU is time the program waited for a CPU.').AppendLine()
+$null = $md.AppendLine('ns per call = wall time of the loop (all threads) / calls: median (min–max) over the successful rounds. Above untraced = median − untraced median. x floor = median / floor median. Above floor = what the tracer costs beyond the least any BPF tracer pays. CPU = the program''s CPU time per call (CLOCK_PROCESS_CPUTIME_ID, over the loop), which includes the kernel''s uprobe handling; wall above CPU is time the program waited for a CPU.').AppendLine()
 $null = $md.AppendLine('| Configuration | Rounds | ns/call | above untraced | x floor | above floor | CPU ns/call |')
 $null = $md.AppendLine('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 foreach ($config in $configs) {

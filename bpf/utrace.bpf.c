@@ -186,10 +186,94 @@ static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 functio
 	e->tid = (__u32)pid_tgid;
 	e->function_id = function_id;
 	e->caller_id = caller;
-	/* Waking the reader per record doubles the cost of a traced call: batch it. */
-	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(e, waiting >= config.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
-	COUNT(sent);
+	/* Waking the reader per record doubles the cost of a traced call: wake it each time this
+	 * CPU has sent another wakeup_bytes. The per-CPU count decides it, which is cheaper than
+	 * asking the ring how much is waiting (a helper call and a cache line the reader writes). */
+	__u32 zero = 0;
+	struct utrace_stats *s = bpf_map_lookup_elem(&stats, &zero);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (s) {
+		__u64 sent_bytes = s->sent++ * sizeof(*e);
+		if ((sent_bytes + sizeof(*e)) / config.wakeup_bytes != sent_bytes / config.wakeup_bytes)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
+	bpf_ringbuf_submit(e, flags);
+}
+
+/* Argument capture (-Capture). Reads a C string where a not-yet-touched page can be faulted in:
+ * only a sleepable program may call it (the verifier refuses it elsewhere). */
+extern int bpf_copy_from_user_str(void *dst, __u32 dst__sz, const void *unsafe_ptr__ign, __u64 flags) __ksym __weak;
+
+/* The C string at `address`, argument `argument` of the call at `depth`; sleepable programs only. */
+static __always_inline void send_string(__u32 tid, __u32 depth, __u32 argument, __u64 address)
+{
+	struct utrace_string *s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		COUNT(captures_lost);
+		return;
+	}
+	s->type = UTRACE_RECORD_STRING;
+	s->tid = tid;
+	s->depth = depth;
+	s->argument = argument;
+	s->truncated = 0;
+	int copied = bpf_copy_from_user_str(s->data, sizeof(s->data), (void *)address, 0);
+	s->length = copied > 0 ? copied - 1 : (copied < 0 ? copied : -14 /* EFAULT */);
+	/* A full buffer is the whole string only if the byte its NUL replaced was one. */
+	if (copied == sizeof(s->data)) {
+		char next = 0;
+		bpf_copy_from_user(&next, 1, (void *)(address + sizeof(s->data) - 1));
+		s->truncated = next != 0;
+	}
+	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+}
+
+/* At the entry of a function with a spec: its argument registers, then (sleepable programs only)
+ * the C strings its spec names, before the call's own record. */
+static __always_inline void send_arguments(struct pt_regs *ctx, __u64 cookie, __u64 pid_tgid, __u32 depth, __u64 start,
+					   int may_fault)
+{
+	__u64 values[UTRACE_MAX_ARGUMENTS] = {
+		PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx),
+		PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx), PT_REGS_PARM6(ctx),
+	};
+	struct utrace_arguments *a = bpf_ringbuf_reserve(&events, sizeof(*a), 0);
+	if (!a) {
+		COUNT(captures_lost);
+		return;
+	}
+	a->type = UTRACE_RECORD_ARGUMENTS;
+	a->tid = (__u32)pid_tgid;
+	a->depth = depth;
+	a->function_id = (__u32)cookie;
+	a->start_ns = start;
+	__builtin_memcpy(a->values, values, sizeof(values));
+	bpf_ringbuf_submit(a, BPF_RB_NO_WAKEUP);
+	if (!may_fault)
+		return;
+	__u32 strings = (cookie >> UTRACE_COOKIE_STRINGS_SHIFT) & ((1u << UTRACE_MAX_ARGUMENTS) - 1);
+	for (__u32 i = 0; i < UTRACE_MAX_ARGUMENTS; i++) {
+		/* A NULL pointer needs no read: the engine sees it in values. */
+		if ((strings & (1u << i)) && values[i])
+			send_string((__u32)pid_tgid, depth, i, values[i]);
+	}
+}
+
+/* Before the record of a call with a return-value spec: rax at its return. */
+static __always_inline void send_return_value(struct pt_regs *ctx, __u64 pid_tgid, struct frame *f, __u32 depth)
+{
+	struct utrace_return_value *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		COUNT(captures_lost);
+		return;
+	}
+	r->type = UTRACE_RECORD_RETURN_VALUE;
+	r->tid = (__u32)pid_tgid;
+	r->depth = depth;
+	r->function_id = f->function_id;
+	r->start_ns = f->start_ns;
+	r->value = PT_REGS_RC(ctx);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline __u32 caller_of(struct thread_stack *st, __u32 depth)
@@ -282,7 +366,8 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 	send_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth - 1, f->start_ns, duration, self);
 }
 
-static __always_inline int on_entry(struct pt_regs *ctx)
+/* may_fault: a sleepable program, which also reads the C-string arguments of a spec. */
+static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!wanted_process(pid_tgid))
@@ -339,6 +424,8 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 		}
 	}
 
+	if ((cookie & UTRACE_COOKIE_ARGUMENTS) && !silent && depth <= config.max_depth)
+		send_arguments(ctx, cookie, pid_tgid, depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH, now, may_fault);
 	if (config.return_mode == UTRACE_RETURN_NONE || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
 		/* Reported now, however deep: a call past the stack's depth is still counted (with
 		 * the depth and caller of the deepest frame kept). */
@@ -367,6 +454,18 @@ static __always_inline int on_entry(struct pt_regs *ctx)
 	return 0;
 }
 
+static __always_inline int on_entry(struct pt_regs *ctx)
+{
+	return on_entry_reading(ctx, 0);
+}
+
+/* The entry of a function whose spec has a C string: a page the program has not touched yet
+ * (read-only data, say) can only be read by faulting it in, which needs a sleepable program. */
+static __always_inline int on_entry_faulting(struct pt_regs *ctx)
+{
+	return on_entry_reading(ctx, 1);
+}
+
 /* The return of a uretprobe (TRAMPOLINE). */
 static __always_inline int on_return(struct pt_regs *ctx)
 {
@@ -382,10 +481,13 @@ static __always_inline int on_return(struct pt_regs *ctx)
 	 * no longer holds the trampoline: the kernel's trampoline code pushed over it.) */
 	__u64 slot = PT_REGS_SP(ctx) - 8;
 	__u32 depth = drop_frames(st, slot, 0, 0);
-	if (depth == 0 || depth > UTRACE_MAX_DEPTH || FRAME(st, depth - 1)->function_id != (__u32)bpf_get_attach_cookie(ctx)) {
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	if (depth == 0 || depth > UTRACE_MAX_DEPTH || FRAME(st, depth - 1)->function_id != (__u32)cookie) {
 		COUNT(unmatched);
 		return 0;
 	}
+	if ((cookie & UTRACE_COOKIE_RETURN_VALUE) && !st->silent)
+		send_return_value(ctx, pid_tgid, FRAME(st, depth - 1), depth - 1);
 	complete_top(st, depth, now, pid_tgid);
 	return 0;
 }
@@ -405,11 +507,13 @@ static __always_inline int on_exit(struct pt_regs *ctx)
 	__u64 slot = PT_REGS_SP(ctx);
 	__u32 depth = drop_frames(st, slot, 0, 0);
 	struct frame *top = FRAME(st, depth - 1);
-	if (depth == 0 || depth > UTRACE_MAX_DEPTH || top->ret_slot != slot ||
-	    top->function_id != (__u32)bpf_get_attach_cookie(ctx)) {
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	if (depth == 0 || depth > UTRACE_MAX_DEPTH || top->ret_slot != slot || top->function_id != (__u32)cookie) {
 		COUNT(unmatched);
 		return 0;
 	}
+	if ((cookie & UTRACE_COOKIE_RETURN_VALUE) && !st->silent)
+		send_return_value(ctx, pid_tgid, top, depth - 1);
 	complete_top(st, depth, now, pid_tgid);
 	return 0;
 }
@@ -564,6 +668,7 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 	SEC(single_section) int utrace_##name(struct pt_regs *ctx) { return handler(ctx); }
 
 PROGRAMS(entry, "uprobe.multi", "uprobe", on_entry)
+PROGRAMS(entryfaulting, "uprobe.multi.s", "uprobe.s", on_entry_faulting)
 PROGRAMS(return, "uretprobe.multi", "uretprobe", on_return)
 PROGRAMS(exit, "uprobe.multi", "uprobe", on_exit)
 PROGRAMS(unwind, "uprobe.multi", "uprobe", on_unwind)

@@ -19,6 +19,9 @@
 
 /* A probe cookie is the function id in its low 32 bits, and these flags above. */
 #define UTRACE_COOKIE_ENTRY_ONLY (1ull << 32) /* no return is probed: report the call at entry */
+#define UTRACE_COOKIE_ARGUMENTS (1ull << 33) /* entry: send the argument registers (utrace_arguments) */
+#define UTRACE_COOKIE_RETURN_VALUE (1ull << 34) /* return or ret instruction: send rax (utrace_return_value) */
+#define UTRACE_COOKIE_STRINGS_SHIFT 40 /* bits 40-45: the arguments that are C strings to read (bit 0 = first) */
 
 /* How calls are seen to end (utrace_config.return_mode). */
 #define UTRACE_RETURN_TRAMPOLINE 0 /* uretprobes: the kernel swaps the return address */
@@ -29,6 +32,9 @@
 #define UTRACE_RECORD_CALL 1  /* struct utrace_event: a call that returned */
 #define UTRACE_RECORD_ENTRY 2 /* struct utrace_event: a call entered, no duration (entry-only) */
 #define UTRACE_RECORD_PATCH 3 /* struct utrace_patch, on the patches ring */
+#define UTRACE_RECORD_ARGUMENTS 4    /* struct utrace_arguments: sent at entry, before its call's record */
+#define UTRACE_RECORD_STRING 5       /* struct utrace_string: follows its utrace_arguments */
+#define UTRACE_RECORD_RETURN_VALUE 6 /* struct utrace_return_value: just before its call's record */
 
 /* One call, written to the events ring when it returns (or, entry-only, when it is entered). */
 struct utrace_event {
@@ -41,6 +47,42 @@ struct utrace_event {
 	__u32 tid;         /* thread id */
 	__u32 function_id; /* index into the engine's function table (the probe's cookie) */
 	__u32 caller_id;   /* function_id of the traced parent, or UTRACE_NO_CALLER */
+};
+
+/* Argument registers of the System V AMD64 ABI: rdi, rsi, rdx, rcx, r8, r9. */
+#define UTRACE_MAX_ARGUMENTS 6
+/* A C string is read up to its NUL or this many bytes, NUL included. */
+#define UTRACE_STRING_BYTES 256
+
+/* A captured call's arguments. The engine pairs it with the call by (tid, depth, start_ns). */
+struct utrace_arguments {
+	__u32 type;        /* UTRACE_RECORD_ARGUMENTS */
+	__u32 tid;
+	__u32 depth;       /* of the call, as its call record will say */
+	__u32 function_id;
+	__u64 start_ns;    /* of the call, as its call record will say */
+	__u64 values[UTRACE_MAX_ARGUMENTS]; /* every argument register, whatever the spec */
+};
+
+/* One C-string argument of the utrace_arguments record before it (same thread). */
+struct utrace_string {
+	__u32 type;      /* UTRACE_RECORD_STRING */
+	__u32 tid;
+	__u32 depth;
+	__u32 argument;  /* 0 = first argument */
+	__s32 length;    /* bytes before the NUL; negative: the errno of the read that failed */
+	__u32 truncated; /* 1 = the string goes on past data's last byte */
+	char data[UTRACE_STRING_BYTES];
+};
+
+/* A captured call's return value (rax at its return). */
+struct utrace_return_value {
+	__u32 type;        /* UTRACE_RECORD_RETURN_VALUE */
+	__u32 tid;
+	__u32 depth;
+	__u32 function_id;
+	__u64 start_ns;
+	__u64 value;
 };
 
 /* Read-only settings, written into .rodata before the object is loaded. */
@@ -106,6 +148,7 @@ struct utrace_stats {
 	__u64 patches;     /* stack patches requested (each stops the process once) */
 	__u64 patch_lost;  /* patches the full patches ring refused: the unwinder met a trampoline */
 	__u64 outermost_ns; /* summary mode: summed durations of outermost calls, the traced time */
+	__u64 captures_lost; /* argument, string and return-value records the full events ring refused */
 };
 
 #endif

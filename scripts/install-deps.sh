@@ -8,6 +8,8 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 . /etc/os-release
 packages=(clang llvm libbpf-dev libelf-dev gcc g++ make sudo sqlite3 python3 binutils)
+# The fleet test runs PowerShell remoting over SSH to a private sshd on the loopback.
+packages+=(openssh-server openssh-client)
 # The flame-graph test opens the SVG in a real browser.
 command -v chromium >/dev/null || packages+=(chromium)
 extra_release=()

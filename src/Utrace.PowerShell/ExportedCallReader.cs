@@ -32,7 +32,9 @@ internal static class ExportedCallReader
             Number<int>("ProcessId"), Number<int>("ThreadId"), Number<int>("Depth"),
             StartOf(Value("Start"), rowNumber), Number<long>("StartNs"), Number<long>("DurationNs"), Number<long>("SelfNs"),
             // A CSV holds "True"/"False", which PowerShell would take as two true strings.
-            bool.Parse(Value("HasDuration").ToString()!));
+            bool.Parse(Value("HasDuration").ToString()!),
+            // Exports made before CallEvents had a ComputerName do not say.
+            row.Properties["ComputerName"]?.Value?.ToString() ?? "");
     }
 
     private static long StartOf(object start, int rowNumber) => start switch

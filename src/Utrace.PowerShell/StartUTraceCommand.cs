@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Management.Automation;
 using Utrace.Native.Bpf;
 using Utrace.Native.Recording;
@@ -58,6 +59,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     /// <summary>Only these threads are traced, filtered in the kernel.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ValidateRange(1, int.MaxValue)]
     public int[]? ThreadId { get; set; }
 
     /// <summary>Stores the TraceSummary of a foreground trace in this variable when the trace ends.</summary>
@@ -81,6 +83,14 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [Parameter]
     public SwitchParameter Summary { get; set; }
 
+    /// <summary>
+    /// Arguments and return values to capture, in the kernel: a hashtable of function wildcard to
+    /// spec, such as @{ fib = 'int -> int'; strlen = 'string -> ulong'; 'send*' = 'int, ptr, ulong' }.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public IDictionary? Capture { get; set; }
+
     /// <summary>Multi-uprobe links (default where the kernel has them) or one uprobe per function.</summary>
     [Parameter]
     public AttachMode AttachMode { get; set; } = AttachMode.Auto;
@@ -95,8 +105,12 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     protected override void ProcessRecord()
     {
         var progress = new ProgressReporter(ParameterSetName == ProcessSet ? $"process {ProcessId}" : Command, WriteProgress, Thread.CurrentThread);
-        if (StartSession(progress) is not { } session)
+        var output = ProgramOutputRelay.IsNeeded(Host) ? new ProgramOutputRelay(MyInvocation.MyCommand.Name) : null;
+        if (StartSession(progress, output) is not { } session)
+        {
+            output?.Flush(WriteInformation);   // what the launcher said before it failed
             return;
+        }
         foreach (var warning in session.Warnings)
             WriteWarning(warning);
         WriteVerbose($"Trace {session.Id}: {session.Functions.Count} functions of process {session.ProcessId} ({session.Command}).");
@@ -105,6 +119,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         {
             var job = new UTraceJob(session);
             progress.Redirect(job.Progress.Add);
+            output?.Redirect(job.Information);
             JobRepository.Add(job);
             job.Begin();
             WriteObject(job);
@@ -119,9 +134,9 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
                 if (session.TryRead(out var e, ProgressIntervalMs, _stopping.Token))
                     WriteObject(e);
                 else
-                    progress.Flush();
+                    FlushFromOtherThreads(progress, output);
             }
-            progress.Flush();
+            FlushFromOtherThreads(progress, output);
         }
         catch (OperationCanceledException)
         {
@@ -131,6 +146,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         {
             session.Dispose();
         }
+        output?.Flush(WriteInformation);
         if (!_stopping.IsCancellationRequested)
             WriteObject(session.FunctionSummaries, enumerateCollection: true);
         Report(session.Summary);
@@ -142,7 +158,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     /// Launches or attaches; null when ShouldProcess said no, or after a non-terminating error, so
     /// that one process that cannot be traced does not end a pipeline of many.
     /// </summary>
-    private TraceSession? StartSession(ProgressReporter progress)
+    private TraceSession? StartSession(ProgressReporter progress, ProgramOutputRelay? output)
     {
         TraceFileWriter? recording = null;
         try
@@ -158,7 +174,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
                 if (!ShouldProcess($"process {ProcessId} ({catalog.ExecutableName})", "Attach probes"))
                     return null;
                 recording = outFile is null ? null : TraceFileWriter.Create(outFile);
-                return TraceSession.Attach(ProcessId, Options(progress, recording, runAs), catalog);
+                return TraceSession.Attach(ProcessId, Options(progress, recording, runAs, output), catalog);
             }
             var target = LaunchTarget.Resolve(Command, ArgumentList, CurrentDirectory, ProgramPath);
             if (target.InterpreterNote is { } note)
@@ -167,7 +183,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
                 return null;
             var launchCatalog = target.LoadCatalog();
             recording = outFile is null ? null : TraceFileWriter.Create(outFile);
-            return TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, Options(progress, recording, runAs), launchCatalog);
+            return TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, Options(progress, recording, runAs, output), launchCatalog);
         }
         catch (UtraceException ex)
         {
@@ -187,7 +203,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         }
     }
 
-    private TraceOptions Options(ProgressReporter progress, TraceFileWriter? recording, UserAccount? runAs) => new()
+    private TraceOptions Options(ProgressReporter progress, TraceFileWriter? recording, UserAccount? runAs, ProgramOutputRelay? output) => new()
     {
         Progress = progress,
         Selection = BuildSelection(),
@@ -197,12 +213,47 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         AttachMode = AttachMode,
         ReturnMode = ReturnMode,
         RunAs = runAs,
+        ProgramOutput = output is null ? null : output.Add,
         Recording = recording,
         StreamEvents = recording is null || PassThru,
         SummaryOnly = Summary,
+        Captures = CaptureRules(),
     };
 
+    /// <exception cref="UtraceException">A pattern or a spec is not valid.</exception>
+    private CaptureRule[]? CaptureRules()
+    {
+        if (Capture is null)
+            return null;
+        var rules = new List<CaptureRule>();
+        foreach (DictionaryEntry entry in Capture)
+        {
+            var pattern = LanguagePrimitives.ConvertTo<string>(entry.Key);
+            var text = LanguagePrimitives.ConvertTo<string>(entry.Value) ?? "";
+            CaptureSpec spec;
+            try
+            {
+                spec = CaptureSpec.Parse(text);
+            }
+            catch (FormatException ex)
+            {
+                throw new UtraceException(TraceErrorKind.InvalidArgument, $"-Capture {pattern}: {ex.Message}", CaptureSpec.Syntax, text,
+                    inner: ex, errorId: "InvalidCaptureSpec");
+            }
+            var wildcard = Compile(pattern, nameof(Capture));
+            rules.Add(new CaptureRule(pattern, wildcard.IsMatch, spec));
+        }
+        return rules.ToArray();
+    }
+
     protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Writes what the engine's threads reported: progress, and the program's output in a remote session.</summary>
+    private void FlushFromOtherThreads(ProgressReporter progress, ProgramOutputRelay? output)
+    {
+        progress.Flush();
+        output?.Flush(WriteInformation);
+    }
 
     private void Report(TraceSummary summary)
     {
@@ -212,6 +263,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             $"{summary.EventsRecorded} recorded, {summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
         if (SummaryText.Drops(summary) is { } drops)
             WriteWarning(drops);
+        if (SummaryText.CapturesLost(summary) is { } capturesLost)
+            WriteWarning(capturesLost);
         if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)
             return;
         SessionState.PSVariable.Set("global:LASTEXITCODE", code);

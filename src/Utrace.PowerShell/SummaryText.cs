@@ -19,4 +19,10 @@ internal static class SummaryText
             reasons.Add($"{summary.DroppedUnread} arrived after the pipeline stopped reading");
         return $"{summary.EventsDropped} calls were not reported: {string.Join("; ", reasons)}.";
     }
+
+    /// <summary>Captured values the ring buffer refused (-Capture), with what to do about it; null when none.</summary>
+    public static string? CapturesLost(TraceSummary summary) => summary.CapturesLost == 0
+        ? null
+        : $"{summary.CapturesLost} captured arguments, strings or return values found the ring buffer full: their calls are reported " +
+          "without them (a string as unreadable). Capture fewer functions, or filter in the kernel with -MinDuration or -MaxDepth.";
 }

@@ -79,6 +79,8 @@ public sealed class UTraceJob : Job
         var summary = _session.Summary;
         if (SummaryText.Drops(summary) is { } drops)
             Warning.Add(new WarningRecord(drops));
+        if (SummaryText.CapturesLost(summary) is { } capturesLost)
+            Warning.Add(new WarningRecord(capturesLost));
         if (_session.RecordingFailure is { } failure)
             Error.Add(ErrorRecords.From(failure, "RecordingFailed"));
         SetJobState(summary.State switch

@@ -72,7 +72,7 @@ public abstract class UTraceSelectionCommandBase : PSCmdlet
     }
 
     // WildcardPattern checks its syntax only on the first match: try one now, before anything runs.
-    private static WildcardPattern Compile(string pattern, string parameterName)
+    internal static WildcardPattern Compile(string pattern, string parameterName)
     {
         var compiled = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
         try

@@ -15,7 +15,21 @@ for (let i = 0; i < table.numRows; i++) {
     const name = functions[ids.get(i)].name;
     calls[name] = (calls[name] ?? 0) + 1;
 }
+// A trace with -Capture (format 1.1): the captured values of each row that has any.
+const captured = [];
+const [args, strings, returns] = ['arguments', 'argument_strings', 'return_value'].map(name => table.getChild(name));
+for (let i = 0; args && i < table.numRows; i++) {
+    if (args.get(i) === null && returns.get(i) === null)
+        continue;
+    captured.push({
+        function: functions[ids.get(i)].name,
+        arguments: args.get(i) === null ? null : Array.from(args.get(i), value => value.toString()),
+        strings: strings.get(i) === null ? null : Array.from(strings.get(i)),
+        returnValue: returns.get(i)?.toString() ?? null,
+    });
+}
 console.log(JSON.stringify({
+    captured,
     rows: table.numRows,
     durationSum: durationSum.toString(),
     calls,

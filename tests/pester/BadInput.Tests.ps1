@@ -14,14 +14,6 @@ BeforeAll {
         useradd --system --no-create-home --shell /bin/sh --groups users $user
         $createdUser = $true
     }
-
-    # Runs a script block and returns the error record it ends with.
-    function Get-ErrorRecord([scriptblock] $Script) {
-        # Start-UTrace reports a failure as a non-terminating error (a pipeline goes on): stop on it here.
-        $ErrorActionPreference = 'Stop'
-        try { & $Script } catch { return $_ }
-        throw 'The command did not fail.'
-    }
 }
 
 AfterAll {
@@ -151,6 +143,35 @@ Describe 'A script given to -Command' -Skip:$noBpf {
         $interpreter = readlink -f /bin/sh
         $null = Start-UTrace -Command $script -WarningVariable warnings -WarningAction SilentlyContinue
         $warnings[0].Message | Should -Be "$script is a script: $interpreter, its interpreter, is what is traced."
+    }
+}
+
+Describe 'A script whose interpreter does not exist' {
+    It 'is a NotFound error that names the interpreter and targets the script' {
+        $orphan = Join-Path $TestDrive 'orphan.sh'
+        Set-Content $orphan "#!/nonexistent/shell`nexit 0"
+        chmod +x $orphan
+        $err = Get-ErrorRecord { Start-UTrace -Command $orphan }
+        $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err.FullyQualifiedErrorId | Should -Be 'InterpreterNotFound,Utrace.PowerShell.StartUTraceCommand'
+        $err.TargetObject | Should -Be $orphan
+        $err.Exception.Message | Should -Be "'$orphan' is a script for '/nonexistent/shell', which is not an executable file."
+    }
+}
+
+Describe 'Filter values that cannot be' {
+    It '-MinDuration <Value> is refused at binding, with why' -ForEach @(
+        @{ Value = '-1ms'; Message = '*-1.000 ms is negative, and a duration cannot be*' }
+        @{ Value = 5; Message = '*5 is a bare number, and a duration needs a unit*' }
+    ) {
+        $err = Get-ErrorRecord { Start-UTrace -Command "$bin/fib 3" -MinDuration $Value }
+        $err.FullyQualifiedErrorId | Should -Be 'ParameterArgumentTransformationError,Utrace.PowerShell.StartUTraceCommand'
+        $err.Exception.Message | Should -BeLike $Message
+    }
+
+    It '-ThreadId 0 is refused at binding: no thread has id 0' {
+        $err = Get-ErrorRecord { Start-UTrace -Command "$bin/fib 3" -ThreadId 0 }
+        $err.FullyQualifiedErrorId | Should -Be 'ParameterArgumentValidationError,Utrace.PowerShell.StartUTraceCommand'
     }
 }
 

@@ -43,3 +43,11 @@ function Get-StartupFunctionName([string] $Directory) {
     nm --defined-only $program | Where-Object { $_ -match '^[0-9a-f]+ [tTW] (\S+)$' } | ForEach-Object { $Matches[1] } |
         Where-Object { $_ -ne 'main' }
 }
+
+# Runs a script block and returns the error record it ends with.
+function Get-ErrorRecord([scriptblock] $Script) {
+    # Start-UTrace reports a failure as a non-terminating error (a pipeline goes on): stop on it here.
+    $ErrorActionPreference = 'Stop'
+    try { & $Script } catch { return $_ }
+    throw 'The command did not fail.'
+}

@@ -16,6 +16,7 @@
     Input = "request`nrequest`nrequest`n"
     Programs = @(
         @{ Label = 'fib 10'; Name = 'fib'; Arguments = @('10'); Output = "fib(10) = 55`n"; Calls = @{ fib = 177; main = 1 } }
+        @{ Label = 'strings'; Name = 'strings'; Output = "first page mapped before strlen: no`n327 bytes in 5 strings, 7`n"; Calls = @{ is_null = 2; main = 1 } }
         @{ Label = 'chain'; Name = 'chain'; Output = ''; ExitCode = 3; Calls = @{ a = 1; b = 1; c = 1; main = 1 } }
         @{ Label = 'libcalls'; Name = 'libcalls'; Output = "hello`nbye`n"; Calls = @{ make = 3; main = 1 } }
         # threads.c adds to its sum without a lock: the total it prints can differ, even untraced.

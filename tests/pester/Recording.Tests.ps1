@@ -79,7 +79,7 @@ Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
             $trace.Origin.ProcessIds | Should -Be @($summary.ProcessId)
             $trace.Origin.HostName | Should -Be ([Environment]::MachineName)
             $trace.Origin.KernelRelease | Should -Be (uname -r)
-            $trace.FormatVersion | Should -Be ([version]'1.0')
+            $trace.FormatVersion | Should -Be ([version]'1.1')
             $trace.Context.Functions.Name | Should -Contain 'fib'
             ($trace.Context.Functions | Where-Object Name -EQ 'fib').Path | Should -Be "$Bin/fib"
             $trace.Context.StartTime | Should -BeGreaterOrEqual $summary.StartTime.ToUniversalTime().AddSeconds(-1)
@@ -270,7 +270,7 @@ Describe 'A reader nobody here wrote' -Skip:$noBpf {
         $seen.rows | Should -Be $events.Count
         [long]$seen.durationSum | Should -Be ($events | Measure-Object DurationNs -Sum).Sum
         $seen.calls.work | Should -Be 4000
-        $seen.formatVersion | Should -Be '1.0'
+        $seen.formatVersion | Should -Be '1.1'
         $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64'
     }
 }

@@ -93,14 +93,18 @@ Describe 'Measure-UTrace' -Skip:$noBpf {
         ($threads | Measure-UTrace | Where-Object Function -EQ 'work').Calls | Should -Be 4000
     }
 
-    It 'gives the same summary for CallEvents read back with Import-Clixml' {
+    It 'gives the same summary for CallEvents read back with Import-Clixml, and for bags of their properties' {
         $file = Join-Path $TestDrive 'fib.clixml'
         $fib | Export-Clixml -Path $file
         $back = Import-Clixml -Path $file
-        $back[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.Utrace.CallEvent'
+        $back[0] | Should -BeOfType Utrace.CallEvent
+        # What SSH remoting delivers (tests/pester/Fleet.Tests.ps1): properties, no CallEvent behind them.
+        $bags = $fib | Select-Object *
+        $bags[0].PSObject.BaseObject | Should -BeOfType System.Management.Automation.PSCustomObject
         $properties = 'Function', 'Module', 'ThreadId', 'Calls', 'Total', 'Self', 'Average', 'Min', 'Max', 'TotalPercent', 'SelfPercent'
-        ($back | Measure-UTrace | Select-Object $properties | ConvertTo-Csv) -join "`n" |
-            Should -Be (($fib | Measure-UTrace | Select-Object $properties | ConvertTo-Csv) -join "`n")
+        $expected = ($fib | Measure-UTrace | Select-Object $properties | ConvertTo-Csv) -join "`n"
+        ($back | Measure-UTrace | Select-Object $properties | ConvertTo-Csv) -join "`n" | Should -Be $expected
+        ($bags | Measure-UTrace | Select-Object $properties | ConvertTo-Csv) -join "`n" | Should -Be $expected
     }
 
     It 'refuses what is not a CallEvent with a clear error, and goes on' {

@@ -17,6 +17,67 @@ internal enum RecordType : uint
     /// <summary>A stack patch, on the patches ring.</summary>
     [AbiConstant("UTRACE_RECORD_PATCH")]
     Patch = 3,
+    /// <summary>A captured call's argument registers: an <see cref="ArgumentsRecord"/>, sent at entry.</summary>
+    [AbiConstant("UTRACE_RECORD_ARGUMENTS")]
+    Arguments = 4,
+    /// <summary>A C-string argument of the arguments record before it: a <see cref="StringRecord"/>.</summary>
+    [AbiConstant("UTRACE_RECORD_STRING")]
+    String = 5,
+    /// <summary>A captured call's return value: a <see cref="ReturnValueRecord"/>, just before the call's record.</summary>
+    [AbiConstant("UTRACE_RECORD_RETURN_VALUE")]
+    ReturnValue = 6,
+}
+
+/// <summary>struct utrace_arguments: the argument registers of a call whose function has a capture spec.</summary>
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_arguments")]
+internal struct ArgumentsRecord
+{
+    public RecordType Type;
+    public uint Tid;
+    public uint Depth;
+    public uint FunctionId;
+    public ulong StartNs;
+    public ArgumentValues Values;
+}
+
+/// <summary>utrace_arguments' values[UTRACE_MAX_ARGUMENTS]: rdi, rsi, rdx, rcx, r8, r9.</summary>
+[InlineArray(Abi.MaxArguments)]
+internal struct ArgumentValues
+{
+    private ulong _first;
+}
+
+/// <summary>struct utrace_string: one C-string argument, read in the kernel.</summary>
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_string")]
+internal struct StringRecord
+{
+    public RecordType Type;
+    public uint Tid;
+    public uint Depth;
+    public uint Argument;
+    /// <summary>Bytes before the NUL; negative: the errno of the read that failed.</summary>
+    public int Length;
+    public uint Truncated;
+    public StringBytes Data;
+}
+
+/// <summary>utrace_string's data[UTRACE_STRING_BYTES].</summary>
+[InlineArray(Abi.StringBytes)]
+internal struct StringBytes
+{
+    private byte _first;
+}
+
+/// <summary>struct utrace_return_value: rax at the return of a call whose function has a return spec.</summary>
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_return_value")]
+internal struct ReturnValueRecord
+{
+    public RecordType Type;
+    public uint Tid;
+    public uint Depth;
+    public uint FunctionId;
+    public ulong StartNs;
+    public ulong Value;
 }
 
 /// <summary>struct utrace_event: one call.</summary>
@@ -97,6 +158,7 @@ internal struct StatsRecord
     public ulong Patches;
     public ulong PatchLost;
     public ulong OutermostNs;
+    public ulong CapturesLost;
 }
 
 /// <summary>struct utrace_patch_write: one return-address slot to write.</summary>
@@ -153,4 +215,24 @@ internal static class Abi
     /// <summary>UTRACE_COOKIE_ENTRY_ONLY: the function has no return probe; report it at entry.</summary>
     [AbiConstant("UTRACE_COOKIE_ENTRY_ONLY")]
     public const ulong CookieEntryOnly = 1UL << 32;
+
+    /// <summary>UTRACE_COOKIE_ARGUMENTS: the entry sends the argument registers.</summary>
+    [AbiConstant("UTRACE_COOKIE_ARGUMENTS")]
+    public const ulong CookieArguments = 1UL << 33;
+
+    /// <summary>UTRACE_COOKIE_RETURN_VALUE: the return (or ret instruction) sends rax.</summary>
+    [AbiConstant("UTRACE_COOKIE_RETURN_VALUE")]
+    public const ulong CookieReturnValue = 1UL << 34;
+
+    /// <summary>UTRACE_COOKIE_STRINGS_SHIFT: where the mask of C-string arguments starts in a cookie.</summary>
+    [AbiConstant("UTRACE_COOKIE_STRINGS_SHIFT")]
+    public const int CookieStringsShift = 40;
+
+    /// <summary>UTRACE_MAX_ARGUMENTS: the argument registers of the System V AMD64 ABI.</summary>
+    [AbiConstant("UTRACE_MAX_ARGUMENTS")]
+    public const int MaxArguments = 6;
+
+    /// <summary>UTRACE_STRING_BYTES: a C string is read up to this many bytes, NUL included.</summary>
+    [AbiConstant("UTRACE_STRING_BYTES")]
+    public const int StringBytes = 256;
 }

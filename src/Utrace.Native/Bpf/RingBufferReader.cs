@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Utrace.Native.SafeHandles;
 
@@ -9,47 +7,76 @@ namespace Utrace.Native.Bpf;
 internal interface IRecordSink
 {
     void OnEvent(in EventRecord record);
+
+    /// <summary>A capture record (arguments, a string, a return value), which comes before its call's record.</summary>
+    void OnCapture(ReadOnlySpan<byte> record);
+
+    /// <summary>A pass over the ring has ended: no more records until the next wake-up or poll.</summary>
+    void OnRecordsRead();
 }
 
 /// <summary>
 /// Reads records from the BPF ring buffer on a background thread and hands each one
 /// to a sink. The BPF side wakes the reader only once enough data is waiting, so the thread
 /// also polls on a short timeout; that bounds how late a quiet trace shows its events. An
-/// eventfd in the ring buffer's epoll set wakes the thread at once when the trace stops.
+/// eventfd in the epoll set wakes the thread at once when the trace stops.
+/// The ring is mapped and read here, not through libbpf's ring_buffer__consume: that one calls
+/// back through a function pointer per record and publishes the consumer position after every
+/// record, a cache line the BPF program reads on every reserve; this reader publishes it once
+/// per batch of records.
 /// </summary>
 internal sealed unsafe class RingBufferReader : IDisposable
 {
     /// <summary>Longest wait before records that did not wake the reader are read anyway.</summary>
     public const int PollIntervalMs = 50;
 
-    private readonly SafeRingBufferHandle _ring;
+    // The kernel's record header (linux/bpf.h): a 32-bit length with two flag bits, then 4 bytes of page offset.
+    private const uint BusyBit = 1u << 31;
+    private const uint DiscardBit = 1u << 30;
+    private const int HeaderBytes = 8;
+    // Records read before the space they held is handed back to the kernel.
+    private const int ReleaseEvery = 64;
+
+    private readonly SafeMappedMemoryHandle _consumerPage;
+    private readonly SafeMappedMemoryHandle _producerAndData;
+    private readonly SafeFileHandle _epoll;
     private readonly SafeFileHandle _wake;
     private readonly IRecordSink _sink;
     private readonly Thread _thread;
-    private GCHandle _self;
+    private readonly ulong* _consumerPosition;
+    private readonly ulong* _producerPosition;
+    private readonly byte* _data;
+    private readonly ulong _mask;
     private volatile bool _stopping;
     private Exception? _failure;
 
-    public RingBufferReader(int mapFd, IRecordSink sink)
+    /// <param name="mapFd">The BPF_MAP_TYPE_RINGBUF map.</param>
+    /// <param name="ringBytes">Its size (max_entries): a power of two, a multiple of the page size.</param>
+    /// <param name="sink">Takes each call record, on the reader thread.</param>
+    public RingBufferReader(int mapFd, int ringBytes, IRecordSink sink)
     {
         _sink = sink;
-        _self = GCHandle.Alloc(this);
-        _ring = Interop.Libbpf.RingBufferNew(mapFd, &OnSample, GCHandle.ToIntPtr(_self), IntPtr.Zero);
-        if (_ring.IsInvalid)
-        {
-            var errno = Interop.LastErrno;
-            _self.Free();
-            throw Interop.BpfError(errno, "Opening the event ring buffer");
-        }
+        var page = (nuint)Environment.SystemPageSize;
+        // The kernel maps the data twice in a row, so a record that wraps reads as one piece.
+        var dataMapping = page + 2 * (nuint)ringBytes;
+        _consumerPage = new(Interop.Libc.Mmap(IntPtr.Zero, page, Interop.Libc.PROT_READ | Interop.Libc.PROT_WRITE, Interop.Libc.MAP_SHARED, mapFd, 0), page);
+        _producerAndData = new(Interop.Libc.Mmap(IntPtr.Zero, dataMapping, Interop.Libc.PROT_READ, Interop.Libc.MAP_SHARED, mapFd, (long)page), dataMapping);
+        _epoll = Interop.Libc.EpollCreate(Interop.Libc.EPOLL_CLOEXEC);
         _wake = Interop.Libc.EventFd(0, Interop.Libc.EFD_CLOEXEC | Interop.Libc.EFD_NONBLOCK);
-        // libbpf takes an epoll event's data as a ring index: 0 makes the wake-up read ring 0, harmlessly.
-        var wakeUp = new Interop.Libc.EpollEvent { Events = Interop.Libc.EPOLLIN, Data = 0 };
-        if (_wake.IsInvalid || Interop.Libc.EpollCtl(Interop.Libbpf.RingBufferEpollFd(_ring), Interop.Libc.EPOLL_CTL_ADD, _wake, ref wakeUp) != 0)
+        var readable = new Interop.Libc.EpollEvent { Events = Interop.Libc.EPOLLIN };
+        using var ring = new SafeFileHandle(mapFd, ownsHandle: false);
+        if (_consumerPage.IsInvalid || _producerAndData.IsInvalid || _epoll.IsInvalid || _wake.IsInvalid ||
+            Interop.Libc.EpollCtl(_epoll, Interop.Libc.EPOLL_CTL_ADD, ring, ref readable) != 0 ||
+            Interop.Libc.EpollCtl(_epoll, Interop.Libc.EPOLL_CTL_ADD, _wake, ref readable) != 0)
         {
             var errno = Interop.LastErrno;
             Dispose();
-            throw Interop.BpfError(errno, "Setting up the ring buffer's wake-up");
+            throw Interop.BpfError(errno, "Mapping the event ring buffer");
         }
+        _consumerPosition = (ulong*)_consumerPage.DangerousGetHandle();
+        _producerPosition = (ulong*)_producerAndData.DangerousGetHandle();
+        _data = (byte*)_producerAndData.DangerousGetHandle() + page;
+        _mask = (ulong)ringBytes - 1;
         _thread = new Thread(Run) { IsBackground = true, Name = "utrace ring buffer" };
     }
 
@@ -66,10 +93,10 @@ internal sealed unsafe class RingBufferReader : IDisposable
     public void Dispose()
     {
         StopThread();
-        _ring.Dispose();
+        _producerAndData?.Dispose();
+        _consumerPage?.Dispose();
+        _epoll?.Dispose();
         _wake?.Dispose();
-        if (_self.IsAllocated)
-            _self.Free();
     }
 
     // Also called from the constructor's failure path, before the thread exists.
@@ -87,15 +114,14 @@ internal sealed unsafe class RingBufferReader : IDisposable
     {
         try
         {
-            while (!_stopping && _failure is null)
+            Interop.Libc.EpollEvent ready;
+            while (!_stopping)
             {
-                // A failing sink also makes the poll fail; its own exception is the one to keep.
-                if (Interop.Libbpf.RingBufferPoll(_ring, PollIntervalMs) < 0 && _failure is null && Interop.LastErrno != 4 /* EINTR */)
-                    throw Interop.BpfError(Interop.LastErrno, "Polling the event ring buffer");
-                Interop.Libbpf.RingBufferConsume(_ring);
+                if (Interop.Libc.EpollWait(_epoll, &ready, 1, PollIntervalMs) < 0 && Interop.LastErrno != 4 /* EINTR */)
+                    throw Interop.BpfError(Interop.LastErrno, "Waiting on the event ring buffer");
+                Consume();
             }
-            if (_failure is null)
-                Interop.Libbpf.RingBufferConsume(_ring);
+            Consume();
         }
         catch (Exception ex)
         {
@@ -103,22 +129,51 @@ internal sealed unsafe class RingBufferReader : IDisposable
         }
     }
 
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static int OnSample(IntPtr context, IntPtr data, nuint size)
+    private void Consume()
     {
-        var reader = (RingBufferReader)GCHandle.FromIntPtr(context).Target!;
+        ReadCommitted();
+        _sink.OnRecordsRead();
+    }
+
+    // Reads every committed record, in order, up to the first one still being written.
+    private void ReadCommitted()
+    {
+        var consumer = Volatile.Read(ref *_consumerPosition);
+        var unreleased = 0;
         try
         {
-            // Every record starts with its type (bpf/utrace.h).
-            if (size >= (nuint)sizeof(EventRecord) && *(RecordType*)data is RecordType.Call or RecordType.Entry)
-                reader._sink.OnEvent(in *(EventRecord*)data);
-            return 0;
+            for (var producer = Volatile.Read(ref *_producerPosition); consumer < producer; producer = Volatile.Read(ref *_producerPosition))
+            {
+                while (consumer < producer)
+                {
+                    var header = _data + (consumer & _mask);
+                    var length = Volatile.Read(ref *(uint*)header);
+                    if ((length & BusyBit) != 0)
+                        return;
+                    var size = length & ~(BusyBit | DiscardBit);
+                    consumer += (size + HeaderBytes + 7) & ~7ul;
+                    if ((length & DiscardBit) == 0)
+                        Deliver(header + HeaderBytes, size);
+                    if (++unreleased == ReleaseEvery)
+                    {
+                        Volatile.Write(ref *_consumerPosition, consumer);
+                        unreleased = 0;
+                    }
+                }
+            }
         }
-        catch (Exception ex)
+        finally
         {
-            // An exception must not cross into libbpf: stop consuming and report it on StopAndDrain.
-            reader._failure = ex;
-            return -1;
+            Volatile.Write(ref *_consumerPosition, consumer);
         }
+    }
+
+    private void Deliver(byte* record, uint size)
+    {
+        // Every record starts with its type (bpf/utrace.h).
+        if (size >= (uint)sizeof(EventRecord) && *(RecordType*)record is RecordType.Call or RecordType.Entry)
+            _sink.OnEvent(in *(EventRecord*)record);
+        else if (size >= sizeof(RecordType) && *(RecordType*)record is RecordType.Arguments or RecordType.String or RecordType.ReturnValue)
+            _sink.OnCapture(new ReadOnlySpan<byte>(record, (int)size));
     }
 }

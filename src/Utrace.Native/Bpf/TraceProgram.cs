@@ -18,6 +18,8 @@ public enum AttachMode
 internal enum ProbeKind
 {
     Entry,
+    /// <summary>A sleepable entry, for functions whose capture spec reads C strings (it can fault pages in).</summary>
+    EntryFaulting,
     /// <summary>A uretprobe (return mode Trampoline).</summary>
     Return,
     /// <summary>On a ret or tail-call jmp instruction (return mode Instruction).</summary>
@@ -70,7 +72,7 @@ internal sealed class TraceProgram : IDisposable
     /// Opens, configures and loads the object; <paramref name="mode"/> must not be Auto, and
     /// <paramref name="ringBufferBytes"/> must be a power of two of at least a page.
     /// </summary>
-    public static unsafe TraceProgram Load(in TraceConfig config, AttachMode mode, int ringBufferBytes, int functionCount)
+    public static unsafe TraceProgram Load(in TraceConfig config, AttachMode mode, int ringBufferBytes, int functionCount, bool readsStrings)
     {
         LibbpfLog.Install();
         var bytes = ObjectBytes.Value;
@@ -98,13 +100,16 @@ internal sealed class TraceProgram : IDisposable
                     ProbeKind.Return => config.ReturnMode == KernelReturnMode.Trampoline,
                     ProbeKind.Exit => config.ReturnMode == KernelReturnMode.Instruction,
                     ProbeKind.Unwind => config.ProtectUnwind != 0,
+                    ProbeKind.EntryFaulting => readsStrings,
                     _ => true,
                 };
                 SetAutoload(obj, ProgramName(kind, AttachMode.MultiLink), wanted && mode == AttachMode.MultiLink);
                 SetAutoload(obj, ProgramName(kind, AttachMode.PerFunction), wanted && mode == AttachMode.PerFunction);
             }
             if (Interop.Libbpf.ObjectLoad(obj) != 0)
-                throw Interop.BpfError(Interop.LastErrno, "Loading the BPF programs");
+                throw Interop.BpfError(Interop.LastErrno, readsStrings
+                    ? "Loading the BPF programs (capturing a C string needs a sleepable uprobe program and the kfunc bpf_copy_from_user_str: Linux 6.12 or later)"
+                    : "Loading the BPF programs");
             return new TraceProgram(obj, mode);
         }
         catch
@@ -222,6 +227,7 @@ internal sealed class TraceProgram : IDisposable
             total.Patches += s.Patches;
             total.PatchLost += s.PatchLost;
             total.OutermostNs += s.OutermostNs;
+            total.CapturesLost += s.CapturesLost;
         }
         return total;
     }

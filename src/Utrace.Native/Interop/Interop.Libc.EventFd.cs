@@ -9,6 +9,7 @@ internal static partial class Interop
     {
         internal const int EFD_NONBLOCK = 0x800;
         internal const int EFD_CLOEXEC = 0x80000;
+        internal const int EPOLL_CLOEXEC = 0x80000;
         internal const int EPOLL_CTL_ADD = 1;
         internal const uint EPOLLIN = 0x1;
 
@@ -23,8 +24,14 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "eventfd", SetLastError = true)]
         internal static partial SafeFileHandle EventFd(uint initialValue, int flags);
 
+        [LibraryImport(Libraries.Libc, EntryPoint = "epoll_create1", SetLastError = true)]
+        internal static partial SafeFileHandle EpollCreate(int flags);
+
         [LibraryImport(Libraries.Libc, EntryPoint = "epoll_ctl", SetLastError = true)]
-        internal static partial int EpollCtl(int epollFd, int operation, SafeFileHandle fd, ref EpollEvent epollEvent);
+        internal static partial int EpollCtl(SafeFileHandle epollFd, int operation, SafeFileHandle fd, ref EpollEvent epollEvent);
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "epoll_wait", SetLastError = true)]
+        internal static unsafe partial int EpollWait(SafeFileHandle epollFd, EpollEvent* events, int maxEvents, int timeoutMs);
 
         [LibraryImport(Libraries.Libc, EntryPoint = "write", SetLastError = true)]
         internal static unsafe partial nint Write(SafeFileHandle fd, void* buffer, nuint count);

@@ -10,11 +10,12 @@ public sealed class CallEvent
     private readonly ulong _startMonotonicNs;
     private readonly int _functionId;
     private readonly int _callerId;
+    private readonly CapturedCall? _captured;
 
-    internal CallEvent(TraceContext context, in EventRecord record)
+    internal CallEvent(TraceContext context, in EventRecord record, CapturedCall? captured = null)
         : this(context, (int)record.FunctionId, record.CallerId == EventRecord.NoCaller ? -1 : (int)record.CallerId,
             (int)record.Pid, (int)record.Tid, (int)record.Depth, record.StartNs, (long)record.DurationNs, (long)record.SelfNs,
-            hasDuration: record.Type == RecordType.Call)
+            hasDuration: record.Type == RecordType.Call, captured)
     {
     }
 
@@ -23,9 +24,11 @@ public sealed class CallEvent
     /// index <see cref="TraceContext.Functions"/> (caller -1 = outermost call), and the start is
     /// CLOCK_MONOTONIC in ns, like <see cref="TraceContext.StartMonotonicNs"/>. An event without a
     /// duration (<paramref name="hasDuration"/> false) was reported at the call's entry.
+    /// <paramref name="captured"/> holds its arguments and return value, typed by the function's
+    /// spec in <see cref="TraceContext.Captures"/>.
     /// </summary>
     public CallEvent(TraceContext context, int functionId, int callerId, int processId, int threadId, int depth,
-        ulong startMonotonicNs, long durationNs, long selfNs, bool hasDuration = true)
+        ulong startMonotonicNs, long durationNs, long selfNs, bool hasDuration = true, CapturedCall? captured = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         if ((uint)functionId >= (uint)context.Functions.Count)
@@ -42,6 +45,7 @@ public sealed class CallEvent
         DurationNs = durationNs;
         SelfNs = selfNs;
         HasDuration = hasDuration;
+        _captured = captured;
     }
 
 
@@ -65,6 +69,9 @@ public sealed class CallEvent
 
     public int ProcessId { get; }
     public int ThreadId { get; }
+
+    /// <summary>The machine the call ran on, by its host name (PowerShell's name for it, as on remoting output).</summary>
+    public string ComputerName => _context.HostName;
 
     /// <summary>0 for the outermost traced call of the thread.</summary>
     public int Depth { get; }
@@ -91,6 +98,21 @@ public sealed class CallEvent
     /// function such as setjmp that must not get a return probe); Duration is then zero.
     /// </summary>
     public bool HasDuration { get; }
+
+    /// <summary>What the kernel captured of this call, untyped (what a trace file stores), or null.</summary>
+    internal CapturedCall? Captured => _captured;
+
+    /// <summary>
+    /// The arguments captured by the function's -Capture spec, typed by it (index 0 = first
+    /// argument); null when the function has no argument spec.
+    /// </summary>
+    public CallArguments? Arguments => _captured is { } captured ? _context.CaptureOf(_functionId)?.ArgumentsOf(captured) : null;
+
+    /// <summary>
+    /// The return value captured by the function's -Capture spec, typed by it; null when the spec
+    /// has none, or the return was not seen (entry-only tracing, or a tail call under RetInstruction).
+    /// </summary>
+    public object? ReturnValue => _captured is { } captured ? _context.CaptureOf(_functionId)?.ReturnValueOf(captured) : null;
 
     public override string ToString() => $"{Function} {Duration}";
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Apache.Arrow;
+using Apache.Arrow.Types;
 using Utrace.Native.Bpf;
 
 namespace Utrace.Native.Recording;
@@ -23,7 +24,8 @@ internal sealed class BatchEncoder
 
     public BatchEncoder(Schema schema) => _schema = schema;
 
-    public RecordBatch Encode(ReadOnlySpan<EventRecord> records)
+    /// <summary>The batch of <paramref name="records"/>; with the capture columns when the schema has them.</summary>
+    public RecordBatch Encode(ReadOnlySpan<EventRecord> records, ReadOnlySpan<CapturedCall?> captured)
     {
         var n = records.Length;
         var functionIds = MemoryMarshal.Cast<byte, int>(_functionIds.AsSpan());
@@ -58,7 +60,7 @@ internal sealed class BatchEncoder
             durations[i] = (long)r.DurationNs;
             selfTimes[i] = (long)r.SelfNs;
         }
-        IArrowArray[] columns =
+        List<IArrowArray> columns =
         [
             new Int32Array(Buffer(_functionIds, n * sizeof(int)), ArrowBuffer.Empty, n, 0, 0),
             new Int32Array(Buffer(_callerIds, n * sizeof(int)), Buffer(_callerValid, validBytes), n, outermost, 0),
@@ -69,7 +71,42 @@ internal sealed class BatchEncoder
             new Int64Array(Buffer(_durations, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
             new Int64Array(Buffer(_selfTimes, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
         ];
+        if (_schema.FieldsList.Count > columns.Count)
+            columns.AddRange(CaptureColumns(captured));
         return new RecordBatch(_schema, columns, n);
+    }
+
+    /// <summary>The columns of TraceFileFormat.CaptureFields; a rare path (captured calls only), so Arrow's builders do.</summary>
+    private static IArrowArray[] CaptureColumns(ReadOnlySpan<CapturedCall?> captured)
+    {
+        var arguments = new ListArray.Builder(UInt64Type.Default);
+        var argumentValues = (UInt64Array.Builder)arguments.ValueBuilder;
+        var strings = new ListArray.Builder(StringType.Default);
+        var stringValues = (StringArray.Builder)strings.ValueBuilder;
+        var returnValues = new UInt64Array.Builder();
+        foreach (var call in captured)
+        {
+            AppendList(arguments, call?.Registers, register => argumentValues.Append(register));
+            AppendList(strings, call?.Strings, text => stringValues.Append(text));
+            if (call?.ReturnValue is { } value)
+                returnValues.Append(value);
+            else
+                returnValues.AppendNull();
+        }
+        return [arguments.Build(), strings.Build(), returnValues.Build()];
+    }
+
+    /// <summary>One row of a list column: null when <paramref name="items"/> is.</summary>
+    private static void AppendList<T>(ListArray.Builder list, IReadOnlyList<T>? items, Action<T> appendItem)
+    {
+        if (items is null)
+        {
+            list.AppendNull();
+            return;
+        }
+        list.Append();
+        foreach (var item in items)
+            appendItem(item);
     }
 
     private static ArrowBuffer Buffer(byte[] bytes, int length) => new(bytes.AsMemory(0, length));

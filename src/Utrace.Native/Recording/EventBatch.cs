@@ -20,6 +20,9 @@ internal sealed class EventBatch
 
     public int Length { get; private set; }
 
+    /// <summary>The record batch itself, for columns a trace has only sometimes (captures).</summary>
+    public RecordBatch Source { get; private set; } = null!;
+
     public ReadOnlySpan<int> FunctionIds => _functionIds!.Values;
     public ReadOnlySpan<int> CallerIds => _callerIds.AsSpan(0, Length);
     public ReadOnlySpan<int> ProcessIds => _processIds!.Values;
@@ -36,6 +39,7 @@ internal sealed class EventBatch
     /// </summary>
     public int? Load(RecordBatch batch, int[] columns, int functionCount)
     {
+        Source = batch;
         Length = batch.Length;
         _functionIds = (Int32Array)batch.Column(columns[0]);
         var callers = (Int32Array)batch.Column(columns[1]);

@@ -8,6 +8,7 @@ internal sealed class EventChunk
     public const int Capacity = 16_384;
 
     private readonly EventRecord[] _records = new EventRecord[Capacity];
+    private readonly CapturedCall?[] _captured = new CapturedCall?[Capacity];
 
     public int Count { get; private set; }
 
@@ -15,7 +16,18 @@ internal sealed class EventChunk
 
     public ReadOnlySpan<EventRecord> Records => _records.AsSpan(0, Count);
 
-    public void Add(in EventRecord record) => _records[Count++] = record;
+    /// <summary>What was captured of each record's call, or null; parallel to <see cref="Records"/>.</summary>
+    public ReadOnlySpan<CapturedCall?> Captured => _captured.AsSpan(0, Count);
 
-    public void Clear() => Count = 0;
+    public void Add(in EventRecord record, CapturedCall? captured)
+    {
+        _captured[Count] = captured;
+        _records[Count++] = record;
+    }
+
+    public void Clear()
+    {
+        _captured.AsSpan(0, Count).Clear();
+        Count = 0;
+    }
 }

@@ -11,8 +11,11 @@ internal interface IEventSink
     /// <summary>Called once, when the trace's function table and clock are known, before any event.</summary>
     void Begin(TraceContext context, TraceOrigin origin);
 
-    /// <summary>Called on the ring-buffer reader thread for every record: must not block for long.</summary>
-    void OnEvent(in EventRecord record);
+    /// <summary>
+    /// Called on the ring-buffer reader thread for every record, with what was captured of the call
+    /// (-Capture) or null: must not block for long.
+    /// </summary>
+    void OnEvent(in EventRecord record, CapturedCall? captured = null);
 
     /// <summary>Called after the last event: finishes and closes; never throws (a failure is kept for the summary).</summary>
     void Complete();

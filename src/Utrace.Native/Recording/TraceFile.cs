@@ -23,10 +23,11 @@ public sealed class TraceFile : IDisposable
     private readonly FileStream _stream;
     private readonly ArrowStreamReader _reader;
     private readonly int[] _columns;
+    private readonly int[]? _captureColumns;
     private bool _read;
 
     private TraceFile(string path, FileStream stream, ArrowStreamReader reader, Version version,
-        TraceContext context, TraceOrigin origin, int[] columns)
+        TraceContext context, TraceOrigin origin, int[] columns, int[]? captureColumns)
     {
         Path = path;
         _stream = stream;
@@ -35,6 +36,7 @@ public sealed class TraceFile : IDisposable
         Context = context;
         Origin = origin;
         _columns = columns;
+        _captureColumns = captureColumns;
     }
 
     public string Path { get; }
@@ -109,8 +111,12 @@ public sealed class TraceFile : IDisposable
                 var starts = batch.StartsMonotonicNs;
                 var durations = batch.DurationsNs;
                 var selfTimes = batch.SelfTimesNs;
+                var captures = _captureColumns is null ? null : new CaptureColumns(batch.Source, _captureColumns);
                 for (var i = 0; i < n; i++)
-                    events[i] = new CallEvent(Context, functionIds[i], callerIds[i], processIds[i], threadIds[i], depths[i], starts[i], durations[i], selfTimes[i]);
+                {
+                    events[i] = new CallEvent(Context, functionIds[i], callerIds[i], processIds[i], threadIds[i], depths[i], starts[i], durations[i], selfTimes[i],
+                        captured: captures?.At(i));
+                }
                 foreach (var e in events)
                     yield return e;
             }
@@ -214,7 +220,7 @@ public sealed class TraceFile : IDisposable
                     "Update Utrace to read it.", path);
             var columns = FindColumns(path, schema);
             var (context, origin) = ReadMetadata(path, metadata);
-            return new TraceFile(path, stream, reader, version, context, origin, columns);
+            return new TraceFile(path, stream, reader, version, context, origin, columns, FindCaptureColumns(path, schema));
         }
         catch
         {
@@ -245,12 +251,49 @@ public sealed class TraceFile : IDisposable
         }).ToArray();
     }
 
+    /// <summary>The capture columns (format 1.1, a trace with -Capture), or null when the file has none.</summary>
+    private static int[]? FindCaptureColumns(string path, Schema schema)
+    {
+        var indexes = TraceFileFormat.CaptureFields.Select(field => schema.GetFieldIndex(field.Name, StringComparer.Ordinal)).ToArray();
+        if (indexes.All(index => index < 0))
+            return null;
+        for (var i = 0; i < indexes.Length; i++)
+        {
+            var expected = TraceFileFormat.CaptureFields[i];
+            if (indexes[i] < 0 || schema.GetFieldByIndex(indexes[i]).DataType.ToString() != expected.DataType.ToString())
+                throw Invalid(path, $"its capture column '{expected.Name}' is missing or not a {expected.DataType}");
+        }
+        return indexes;
+    }
+
+    /// <summary>A batch's capture columns, read row by row into CapturedCalls.</summary>
+    private sealed class CaptureColumns(RecordBatch batch, int[] columns)
+    {
+        private readonly ListArray _arguments = (ListArray)batch.Column(columns[0]);
+        private readonly ListArray _strings = (ListArray)batch.Column(columns[1]);
+        private readonly UInt64Array _returnValues = (UInt64Array)batch.Column(columns[2]);
+
+        public CapturedCall? At(int row)
+        {
+            if (_arguments.IsNull(row) && _strings.IsNull(row) && _returnValues.IsNull(row))
+                return null;
+            var registers = _arguments.IsNull(row) ? null : ((UInt64Array)_arguments.GetSlicedValues(row)).Values.ToArray();
+            string?[]? strings = null;
+            if (!_strings.IsNull(row))
+            {
+                var texts = (StringArray)_strings.GetSlicedValues(row);
+                strings = Enumerable.Range(0, texts.Length).Select(i => texts.GetString(i)).ToArray();
+            }
+            return new CapturedCall(registers, strings, _returnValues.GetValue(row));
+        }
+    }
+
     private static (TraceContext, TraceOrigin) ReadMetadata(string path, IReadOnlyDictionary<string, string> metadata)
     {
         string Get(string key) => metadata.TryGetValue(key, out var value) ? value : throw Invalid(path, $"its metadata has no {key}");
         try
         {
-            var functions = TraceFileFormat.ParseFunctions(Get(TraceFileFormat.FunctionsKey));
+            var (functions, captures) = TraceFileFormat.ParseFunctions(Get(TraceFileFormat.FunctionsKey));
             var startMonotonicNs = ulong.Parse(Get(TraceFileFormat.StartMonotonicNsKey), CultureInfo.InvariantCulture);
             var startTime = DateTime.Parse(Get(TraceFileFormat.StartTimeKey), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
             var origin = new TraceOrigin
@@ -260,7 +303,7 @@ public sealed class TraceFile : IDisposable
                 HostName = Get(TraceFileFormat.HostNameKey),
                 KernelRelease = Get(TraceFileFormat.KernelReleaseKey),
             };
-            return (new TraceContext(functions, startMonotonicNs, startTime), origin);
+            return (new TraceContext(functions, startMonotonicNs, startTime, captures) { HostName = origin.HostName }, origin);
         }
         catch (Exception ex) when (ex is JsonException or FormatException or OverflowException)
         {

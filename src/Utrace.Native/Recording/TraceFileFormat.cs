@@ -14,7 +14,7 @@ namespace Utrace.Native.Recording;
 internal static class TraceFileFormat
 {
     /// <summary>Written into every file; a reader refuses a newer major version.</summary>
-    public static readonly Version Version = new(1, 0);
+    public static readonly Version Version = new(1, 1);
 
     public const string FunctionId = "function_id";
     public const string CallerId = "caller_id";
@@ -24,6 +24,11 @@ internal static class TraceFileFormat
     public const string StartNs = "start_ns";
     public const string DurationNs = "duration_ns";
     public const string SelfNs = "self_ns";
+
+    // Since 1.1, only in traces with -Capture.
+    public const string Arguments = "arguments";
+    public const string ArgumentStrings = "argument_strings";
+    public const string ReturnValue = "return_value";
 
     public const string VersionKey = "utrace.format_version";
     public const string FunctionsKey = "utrace.functions";
@@ -42,7 +47,7 @@ internal static class TraceFileFormat
         var metadata = new Dictionary<string, string>
         {
             [VersionKey] = Version.ToString(2),
-            [FunctionsKey] = JsonSerializer.Serialize(context.Functions.Select(FunctionRecord.From), JsonOptions),
+            [FunctionsKey] = JsonSerializer.Serialize(context.Functions.Select((f, id) => FunctionRecord.From(f, context.CaptureOf(id))), JsonOptions),
             [StartMonotonicNsKey] = context.StartMonotonicNs.ToString(CultureInfo.InvariantCulture),
             [StartTimeKey] = context.StartTime.ToString("O", CultureInfo.InvariantCulture),
             [CommandKey] = origin.Command,
@@ -50,7 +55,7 @@ internal static class TraceFileFormat
             [HostNameKey] = origin.HostName,
             [KernelReleaseKey] = origin.KernelRelease,
         };
-        Field[] fields =
+        List<Field> fields =
         [
             new(FunctionId, Int32Type.Default, nullable: false),
             new(CallerId, Int32Type.Default, nullable: true),
@@ -61,12 +66,38 @@ internal static class TraceFileFormat
             new(DurationNs, Int64Type.Default, nullable: false),
             new(SelfNs, Int64Type.Default, nullable: false),
         ];
+        if (context.Captures is not null)
+            fields.AddRange(CaptureFields);
         return new Schema(fields, metadata);
     }
 
-    public static IReadOnlyList<FunctionInfo> ParseFunctions(string json) =>
-        (JsonSerializer.Deserialize<FunctionRecord[]>(json, JsonOptions) ?? throw new JsonException("The function table is null."))
-            .Select(f => f.ToFunctionInfo()).ToArray();
+    /// <summary>What a trace with -Capture adds to each row (a CapturedCall): null where nothing was captured.</summary>
+    public static readonly Field[] CaptureFields =
+    [
+        new(Arguments, new ListType(new Field("item", UInt64Type.Default, nullable: false)), nullable: true),
+        new(ArgumentStrings, new ListType(new Field("item", StringType.Default, nullable: true)), nullable: true),
+        new(ReturnValue, UInt64Type.Default, nullable: true),
+    ];
+
+    /// <summary>The function table, and each function's capture spec when any has one (else null).</summary>
+    public static (IReadOnlyList<FunctionInfo> Functions, IReadOnlyList<CaptureSpec?>? Captures) ParseFunctions(string json)
+    {
+        var records = JsonSerializer.Deserialize<FunctionRecord[]>(json, JsonOptions) ?? throw new JsonException("The function table is null.");
+        var captures = records.Select(f => f.Capture is null ? null : ParseCapture(f.Capture)).ToArray();
+        return (records.Select(f => f.ToFunctionInfo()).ToArray(), captures.Any(c => c is not null) ? captures : null);
+    }
+
+    private static CaptureSpec ParseCapture(string spec)
+    {
+        try
+        {
+            return CaptureSpec.Parse(spec);
+        }
+        catch (FormatException ex)
+        {
+            throw new JsonException(ex.Message, ex);
+        }
+    }
 
     public static IReadOnlyList<int> ParseProcessIds(string json) =>
         JsonSerializer.Deserialize<int[]>(json) ?? throw new JsonException("The process id list is null.");
@@ -77,10 +108,12 @@ internal static class TraceFileFormat
         Converters = { new JsonStringEnumConverter() },
     };
 
-    /// <summary>One function of the table, as its JSON object: snake_case keys, kind as a name.</summary>
-    private sealed record FunctionRecord(string Name, string RawName, string Module, FunctionKind Kind, ulong Offset, ulong Size, string Path)
+    /// <summary>One function of the table, as its JSON object: snake_case keys, kind as a name, capture (1.1) only when set.</summary>
+    private sealed record FunctionRecord(string Name, string RawName, string Module, FunctionKind Kind, ulong Offset, ulong Size, string Path,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Capture = null)
     {
-        public static FunctionRecord From(FunctionInfo f) => new(f.Name, f.RawName, f.Module, f.Kind, f.Offset, f.Size, f.Path);
+        public static FunctionRecord From(FunctionInfo f, CaptureSpec? capture) =>
+            new(f.Name, f.RawName, f.Module, f.Kind, f.Offset, f.Size, f.Path, capture?.ToString());
 
         public FunctionInfo ToFunctionInfo() => new(Name, RawName, Module, Kind, Offset, Size, Path);
     }

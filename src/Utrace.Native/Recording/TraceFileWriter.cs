@@ -125,7 +125,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         _thread.Start();
     }
 
-    void IEventSink.OnEvent(in EventRecord record)
+    void IEventSink.OnEvent(in EventRecord record, CapturedCall? captured)
     {
         if (_failure is not null)
         {
@@ -134,7 +134,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         }
         lock (_gate)
         {
-            _filling.Add(record);
+            _filling.Add(record, captured);
             if (_filling.IsFull && !TryHandOffFilling(wait: !_dropWhenBehind))
             {
                 Interlocked.Add(ref _dropped, _filling.Count);
@@ -242,7 +242,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         }
         try
         {
-            _arrow!.WriteRecordBatch(_encoder!.Encode(chunk.Records));
+            _arrow!.WriteRecordBatch(_encoder!.Encode(chunk.Records, chunk.Captured));
             AppendPending();
             Interlocked.Add(ref _written, chunk.Count);
         }

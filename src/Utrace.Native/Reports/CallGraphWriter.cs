@@ -76,10 +76,10 @@ internal sealed class CallGraphWriter
         for (var i = 0; i < calls.Count; i++)
         {
             var call = calls[i];
-            while (open.Count > 0 && open.Peek().Depth >= call.Depth)
+            while (open.Count > 0 && !Encloses(open.Peek(), call))
                 lines.Add(Closer(open.Pop()));
             var indent = new string(' ', 2 * call.Depth);
-            if (i + 1 < calls.Count && calls[i + 1].Depth > call.Depth)
+            if (i + 1 < calls.Count && Encloses(call, calls[i + 1]))
             {
                 lines.Add($"{Prefix(call.StartNs, null)}[{call.ThreadId,6}] | {indent}{Called(call.Function)} {{");
                 open.Push(call);
@@ -93,6 +93,11 @@ internal sealed class CallGraphWriter
             lines.Add(Closer(open.Pop()));
         return lines;
     }
+
+    // Deeper and, when the outer call was timed, started before it returned: a call whose caller
+    // never returned (exit() called in main) is not shown inside the call before it.
+    private static bool Encloses(in CallSample outer, in CallSample inner) =>
+        inner.Depth > outer.Depth && (outer.DurationNs == 0 || inner.StartNs < outer.StartNs + outer.DurationNs);
 
     private string Closer(in CallSample call) =>
         $"{Prefix(call.StartNs + call.DurationNs, call.DurationNs)}[{call.ThreadId,6}] | {new string(' ', 2 * call.Depth)}}} /* {call.Function} */";

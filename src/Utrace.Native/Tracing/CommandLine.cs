@@ -100,6 +100,9 @@ public static class CommandLine
         var interpreter = words[0];
         if (Path.GetFileName(interpreter) == "env" && words.Length > 1 && !words[1].StartsWith('-'))
             interpreter = ResolveProgram(words[1], workingDirectory, searchPath);
+        else if (!IsExecutableFile(interpreter))
+            throw new UtraceException(TraceErrorKind.NotFound, $"'{path}' is a script for '{interpreter}', which is not an executable file.",
+                "Install that interpreter, or fix the script's #! line.", path, errorId: "InterpreterNotFound");
         return ExecutedBinary(interpreter, workingDirectory, searchPath);
     }
 

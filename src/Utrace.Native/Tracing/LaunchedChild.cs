@@ -5,7 +5,8 @@ namespace Utrace.Native.Tracing;
 
 /// <summary>
 /// A command started through bpf/utrace-launch: the child waits, with its final pid, until the
-/// probes are attached, then execs the program. It shares the console's stdin, stdout and stderr.
+/// probes are attached, then execs the program. It shares the console's stdin, stdout and stderr,
+/// unless its output is captured line by line (then its stdin is empty).
 /// </summary>
 internal sealed class LaunchedChild : IDisposable
 {
@@ -26,9 +27,13 @@ internal sealed class LaunchedChild : IDisposable
 
     public Task WaitForExitAsync() => _process.WaitForExitAsync();
 
-    /// <summary>Starts the launcher, as <paramref name="runAs"/> when given, and waits until it is ready.</summary>
+    /// <summary>
+    /// Starts the launcher, as <paramref name="runAs"/> when given, and waits until it is ready;
+    /// with <paramref name="output"/>, the program's stdout and stderr lines go there.
+    /// </summary>
     /// <exception cref="UtraceException">The launcher is missing, or could not become the user, or the user may not run the program.</exception>
-    public static LaunchedChild Start(string program, string argv0, IReadOnlyList<string> arguments, string workingDirectory, UserAccount? runAs)
+    public static LaunchedChild Start(string program, string argv0, IReadOnlyList<string> arguments, string workingDirectory, UserAccount? runAs,
+        Action<ProgramOutputLine>? output = null)
     {
         var launcher = HelperProgram.Locate(LauncherName, "launcher");
         var info = new ProcessStartInfo(launcher) { UseShellExecute = false, WorkingDirectory = workingDirectory };
@@ -46,7 +51,11 @@ internal sealed class LaunchedChild : IDisposable
         info.ArgumentList.Add(argv0);
         foreach (var argument in arguments)
             info.ArgumentList.Add(argument);
+        if (output is not null)
+            info.RedirectStandardInput = info.RedirectStandardOutput = info.RedirectStandardError = true;
         var child = new LaunchedChild(Process.Start(info)!);
+        if (output is not null)
+            child.Capture(output);
         try
         {
             child.WaitUntilReady(program, runAs);
@@ -58,6 +67,16 @@ internal sealed class LaunchedChild : IDisposable
             child.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Closes the program's stdin and hands its output on; WaitForExitAsync then also waits for the last line.</summary>
+    private void Capture(Action<ProgramOutputLine> output)
+    {
+        _process.StandardInput.Close();
+        _process.OutputDataReceived += (_, line) => { if (line.Data is not null) output(new ProgramOutputLine(line.Data, IsError: false)); };
+        _process.ErrorDataReceived += (_, line) => { if (line.Data is not null) output(new ProgramOutputLine(line.Data, IsError: true)); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
     }
 
     /// <summary>Lets the child exec the program.</summary>

@@ -30,7 +30,8 @@ internal sealed class ProbePlan
     /// <summary>Functions left without probes, by id, with the reason.</summary>
     public IReadOnlyDictionary<int, string> Unprobeable { get; }
 
-    public static ProbePlan Build(IReadOnlyList<FunctionInfo> functions, ReturnMode mode)
+    /// <summary>The plan; <paramref name="captures"/> (by function id, may be null) adds capture flags to the cookies.</summary>
+    public static ProbePlan Build(IReadOnlyList<FunctionInfo> functions, ReturnMode mode, IReadOnlyList<CaptureSpec?>? captures = null)
     {
         var sites = new List<ProbeSite>(functions.Count * 2);
         var unprobeable = new Dictionary<int, string>();
@@ -46,7 +47,8 @@ internal sealed class ProbePlan
                     unprobeable[id] = reason;
                     continue;
                 }
-                var cookie = (ulong)id;
+                var spec = captures?[id];
+                var cookie = (uint)id | CaptureFlags(spec);
                 switch (mode)
                 {
                     case ReturnMode.Uretprobe when ReturnPolicy.MustNotReturnProbe(function.RawName):
@@ -61,10 +63,12 @@ internal sealed class ProbePlan
                         if (exits is null || exits.Count == 0 || exits.Contains(0UL))
                             cookie |= Abi.CookieEntryOnly;
                         else
-                            sites.AddRange(exits.Select(exit => new ProbeSite(ProbeKind.Exit, function.Path, function.Offset + exit, cookie)));
+                            sites.AddRange(exits.Select(exit => new ProbeSite(ProbeKind.Exit, function.Path, function.Offset + exit,
+                                IsReturn(code, exit) ? cookie : cookie & ~Abi.CookieReturnValue)));
                         break;
                 }
-                sites.Add(new ProbeSite(ProbeKind.Entry, function.Path, function.Offset, cookie));
+                // Reading a string may need to fault its page in, which only a sleepable program can.
+                sites.Add(new ProbeSite(spec?.ReadsStrings == true ? ProbeKind.EntryFaulting : ProbeKind.Entry, function.Path, function.Offset, cookie));
             }
         }
         finally
@@ -73,6 +77,31 @@ internal sealed class ProbePlan
                 file.Dispose();
         }
         return new ProbePlan(sites, unprobeable);
+    }
+
+    /// <summary>The cookie flags that make the BPF programs send what <paramref name="spec"/> captures.</summary>
+    private static ulong CaptureFlags(CaptureSpec? spec)
+    {
+        if (spec is null)
+            return 0;
+        var flags = spec.Returns is null ? 0 : Abi.CookieReturnValue;
+        if (spec.Arguments.Any(type => type != CaptureType.Skip))
+            flags |= Abi.CookieArguments;
+        for (var i = 0; i < spec.Arguments.Count; i++)
+        {
+            if (spec.Arguments[i] == CaptureType.String)
+                flags |= 1UL << (Abi.CookieStringsShift + i);
+        }
+        return flags;
+    }
+
+    /// <summary>True for a ret (rax holds the return value there), false for a tail-call jmp (the callee's rax is yet to come).</summary>
+    private static bool IsReturn(byte[] code, ulong site)
+    {
+        var i = (int)site;
+        while (i < code.Length && code[i] is 0xf2 or 0xf3) // bnd, rep
+            i++;
+        return i < code.Length && code[i] is 0xc3 or 0xc2;
     }
 
     private static byte[] ReadCode(Dictionary<string, FileStream> files, FunctionInfo function, ulong length)

@@ -122,7 +122,7 @@ internal sealed class ProbeSet : IDisposable
         // The unwinder hooks are what keep exceptions alive: never trace without them.
         if (site.Kind == ProbeKind.Unwind)
             throw ex;
-        _refused.TryAdd(site.FunctionId, site.Kind == ProbeKind.Entry
+        _refused.TryAdd(site.FunctionId, site.Kind is ProbeKind.Entry or ProbeKind.EntryFaulting
             ? "the kernel refused to probe its first instruction"
             : $"the kernel refused to probe its instruction at 0x{site.Offset:x}");
     }

@@ -29,10 +29,26 @@ public sealed class TraceOptions
     /// </summary>
     public bool SummaryOnly { get; init; }
 
+    /// <summary>
+    /// Arguments and return values to capture, by function: every rule must match a traced
+    /// function, and rules that match the same function must give the same spec.
+    /// </summary>
+    public IReadOnlyList<CaptureRule>? Captures { get; init; }
+
     /// <summary>The user a launched command runs as; null: the tracer's own user.</summary>
     public UserAccount? RunAs { get; init; }
 
-    /// <summary>Events held for a slow consumer before the reader stops emptying the ring buffer.</summary>
+    /// <summary>
+    /// Receives, on a thread of its own, each line a launched program writes to stdout or stderr;
+    /// the program's stdin is then empty. Null: the program shares the tracer's stdin, stdout and
+    /// stderr, which a remote session's PowerShell must not do (they carry the remoting protocol).
+    /// </summary>
+    public Action<ProgramOutputLine>? ProgramOutput { get; init; }
+
+    /// <summary>
+    /// Events held for a slow consumer before the reader stops emptying the ring buffer; they are
+    /// queued in batches of 256, so this is rounded down to whole batches (at least one).
+    /// </summary>
     public int QueueCapacity { get; init; } = 1 << 20;
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using Utrace.Native.Bpf;
+using Utrace.Native.Capture;
 using Utrace.Native.Recording;
 using Utrace.Native.Reports;
 
@@ -20,7 +21,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
 
     private readonly object _finishLock = new();
     private readonly TraceOptions _options;
-    private readonly BlockingCollection<CallEvent> _queue;
+    // Events go to the consumer in batches: one queue operation per batch, not per event.
+    private const int BatchSize = 256;
+    private readonly BlockingCollection<ArraySegment<CallEvent>> _queue;
     private readonly IEventSink? _recorder;
     private readonly CancellationTokenSource _consumerGone = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,7 +39,12 @@ public sealed class TraceSession : IDisposable, IRecordSink
     private TimeSpan _attachTime;
     private long _delivered;
     private long _droppedByConsumer;
+    private CallEvent[] _filling = new CallEvent[BatchSize]; // the reader thread's
+    private int _filled;
+    private ArraySegment<CallEvent> _reading = ArraySegment<CallEvent>.Empty; // the consumer's
+    private int _readIndex;
     private TraceSummary? _summary;
+    private CaptureJoiner? _captures;
 
     private TraceSession(int processId, string command, TraceOptions options, IReadOnlyList<FunctionInfo> functions)
     {
@@ -45,7 +53,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         Command = command;
         Functions = functions;
         _options = options;
-        _queue = new BlockingCollection<CallEvent>(options.QueueCapacity);
+        _queue = new BlockingCollection<ArraySegment<CallEvent>>(Math.Max(1, options.QueueCapacity / BatchSize));
         _recorder = options.Recording;
     }
 
@@ -80,7 +88,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var session = new TraceSession(0, string.Join(' ', argv), options, functions);
         try
         {
-            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs);
+            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs, options.ProgramOutput);
             session.ProcessId = session._child.ProcessId;
             session.AttachProbes(catalog);
             session._child.Release();
@@ -139,18 +147,26 @@ public sealed class TraceSession : IDisposable, IRecordSink
 
     /// <summary>
     /// The next event, waiting up to <paramref name="millisecondsTimeout"/>; false on time-out or
-    /// once the trace has ended and every event was read (<see cref="IsDrained"/>).
+    /// once the trace has ended and every event was read (<see cref="IsDrained"/>). One consumer at a time.
     /// </summary>
     public bool TryRead([NotNullWhen(true)] out CallEvent? e, int millisecondsTimeout, CancellationToken cancellation)
     {
-        if (!_queue.TryTake(out e, millisecondsTimeout, cancellation))
-            return false;
+        if (_readIndex >= _reading.Count)
+        {
+            if (!_queue.TryTake(out _reading, millisecondsTimeout, cancellation))
+            {
+                e = null;
+                return false;
+            }
+            _readIndex = 0;
+        }
+        e = _reading[_readIndex++];
         Interlocked.Increment(ref _delivered);
         return true;
     }
 
     /// <summary>True once the trace has ended and every event has been read.</summary>
-    public bool IsDrained => _queue.IsCompleted;
+    public bool IsDrained => _queue.IsCompleted && _readIndex >= _reading.Count;
 
     /// <summary>Ends the trace: a launched program is terminated, probes are detached, the stream completes.</summary>
     public TraceSummary Stop()
@@ -204,13 +220,14 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _ => KernelReturnMode.Trampoline,
             },
         };
-        var plan = ProbePlan.Build(Functions, _returnMode);
-        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, Functions.Count);
+        var captures = ResolveCaptures(warnings);
+        var plan = ProbePlan.Build(Functions, _returnMode, captures);
+        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, Functions.Count, readsStrings: captures?.Any(c => c?.ReadsStrings == true) == true);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
-        _context = TraceContext.StartingNow(Functions);
+        _context = TraceContext.StartingNow(Functions, captures);
         _recorder?.Begin(_context, TraceOrigin.Here(Command, ProcessId));
-        _reader = new RingBufferReader(_program.EventsMapFd, this);
+        _reader = new RingBufferReader(_program.EventsMapFd, _options.RingBufferBytes, this);
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
         if (config.ProtectUnwind != 0)
@@ -223,6 +240,21 @@ public sealed class TraceSession : IDisposable, IRecordSink
         Warnings = warnings;
         _reader.Start();
         _attachTime = clock.Elapsed;
+    }
+
+    /// <summary>Each function's capture spec (-Capture), or null when nothing is captured.</summary>
+    private CaptureSpec?[]? ResolveCaptures(List<string> warnings)
+    {
+        if (_options.Captures is not { Count: > 0 } rules)
+            return null;
+        if (_options.SummaryOnly)
+            throw new UtraceException(TraceErrorKind.InvalidArgument, "-Summary sends no calls, so it has nothing to capture arguments of.",
+                "Leave out -Capture, or -Summary.", rules[0].Pattern, errorId: "CaptureWithSummary");
+        var captures = CaptureRule.Resolve(rules, Functions);
+        _captures = new CaptureJoiner();
+        if (_returnMode == ReturnMode.EntryOnly && captures.Any(c => c?.Returns is not null))
+            warnings.Add("Return values are not captured: calls are reported at their entry (-ReturnMode EntryOnly), before they return.");
+        return captures;
     }
 
     private ReturnMode ResolveReturnMode(FunctionCatalog catalog, List<string> warnings)
@@ -247,10 +279,13 @@ public sealed class TraceSession : IDisposable, IRecordSink
         return $"{leftOut.Count} function(s) cannot be probed and are not traced: {string.Join("; ", named)}{more}.";
     }
 
+    void IRecordSink.OnCapture(ReadOnlySpan<byte> record) => _captures?.Add(record);
+
     // The hot path: runs on the reader thread for every record.
     void IRecordSink.OnEvent(in EventRecord record)
     {
-        _recorder?.OnEvent(record);
+        var captured = _captures?.Take(record);
+        _recorder?.OnEvent(record, captured);
         if (!_options.StreamEvents)
             return;
         if (_consumerGone.IsCancellationRequested)
@@ -258,16 +293,32 @@ public sealed class TraceSession : IDisposable, IRecordSink
             _droppedByConsumer++;
             return;
         }
-        var e = new CallEvent(_context!, record);
-        if (_queue.TryAdd(e))
+        _filling[_filled++] = new CallEvent(_context!, record, captured);
+        if (_filled == BatchSize)
+            HandOverBatch();
+    }
+
+    // After each pass over the ring: what was read goes to the consumer now, however few.
+    void IRecordSink.OnRecordsRead()
+    {
+        if (_filled > 0)
+            HandOverBatch();
+    }
+
+    private void HandOverBatch()
+    {
+        var batch = new ArraySegment<CallEvent>(_filling, 0, _filled);
+        _filling = new CallEvent[BatchSize];
+        _filled = 0;
+        if (_queue.TryAdd(batch))
             return;
         try
         {
-            _queue.Add(e, _consumerGone.Token);
+            _queue.Add(batch, _consumerGone.Token);
         }
         catch (OperationCanceledException)
         {
-            _droppedByConsumer++;
+            _droppedByConsumer += batch.Count;
         }
     }
 
@@ -351,6 +402,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         DroppedUnread = _droppedByConsumer,
         DroppedUnwritten = DroppedUnwritten,
         EventsFiltered = (long)stats.Filtered,
+        CapturesLost = (long)stats.CapturesLost,
         AttachTime = _attachTime,
         DetachTime = detachTime,
         StartTime = _startTime,

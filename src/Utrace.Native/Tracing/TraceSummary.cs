@@ -53,6 +53,11 @@ public sealed record TraceSummary
     public long DroppedUnwritten { get; init; }
     /// <summary>Calls the kernel dropped on purpose: -MinDuration and -MaxDepth.</summary>
     public long EventsFiltered { get; init; }
+    /// <summary>
+    /// Captured arguments, strings or return values the full ring buffer refused (-Capture): their
+    /// calls are reported without them (a string as unreadable).
+    /// </summary>
+    public long CapturesLost { get; init; }
     /// <summary>Calls that ended without returning: unwound by a C++ exception, or left by longjmp.</summary>
     public long CallsUnwound { get; init; }
     /// <summary>Records that crossed the ring buffer from the kernel.</summary>

@@ -69,8 +69,9 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
             "$input | Select-Object -First 1 | ConvertTo-Csv | ConvertFrom-Csv | ForEach-Object { $_.PSObject.Properties | Where-Object Name -NE 'Start' | ForEach-Object { \"$($_.Name)=$($_.Value)\" } }",
             _events);
         Assert.Equal(
-            ["Function=geo::Shape::area()", "Module=demo", "ProcessId=100", "ThreadId=101", "Depth=1", "Caller=main",
-             "Duration=800 ns", "SelfDuration=800 ns", "StartNs=10", "DurationNs=800", "SelfNs=800", "HasDuration=True"],
+            ["Function=geo::Shape::area()", "Module=demo", "ProcessId=100", "ThreadId=101", $"ComputerName={Environment.MachineName}", "Depth=1", "Caller=main",
+             "Duration=800 ns", "SelfDuration=800 ns", "StartNs=10", "DurationNs=800", "SelfNs=800", "HasDuration=True",
+             "Arguments=", "ReturnValue="],
             row.Select(r => r.BaseObject));
     }
 
@@ -96,6 +97,27 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
         Assert.Equal(900, e.StartNs);
         Assert.Equal(2_500_000, e.Duration.Nanoseconds);
     }
+
+    [Fact]
+    public void ACallEventReadBackFromClixmlIsACallEventAgain()
+    {
+        var xml = Path.Combine(Directory.CreateTempSubdirectory("utrace-clixml").FullName, "events.xml");
+        var back = _shell.Run("$input | Export-Clixml $xml; Import-Clixml $xml", _events, new Dictionary<string, object?> { ["xml"] = xml });
+        Assert.All(back, o => Assert.IsType<CallEvent>(o.BaseObject));
+        Assert.Equal(_events.Select(Describe), back.Select(o => Describe((CallEvent)o.BaseObject)));
+    }
+
+    [Fact]
+    public void ADeserializedCallEventThatWasNotRehydratedStillHasDurations()
+    {
+        // What SSH remoting delivers: a property bag without Duration and SelfDuration, which the module's types add back.
+        var durations = _shell.Run(
+            "$bag = [pscustomobject]@{ Function = 'f'; DurationNs = 2500000; SelfNs = 800 }; $bag.PSObject.TypeNames.Insert(0, 'Deserialized.Utrace.CallEvent'); $bag.Duration; $bag.SelfDuration; [bool]($bag | Where-Object Duration -gt 1ms)");
+        Assert.Equal([Duration.FromNanoseconds(2_500_000), Duration.FromNanoseconds(800), (object)true], durations.Select(o => o.BaseObject));
+    }
+
+    private static string Describe(CallEvent e) =>
+        $"{e.ComputerName} {e.Function} {e.Module} {e.Caller} {e.ProcessId} {e.ThreadId} {e.Depth} {e.Start} {e.StartNs} {e.Duration} {e.DurationNs} {e.SelfNs} {e.HasDuration}";
 
     private static CallEvent Event(TraceContext context, ulong start, ulong duration, ulong self, uint function, uint caller, uint depth, uint tid) =>
         new(context, new EventRecord

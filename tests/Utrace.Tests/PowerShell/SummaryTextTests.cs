@@ -22,6 +22,15 @@ public sealed class SummaryTextTests
     }
 
     [Fact]
+    public void SaysWhenCapturedValuesWereLost()
+    {
+        Assert.Null(SummaryText.CapturesLost(new TraceSummary { EventsDelivered = 10 }));
+        Assert.Equal("3 captured arguments, strings or return values found the ring buffer full: their calls are reported without them " +
+            "(a string as unreadable). Capture fewer functions, or filter in the kernel with -MinDuration or -MaxDepth.",
+            SummaryText.CapturesLost(new TraceSummary { CapturesLost = 3 }));
+    }
+
+    [Fact]
     public void SaysWhenTheTraceFileCouldNotTakeEvents()
     {
         var text = SummaryText.Drops(new TraceSummary { EventsRecorded = 100, EventsDropped = 7, DroppedUnwritten = 7 });

@@ -26,10 +26,11 @@ public sealed class TraceFileTests : IDisposable
         Assert.Null(writer.Failure);
 
         using var file = TraceFile.Open(path);
-        Assert.Equal(new Version(1, 0), file.FormatVersion);
+        Assert.Equal(new Version(1, 1), file.FormatVersion);
         Assert.Equal(SyntheticTrace.Origin.Command, file.Origin.Command);
         Assert.Equal([SyntheticTrace.Pid], file.Origin.ProcessIds);
         Assert.Equal("testhost", file.Origin.HostName);
+        Assert.Equal("testhost", file.Context.HostName);
         Assert.Equal("6.18.0-test", file.Origin.KernelRelease);
         Assert.Equal(SyntheticTrace.StartMonotonicNs, file.Context.StartMonotonicNs);
         Assert.Equal(SyntheticTrace.StartTime, file.Context.StartTime);
@@ -48,6 +49,7 @@ public sealed class TraceFileTests : IDisposable
             var expected = new CallEvent(SyntheticTrace.Context, SyntheticTrace.FunctionId(i), SyntheticTrace.CallerId(i), SyntheticTrace.Pid,
                 SyntheticTrace.Tid(i), SyntheticTrace.Depth(i), SyntheticTrace.Start(i), SyntheticTrace.Duration(i), SyntheticTrace.Self(i));
             AssertSameEvent(expected, e);
+            Assert.Equal("testhost", e.ComputerName);
             i++;
         }
         Assert.Equal(EventCount, i);

@@ -51,4 +51,18 @@ public sealed class CallGraphWriterTests
         Assert.Empty(writer.Add(new CallSample("geo::area(int) const", "prog", 1, 9, 1, 10, 30, 30)));
         Assert.Equal(["     30 ns [     9] |   geo::area(int) const;"], writer.Flush());
     }
+
+    [Fact]
+    public void CallsOfACallerThatNeverReturnedAreNotNestedInTheCallBeforeThem()
+    {
+        // main called printf, then exit(), which ran __cxa_finalize and never returned: neither
+        // main nor exit completes, and __cxa_finalize (depth 2) started after printf returned.
+        var writer = new CallGraphWriter(flat: false, timestamps: false);
+        Assert.Empty(writer.Add(new CallSample("printf", "libc.so.6", 1, 9, 1, 100, 50, 50)));
+        Assert.Empty(writer.Add(new CallSample("__cxa_finalize", "libc.so.6", 1, 9, 2, 200, 30, 30)));
+        Assert.Equal([
+            "     50 ns [     9] |   printf();",
+            "     30 ns [     9] |     __cxa_finalize();",
+        ], writer.Flush());
+    }
 }

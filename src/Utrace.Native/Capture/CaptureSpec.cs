@@ -1,0 +1,135 @@
+using System.Collections.Frozen;
+using Utrace.Native.Bpf;
+
+namespace Utrace;
+
+/// <summary>
+/// Which arguments (by position: rdi, rsi, rdx, rcx, r8, r9) and whether the return value of a
+/// function to capture, and how to type them. Written "int, string -> ulong": argument types in
+/// order, "_" for a position left out, and after "->" the return value's type; either part may be
+/// left out ("-> int" captures only the return value).
+/// </summary>
+public sealed class CaptureSpec
+{
+    private static readonly FrozenDictionary<string, CaptureType> TypesByName = new Dictionary<string, CaptureType>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["_"] = CaptureType.Skip,
+        ["int"] = CaptureType.Int,
+        ["uint"] = CaptureType.UInt,
+        ["long"] = CaptureType.Long,
+        ["ulong"] = CaptureType.ULong,
+        ["char"] = CaptureType.Char,
+        ["bool"] = CaptureType.Bool,
+        ["ptr"] = CaptureType.Pointer,
+        ["pointer"] = CaptureType.Pointer,
+        ["string"] = CaptureType.String,
+        ["str"] = CaptureType.String,
+    }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>What a bad spec's error suggests.</summary>
+    public const string Syntax = "Write argument types in order, then '->' and the return type: 'int', 'string, int', 'int -> long', '-> int', " +
+        "'_, ptr' (the second argument only). Types: int, uint, long, ulong, char, bool, ptr, string.";
+
+    private CaptureSpec(IReadOnlyList<CaptureType> arguments, CaptureType? returns)
+    {
+        Arguments = arguments;
+        Returns = returns;
+    }
+
+    /// <summary>The type of each argument position captured; Skip for one left out.</summary>
+    public IReadOnlyList<CaptureType> Arguments { get; }
+
+    /// <summary>The return value's type, or null when it is not captured.</summary>
+    public CaptureType? Returns { get; }
+
+    /// <summary>True when an argument is a C string, which the kernel reads at entry.</summary>
+    public bool ReadsStrings => Arguments.Contains(CaptureType.String);
+
+    /// <summary>Reads a spec; a bad one is a <see cref="FormatException"/> that says what is wrong.</summary>
+    public static CaptureSpec Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var arrow = text.IndexOf("->", StringComparison.Ordinal);
+        var argumentText = (arrow < 0 ? text : text[..arrow]).Trim();
+        var returnText = arrow < 0 ? null : text[(arrow + 2)..].Trim();
+        if (returnText is not null && returnText.Contains("->", StringComparison.Ordinal))
+            throw new FormatException($"The capture spec '{text}' has more than one '->'.");
+
+        var arguments = argumentText.Length == 0
+            ? []
+            : argumentText.Split(',').Select(word => TypeOf(word.Trim(), text)).ToArray();
+        if (arguments.Length > Abi.MaxArguments)
+            throw new FormatException($"The capture spec '{text}' names {arguments.Length} arguments: only the first {Abi.MaxArguments} are passed in registers (rdi, rsi, rdx, rcx, r8, r9), the others on the stack, which Utrace does not read.");
+        CaptureType? returns = null;
+        if (returnText is not null)
+        {
+            returns = TypeOf(returnText, text);
+            if (returns is CaptureType.Skip or CaptureType.String)
+                throw new FormatException($"The capture spec '{text}' returns '{returnText}': a return value is captured as a number; write 'ptr' for a returned string's address.");
+        }
+        if (!arguments.Any(type => type != CaptureType.Skip) && returns is null)
+            throw new FormatException($"The capture spec '{text}' captures nothing.");
+        return new CaptureSpec(arguments, returns);
+    }
+
+    /// <summary>The spec in its canonical form, as Parse reads it back: "int, string -> ulong".</summary>
+    public override string ToString()
+    {
+        var arguments = string.Join(", ", Arguments.Select(NameOf));
+        return Returns is { } returns ? (arguments.Length == 0 ? $"-> {NameOf(returns)}" : $"{arguments} -> {NameOf(returns)}") : arguments;
+    }
+
+    /// <summary>The arguments of a call, typed; null when the call's argument registers were not captured.</summary>
+    public CallArguments? ArgumentsOf(CapturedCall captured)
+    {
+        if (Arguments.Count == 0 || captured.Registers is not { Count: Abi.MaxArguments } registers)
+            return null;
+        var values = new object?[Arguments.Count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = Arguments[i] == CaptureType.String
+                ? StringAt(registers[i], captured.Strings is { } strings && i < strings.Count ? strings[i] : null)
+                : Typed(Arguments[i], registers[i]);
+        }
+        return new CallArguments(Arguments, values);
+    }
+
+    /// <summary>The return value of a call, typed; null when none was captured.</summary>
+    public object? ReturnValueOf(CapturedCall captured) =>
+        Returns is { } type && captured.ReturnValue is { } raw ? Typed(type, raw) : null;
+
+    private static object? StringAt(ulong address, string? text) =>
+        address == 0 ? null : text ?? (object)new UnreadableString(new Pointer(address));
+
+    private static object? Typed(CaptureType type, ulong raw) => type switch
+    {
+        CaptureType.Int => (int)(uint)raw,
+        CaptureType.UInt => (uint)raw,
+        CaptureType.Long => (long)raw,
+        CaptureType.ULong => raw,
+        CaptureType.Char => (char)(byte)raw,
+        CaptureType.Bool => (byte)raw != 0,
+        CaptureType.Pointer => new Pointer(raw),
+        _ => null,
+    };
+
+    private static CaptureType TypeOf(string word, string spec)
+    {
+        if (TypesByName.TryGetValue(word, out var type))
+            return type;
+        var why = word.ToLowerInvariant() switch
+        {
+            "" => "an empty type (two commas, or a comma at an end)",
+            "float" or "double" => $"'{word}': floating-point arguments are passed in SSE registers, which a uprobe's BPF program cannot read",
+            _ => $"'{word}', which is not a capture type",
+        };
+        throw new FormatException($"The capture spec '{spec}' has {why}.");
+    }
+
+    internal static string NameOf(CaptureType type) => type switch
+    {
+        CaptureType.Skip => "_",
+        CaptureType.Pointer => "ptr",
+        _ => type.ToString().ToLowerInvariant(),
+    };
+}

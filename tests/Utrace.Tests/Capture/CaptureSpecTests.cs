@@ -1,0 +1,84 @@
+using Xunit;
+
+namespace Utrace.Tests.Capture;
+
+public sealed class CaptureSpecTests
+{
+    [Theory]
+    [InlineData("int", "int")]
+    [InlineData("int -> int", "int -> int")]
+    [InlineData("  STRING,int->ULONG ", "string, int -> ulong")]
+    [InlineData("-> long", "-> long")]
+    [InlineData("_, ptr", "_, ptr")]
+    [InlineData("str, pointer, char, bool, uint, long", "string, ptr, char, bool, uint, long")]
+    public void ReadsASpecAndWritesItCanonically(string text, string canonical)
+    {
+        var spec = CaptureSpec.Parse(text);
+        Assert.Equal(canonical, spec.ToString());
+        Assert.Equal(canonical, CaptureSpec.Parse(canonical).ToString());
+    }
+
+    [Fact]
+    public void KnowsEachPositionAndTheReturnType()
+    {
+        var spec = CaptureSpec.Parse("_, string, int -> ptr");
+        Assert.Equal([CaptureType.Skip, CaptureType.String, CaptureType.Int], spec.Arguments);
+        Assert.Equal(CaptureType.Pointer, spec.Returns);
+        Assert.True(spec.ReadsStrings);
+        Assert.False(CaptureSpec.Parse("int").ReadsStrings);
+        Assert.Null(CaptureSpec.Parse("int").Returns);
+    }
+
+    [Theory]
+    [InlineData("flaot", "'flaot', which is not a capture type")]
+    [InlineData("double", "SSE registers")]
+    [InlineData("int,,int", "an empty type")]
+    [InlineData("int, int, int, int, int, int, int", "names 7 arguments: only the first 6 are passed in registers")]
+    [InlineData("int -> string", "write 'ptr' for a returned string's address")]
+    [InlineData("int -> _", "a return value is captured as a number")]
+    [InlineData("int -> int -> int", "more than one '->'")]
+    [InlineData("_, _", "captures nothing")]
+    [InlineData("", "captures nothing")]
+    public void RefusesABadSpecSayingWhy(string text, string why)
+    {
+        var error = Assert.Throws<FormatException>(() => CaptureSpec.Parse(text));
+        Assert.Contains(why, error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{text}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TypesRegistersAsTheSpecSays()
+    {
+        // Registers hold 64 bits; a 32-bit int is the low half, a char or bool the low byte.
+        var spec = CaptureSpec.Parse("int, uint, long, ulong, char, bool -> int");
+        var captured = new CapturedCall([0xffff_ffff_ffff_fffe, 0x1_ffff_ffff, ulong.MaxValue, ulong.MaxValue, 0x4241, 0x100], null, 0x1_0000_0007);
+        var arguments = spec.ArgumentsOf(captured)!;
+        Assert.Equal([-2, uint.MaxValue, -1L, ulong.MaxValue, 'A', false], arguments.ToArray());
+        Assert.Equal(7, spec.ReturnValueOf(captured));
+        Assert.Equal("-2, 4294967295, -1, 18446744073709551615, 'A', false", arguments.ToString());
+    }
+
+    [Fact]
+    public void TellsAStringFromNullAndFromAnUnreadableAddress()
+    {
+        var spec = CaptureSpec.Parse("string, string, string, _, ptr");
+        var captured = new CapturedCall([0x5000, 0, 0x10, 99, 0x7ffc_0000_1234, 0], ["say \"hi\"\n", null, null, null, null, null], null);
+        var arguments = spec.ArgumentsOf(captured)!;
+        Assert.Equal("say \"hi\"\n", arguments[0]);
+        Assert.Null(arguments[1]);
+        Assert.Equal(new UnreadableString(new Pointer(0x10)), arguments[2]);
+        Assert.Null(arguments[3]);
+        Assert.Equal(new Pointer(0x7ffc_0000_1234), arguments[4]);
+        Assert.Null(spec.ReturnValueOf(captured));
+        Assert.Equal("\"say \\\"hi\\\"\\n\", NULL, <unreadable 0x10>, _, 0x7ffc00001234", arguments.ToString());
+    }
+
+    [Fact]
+    public void HasNoArgumentsWhenTheEntryWasNotSeen()
+    {
+        var spec = CaptureSpec.Parse("int -> int");
+        var returnedOnly = new CapturedCall(null, null, 3);
+        Assert.Null(spec.ArgumentsOf(returnedOnly));
+        Assert.Equal(3, spec.ReturnValueOf(returnedOnly));
+    }
+}
