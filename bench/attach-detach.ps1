@@ -149,6 +149,9 @@ function Invoke-Round($Target, [string] $Mode, [int] $Round) {
     try {
         [GC]::Collect()
         $fdBefore = Get-FdCount
+        # CPU time of this pwsh (every thread, kernel included) from Start-UTrace to the job's end: steadier than wall time on a busy machine.
+        $process = [Diagnostics.Process]::GetCurrentProcess()
+        $cpuBefore = $process.TotalProcessorTime
         $clock = [Diagnostics.Stopwatch]::StartNew()
         $job = Start-UTrace -Command $Target.Program -ArgumentList $Target.Fifo -Function 'f_*' -AttachMode $Mode -AsJob
         $startWall = $clock.Elapsed.TotalMilliseconds
@@ -160,6 +163,8 @@ function Invoke-Round($Target, [string] $Mode, [int] $Round) {
         $writer.Flush()
         $done = Wait-Job $job -Timeout $timeout
         $finishWall = $clock.Elapsed.TotalMilliseconds
+        $process.Refresh()
+        $cpuMs = ($process.TotalProcessorTime - $cpuBefore).TotalMilliseconds
         if (-not $done) {
             $problems.Add("the program did not exit and the trace did not end within $timeout s; stopped it")
             $null = Stop-UTrace $job
@@ -198,6 +203,7 @@ function Invoke-Round($Target, [string] $Mode, [int] $Round) {
         AttachMs        = $summary.AttachTime.TotalMilliseconds
         DetachMs        = $summary.DetachTime.TotalMilliseconds
         FinishWallMs    = $finishWall
+        CpuMs           = $cpuMs
         EventsDelivered = $summary.EventsDelivered
         EventsDropped   = $summary.EventsDropped
     }
@@ -251,15 +257,15 @@ finally { Remove-BenchWorkspace $temp -Keep:$KeepTemp }
 $md = ConvertTo-ResultMarkdown -Title 'Attach/detach' -StartedAt $startedAt -LoadBefore $loadBefore -Tools 'gcc -O2' -WithMemory
 $failed = @($results | Where-Object { -not $_.Ok })
 $null = $md.AppendLine("- Rounds per configuration: $Rounds (PerFunction limited by a $PerFunctionBudgetSeconds s budget per N); one untimed warm-up round first")
-$null = $md.AppendLine().AppendLine('Times in ms: median (min–max) over the successful rounds. Start-UTrace = wall time of the whole call (ELF read, launch, BPF load, attach, release). Exit→done = from writing the line until the job ended (the program runs its N calls and exits; then Utrace detaches). Fds = open fds of the pwsh process while the program waits with every probe attached (Δ = more than just before Start-UTrace).').AppendLine()
-$null = $md.AppendLine('| Mode | N | Rounds | Links | Fds (Δ) | Start-UTrace | AttachTime | DetachTime | Detach per link | Exit→done | Events |')
-$null = $md.AppendLine('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+$null = $md.AppendLine().AppendLine('Times in ms: median (min–max) over the successful rounds. Start-UTrace = wall time of the whole call (ELF read, launch, BPF load, attach, release). Exit→done = from writing the line until the job ended (the program runs its N calls and exits; then Utrace detaches). Start + Exit→done = all a user waits for; CPU = CPU time of the pwsh process over the same span (every thread, kernel included), the steadier figure on a busy machine. Fds = open fds of the pwsh process while the program waits with every probe attached (Δ = more than just before Start-UTrace).').AppendLine()
+$null = $md.AppendLine('| Mode | N | Rounds | Links | Fds (Δ) | Start-UTrace | AttachTime | DetachTime | Detach per link | Exit→done | Start + Exit→done | CPU | Events |')
+$null = $md.AppendLine('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 foreach ($group in $results | Group-Object Mode, N) {
     $ok = @($group.Group | Where-Object Ok)
     $first = $group.Group[0]
     $roundsText = if ($ok.Count -eq $group.Count) { "$($ok.Count)" } else { "$($ok.Count) of $($group.Count)" }
     if ($ok.Count -eq 0) {
-        $null = $md.AppendLine("| $($first.Mode) | $($first.N) | $roundsText | | | | | | | | all rounds FAILED |")
+        $null = $md.AppendLine("| $($first.Mode) | $($first.N) | $roundsText | | | | | | | | | | all rounds FAILED |")
         continue
     }
     $fd = Get-Statistic ($ok | ForEach-Object FdDuring)
@@ -267,7 +273,7 @@ foreach ($group in $results | Group-Object Mode, N) {
     $perLink = Get-Statistic ($ok | ForEach-Object { $_.DetachMs / [math]::Max(1, $_.LinkCount) })
     $links = @($ok | ForEach-Object LinkCount | Sort-Object -Unique) -join '/'
     $delivered = @($ok | ForEach-Object EventsDelivered | Sort-Object -Unique) -join '/'
-    $null = $md.AppendLine(('| {0} | {1} | {2} | {3} | {4} (+{5}) | {6} | {7} | {8} | {9} | {10} | {11} |' -f
+    $null = $md.AppendLine(('| {0} | {1} | {2} | {3} | {4} (+{5}) | {6} | {7} | {8} | {9} | {10} | {11} | {12} | {13} |' -f
             $first.Mode, $first.N, $roundsText, $links,
             $fd.Median, $fdDelta.Median,
             (Format-Millisecond (Get-Statistic ($ok | ForEach-Object StartWallMs))),
@@ -275,6 +281,8 @@ foreach ($group in $results | Group-Object Mode, N) {
             (Format-Millisecond (Get-Statistic ($ok | ForEach-Object DetachMs))),
             (Format-Millisecond $perLink),
             (Format-Millisecond (Get-Statistic ($ok | ForEach-Object FinishWallMs))),
+            (Format-Millisecond (Get-Statistic ($ok | ForEach-Object { $_.StartWallMs + $_.FinishWallMs }))),
+            (Format-Millisecond (Get-Statistic ($ok | ForEach-Object CpuMs))),
             $delivered))
 }
 if ($notes.Count) {
@@ -283,12 +291,12 @@ if ($notes.Count) {
 }
 Add-FailedRound $md @($failed | ForEach-Object { "$($_.Mode) N = $($_.N) round $($_.Round): $($_.Problems)" })
 $null = $md.AppendLine().AppendLine('## Every round').AppendLine()
-$null = $md.AppendLine('| Mode | N | Round | Ok | Links | Fds before | Fds during | Start-UTrace ms | AttachTime ms | DetachTime ms | Exit→done ms | Delivered | Dropped |')
-$null = $md.AppendLine('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+$null = $md.AppendLine('| Mode | N | Round | Ok | Links | Fds before | Fds during | Start-UTrace ms | AttachTime ms | DetachTime ms | Exit→done ms | CPU ms | Delivered | Dropped |')
+$null = $md.AppendLine('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 foreach ($r in $results) {
-    $null = $md.AppendLine(('| {0} | {1} | {2} | {3} | {4} | {5} | {6} | {7:N1} | {8:N1} | {9:N1} | {10:N1} | {11} | {12} |' -f
+    $null = $md.AppendLine(('| {0} | {1} | {2} | {3} | {4} | {5} | {6} | {7:N1} | {8:N1} | {9:N1} | {10:N1} | {11:N1} | {12} | {13} |' -f
             $r.Mode, $r.N, $r.Round, $(if ($r.Ok) { 'yes' } else { 'FAILED' }), $r.LinkCount, $r.FdBefore, $r.FdDuring,
-            $r.StartWallMs, $r.AttachMs, $r.DetachMs, $r.FinishWallMs, $r.EventsDelivered, $r.EventsDropped))
+            $r.StartWallMs, $r.AttachMs, $r.DetachMs, $r.FinishWallMs, $r.CpuMs, $r.EventsDelivered, $r.EventsDropped))
 }
 
 Save-Result $md $OutFile $failed.Count

@@ -12,7 +12,7 @@
                         floor, floor + ring buffer, bpftrace, uftrace and every Utrace mode
       overhead-stepped  bench/overhead.ps1 -FirstInstruction SingleStepped: the same rows
       throughput        bench/throughput.ps1: 1 and 2 threads, bare ring buffer, -OutFile, | Out-Null
-      trace-file        bench/trace-file.ps1: recording fib 30, Import-UTrace, the engine's reader
+      trace-file        bench/trace-file.ps1: recording fib 33 (11.4 M events), Import-UTrace, Measure-UTrace -Path, peak RSS
       attach-detach     bench/attach-detach.ps1: 10 to 10,000 functions (multi links; per-function
                         uprobes for 10 functions only, the slow kind takes minutes)
       redis             bench/redis.ps1: every function of redis-server under redis-benchmark
@@ -63,7 +63,7 @@ $parts = [ordered]@{
     'throughput'       = @{ Script = 'throughput.ps1'; Title = 'Throughput and loss, 1 and 2 traced threads'
         Full = @('-Calls', '1000000', '-Rounds', '3'); Quick = @('-Calls', '100000', '-Rounds', '1') }
     'trace-file'       = @{ Script = 'trace-file.ps1'; Title = 'Recording to a file and reading it back'
-        Full = @('-Fib', '30', '-Rounds', '3'); Quick = @('-Fib', '25', '-Rounds', '1') }
+        Full = @('-Fib', '33', '-Rounds', '3'); Quick = @('-Fib', '25', '-Rounds', '1') }
     'attach-detach'    = @{ Script = 'attach-detach.ps1'; Title = 'Attach and detach by number of functions'
         Full = @('-PerFunctionCounts', '10', '-Rounds', '5'); Quick = @('-Counts', '10,10000', '-PerFunctionCounts', '10', '-Rounds', '1') }
     'redis'            = @{ Script = 'redis.ps1'; Title = 'redis-server, every function traced, under redis-benchmark'

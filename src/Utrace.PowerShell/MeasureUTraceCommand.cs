@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Utrace.Native.Recording;
 using Utrace.Native.Reports;
 
 namespace Utrace.PowerShell;
@@ -20,6 +21,8 @@ public sealed class MeasureUTraceCommand : UTraceReportCommandBase
     protected override void BeginProcessing() => _summary = new CallSummaryBuilder(ByThread);
 
     internal override void Add(in CallSample call) => _summary!.Add(call);
+
+    internal override void Add(TraceContext context, EventBatch batch) => _summary!.Add(context, batch);
 
     protected override void EndProcessing()
     {

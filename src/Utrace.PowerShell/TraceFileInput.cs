@@ -13,10 +13,40 @@ namespace Utrace.PowerShell;
 internal sealed class TraceFileInput(PSCmdlet cmdlet)
 {
     /// <summary>Streams the events of every file <paramref name="path"/> names to <paramref name="onEvent"/>.</summary>
-    public void Read(string path, bool literal, Action<CallEvent> onEvent)
+    public void Read(string path, bool literal, Action<CallEvent> onEvent) =>
+        Read(path, literal, file =>
+        {
+            long count = 0;
+            foreach (var e in file.ReadEvents())
+            {
+                onEvent(e);
+                count++;
+            }
+            return count;
+        }, onEvent);
+
+    /// <summary>
+    /// Streams the record batches of every trace file <paramref name="path"/> names to
+    /// <paramref name="onBatch"/>, with no object per event; a text export has no batches and
+    /// gives its CallEvents to <paramref name="onExportedEvent"/>.
+    /// </summary>
+    public void ReadBatches(string path, bool literal, Action<TraceContext, EventBatch> onBatch, Action<CallEvent> onExportedEvent) =>
+        Read(path, literal, file =>
+        {
+            long count = 0;
+            foreach (var batch in file.ReadBatches())
+            {
+                onBatch(file.Context, batch);
+                count += batch.Length;
+            }
+            return count;
+        }, onExportedEvent);
+
+    /// <summary>Reads every file <paramref name="path"/> names: trace files with <paramref name="readEvents"/> (which returns the events read), text exports to <paramref name="onExportedEvent"/>.</summary>
+    private void Read(string path, bool literal, Func<TraceFile, long> readEvents, Action<CallEvent> onExportedEvent)
     {
         foreach (var file in Resolve(path, literal))
-            ReadFile(file, onEvent);
+            ReadFile(file, readEvents, onExportedEvent);
     }
 
     /// <summary>The file-system paths <paramref name="path"/> names; an error (and none) when it names nothing.</summary>
@@ -28,11 +58,11 @@ internal sealed class TraceFileInput(PSCmdlet cmdlet)
         return files;
     }
 
-    private void ReadFile(string path, Action<CallEvent> onEvent)
+    private void ReadFile(string path, Func<TraceFile, long> readEvents, Action<CallEvent> onExportedEvent)
     {
         if (ExportCommand(path) is { } import)
         {
-            ReadExport(path, import, onEvent);
+            ReadExport(path, import, onExportedEvent);
             return;
         }
         TraceFile file;
@@ -47,14 +77,10 @@ internal sealed class TraceFileInput(PSCmdlet cmdlet)
         }
         using (file)
         {
-            long count = 0;
+            long count;
             try
             {
-                foreach (var e in file.ReadEvents())
-                {
-                    onEvent(e);
-                    count++;
-                }
+                count = readEvents(file);
             }
             catch (UtraceException ex)
             {

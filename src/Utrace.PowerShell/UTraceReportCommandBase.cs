@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Utrace.Native.Recording;
 using Utrace.Native.Reports;
 
 namespace Utrace.PowerShell;
@@ -39,7 +40,7 @@ public abstract class UTraceReportCommandBase : PSCmdlet
         {
             var files = new TraceFileInput(this);
             foreach (var path in ParameterSetName == PathSet ? Path : LiteralPath)
-                files.Read(path, literal: ParameterSetName == LiteralPathSet, e => Add(CallSample.From(e)));
+                files.ReadBatches(path, literal: ParameterSetName == LiteralPathSet, Add, e => Add(CallSample.From(e)));
             return;
         }
         if (InputObject is null)
@@ -56,6 +57,13 @@ public abstract class UTraceReportCommandBase : PSCmdlet
 
     /// <summary>Takes one call of the input.</summary>
     internal abstract void Add(in CallSample call);
+
+    /// <summary>Takes one record batch of a trace file; a report that aggregates columns overrides this.</summary>
+    internal virtual void Add(TraceContext context, EventBatch batch)
+    {
+        for (var i = 0; i < batch.Length; i++)
+            Add(CallSample.From(context, batch, i));
+    }
 
     private static bool TryReadDeserialized(PSObject input, out CallSample call, out string problem)
     {

@@ -91,35 +91,59 @@ public sealed class TraceFile : IDisposable
     /// </summary>
     public IEnumerable<CallEvent> ReadEvents()
     {
+        var batches = ReadBatches();
+        return Stream();
+
+        IEnumerable<CallEvent> Stream()
+        {
+            var events = new CallEvent[0];
+            foreach (var batch in batches)
+            {
+                // Made a batch at a time, each column read in one pass, then handed out.
+                var n = batch.Length;
+                if (events.Length != n)
+                    events = new CallEvent[n];
+                var functionIds = batch.FunctionIds;
+                var callerIds = batch.CallerIds;
+                var processIds = batch.ProcessIds;
+                var threadIds = batch.ThreadIds;
+                var depths = batch.Depths;
+                var starts = batch.StartsMonotonicNs;
+                var durations = batch.DurationsNs;
+                var selfTimes = batch.SelfTimesNs;
+                var captures = _captureColumns is null ? null : new CaptureColumns(batch.Source, _captureColumns);
+                for (var i = 0; i < n; i++)
+                {
+                    events[i] = new CallEvent(Context, functionIds[i], callerIds[i], processIds[i], threadIds[i], depths[i], starts[i], durations[i], selfTimes[i],
+                        captured: captures?.At(i));
+                }
+                foreach (var e in events)
+                    yield return e;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The file's record batches as column spans, for reports that need no object per call.
+    /// Read once, like <see cref="ReadEvents"/>; each batch is valid until the next is read.
+    /// </summary>
+    internal IEnumerable<EventBatch> ReadBatches()
+    {
         if (_read)
             throw new InvalidOperationException("The events of a trace file are streamed and can be read only once; open the file again.");
         _read = true;
         return Stream();
 
-        IEnumerable<CallEvent> Stream()
+        IEnumerable<EventBatch> Stream()
         {
+            var view = new EventBatch();
             while (NextBatch() is { } batch)
             {
                 using (batch)
                 {
-                    var functionIds = ((Int32Array)batch.Column(_columns[0])).Values;
-                    var callers = (Int32Array)batch.Column(_columns[1]);
-                    var processIds = ((Int32Array)batch.Column(_columns[2])).Values;
-                    var threadIds = ((Int32Array)batch.Column(_columns[3])).Values;
-                    var depths = ((Int32Array)batch.Column(_columns[4])).Values;
-                    var starts = ((UInt64Array)batch.Column(_columns[5])).Values;
-                    var durations = ((Int64Array)batch.Column(_columns[6])).Values;
-                    var selfTimes = ((Int64Array)batch.Column(_columns[7])).Values;
-                    var captures = _captureColumns is null ? null : new CaptureColumns(batch, _captureColumns);
-                    var events = new CallEvent[batch.Length];
-                    for (var i = 0; i < events.Length; i++)
-                    {
-                        var caller = callers.IsNull(i) ? -1 : callers.Values[i];
-                        events[i] = MakeEvent(functionIds[i], caller, processIds[i], threadIds[i], depths[i], starts[i], durations[i], selfTimes[i],
-                            captures?.At(i));
-                    }
-                    foreach (var e in events)
-                        yield return e;
+                    if (view.Load(batch, _columns, Context.Functions.Count) is { } badId)
+                        throw Invalid(Path, $"an event names function {badId}, which its function table of {Context.Functions.Count} does not have");
+                    yield return view;
                 }
             }
         }
@@ -129,19 +153,6 @@ public sealed class TraceFile : IDisposable
     {
         _reader.Dispose();
         _stream.Dispose();
-    }
-
-    private CallEvent MakeEvent(int functionId, int callerId, int pid, int tid, int depth, ulong start, long duration, long self,
-        CapturedCall? captured)
-    {
-        try
-        {
-            return new CallEvent(Context, functionId, callerId, pid, tid, depth, start, duration, self, captured: captured);
-        }
-        catch (ArgumentOutOfRangeException ex)
-        {
-            throw Invalid($"an event names function {ex.ActualValue}, which its function table of {Context.Functions.Count} does not have", ex);
-        }
     }
 
     /// <summary>The next batch; null at the end, or where the file was cut.</summary>
@@ -185,7 +196,7 @@ public sealed class TraceFile : IDisposable
             || length <= 0 || length > MaxSchemaBytes || length > stream.Length - prefix.Length)
             throw NotATrace(path);
         stream.Position = 0;
-        var reader = new ArrowStreamReader(stream, leaveOpen: true);
+        var reader = new ArrowStreamReader(stream, new ReusedBufferAllocator(), leaveOpen: true);
         try
         {
             Schema schema;
@@ -299,8 +310,6 @@ public sealed class TraceFile : IDisposable
             throw Invalid(path, $"its metadata does not parse ({ex.Message})", ex);
         }
     }
-
-    private UtraceException Invalid(string what, Exception inner) => Invalid(Path, what, inner);
 
     private static UtraceException Invalid(string path, string what, Exception? inner = null) =>
         new(TraceErrorKind.InvalidData, $"The trace file '{path}' is damaged: {what}.",

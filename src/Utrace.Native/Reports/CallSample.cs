@@ -1,3 +1,5 @@
+using Utrace.Native.Recording;
+
 namespace Utrace.Native.Reports;
 
 /// <summary>
@@ -10,6 +12,16 @@ internal readonly record struct CallSample(
     public static CallSample From(CallEvent call) =>
         new(call.Function, call.Module, call.ProcessId, call.ThreadId, call.Depth, call.StartNs, call.DurationNs, call.SelfNs);
 
+    /// <summary>Row <paramref name="row"/> of a trace file's batch, whose function ids index <paramref name="context"/>'s table.</summary>
+    public static CallSample From(TraceContext context, EventBatch batch, int row)
+    {
+        var function = context.Functions[batch.FunctionIds[row]];
+        return new(function.Name, function.Module, batch.ProcessIds[row], batch.ThreadIds[row], batch.Depths[row],
+            (long)(batch.StartsMonotonicNs[row] - context.StartMonotonicNs), batch.DurationsNs[row], batch.SelfTimesNs[row]);
+    }
+
     /// <summary>Identifies the thread across processes.</summary>
-    public long ThreadKey => ((long)ProcessId << 32) | (uint)ThreadId;
+    public long ThreadKey => ThreadKeyOf(ProcessId, ThreadId);
+
+    public static long ThreadKeyOf(int processId, int threadId) => ((long)processId << 32) | (uint)threadId;
 }

@@ -1,9 +1,13 @@
+using System.Runtime.CompilerServices;
+using Utrace.Native.Recording;
+
 namespace Utrace.Native.Reports;
 
 /// <summary>
 /// Aggregates calls into one <see cref="FunctionSummary"/> per function (per function and thread
 /// with <c>byThread</c>) as they arrive, keeping no event: memory grows with the functions and
-/// the call depth, not with the number of calls.
+/// the call depth, not with the number of calls. Calls come one at a time (<see cref="CallSample"/>)
+/// or a trace file's batch at a time, without an object per call; both give the same summaries.
 /// </summary>
 /// <remarks>
 /// Total counts the time of a function's outermost calls only: a call nested inside another
@@ -16,84 +20,220 @@ internal sealed class CallSummaryBuilder
 {
     private readonly bool _byThread;
     private readonly Dictionary<(string Function, string Module), int> _functionIds = [];
-    private readonly Dictionary<(long Thread, int FunctionId), Accumulator> _functions = [];
-    private readonly Dictionary<long, ThreadState> _threads = [];
-    private readonly List<Subtree> _taken = [];
+    private readonly List<(string Function, string Module)> _functions = [];
+    private readonly Dictionary<long, ThreadCalls> _threads = [];
+    private Accumulator?[] _accumulators = [];
+    private ThreadCalls? _lastThread;
+    private TraceContext? _lastContext;
+    private int[] _lastContextIds = [];
 
     public CallSummaryBuilder(bool byThread) => _byThread = byThread;
 
-    public void Add(in CallSample call)
+    public void Add(in CallSample call) =>
+        Add(GetFunctionId(call.Function, call.Module), call.ThreadKey, call.ThreadId, call.Depth, call.DurationNs, call.SelfNs);
+
+    /// <summary>Adds every call of a trace file's record batch, straight from its columns.</summary>
+    // The hot path of Measure-UTrace -Path, fully optimized from the first batch: a fresh pwsh would
+    // otherwise run the first hundreds of thousands of calls through unoptimized code.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Add(TraceContext context, EventBatch batch)
     {
-        var thread = GetThread(call);
-        var functionId = GetFunctionId(call.Function, call.Module);
-        var stats = GetAccumulator(call, functionId);
-
-        thread.Pending.TakeDeeperThan(call.Depth, _taken);
-        var subtree = _taken.Count == 0 ? new Subtree() : _taken.Aggregate(Subtree.Merge);
-        stats.Add(call.DurationNs, call.SelfNs, call.DurationNs - subtree.OutermostNs.GetValueOrDefault(functionId));
-        thread.TracedNs += call.DurationNs - subtree.SpanNs;
-
-        subtree.OutermostNs[functionId] = call.DurationNs;
-        subtree.SpanNs = call.DurationNs;
-        thread.Pending.Put(call.Depth, subtree);
+        var ids = FunctionIdsOf(context);
+        var functionIds = batch.FunctionIds;
+        var processIds = batch.ProcessIds;
+        var threadIds = batch.ThreadIds;
+        var depths = batch.Depths;
+        var durations = batch.DurationsNs;
+        var selfTimes = batch.SelfTimesNs;
+        for (var i = 0; i < batch.Length; i++)
+            Add(ids[functionIds[i]], CallSample.ThreadKeyOf(processIds[i], threadIds[i]), threadIds[i], depths[i], durations[i], selfTimes[i]);
     }
 
     /// <summary>The summaries so far, the largest Total first.</summary>
     public IEnumerable<FunctionSummary> Build()
     {
         var tracedNs = _threads.Values.Sum(t => t.TracedNs);
-        return _functions
-            .Select(entry => entry.Value.ToSummary(_byThread ? _threads[entry.Key.Thread].TracedNs : tracedNs))
+        var summaries = _byThread
+            ? _threads.Values.SelectMany(t => t.Accumulators.OfType<Accumulator>().Select(a => a.ToSummary(t.TracedNs)))
+            : _accumulators.OfType<Accumulator>().Select(a => a.ToSummary(tracedNs));
+        return summaries
             .OrderByDescending(s => s.Total)
             .ThenBy(s => s.Function, StringComparer.Ordinal)
             .ThenBy(s => s.ThreadId);
     }
 
-    private ThreadState GetThread(in CallSample call)
+    private void Add(int functionId, long threadKey, int threadId, int depth, long durationNs, long selfNs)
     {
-        if (!_threads.TryGetValue(call.ThreadKey, out var thread))
-            _threads.Add(call.ThreadKey, thread = new ThreadState());
-        return thread;
+        var thread = GetThread(threadKey, threadId);
+        var outermostInside = thread.Complete(functionId, depth, durationNs, out var spanInside);
+        GetAccumulator(thread, functionId).Add(durationNs, selfNs, durationNs - outermostInside);
+        thread.TracedNs += durationNs - spanInside;
+    }
+
+    private ThreadCalls GetThread(long threadKey, int threadId)
+    {
+        if (_lastThread?.Key == threadKey)
+            return _lastThread;
+        if (!_threads.TryGetValue(threadKey, out var thread))
+            _threads.Add(threadKey, thread = new ThreadCalls(threadKey, threadId));
+        return _lastThread = thread;
     }
 
     private int GetFunctionId(string function, string module)
     {
         if (!_functionIds.TryGetValue((function, module), out var id))
-            _functionIds.Add((function, module), id = _functionIds.Count);
+        {
+            _functionIds.Add((function, module), id = _functions.Count);
+            _functions.Add((function, module));
+        }
         return id;
     }
 
-    private Accumulator GetAccumulator(in CallSample call, int functionId)
+    /// <summary>This builder's id of each function of <paramref name="context"/>'s table (same name and module, same id).</summary>
+    private int[] FunctionIdsOf(TraceContext context)
     {
-        var key = (_byThread ? call.ThreadKey : 0, functionId);
-        if (!_functions.TryGetValue(key, out var stats))
-            _functions.Add(key, stats = new Accumulator(call.Function, call.Module, _byThread ? call.ThreadId : null));
-        return stats;
+        if (!ReferenceEquals(context, _lastContext))
+        {
+            _lastContextIds = context.Functions.Select(f => GetFunctionId(f.Name, f.Module)).ToArray();
+            _lastContext = context;
+        }
+        return _lastContextIds;
     }
 
-    private sealed class ThreadState
+    private Accumulator GetAccumulator(ThreadCalls thread, int functionId)
     {
-        public CompletionStack<Subtree> Pending { get; } = new(Subtree.Merge);
+        ref var accumulators = ref _byThread ? ref thread.Accumulators : ref _accumulators;
+        if (functionId >= accumulators.Length)
+            Array.Resize(ref accumulators, Math.Max(functionId + 1, 2 * accumulators.Length));
+        return accumulators[functionId] ??= new Accumulator(_functions[functionId].Function, _functions[functionId].Module, _byThread ? thread.ThreadId : null);
+    }
+
+    /// <summary>
+    /// One thread's calls, which arrive in completion order: a callee before its caller. A call
+    /// completing at depth d encloses the calls completed before it that now sit deeper than d.
+    /// Where a completed call sits is its depth, lowered by every call completed after it at a
+    /// smaller depth (its caller, or a caller's caller): its level. The low-water calls
+    /// answers that for any call from the depths of the calls completed since.
+    /// </summary>
+    private sealed class ThreadCalls(long key, int threadId)
+    {
+        private readonly NestedTime _tops = new();
+        private NestedTime?[] _byFunction = [];
+        private long _completed;
+
+        // Each completed call shallower than every call completed after it, as (sequence number,
+        // depth): depths rise towards the end, so there is at most one per depth.
+        private long[] _lowWaterSequences = new long[8];
+        private int[] _lowWaterDepths = new int[8];
+        private int _lowWaterCount;
+
+        public Accumulator?[] Accumulators = [];
+
+        public long Key { get; } = key;
+        public int ThreadId { get; } = threadId;
 
         /// <summary>Sum of the durations of the thread's outermost calls.</summary>
         public long TracedNs { get; set; }
+
+        /// <summary>
+        /// Takes a completed call: returns the summed durations of the outermost calls of the same
+        /// function it encloses, and in <paramref name="topsInside"/> those of the calls directly
+        /// inside it (its traced children, or deeper calls whose caller was not reported).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public long Complete(int functionId, int depth, long durationNs, out long topsInside)
+        {
+            var sequence = ++_completed;
+            topsInside = _tops.Enclose(this, sequence, depth, durationNs);
+            if (functionId >= _byFunction.Length)
+                Array.Resize(ref _byFunction, Math.Max(functionId + 1, 2 * _byFunction.Length));
+            var sameInside = (_byFunction[functionId] ??= new NestedTime()).Enclose(this, sequence, depth, durationNs);
+
+            var count = _lowWaterCount;
+            while (count > 0 && _lowWaterDepths[count - 1] >= depth)
+                count--;
+            if (count == _lowWaterSequences.Length)
+            {
+                Array.Resize(ref _lowWaterSequences, 2 * count);
+                Array.Resize(ref _lowWaterDepths, 2 * count);
+            }
+            _lowWaterSequences[count] = sequence;
+            _lowWaterDepths[count] = depth;
+            _lowWaterCount = count + 1;
+            return sameInside;
+        }
+
+        /// <summary>The level of the call completed as number <paramref name="sequence"/> at <paramref name="depth"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public int LevelOf(long sequence, int depth)
+        {
+            // The first low-water call after this one is the shallowest completed since. It is
+            // usually among the last few: look there first, then search the rest.
+            var count = _lowWaterCount;
+            if (count == 0 || _lowWaterSequences[count - 1] <= sequence)
+                return depth;
+            var first = count - 1;
+            for (var steps = 0; steps < 4 && first > 0; steps++, first--)
+            {
+                if (_lowWaterSequences[first - 1] <= sequence)
+                    return Math.Min(depth, _lowWaterDepths[first]);
+            }
+            int low = 0, high = first;
+            while (low < high)
+            {
+                var middle = (low + high) >>> 1;
+                if (_lowWaterSequences[middle] <= sequence)
+                    low = middle + 1;
+                else
+                    high = middle;
+            }
+            return Math.Min(depth, _lowWaterDepths[low]);
+        }
     }
 
-    /// <summary>What the completed calls of one depth enclose, for the caller that will take them.</summary>
-    private sealed class Subtree
+    /// <summary>
+    /// Durations of completed calls (of one function, or of every function) that no completed call
+    /// of the same kind encloses yet, summed per level. Levels only fall, and entries at one level
+    /// stay at one level, so they are merged: at most one entry per depth.
+    /// </summary>
+    private sealed class NestedTime
     {
-        /// <summary>Per function, the summed durations of its outermost calls in the subtree.</summary>
-        public Dictionary<int, long> OutermostNs { get; } = [];
+        private (long Sequence, int Depth, long Ns)[] _entries = new (long, int, long)[4];
+        private int _count;
 
-        /// <summary>Summed durations of the subtree's top calls.</summary>
-        public long SpanNs { get; set; }
-
-        public static Subtree Merge(Subtree into, Subtree other)
+        /// <summary>Takes a call completing at <paramref name="depth"/>: returns the time of the entries it
+        /// encloses (those now below its depth) and keeps its own duration in their place.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public long Enclose(ThreadCalls thread, long sequence, int depth, long durationNs)
         {
-            foreach (var (id, ns) in other.OutermostNs)
-                into.OutermostNs[id] = into.OutermostNs.GetValueOrDefault(id) + ns;
-            into.SpanNs += other.SpanNs;
-            return into;
+            long inside = 0;
+            var topLevel = int.MinValue;
+            while (_count > 0)
+            {
+                ref readonly var top = ref _entries[_count - 1];
+                topLevel = thread.LevelOf(top.Sequence, top.Depth);
+                if (topLevel <= depth)
+                    break;
+                inside += top.Ns;
+                _count--;
+            }
+            // A caller's completion lowers the entries below it to one level: merge them.
+            while (_count > 1)
+            {
+                ref var below = ref _entries[_count - 2];
+                if (thread.LevelOf(below.Sequence, below.Depth) != topLevel)
+                    break;
+                below.Ns += _entries[--_count].Ns;
+            }
+            if (_count > 0 && topLevel == depth)
+            {
+                _entries[_count - 1].Ns += durationNs;
+                return inside;
+            }
+            if (_count == _entries.Length)
+                Array.Resize(ref _entries, 2 * _count);
+            _entries[_count++] = (sequence, depth, durationNs);
+            return inside;
         }
     }
 
