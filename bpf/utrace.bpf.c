@@ -219,11 +219,12 @@ static __always_inline void send_string(__u32 tid, __u32 depth, __u32 argument, 
 	s->truncated = 0;
 	int copied = bpf_copy_from_user_str(s->data, sizeof(s->data), (void *)address, 0);
 	s->length = copied > 0 ? copied - 1 : (copied < 0 ? copied : -14 /* EFAULT */);
-	/* A full buffer is the whole string only if the byte its NUL replaced was one. */
-	if (copied == sizeof(s->data)) {
-		char next = 0;
-		bpf_copy_from_user(&next, 1, (void *)(address + sizeof(s->data) - 1));
-		s->truncated = next != 0;
+	/* The string is whole only if the byte the copy ended on is a NUL in the program's memory:
+	 * a full buffer ends on one the copy put there itself, and a string without a NUL that runs
+	 * into an unmapped page ends early. */
+	if (copied > 0) {
+		char last = 1;
+		s->truncated = bpf_copy_from_user(&last, 1, (void *)(address + copied - 1)) != 0 || last != 0;
 	}
 	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
 }

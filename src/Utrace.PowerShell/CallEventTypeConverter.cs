@@ -9,8 +9,11 @@ namespace Utrace.PowerShell;
 /// </summary>
 public sealed class CallEventTypeConverter : PSTypeConverter
 {
+    // An event with captured values stays a property bag (with its Duration rebuilt): a CallEvent
+    // made again here would have no capture spec to type them by, and would drop them.
     public override bool CanConvertFrom(PSObject sourceValue, Type destinationType) =>
-        destinationType == typeof(CallEvent) && sourceValue?.Properties["DurationNs"] is not null;
+        destinationType == typeof(CallEvent) && sourceValue?.Properties["DurationNs"] is not null
+        && sourceValue.Properties["Arguments"]?.Value is null && sourceValue.Properties["ReturnValue"]?.Value is null;
 
     public override bool CanConvertFrom(object sourceValue, Type destinationType) =>
         sourceValue is PSObject bag && CanConvertFrom(bag, destinationType);

@@ -23,6 +23,8 @@ internal static class SummaryText
     /// <summary>Captured values the ring buffer refused (-Capture), with what to do about it; null when none.</summary>
     public static string? CapturesLost(TraceSummary summary) => summary.CapturesLost == 0
         ? null
-        : $"{summary.CapturesLost} captured arguments, strings or return values found the ring buffer full: their calls are reported " +
-          "without them (a string as unreadable). Capture fewer functions, or filter in the kernel with -MinDuration or -MaxDepth.";
+        : $"{summary.CapturesLost} capture records (arguments, strings, return values) found the ring buffer full. A call that lost " +
+          "its arguments has Arguments $null, one that lost a string shows it as unreadable, one that lost its return value has " +
+          "ReturnValue $null; calls whose own record was lost too are counted as dropped. Capture fewer functions, or filter in the " +
+          "kernel with -MinDuration or -MaxDepth.";
 }

@@ -157,6 +157,29 @@ Describe 'Start-UTrace -Capture' -Skip:$noBpf {
     }
 }
 
+Describe 'Captured values that leave the session' -Skip:$noBpf {
+    BeforeAll {
+        $live = @(Start-UTrace -Command "$bin/fib 5" -Function fib -Capture @{ fib = 'int -> int' })
+        $expected = ($live | ForEach-Object { "$($_.Arguments[0])=$($_.ReturnValue)" }) -join ' '
+    }
+
+    It 'come back from Export-Clixml with their calls, which still measure' {
+        $file = Join-Path $TestDrive 'fib5.xml'
+        $live | Export-Clixml $file
+        $back = @(Import-Clixml $file)
+        ($back | ForEach-Object { "$($_.Arguments[0])=$($_.ReturnValue)" }) -join ' ' | Should -Be $expected
+        ($back | Measure-UTrace | Where-Object Function -EQ fib).Calls | Should -Be 15
+        ($back | Measure-Object DurationNs -Sum).Sum | Should -Be ($live | Measure-Object DurationNs -Sum).Sum
+    }
+
+    It 'come back from a job (serialized like remoting output)' {
+        $module = Join-Path $PSScriptRoot '../../Utrace.psd1'
+        $back = @(Start-Job { Import-Module $using:module; Start-UTrace -Command "$using:bin/fib 5" -Function fib -Capture @{ fib = 'int -> int' } } |
+            Receive-Job -Wait -AutoRemoveJob | Where-Object { $_.PSObject.Properties['DurationNs'] })
+        ($back | ForEach-Object { "$($_.Arguments[0])=$($_.ReturnValue)" }) -join ' ' | Should -Be $expected
+    }
+}
+
 Describe 'A bad -Capture' -Skip:$noBpf {
     It "'<Spec>' is an InvalidArgument error that says why, before anything runs" -ForEach @(
         @{ Spec = 'flaot'; Why = "The capture spec 'flaot' has 'flaot', which is not a capture type." }

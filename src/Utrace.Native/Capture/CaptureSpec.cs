@@ -51,7 +51,8 @@ public sealed class CaptureSpec
         ArgumentNullException.ThrowIfNull(text);
         var arrow = text.IndexOf("->", StringComparison.Ordinal);
         var argumentText = (arrow < 0 ? text : text[..arrow]).Trim();
-        var returnText = arrow < 0 ? null : text[(arrow + 2)..].Trim();
+        // 'int, int ->' leaves the return value out, as 'int, int' does.
+        var returnText = arrow < 0 || text[(arrow + 2)..].Trim() is not { Length: > 0 } after ? null : after;
         if (returnText is not null && returnText.Contains("->", StringComparison.Ordinal))
             throw new FormatException($"The capture spec '{text}' has more than one '->'.");
 

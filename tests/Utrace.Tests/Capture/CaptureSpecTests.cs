@@ -10,6 +10,7 @@ public sealed class CaptureSpecTests
     [InlineData("  STRING,int->ULONG ", "string, int -> ulong")]
     [InlineData("-> long", "-> long")]
     [InlineData("_, ptr", "_, ptr")]
+    [InlineData("int, int ->", "int, int")]
     [InlineData("str, pointer, char, bool, uint, long", "string, ptr, char, bool, uint, long")]
     public void ReadsASpecAndWritesItCanonically(string text, string canonical)
     {
@@ -38,6 +39,7 @@ public sealed class CaptureSpecTests
     [InlineData("int -> _", "a return value is captured as a number")]
     [InlineData("int -> int -> int", "more than one '->'")]
     [InlineData("_, _", "captures nothing")]
+    [InlineData("->", "captures nothing")]
     [InlineData("", "captures nothing")]
     public void RefusesABadSpecSayingWhy(string text, string why)
     {

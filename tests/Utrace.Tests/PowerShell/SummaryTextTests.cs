@@ -25,8 +25,10 @@ public sealed class SummaryTextTests
     public void SaysWhenCapturedValuesWereLost()
     {
         Assert.Null(SummaryText.CapturesLost(new TraceSummary { EventsDelivered = 10 }));
-        Assert.Equal("3 captured arguments, strings or return values found the ring buffer full: their calls are reported without them " +
-            "(a string as unreadable). Capture fewer functions, or filter in the kernel with -MinDuration or -MaxDepth.",
+        Assert.Equal("3 capture records (arguments, strings, return values) found the ring buffer full. A call that lost its arguments " +
+            "has Arguments $null, one that lost a string shows it as unreadable, one that lost its return value has ReturnValue $null; " +
+            "calls whose own record was lost too are counted as dropped. Capture fewer functions, or filter in the kernel with " +
+            "-MinDuration or -MaxDepth.",
             SummaryText.CapturesLost(new TraceSummary { CapturesLost = 3 }));
     }
 
