@@ -4,10 +4,7 @@
 # then runs bench/run.ps1 as root. Arguments go to bench/run.ps1 (-Quick, -Skip redis, ...).
 # Writes bench/results/*.md and the benchmark table of README.md.
 set -euo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 bash scripts/install-deps.sh
 

@@ -3,8 +3,7 @@
 # Works as root (no sudo needed) or as a user with sudo. Debian 12 and Ubuntu 24.04.
 set -euo pipefail
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 . /etc/os-release
 packages=(clang llvm libbpf-dev libelf-dev gcc g++ make sudo sqlite3 python3 binutils)

@@ -2,10 +2,7 @@
 # Sets Utrace up on this machine: installs what is missing, builds the module, makes
 # `Import-Module Utrace` work for every user (sudo pwsh included), and traces a demo.
 set -euo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 bash scripts/install-deps.sh
 
