@@ -204,10 +204,21 @@ static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 functio
  * only a sleepable program may call it (the verifier refuses it elsewhere). */
 extern int bpf_copy_from_user_str(void *dst, __u32 dst__sz, const void *unsafe_ptr__ign, __u64 flags) __ksym __weak;
 
+/* A string record is read into this thread's own scratch, then sent only as long as its string
+ * (a 14-byte string takes 48 bytes of the ring, not 288). Per thread, not per CPU: a sleepable
+ * program can sleep in the read, and another thread's probe could run on this CPU meanwhile. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct utrace_string);
+} string_scratch SEC(".maps");
+
 /* The C string at `address`, argument `argument` of the call at `depth`; sleepable programs only. */
 static __always_inline void send_string(__u32 tid, __u32 depth, __u32 argument, __u64 address)
 {
-	struct utrace_string *s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	struct utrace_string *s = bpf_task_storage_get(&string_scratch, bpf_get_current_task_btf(), 0,
+						       BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s) {
 		COUNT(captures_lost);
 		return;
@@ -226,7 +237,11 @@ static __always_inline void send_string(__u32 tid, __u32 depth, __u32 argument, 
 		char last = 1;
 		s->truncated = bpf_copy_from_user(&last, 1, (void *)(address + copied - 1)) != 0 || last != 0;
 	}
-	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+	__u64 size = __builtin_offsetof(struct utrace_string, data) + (copied > 0 ? copied : 0);
+	if (size > sizeof(*s))
+		size = sizeof(*s);
+	if (bpf_ringbuf_output(&events, s, size, BPF_RB_NO_WAKEUP))
+		COUNT(captures_lost);
 }
 
 /* At the entry of a function with a spec: its argument registers, then (sleepable programs only)

@@ -79,7 +79,8 @@ struct utrace_arguments {
 	__u64 values[UTRACE_MAX_ARGUMENTS]; /* every argument register, whatever the spec */
 };
 
-/* One C-string argument of the utrace_arguments record before it (same thread). */
+/* One C-string argument of the utrace_arguments record before it (same thread). The record ends
+ * after the string's NUL (or after data's last byte): it is only as long as the string. */
 struct utrace_string {
 	__u32 type;      /* UTRACE_RECORD_STRING */
 	__u32 tid;

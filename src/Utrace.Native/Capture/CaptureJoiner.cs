@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using Utrace.Native.Bpf;
@@ -13,7 +14,13 @@ namespace Utrace.Native.Capture;
 /// </summary>
 internal sealed class CaptureJoiner
 {
+    // Pending captures are structs in the dictionary, filled in place: the reader handles a captured
+    // call's three records without a heap object of its own (a Pending object per call, promoted
+    // while the reader ran behind, was what made captured traces lose calls).
+    private static readonly int StringDataOffset = (int)Marshal.OffsetOf<StringRecord>(nameof(StringRecord.Data));
     private readonly Dictionary<(uint Tid, uint Depth), Pending> _pending = new();
+    private readonly DecodedString[] _lastStrings = new DecodedString[Abi.MaxArguments];
+    private string?[]? _lastStringsArray;
 
     /// <summary>Takes a capture record (any type other than a call's); a malformed one is ignored.</summary>
     public void Add(ReadOnlySpan<byte> record)
@@ -22,23 +29,28 @@ internal sealed class CaptureJoiner
             return;
         switch (MemoryMarshal.Read<RecordType>(record))
         {
-            case RecordType.Arguments when record.Length >= Marshal.SizeOf<ArgumentsRecord>():
-                var arguments = MemoryMarshal.Read<ArgumentsRecord>(record);
-                _pending[(arguments.Tid, arguments.Depth)] = new Pending(arguments.StartNs, arguments.FunctionId)
+            case RecordType.Arguments when record.Length >= Unsafe.SizeOf<ArgumentsRecord>():
+                ref readonly var arguments = ref MemoryMarshal.AsRef<ArgumentsRecord>(record);
+                ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, (arguments.Tid, arguments.Depth), out _);
+                entry = new Pending { StartNs = arguments.StartNs, FunctionId = arguments.FunctionId, HasRegisters = true, Registers = arguments.Values };
+                break;
+            case RecordType.String when record.Length >= StringDataOffset:
+                // The kernel sends a string record only as long as its string.
+                var text = default(StringRecord);
+                var available = Math.Min(record.Length, Unsafe.SizeOf<StringRecord>());
+                record[..available].CopyTo(MemoryMarshal.AsBytes(new Span<StringRecord>(ref text)));
+                ref var owner = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, (text.Tid, text.Depth));
+                if (text.Argument < Abi.MaxArguments && !Unsafe.IsNullRef(ref owner) && owner.HasRegisters)
                 {
-                    Registers = ((ReadOnlySpan<ulong>)arguments.Values).ToArray(),
-                };
+                    owner.Strings[(int)text.Argument] = Decode(text, available - StringDataOffset);
+                    owner.HasStrings = true;
+                }
                 break;
-            case RecordType.String when record.Length >= Marshal.SizeOf<StringRecord>():
-                var text = MemoryMarshal.Read<StringRecord>(record);
-                if (text.Argument < Abi.MaxArguments && _pending.TryGetValue((text.Tid, text.Depth), out var owner) && owner.Registers is not null)
-                    (owner.Strings ??= new string?[Abi.MaxArguments])[text.Argument] = Decode(text);
-                break;
-            case RecordType.ReturnValue when record.Length >= Marshal.SizeOf<ReturnValueRecord>():
-                var returned = MemoryMarshal.Read<ReturnValueRecord>(record);
-                var key = (returned.Tid, returned.Depth);
-                if (!_pending.TryGetValue(key, out var call) || call.StartNs != returned.StartNs || call.FunctionId != returned.FunctionId)
-                    _pending[key] = call = new Pending(returned.StartNs, returned.FunctionId);
+            case RecordType.ReturnValue when record.Length >= Unsafe.SizeOf<ReturnValueRecord>():
+                ref readonly var returned = ref MemoryMarshal.AsRef<ReturnValueRecord>(record);
+                ref var call = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, (returned.Tid, returned.Depth), out var existed);
+                if (!existed || call.StartNs != returned.StartNs || call.FunctionId != returned.FunctionId)
+                    call = new Pending { StartNs = returned.StartNs, FunctionId = returned.FunctionId };
                 call.ReturnValue = returned.Value;
                 break;
         }
@@ -47,29 +59,70 @@ internal sealed class CaptureJoiner
     /// <summary>What was captured of the call <paramref name="record"/> reports, or null.</summary>
     public CapturedCall? Take(in EventRecord record)
     {
-        if (_pending.Count == 0 || !_pending.TryGetValue((record.Tid, record.Depth), out var call)
-            || call.StartNs != record.StartNs || call.FunctionId != record.FunctionId)
+        if (_pending.Count == 0)
             return null;
+        ref var call = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, (record.Tid, record.Depth));
+        if (Unsafe.IsNullRef(ref call) || call.StartNs != record.StartNs || call.FunctionId != record.FunctionId)
+            return null;
+        var captured = new CapturedCall(call.HasRegisters ? ((ReadOnlySpan<ulong>)call.Registers).ToArray() : null,
+            call.HasStrings ? StringsArray(call.Strings) : null, call.ReturnValue);
         _pending.Remove((record.Tid, record.Depth));
-        return new CapturedCall(call.Registers, call.Strings, call.ReturnValue);
+        return captured;
     }
 
-    /// <summary>The string read, "…" at its end when it went on; null when the read failed.</summary>
-    private static string? Decode(in StringRecord text)
+    /// <summary>
+    /// The string read, "…" at its end when it went on; null when the read failed. A function called
+    /// in a loop mostly passes the same text again: the last string of each argument position is
+    /// reused when its bytes are the same, so such a call costs no new string.
+    /// </summary>
+    private string? Decode(in StringRecord text, int dataBytes)
     {
         if (text.Length < 0)
             return null;
         ReadOnlySpan<byte> bytes = text.Data;
-        var decoded = Encoding.UTF8.GetString(bytes[..Math.Min(text.Length, bytes.Length)]);
-        return text.Truncated != 0 ? decoded + "…" : decoded;
+        bytes = bytes[..Math.Min(text.Length, dataBytes)];
+        ref var last = ref _lastStrings[(int)text.Argument];
+        var cut = text.Truncated != 0;
+        if (last.Text is not null && last.Cut == cut && bytes.SequenceEqual(last.Bytes.AsSpan(0, last.Length)))
+            return last.Text;
+        var decoded = Encoding.UTF8.GetString(bytes);
+        last.Bytes ??= new byte[Abi.StringBytes];
+        bytes.CopyTo(last.Bytes);
+        last.Length = bytes.Length;
+        last.Cut = cut;
+        return last.Text = cut ? decoded + "…" : decoded;
     }
 
-    private sealed class Pending(ulong startNs, uint functionId)
+    /// <summary>The call's strings by position; the previous call's array when they are the same strings.</summary>
+    private string?[] StringsArray(in CallStrings strings)
     {
-        public ulong StartNs { get; } = startNs;
-        public uint FunctionId { get; } = functionId;
-        public ulong[]? Registers { get; init; }
-        public string?[]? Strings { get; set; }
-        public ulong? ReturnValue { get; set; }
+        if (_lastStringsArray is null || !((ReadOnlySpan<string?>)strings).SequenceEqual(_lastStringsArray))
+            _lastStringsArray = ((ReadOnlySpan<string?>)strings).ToArray();
+        return _lastStringsArray;
+    }
+
+    private struct Pending
+    {
+        public ulong StartNs;
+        public uint FunctionId;
+        public bool HasRegisters;
+        public ArgumentValues Registers;
+        public bool HasStrings;
+        public CallStrings Strings;
+        public ulong? ReturnValue;
+    }
+
+    [InlineArray(Abi.MaxArguments)]
+    private struct CallStrings
+    {
+        private string? _first;
+    }
+
+    private struct DecodedString
+    {
+        public byte[]? Bytes;
+        public int Length;
+        public bool Cut;
+        public string? Text;
     }
 }

@@ -59,17 +59,24 @@ public sealed class TraceOptions
 
     /// <summary>
     /// Size of the kernel's ring buffer (a power of two, at least 4 KiB): how many events (56 bytes
-    /// each) wait for the reader before the kernel drops, and counts, new ones.
+    /// each) wait for the reader before the kernel drops, and counts, new ones. Null: 16 MiB, or
+    /// 64 MiB when arguments are captured (a captured call takes 3 to 8 times the bytes of a plain
+    /// one, so the default ring still holds as many calls while the reader is held up).
     /// </summary>
-    public int RingBufferBytes
+    public int? RingBufferBytes
     {
         get => _ringBufferBytes;
-        init => _ringBufferBytes = value >= 4096 && int.IsPow2(value)
+        init => _ringBufferBytes = value is null || (value >= 4096 && int.IsPow2(value.Value))
             ? value
             : throw new ArgumentOutOfRangeException(nameof(RingBufferBytes), value, "The ring buffer size must be a power of two of at least 4096 bytes.");
     }
 
-    private readonly int _ringBufferBytes = 16 << 20;
+    private readonly int? _ringBufferBytes;
+
+    public const int DefaultRingBufferBytes = 16 << 20;
+
+    /// <summary>The ring's size when nothing else is said and a function has a capture spec.</summary>
+    public const int CaptureRingBufferBytes = 64 << 20;
 
     /// <summary>Told as probe links are attached and detached, from whichever thread does it.</summary>
     public IProgress<TraceProgress>? Progress { get; init; }

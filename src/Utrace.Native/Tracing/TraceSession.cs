@@ -242,12 +242,13 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var plan = ProbePlan.Build(Functions, _returnMode, captures);
         // Summary mode's per-function map cannot grow: room for functions added later, up to a limit.
         _summaryCapacity = Grows ? Functions.Count + AddedFunctionsSummarized : Functions.Count;
-        _program = TraceProgram.Load(config, mode, _options.RingBufferBytes, _summaryCapacity, readsStrings: captures?.Any(c => c?.ReadsStrings == true) == true);
+        var ringBytes = _options.RingBufferBytes ?? (captures is null ? TraceOptions.DefaultRingBufferBytes : TraceOptions.CaptureRingBufferBytes);
+        _program = TraceProgram.Load(config, mode, ringBytes, _summaryCapacity, readsStrings: captures?.Any(c => c?.ReadsStrings == true) == true);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
         _context = TraceContext.StartingNow(Functions, captures);
         _recorder?.Begin(_context, TraceOrigin.Here(Command, ProcessId));
-        _reader = new RingBufferReader(_program.EventsMapFd, _options.RingBufferBytes, this);
+        _reader = new RingBufferReader(_program.EventsMapFd, ringBytes, this);
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
         if (Grows)
             _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, _returnMode, protectUnwind,

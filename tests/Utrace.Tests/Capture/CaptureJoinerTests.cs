@@ -49,6 +49,18 @@ public sealed class CaptureJoinerTests
     }
 
     [Fact]
+    public void ReadsAStringRecordThatEndsAfterItsString()
+    {
+        // The kernel sends a string record only as long as its string: header, bytes, NUL.
+        var joiner = new CaptureJoiner();
+        joiner.Add(Arguments(depth: 0, start: 1, function: 0, 0x1000));
+        var whole = String(depth: 0, argument: 0, "hello, capture", truncated: false);
+        var dataOffset = (int)Marshal.OffsetOf<StringRecord>(nameof(StringRecord.Data));
+        joiner.Add(whole.AsSpan(0, dataOffset + "hello, capture".Length + 1));
+        Assert.Equal("hello, capture", joiner.Take(Call(depth: 0, start: 1, function: 0))!.Strings![0]);
+    }
+
+    [Fact]
     public void MarksACutStringAndLeavesAFailedReadUnread()
     {
         var joiner = new CaptureJoiner();
