@@ -117,10 +117,14 @@ Describe 'Start-UTrace -Capture' -Skip:$noBpf {
         $traced -join "`n" | Should -BeExactly ($untraced -join "`n")
     }
 
-    It 'shows captured calls compactly in the default view' {
-        $calls = @(Start-UTrace -Command "$bin/fib 2" -Function fib -Capture @{ fib = 'int -> int' })
-        $lines = ($calls | Format-Table | Out-String -Width 120) -split "`n" | ForEach-Object TrimEnd | Where-Object { $_ -match 'fib' }
-        $lines | ForEach-Object { $_ -replace '^\s*[\d.]+ \w+\s+\d+ ', '' } | Should -Be @('  fib(1) = 1', '  fib(0) = 0', 'fib(2) = 1')
+    It 'shows captured calls in the default view as C writes a call: <Program>' -ForEach @(
+        @{ Program = 'fib 2'; Function = 'fib'; Spec = 'int -> int'; Shown = @('  fib(1) = 1', '  fib(0) = 0', 'fib(2) = 1') }
+        # A demangled C++ name gives up its parameter list ('int twice<int>(int)') for the values.
+        @{ Program = 'cxx'; Function = '*twice*'; Spec = 'int -> int'; Shown = @('int twice<int>(0) = 0', 'int twice<int>(1) = 2', 'int twice<int>(2) = 4') }
+    ) {
+        $calls = @(Start-UTrace -Command "$bin/$Program" -Function $Function -Capture @{ $Function = $Spec })
+        $lines = ($calls | Format-Table | Out-String -Width 120) -split "`n" | ForEach-Object TrimEnd | Where-Object { $_ -match '^\s*[\d.]+ \w+\s+\d+ ' }
+        $lines | ForEach-Object { $_ -replace '^\s*[\d.]+ \w+\s+\d+ ', '' } | Should -Be $Shown
     }
 
     It 'exports them: Export-Csv writes them as C writes a call, ConvertTo-Json as typed values' {

@@ -31,9 +31,11 @@ public sealed class CallArguments : IReadOnlyList<object?>
 
     public override string ToString() => string.Join(", ", _values.Select((value, i) => Show(_types[i], value)));
 
-    private static string Show(CaptureType type, object? value) => value switch
+    private static string Show(CaptureType type, object? value) => value is null ? (type == CaptureType.Skip ? "_" : "NULL") : ShowValue(value);
+
+    /// <summary>A captured value as C writes it: "abc" quoted, 'c', true, 10, 0x7ffc1234.</summary>
+    internal static string ShowValue(object value) => value switch
     {
-        null => type == CaptureType.Skip ? "_" : "NULL",
         string text => Quote(text),
         char c => c is >= ' ' and < '\x7f' and not '\'' and not '\\' ? $"'{c}'" : $"'\\x{(int)c:x2}'",
         bool b => b ? "true" : "false",
