@@ -28,7 +28,7 @@ internal static class FixtureSources
         ["vforkexec"] = ["report", "spawn", "main"],
         ["nested_try"] = ["act(int)", "inner(int)", "middle(int)", "outer(int)", "main"],
         ["throw_loop"] = ["fail(int)", "attempt(int)", "main"],
-        ["hammer"] = ["tick", "run", "main"],
+        ["hammer"] = ["tick", "tock", "tock_named", "run", "main"],
     };
 
     /// <summary>Functions the source defines but the optimiser may inline away; present exactly when nm lists them.</summary>

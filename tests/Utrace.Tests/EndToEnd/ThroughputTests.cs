@@ -45,8 +45,81 @@ public sealed class ThroughputTests(ElfFixtures fixtures)
         Assert.Equal(summary.EventsSent, recorded);
     }
 
-    /// <summary>Traces tick() of `hammer THREADS CALLS` into a trace file, as Start-UTrace -OutFile does; returns the summary and the calls the file holds.</summary>
-    private (TraceSummary Summary, long Recorded) TraceHammer(int threads, TraceOptions settings)
+    [Theory]
+    [InlineData("tock", "int -> int")]
+    [InlineData("tock_named", "int, string -> int")]
+    public void AtDefaultSettingsTheTraceFileGetsEveryCapturedCallWithItsValues(string function, string spec)
+    {
+        var next = 0;
+        var (summary, recorded) = TraceHammer(1, new TraceOptions(), function, spec, call =>
+        {
+            // One thread counts up from 0: its call i gets i (and "hammer") and returns i + 1.
+            Assert.Equal(next, (int)call.Arguments![0]!);
+            if (function == "tock_named")
+                Assert.Equal("hammer", call.Arguments[1]);
+            Assert.Equal(next + 1, (int)call.ReturnValue!);
+            next++;
+        });
+
+        Assert.Equal(CallsPerThread, summary.EventsSent);
+        Assert.Equal(0, summary.EventsDropped);
+        Assert.Equal(0, summary.CapturesLost);
+        Assert.Equal(CallsPerThread, summary.EventsRecorded);
+        Assert.Equal(CallsPerThread, recorded);
+        Assert.Equal(CallsPerThread, next);
+    }
+
+    [Theory]
+    [InlineData("tock", "int -> int")]
+    [InlineData("tock_named", "int, string -> int")]
+    public void ATinyRingBufferLosesCapturesAndCountsEachOne(string function, string spec)
+    {
+        long withoutArguments = 0, withoutReturnValue = 0, unreadable = 0;
+        var last = -1;
+        var (summary, recorded) = TraceHammer(1, new TraceOptions { RingBufferBytes = 4096 }, function, spec, call =>
+        {
+            if (call.Arguments is { } arguments)
+            {
+                // Whatever was lost, a call never shows another call's values: they only go up.
+                var n = (int)arguments[0]!;
+                Assert.True(n > last, $"call with argument {n} after {last}");
+                last = n;
+                if (call.ReturnValue is { } value)
+                    Assert.Equal(n + 1, (int)value);
+                if (function == "tock_named" && arguments[1] is not "hammer")
+                {
+                    Assert.IsType<UnreadableString>(arguments[1]);
+                    unreadable++;
+                }
+            }
+            else
+            {
+                withoutArguments++;
+            }
+            if (call.ReturnValue is null)
+                withoutReturnValue++;
+        });
+
+        Assert.True(summary.DroppedRingBufferFull > 0, "a 4 KiB ring buffer never filled");
+        Assert.Equal(CallsPerThread, summary.EventsSent + summary.DroppedRingBufferFull);
+        Assert.Equal(summary.EventsSent, summary.EventsRecorded);
+        Assert.Equal(summary.EventsSent, recorded);
+        // Each capture record the ring refused is counted: a delivered call shows it as a missing value (a
+        // string whose arguments record was lost leaves no trace); a dropped call's records are not seen.
+        var recordsPerCall = function == "tock_named" ? 3 : 2;
+        var seenMissing = withoutArguments + withoutReturnValue + unreadable;
+        Assert.True(seenMissing > 0, "no delivered call lost a capture record");
+        Assert.InRange(summary.CapturesLost, seenMissing,
+            seenMissing + (recordsPerCall - 2) * withoutArguments + recordsPerCall * summary.DroppedRingBufferFull);
+    }
+
+    /// <summary>
+    /// Traces `function` (tick, or tock and tock_named with a capture spec) of `hammer THREADS CALLS` into a trace
+    /// file, as Start-UTrace -OutFile does; hands each call in the file to `inspect`; returns the summary and the
+    /// calls the file holds.
+    /// </summary>
+    private (TraceSummary Summary, long Recorded) TraceHammer(int threads, TraceOptions settings, string function = "tick",
+        string? spec = null, Action<CallEvent>? inspect = null)
     {
         var path = fixtures.PathOf("gcc-O2-pie/hammer");
         var traceFile = Path.Combine(Path.GetTempPath(), $"utrace-hammer-{Guid.NewGuid():N}.utrace");
@@ -55,13 +128,14 @@ public sealed class ThroughputTests(ElfFixtures fixtures)
         {
             var options = new TraceOptions
             {
-                Selection = new FunctionSelection { Include = name => name == "tick" },
+                Selection = new FunctionSelection { Include = name => name == function },
+                Captures = spec is null ? null : [new CaptureRule(function, name => name == function, CaptureSpec.Parse(spec))],
                 RingBufferBytes = settings.RingBufferBytes,
                 Recording = TraceFileWriter.Create(traceFile),
                 StreamEvents = false,
             };
             TraceSummary summary;
-            using (var session = TraceSession.Launch(path, [path, $"{threads}", $"{CallsPerThread}", resultFile], Path.GetTempPath(),
+            using (var session = TraceSession.Launch(path, [path, $"{threads}", $"{CallsPerThread}", resultFile, function], Path.GetTempPath(),
                        options, FunctionCatalog.ForExecutable(path, null)))
             {
                 Assert.True(session.Completion.Wait(TimeSpan.FromMinutes(2)), "hammer did not end within 2 minutes");
@@ -77,7 +151,8 @@ public sealed class ThroughputTests(ElfFixtures fixtures)
             long recorded = 0;
             foreach (var call in file.ReadEvents())
             {
-                Assert.Equal("tick", call.Function);
+                Assert.Equal(function, call.Function);
+                inspect?.Invoke(call);
                 recorded++;
             }
             return (summary, recorded);
