@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using Utrace.Native.Bpf;
@@ -11,6 +12,7 @@ namespace Utrace.Native.Recording;
 /// </summary>
 internal sealed class BatchEncoder
 {
+    private const int ColumnsWithoutCaptures = 8;
     private readonly Schema _schema;
     private readonly byte[] _functionIds = new byte[EventChunk.Capacity * sizeof(int)];
     private readonly byte[] _callerIds = new byte[EventChunk.Capacity * sizeof(int)];
@@ -22,7 +24,36 @@ internal sealed class BatchEncoder
     private readonly byte[] _durations = new byte[EventChunk.Capacity * sizeof(long)];
     private readonly byte[] _selfTimes = new byte[EventChunk.Capacity * sizeof(long)];
 
-    public BatchEncoder(Schema schema) => _schema = schema;
+    // The capture columns (TraceFileFormat.CaptureFields), used only by traces with -Capture: a call has at most
+    // Abi.MaxArguments registers and strings.
+    private const int MaxCaptureItems = EventChunk.Capacity * Abi.MaxArguments;
+    private readonly byte[] _argumentOffsets = [];
+    private readonly byte[] _argumentValid = [];
+    private readonly byte[] _argumentValues = [];
+    private readonly byte[] _stringListOffsets = [];
+    private readonly byte[] _stringListValid = [];
+    private readonly byte[] _stringOffsets = [];
+    private readonly byte[] _stringValid = [];
+    private byte[] _stringData = [];
+    private readonly byte[] _returnValues = [];
+    private readonly byte[] _returnValid = [];
+
+    public BatchEncoder(Schema schema)
+    {
+        _schema = schema;
+        if (schema.FieldsList.Count == ColumnsWithoutCaptures)
+            return;
+        _argumentOffsets = new byte[(EventChunk.Capacity + 1) * sizeof(int)];
+        _argumentValid = new byte[(EventChunk.Capacity + 7) / 8];
+        _argumentValues = new byte[MaxCaptureItems * sizeof(ulong)];
+        _stringListOffsets = new byte[(EventChunk.Capacity + 1) * sizeof(int)];
+        _stringListValid = new byte[(EventChunk.Capacity + 7) / 8];
+        _stringOffsets = new byte[(MaxCaptureItems + 1) * sizeof(int)];
+        _stringValid = new byte[(MaxCaptureItems + 7) / 8];
+        _stringData = new byte[64 * 1024];
+        _returnValues = new byte[EventChunk.Capacity * sizeof(ulong)];
+        _returnValid = new byte[(EventChunk.Capacity + 7) / 8];
+    }
 
     /// <summary>The batch of <paramref name="records"/>; with the capture columns when the schema has them.</summary>
     public RecordBatch Encode(ReadOnlySpan<EventRecord> records, ReadOnlySpan<CapturedCall?> captured)
@@ -71,43 +102,97 @@ internal sealed class BatchEncoder
             new Int64Array(Buffer(_durations, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
             new Int64Array(Buffer(_selfTimes, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
         ];
-        if (_schema.FieldsList.Count > columns.Count)
+        if (_schema.FieldsList.Count > ColumnsWithoutCaptures)
             columns.AddRange(CaptureColumns(captured));
         return new RecordBatch(_schema, columns, n);
     }
 
-    /// <summary>The columns of TraceFileFormat.CaptureFields; a rare path (captured calls only), so Arrow's builders do.</summary>
-    private static IArrowArray[] CaptureColumns(ReadOnlySpan<CapturedCall?> captured)
+    /// <summary>
+    /// The columns of TraceFileFormat.CaptureFields, in reused buffers as the others: Arrow's builders
+    /// allocated a few large buffers per batch, whose collections held up the ring-buffer reader.
+    /// </summary>
+    private IArrowArray[] CaptureColumns(ReadOnlySpan<CapturedCall?> captured)
     {
-        var arguments = new ListArray.Builder(UInt64Type.Default);
-        var argumentValues = (UInt64Array.Builder)arguments.ValueBuilder;
-        var strings = new ListArray.Builder(StringType.Default);
-        var stringValues = (StringArray.Builder)strings.ValueBuilder;
-        var returnValues = new UInt64Array.Builder();
-        foreach (var call in captured)
+        var n = captured.Length;
+        var validBytes = (n + 7) / 8;
+        var argumentOffsets = MemoryMarshal.Cast<byte, int>(_argumentOffsets.AsSpan());
+        var argumentValues = MemoryMarshal.Cast<byte, ulong>(_argumentValues.AsSpan());
+        var stringListOffsets = MemoryMarshal.Cast<byte, int>(_stringListOffsets.AsSpan());
+        var stringOffsets = MemoryMarshal.Cast<byte, int>(_stringOffsets.AsSpan());
+        var returnValues = MemoryMarshal.Cast<byte, ulong>(_returnValues.AsSpan());
+        _argumentValid.AsSpan(0, validBytes).Clear();
+        _stringListValid.AsSpan(0, validBytes).Clear();
+        _returnValid.AsSpan(0, validBytes).Clear();
+        _stringValid.AsSpan().Clear();
+        int argumentCount = 0, stringCount = 0, dataBytes = 0, argumentNulls = 0, stringListNulls = 0, stringNulls = 0, returnNulls = 0;
+        for (var i = 0; i < n; i++)
         {
-            AppendList(arguments, call?.Registers, register => argumentValues.Append(register));
-            AppendList(strings, call?.Strings, text => stringValues.Append(text));
-            if (call?.ReturnValue is { } value)
-                returnValues.Append(value);
+            var call = captured[i];
+            argumentOffsets[i] = argumentCount;
+            if (call?.Registers is { } registers)
+            {
+                SetValid(_argumentValid, i);
+                for (var r = 0; r < registers.Count; r++)
+                    argumentValues[argumentCount++] = registers[r];
+            }
             else
-                returnValues.AppendNull();
+            {
+                argumentNulls++;
+            }
+            stringListOffsets[i] = stringCount;
+            if (call?.Strings is { } strings)
+            {
+                SetValid(_stringListValid, i);
+                for (var a = 0; a < strings.Count; a++)
+                {
+                    stringOffsets[stringCount] = dataBytes;
+                    if (strings[a] is { } text)
+                    {
+                        SetValid(_stringValid, stringCount);
+                        var length = Encoding.UTF8.GetByteCount(text);
+                        if (dataBytes + length > _stringData.Length)
+                            System.Array.Resize(ref _stringData, Math.Max(2 * _stringData.Length, dataBytes + length));
+                        dataBytes += Encoding.UTF8.GetBytes(text, _stringData.AsSpan(dataBytes));
+                    }
+                    else
+                    {
+                        stringNulls++;
+                    }
+                    stringCount++;
+                }
+            }
+            else
+            {
+                stringListNulls++;
+            }
+            if (call?.ReturnValue is { } value)
+            {
+                SetValid(_returnValid, i);
+                returnValues[i] = value;
+            }
+            else
+            {
+                returnValues[i] = 0;
+                returnNulls++;
+            }
         }
-        return [arguments.Build(), strings.Build(), returnValues.Build()];
+        argumentOffsets[n] = argumentCount;
+        stringListOffsets[n] = stringCount;
+        stringOffsets[stringCount] = dataBytes;
+        var argumentItems = new UInt64Array(Buffer(_argumentValues, argumentCount * sizeof(ulong)), ArrowBuffer.Empty, argumentCount, 0, 0);
+        var stringItems = new StringArray(stringCount, Buffer(_stringOffsets, (stringCount + 1) * sizeof(int)), Buffer(_stringData, dataBytes),
+            Buffer(_stringValid, (stringCount + 7) / 8), stringNulls);
+        return
+        [
+            new ListArray(TraceFileFormat.CaptureFields[0].DataType, n, Buffer(_argumentOffsets, (n + 1) * sizeof(int)), argumentItems,
+                Buffer(_argumentValid, validBytes), argumentNulls),
+            new ListArray(TraceFileFormat.CaptureFields[1].DataType, n, Buffer(_stringListOffsets, (n + 1) * sizeof(int)), stringItems,
+                Buffer(_stringListValid, validBytes), stringListNulls),
+            new UInt64Array(Buffer(_returnValues, n * sizeof(ulong)), Buffer(_returnValid, validBytes), n, returnNulls, 0),
+        ];
     }
 
-    /// <summary>One row of a list column: null when <paramref name="items"/> is.</summary>
-    private static void AppendList<T>(ListArray.Builder list, IReadOnlyList<T>? items, Action<T> appendItem)
-    {
-        if (items is null)
-        {
-            list.AppendNull();
-            return;
-        }
-        list.Append();
-        foreach (var item in items)
-            appendItem(item);
-    }
+    private static void SetValid(byte[] bitmap, int index) => bitmap[index >> 3] |= (byte)(1 << (index & 7));
 
     private static ArrowBuffer Buffer(byte[] bytes, int length) => new(bytes.AsMemory(0, length));
 }
