@@ -64,8 +64,8 @@ internal sealed class CaptureJoiner
         ref var call = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, (record.Tid, record.Depth));
         if (Unsafe.IsNullRef(ref call) || call.StartNs != record.StartNs || call.FunctionId != record.FunctionId)
             return null;
-        var captured = new CapturedCall(call.HasRegisters ? ((ReadOnlySpan<ulong>)call.Registers).ToArray() : null,
-            call.HasStrings ? StringsArray(call.Strings) : null, call.ReturnValue);
+        var strings = call.HasStrings ? StringsArray(call.Strings) : null;
+        var captured = call.HasRegisters ? new CapturedCall(call.Registers, strings, call.ReturnValue) : new CapturedCall(null, strings, call.ReturnValue);
         _pending.Remove((record.Tid, record.Depth));
         return captured;
     }

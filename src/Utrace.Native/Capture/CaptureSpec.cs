@@ -83,7 +83,8 @@ public sealed class CaptureSpec
     /// <summary>The arguments of a call, typed; null when the call's argument registers were not captured.</summary>
     public CallArguments? ArgumentsOf(CapturedCall captured)
     {
-        if (Arguments.Count == 0 || captured.Registers is not { Count: Abi.MaxArguments } registers)
+        var registers = captured.RegisterValues;
+        if (Arguments.Count == 0 || registers.Length != Abi.MaxArguments)
             return null;
         var values = new object?[Arguments.Count];
         for (var i = 0; i < values.Length; i++)

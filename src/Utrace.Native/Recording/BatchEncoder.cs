@@ -129,11 +129,12 @@ internal sealed class BatchEncoder
         {
             var call = captured[i];
             argumentOffsets[i] = argumentCount;
-            if (call?.Registers is { } registers)
+            var registers = call is null ? default : call.RegisterValues;
+            if (!registers.IsEmpty)
             {
                 SetValid(_argumentValid, i);
-                for (var r = 0; r < registers.Count; r++)
-                    argumentValues[argumentCount++] = registers[r];
+                registers.CopyTo(argumentValues[argumentCount..]);
+                argumentCount += registers.Length;
             }
             else
             {
