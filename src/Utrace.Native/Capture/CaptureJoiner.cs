@@ -18,7 +18,7 @@ internal sealed class CaptureJoiner
     // call's three records without a heap object of its own (a Pending object per call, promoted
     // while the reader ran behind, was what made captured traces lose calls).
     private static readonly int StringDataOffset = (int)Marshal.OffsetOf<StringRecord>(nameof(StringRecord.Data));
-    private readonly Dictionary<(uint Tid, uint Depth), Pending> _pending = new();
+    private readonly Dictionary<ulong, Pending> _pending = new();
     private readonly DecodedString[] _lastStrings = new DecodedString[Abi.MaxArguments];
     private string?[]? _lastStringsArray;
 
@@ -31,7 +31,7 @@ internal sealed class CaptureJoiner
         {
             case RecordType.Arguments when record.Length >= Unsafe.SizeOf<ArgumentsRecord>():
                 ref readonly var arguments = ref MemoryMarshal.AsRef<ArgumentsRecord>(record);
-                ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, (arguments.Tid, arguments.Depth), out _);
+                ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, Key(arguments.Tid, arguments.Depth), out _);
                 entry = new Pending { StartNs = arguments.StartNs, FunctionId = arguments.FunctionId, HasRegisters = true, Registers = arguments.Values };
                 break;
             case RecordType.String when record.Length >= StringDataOffset:
@@ -39,7 +39,7 @@ internal sealed class CaptureJoiner
                 var text = default(StringRecord);
                 var available = Math.Min(record.Length, Unsafe.SizeOf<StringRecord>());
                 record[..available].CopyTo(MemoryMarshal.AsBytes(new Span<StringRecord>(ref text)));
-                ref var owner = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, (text.Tid, text.Depth));
+                ref var owner = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, Key(text.Tid, text.Depth));
                 if (text.Argument < Abi.MaxArguments && !Unsafe.IsNullRef(ref owner) && owner.HasRegisters)
                 {
                     owner.Strings[(int)text.Argument] = Decode(text, available - StringDataOffset);
@@ -48,7 +48,7 @@ internal sealed class CaptureJoiner
                 break;
             case RecordType.ReturnValue when record.Length >= Unsafe.SizeOf<ReturnValueRecord>():
                 ref readonly var returned = ref MemoryMarshal.AsRef<ReturnValueRecord>(record);
-                ref var call = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, (returned.Tid, returned.Depth), out var existed);
+                ref var call = ref CollectionsMarshal.GetValueRefOrAddDefault(_pending, Key(returned.Tid, returned.Depth), out var existed);
                 if (!existed || call.StartNs != returned.StartNs || call.FunctionId != returned.FunctionId)
                     call = new Pending { StartNs = returned.StartNs, FunctionId = returned.FunctionId };
                 call.ReturnValue = returned.Value;
@@ -59,16 +59,19 @@ internal sealed class CaptureJoiner
     /// <summary>What was captured of the call <paramref name="record"/> reports, or null.</summary>
     public CapturedCall? Take(in EventRecord record)
     {
-        if (_pending.Count == 0)
+        var key = Key(record.Tid, record.Depth);
+        if (_pending.Count == 0 || !_pending.Remove(key, out var call))
             return null;
-        ref var call = ref CollectionsMarshal.GetValueRefOrNullRef(_pending, (record.Tid, record.Depth));
-        if (Unsafe.IsNullRef(ref call) || call.StartNs != record.StartNs || call.FunctionId != record.FunctionId)
+        if (call.StartNs != record.StartNs || call.FunctionId != record.FunctionId)
+        {
+            _pending[key] = call; // another call's (one filtered in the kernel): the next call at this depth replaces it
             return null;
+        }
         var strings = call.HasStrings ? StringsArray(call.Strings) : null;
-        var captured = call.HasRegisters ? new CapturedCall(call.Registers, strings, call.ReturnValue) : new CapturedCall(null, strings, call.ReturnValue);
-        _pending.Remove((record.Tid, record.Depth));
-        return captured;
+        return call.HasRegisters ? new CapturedCall(call.Registers, strings, call.ReturnValue) : new CapturedCall(null, strings, call.ReturnValue);
     }
+
+    private static ulong Key(uint tid, uint depth) => (ulong)tid << 32 | depth;
 
     /// <summary>
     /// The string read, "…" at its end when it went on; null when the read failed. A function called
