@@ -238,6 +238,24 @@ Describe 'Start-UTrace -AsJob with -Command' -Skip:$noBpf {
         Remove-Job $job
     }
 
+    It 'Receive-Job -Wait -AutoRemoveJob yields the CallEvents, then removes the job' {
+        # In a pwsh of its own (a thread job's runspace would not hold the job to remove), so that
+        # a Receive-Job that never returns fails the test instead of hanging it.
+        $script = "Import-Module '$(Join-Path $PSScriptRoot '../../Utrace.psd1')'; " +
+            "`$job = Start-UTrace -Command '$(Join-Path $FixtureBin 'gcc-O2-pie/fib')' -ArgumentList 10 -Function fib -AsJob; " +
+            "`$events = @(Receive-Job `$job -Wait -AutoRemoveJob); 'events ' + `$events.Count; 'jobs ' + @(Get-Job).Count"
+        $info = [Diagnostics.ProcessStartInfo]::new('pwsh')
+        foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $script) { $info.ArgumentList.Add($argument) }
+        $info.RedirectStandardOutput = $true
+        $pwsh = [Diagnostics.Process]::Start($info)
+        $output = $pwsh.StandardOutput.ReadToEndAsync()
+        $exited = $pwsh.WaitForExit(60000)
+        if (-not $exited) { $pwsh.Kill() }
+        $exited | Should -BeTrue -Because 'Receive-Job returns once the trace has ended'
+        $output.Result -split "`n" | Where-Object { $_ -match '^(events|jobs) ' } | ForEach-Object Trim |
+            Should -Be @('events 177', 'jobs 0')
+    }
+
     It 'starts the command with the signal dispositions a shell would give it' {
         $job = Start-UTrace -Command 'sleep 30' -AsJob
         # Wait for the launcher to have become sleep.
