@@ -81,6 +81,9 @@ Describe 'Start-UTrace -Command on <Variant>' -ForEach $variants -Skip:$noBpf {
         # Each throw unwinds check, validate and the __cxa_throw library call without a return.
         $job.Summary.CallsUnwound | Should -Be 9
         @($events | Where-Object Function -EQ 'main').Count | Should -Be 1
+        # The unwound calls' own time stays in their caller's self time, their reported callees'
+        # (__cxa_allocate_exception...) does not: self times add up to the outermost calls' time.
+        ($events | Measure-Object SelfNs -Sum).Sum | Should -Be ($events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum
         Remove-Job $job
     }
 
