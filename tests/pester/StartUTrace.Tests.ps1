@@ -124,6 +124,15 @@ Describe 'The user''s pipeline' -Skip:$noBpf {
         ($rows | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ';' | Should -Be 'main=1;slow=4;usleep=4'
     }
 
+    It 'Select-Object -First ends the trace and the program, and still sets -SummaryVariable and $LASTEXITCODE' {
+        # fib 30 makes 1,664,079 traced calls: it is still running when the first three arrive.
+        $first = @(Start-UTrace -Command "$(Join-Path $FixtureBin 'gcc-O2-pie/fib') 30" -Function fib -SummaryVariable summary | Select-Object -First 3)
+        $first.Count | Should -Be 3
+        $summary.State | Should -Be 'Stopped'
+        $summary.ExitCode | Should -Be 143 -Because 'Utrace ended the program with SIGTERM'
+        $LASTEXITCODE | Should -Be 143
+    }
+
     It 'compares Duration with <Text> as integer nanoseconds compare' -ForEach @(
         @{ Text = '250us'; Nanoseconds = 250000 }, @{ Text = '2.5ms'; Nanoseconds = 2500000 }, @{ Text = '100ns'; Nanoseconds = 100 }, @{ Text = '2.5s'; Nanoseconds = 2500000000 }
     ) {
