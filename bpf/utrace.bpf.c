@@ -357,21 +357,25 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 	__u64 duration = now - f->start_ns;
 	__u64 self = duration > f->child_ns ? duration - f->child_ns : 0;
 	__u32 caller = UTRACE_NO_CALLER;
+	/* A call filtered out (-MinDuration, -MaxDepth) stays in its caller's self time, so that
+	 * self times still add up to the traced time. */
+	int filtered = duration < config.min_duration_ns || top > config.max_depth;
 
 	st->depth = top;
 	if (top >= 1) {
 		struct frame *parent = FRAME(st, top - 1);
-		parent->child_ns += duration;
+		if (!filtered)
+			parent->child_ns += duration;
 		caller = parent->function_id;
 	}
 	if (st->silent)
 		return;
-	if (config.summary_only) {
-		summarize(st, top, f->function_id, duration, self);
+	if (filtered) {
+		COUNT(filtered);
 		return;
 	}
-	if (duration < config.min_duration_ns || depth - 1 > config.max_depth) {
-		COUNT(filtered);
+	if (config.summary_only) {
+		summarize(st, top, f->function_id, duration, self);
 		return;
 	}
 	send_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth - 1, f->start_ns, duration, self);
