@@ -434,6 +434,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         FunctionCount = Functions.Count,
         AttachMode = _program?.Mode ?? _options.AttachMode,
         LinkCount = _probes?.LinkCount ?? 0,
+        Functions = FunctionSummaries,
         CallsUnwound = (long)stats.Unwound,
         EventsDelivered = Interlocked.Read(ref _delivered),
         EventsSent = (long)stats.Sent,
