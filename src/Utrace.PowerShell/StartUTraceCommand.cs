@@ -123,6 +123,9 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         foreach (var warning in session.Warnings.Take(warningsAtStart))
             WriteWarning(warning);
         WriteVerbose($"Trace {session.Id}: {session.Functions.Count} functions of process {session.ProcessId} ({session.Command}).");
+        // With -Follow, the programs the children run may have what the first one lacks.
+        if (!Follow)
+            WarnOfUnmatchedFunctions(session.Functions.ToArray());
 
         if (AsJob)
         {

@@ -59,6 +59,15 @@ Describe 'Selecting functions' -Skip:$noBpf {
         Get-Count $events | Should -Be 'main=1 make=3'
     }
 
+    It 'warns of a -Function pattern that matches nothing, with the C++ hint' {
+        $events = Start-UTrace -Command "$bin/cxx" -Function main, twice -WarningVariable warned -WarningAction SilentlyContinue
+        @($events | Where-Object Function -EQ 'main').Count | Should -Be 1
+        @($warned).Count | Should -Be 1
+        "$($warned[0])" | Should -Be "-Function 'twice' matches no function here; a C++ name includes its parameters, as in twice(int): 'twice*' matches those. Get-UTraceFunction lists the names."
+        Get-UTraceFunction "$bin/cxx" -Function 'int twice*', nothere -WarningVariable listed -WarningAction SilentlyContinue | Select-Object -ExpandProperty Name | Should -Be 'int twice<int>(int)'
+        "$($listed[0])" | Should -BeLike "-Function 'nothere' matches no function here;*"
+    }
+
     It 'a selection that matches nothing is an ObjectNotFound error naming the count and Get-UTraceFunction' {
         $err = $null
         try { Start-UTrace -Command "$bin/fib" -Function 'no_such_*' -ErrorAction Stop } catch { $err = $_ }
