@@ -38,6 +38,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile struct utrace_config config = {};
 
+/* Set by the engine when a trace ends, before it detaches the probes: no call completing after
+ * that is reported, so the last events are whole (a call and every call inside it, or neither),
+ * however long each link takes to close. A global of its own section: one load per call. */
+volatile __u32 recording_ended SEC(".data.control");
+
 /* Just what Utrace reads of the kernel's own types; CO-RE finds their offsets in the running
  * kernel's BTF. The uretprobe trampoline sits at the start of the process's xol area. */
 struct xol_area {
@@ -368,7 +373,7 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 			parent->child_ns += duration;
 		caller = parent->function_id;
 	}
-	if (st->silent)
+	if (st->silent || recording_ended)
 		return;
 	if (filtered) {
 		COUNT(filtered);
@@ -447,7 +452,7 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault)
 		__u32 shown = depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH;
 		if (!silent && shown > config.max_depth)
 			COUNT(filtered);
-		else if (!silent)
+		else if (!silent && !recording_ended)
 			send_event(UTRACE_RECORD_ENTRY, pid_tgid, function_id, caller_of(st, shown), shown, now, 0, 0);
 		/* No return will pop a frame of a function without a return probe. */
 		if (config.return_mode != UTRACE_RETURN_NONE || depth >= UTRACE_MAX_DEPTH)

@@ -225,6 +225,43 @@ Describe 'Start-UTrace -ProcessId' -Skip:$noBpf {
 }
 
 # Listing reads the process's ELF files and maps: no BPF needed.
+Describe 'The end of a trace of a busy process' -Skip:$noBpf {
+    BeforeAll {
+        $ticker = [Diagnostics.Process]::Start((Join-Path $FixtureBin 'gcc-O2-pie/ticker'))
+
+        # Per thread, work's count minus tick's: 0, or 1 for a tick still running when the recording ended.
+        function Get-Unfinished($Events) {
+            $Events | Group-Object ThreadId | ForEach-Object {
+                @($_.Group | Where-Object Function -EQ 'work').Count - @($_.Group | Where-Object Function -EQ 'tick').Count
+            }
+        }
+    }
+    AfterAll {
+        $ticker.Kill()
+    }
+
+    It 'reports, up to the stop, each call with every call inside it: <Case>' -ForEach @(
+        @{ Case = 'events'; Summary = $false }, @{ Case = '-Summary'; Summary = $true }
+    ) {
+        $job = Start-UTrace -ProcessId $ticker.Id -Function tick, work -Summary:$Summary -AsJob -Confirm:$false
+        Start-Sleep -Milliseconds 300
+        Stop-UTrace $job | Out-Null
+        $received = @(Receive-Job $job)
+        Remove-Job $job
+        if ($Summary) {
+            $calls = @{}
+            $received | ForEach-Object { $calls[$_.Function] = $_.Calls }
+            $calls['work'] - $calls['tick'] | Should -BeIn 0, 1, 2, 3
+            $calls['tick'] | Should -BeGreaterThan 0
+        }
+        else {
+            @($received.ThreadId | Sort-Object -Unique).Count | Should -Be 3
+            Get-Unfinished $received | ForEach-Object { $_ | Should -BeIn 0, 1 }
+        }
+        $ticker.HasExited | Should -BeFalse
+    }
+}
+
 Describe 'Get-UTraceFunction -ProcessId' {
     BeforeAll {
         $server = Start-ServerFixture (Join-Path $FixtureBin 'gcc-O2-pie/server')

@@ -161,6 +161,14 @@ internal sealed class TraceProgram : IDisposable
         }
     }
 
+    /// <summary>No call completing from now on is reported (bpf/utrace.bpf.c, recording_ended): call before detaching.</summary>
+    public unsafe void EndRecording()
+    {
+        uint zero = 0, ended = 1;
+        if (Interop.Libbpf.MapUpdateElem(MapFd(".data.control"), &zero, &ended, 0) != 0)
+            throw Interop.BpfError(Interop.LastErrno, "Ending the recording");
+    }
+
     /// <summary>Summary mode: each function's calls, summed over all CPUs, indexed by function id.</summary>
     public unsafe FunctionSummaryRecord[] ReadSummaries(int functionCount)
     {

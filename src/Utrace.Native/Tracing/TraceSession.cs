@@ -368,6 +368,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             {
                 if (state != TraceState.Completed)
                     _child?.Terminate();
+                _program?.EndRecording();
                 DetachProbes();
                 _guard?.Finish();
                 _reader?.StopAndDrain();
