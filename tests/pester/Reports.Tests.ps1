@@ -156,6 +156,15 @@ Describe 'ConvertTo-UTraceCallGraph' -Skip:$noBpf {
             (Format-GraphLine $call['main@0'].Duration '} /* main */'))
     }
 
+    It 'nests calls traced entry-only (reported at entry, no duration) in the order they came, and the flame graph says why it is empty' {
+        $entries = @(Start-UTrace -Command "$dir/chain" -ReturnMode EntryOnly -Function main, a, b, c)
+        @($entries | ConvertTo-UTraceCallGraph)[1..7] | ForEach-Object { $_ -replace '^ +\[ *\d+\] \| ' } |
+            Should -Be @('main() {', '  a() {', '    b() {', '      c();', '    } /* b */', '  } /* a */', '} /* main */')
+        $folded = @($entries | ConvertTo-UTraceFlameGraph -Format Folded -WarningVariable warned -WarningAction SilentlyContinue)
+        $folded.Count | Should -Be 0
+        "$($warned[0])" | Should -BeLike 'No call has a duration (traced entry-only*'
+    }
+
     It 'writes an outermost call''s tree as soon as that call arrives, not at the end' {
         $pipeline = { ConvertTo-UTraceCallGraph -Timestamp }.GetSteppablePipeline()
         $pipeline.Begin($true)

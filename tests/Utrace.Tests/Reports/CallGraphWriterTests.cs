@@ -79,4 +79,25 @@ public sealed class CallGraphWriterTests
         Assert.Equal(["           [     7] | main() {", "     30 ns [     7] |   b();", "     31 ns [     7] | } /* main */"], writer.Add(beta[1]));
         Assert.Equal(["           [     7] | main() {", "     20 ns [     7] |   a();", "     21 ns [     7] | } /* main */"], writer.Add(alpha[1]));
     }
+
+    [Fact]
+    public void NestsCallsReportedAtTheirEntryInTheOrderTheyCame()
+    {
+        // Entry-only tracing: each call arrives at its entry, with no duration, caller first.
+        var writer = new CallGraphWriter(flat: false, timestamps: false);
+        CallSample Entry(string function, int depth, long start) => new(function, "prog", 100, 9, depth, start, 0, 0);
+        var lines = new[] { Entry("main", 0, 0), Entry("a", 1, 10), Entry("b", 2, 20), Entry("c", 1, 30), Entry("main", 0, 40) }
+            .SelectMany(c => writer.Add(c)).ToList();
+        lines.AddRange(writer.Flush());
+        Assert.Equal(
+        [
+            "           [     9] | main() {",
+            "           [     9] |   a() {",
+            "           [     9] |     b();",
+            "           [     9] |   } /* a */",
+            "           [     9] |   c();",
+            "           [     9] | } /* main */",
+            "           [     9] | main();",
+        ], lines);
+    }
 }
