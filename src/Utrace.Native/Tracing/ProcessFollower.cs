@@ -152,14 +152,23 @@ internal sealed class ProcessFollower : IDisposable
                 AttachLinker(child);
                 break;
             case ProcessEventKind.Exec:
-                if (_processes.Remove(pid, out var before))
-                    DetachLater(before);
-                var program = ProgramOf(pid);
-                var process = new TracedProcess(pid, program);
-                _processes[pid] = process;
-                process.Seen.UnionWith(program.StartPaths);
-                Attach(process, program.Start);
-                AttachLinker(process);
+                // A link filters on the process, not on its program: the old program's links would
+                // fire in the new one wherever both map the same file (libc, the dynamic linker),
+                // under the old program's function ids. They go before the process runs again.
+                var detaching = _processes.Remove(pid, out var before) ? Task.Run(before.Detach) : Task.CompletedTask;
+                try
+                {
+                    var program = ProgramOf(pid);
+                    var process = new TracedProcess(pid, program);
+                    _processes[pid] = process;
+                    process.Seen.UnionWith(program.StartPaths);
+                    Attach(process, program.Start);
+                    AttachLinker(process);
+                }
+                finally
+                {
+                    detaching.Wait();
+                }
                 break;
             case ProcessEventKind.Libraries when _processes.TryGetValue(pid, out var mapper):
                 foreach (var path in ProcFs.ExecutableMappings(pid).Select(ElfImage.ResolveRealPath))
