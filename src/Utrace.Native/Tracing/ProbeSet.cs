@@ -137,6 +137,13 @@ internal sealed class ProbeSet : IDisposable
     /// </summary>
     public void Dispose()
     {
+        // A follower detaches the first process's set when it execs, the session when the trace ends.
+        lock (_links)
+            DetachAll();
+    }
+
+    private void DetachAll()
+    {
         var closed = 0;
         var total = _links.Count;
         _progress?.Report(new TraceProgress(TraceStage.Detaching, 0, total));

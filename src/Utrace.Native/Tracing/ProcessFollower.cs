@@ -48,10 +48,11 @@ internal sealed class ProcessFollower : IDisposable
     /// <summary>
     /// Starts following the first process <paramref name="pid"/>, whose probes
     /// (<paramref name="plan"/>, <paramref name="hooks"/>, functions from id 0) the session has
-    /// attached. <paramref name="execsToPass"/> is 1 for a launched program not yet exec'd.
+    /// attached as <paramref name="probes"/>; they are detached here when that process execs.
+    /// <paramref name="execsToPass"/> is 1 for a launched program not yet exec'd.
     /// </summary>
     public static ProcessFollower Start(TraceProgram program, GrowingFunctionTable functions, TraceOptions options, ReturnMode returnMode,
-        bool unwindHooks, int pid, uint execsToPass, FunctionCatalog catalog, ProbePlan plan, IReadOnlyList<UnwindHook> hooks)
+        bool unwindHooks, int pid, uint execsToPass, FunctionCatalog catalog, ProbePlan plan, IReadOnlyList<UnwindHook> hooks, ProbeSet probes)
     {
         var follow = FollowProgram.Load(program.EventsMapFd, options.Follow);
         var follower = new ProcessFollower(program, follow, functions, options.Selection, returnMode, unwindHooks);
@@ -60,6 +61,7 @@ internal sealed class ProcessFollower : IDisposable
             var root = new ProgramProbes(catalog, new ModuleProbes(plan, hooks), options.Selection.NestLibrary is not null);
             follower._programs[root.Path] = root;
             var process = new TracedProcess(pid, root);
+            process.Probes.Add(probes);
             follower._processes[pid] = process;
             process.Seen.UnionWith(root.StartPaths);
             process.Modules.Add(root.Start);

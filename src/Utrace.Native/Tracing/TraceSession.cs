@@ -251,7 +251,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
         if (Grows)
             _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, _returnMode, protectUnwind,
-                ProcessId, _child is null ? 0u : 1u, catalog, plan, unwindHooks);
+                ProcessId, _child is null ? 0u : 1u, catalog, plan, unwindHooks, _probes);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
         if (config.ProtectUnwind != 0)
             _guard = PatchGuard.Start(_program.PatchesMapFd, _program.StacksMapFd, ProcessId,
