@@ -139,10 +139,25 @@ internal sealed class ProbeSet : IDisposable
     {
         // A follower detaches the first process's set when it execs, the session when the trace ends.
         lock (_links)
-            DetachAll();
+            DetachInPhases();
     }
 
-    private void DetachAll()
+    /// <summary>
+    /// Detaches every link side by side, for a process that has exec'd: the program they probed
+    /// no longer runs there, so no return probe can outlive its entry's.
+    /// </summary>
+    public void DisposeAtOnce()
+    {
+        lock (_links)
+        {
+            Parallel.ForEach(_links, link => link.Dispose());
+            _links.Clear();
+            _returnLinks.Clear();
+            _unwindLinks.Clear();
+        }
+    }
+
+    private void DetachInPhases()
     {
         var closed = 0;
         var total = _links.Count;

@@ -26,6 +26,7 @@ internal sealed class ProcessFollower : IDisposable
     private readonly Dictionary<int, TracedProcess> _processes = new();
     private readonly Dictionary<string, ProgramProbes> _programs = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _warnings = new();
+    private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
     private readonly List<Task> _detaching = [];
     private readonly Thread _thread;
     private volatile bool _closed;
@@ -60,6 +61,8 @@ internal sealed class ProcessFollower : IDisposable
         {
             var root = new ProgramProbes(catalog, new ModuleProbes(plan, hooks), options.Selection.NestLibrary is not null);
             follower._programs[root.Path] = root;
+            // The session has told what of the first program cannot be probed.
+            root.Refusals.Add(root.Start);
             var process = new TracedProcess(pid, root);
             process.Probes.Add(probes);
             follower._processes[pid] = process;
@@ -130,7 +133,9 @@ internal sealed class ProcessFollower : IDisposable
                 catch (Exception ex)
                 {
                     // Any failure, not only a process that exited meanwhile: this thread must go on (and continue the process).
-                    _warnings.Enqueue($"Process {record.Pid} is traced no further after its {record.Kind.ToString().ToLowerInvariant()}: {ex.Message}");
+                    // One that has exited (or was killed) while it waited has nothing left to trace.
+                    if (ProcFs.IsRunning((int)record.Pid))
+                        Warn($"Process {record.Pid} is traced no further after its {record.Kind.ToString().ToLowerInvariant()}: {ex.Message}");
                 }
                 finally
                 {
@@ -157,7 +162,7 @@ internal sealed class ProcessFollower : IDisposable
                 // A link filters on the process, not on its program: the old program's links would
                 // fire in the new one wherever both map the same file (libc, the dynamic linker),
                 // under the old program's function ids. They go before the process runs again.
-                var detaching = _processes.Remove(pid, out var before) ? Task.Run(before.Detach) : Task.CompletedTask;
+                var detaching = _processes.Remove(pid, out var before) ? DetachExecuted(before) : Task.CompletedTask;
                 try
                 {
                     var program = ProgramOf(pid);
@@ -169,7 +174,7 @@ internal sealed class ProcessFollower : IDisposable
                 }
                 finally
                 {
-                    detaching.Wait();
+                    detaching.Wait(OldLinksWait);
                 }
                 break;
             case ProcessEventKind.Libraries when _processes.TryGetValue(pid, out var mapper):
@@ -193,6 +198,19 @@ internal sealed class ProcessFollower : IDisposable
         _detaching.Add(Task.Run(process.Detach));
     }
 
+    // Closing a link takes its probes out at once, then waits for every probe user on the machine
+    // to drain (~30-100 ms; far longer while any process on the machine is held inside a call that
+    // a forked child inherited): the exec'd process is continued after this long at most.
+    private static readonly TimeSpan OldLinksWait = TimeSpan.FromSeconds(1);
+
+    private Task DetachExecuted(TracedProcess process)
+    {
+        _detaching.RemoveAll(task => task.IsCompleted);
+        var detaching = Task.Run(process.DetachAtOnce);
+        _detaching.Add(detaching);
+        return detaching;
+    }
+
     // The process waits stopped for this; an exit has nothing to continue.
     private static void Continue(in ProcessRecord record)
     {
@@ -207,7 +225,14 @@ internal sealed class ProcessFollower : IDisposable
         process.Modules.Add(module);
         var refused = module.Plan.Unprobeable.Concat(probes.Refused).Select(f => _functions[f.Key].Name).Distinct().ToArray();
         if (refused.Length > 0 && process.Program.Refusals.Add(module))
-            _warnings.Enqueue($"{refused.Length} function(s) of {process.Program.Name} cannot be probed and are not traced: {string.Join(", ", refused.Take(10))}.");
+            Warn($"{refused.Length} function(s) of {process.Program.Name} cannot be probed and are not traced: {string.Join(", ", refused.Take(10))}.");
+    }
+
+    // Each once per trace: many processes, or many reports of one, can meet the same trouble.
+    private void Warn(string warning)
+    {
+        if (_warned.Add(warning))
+            _warnings.Enqueue(warning);
     }
 
     private void AttachLinker(TracedProcess process)
@@ -228,7 +253,7 @@ internal sealed class ProcessFollower : IDisposable
         if (mode == ReturnMode.Uretprobe && catalog.StackSwitchSign() is { } sign)
         {
             mode = ReturnMode.EntryOnly;
-            _warnings.Enqueue($"{catalog.ExecutableName} switches stacks ({sign}): its calls are reported at entry, without durations.");
+            Warn($"{catalog.ExecutableName} switches stacks ({sign}): its calls are reported at entry, without durations.");
         }
         var module = Module(catalog.Select(_selection), _unwindHooks ? catalog.UnwindHooks() : [], mode);
         return _programs[path] = new ProgramProbes(catalog, module, _selection.NestLibrary is not null);
@@ -300,6 +325,15 @@ internal sealed class ProcessFollower : IDisposable
                 probes.Dispose();
             Probes.Clear();
             Linker?.Dispose();
+        }
+
+        /// <summary>After an exec: every link of the old program side by side, the linker's too.</summary>
+        public void DetachAtOnce()
+        {
+            var linker = Task.Run(() => Linker?.Dispose());
+            Parallel.ForEach(Probes, probes => probes.DisposeAtOnce());
+            linker.Wait();
+            Probes.Clear();
         }
     }
 }

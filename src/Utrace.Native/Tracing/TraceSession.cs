@@ -66,9 +66,10 @@ public sealed class TraceSession : IDisposable, IRecordSink
     public TraceState State => _summary?.State ?? TraceState.Running;
 
     /// <summary>Things the user should know before trusting the trace (with -Follow, more may come while it runs).</summary>
-    public IReadOnlyList<string> Warnings => _follower is { } follower ? [.. _warnings, .. follower.Warnings] : _warnings;
+    public IReadOnlyList<string> Warnings => _follower is { } follower ? [.. _warnings, .. follower.Warnings, .. _endWarnings] : _warnings;
 
     private IReadOnlyList<string> _warnings = [];
+    private IReadOnlyList<string> _endWarnings = [];
 
     // Functions can be added while the trace runs: children and libraries loaded later.
     private bool Grows => _options.Follow || _options.Selection.NestLibrary is not null;
@@ -373,6 +374,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _guard?.Finish();
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
+                if (NothingMatchedWarning() is { } nothing)
+                    _endWarnings = [nothing];
                 if (_options.SummaryOnly && _program is not null)
                     FunctionSummaries = KernelSummaries.Build(Functions, _program.ReadSummaries(Math.Min(Functions.Count, _summaryCapacity)), stats.OutermostNs);
             }
@@ -393,6 +396,17 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _completion.TrySetResult();
             }
         }
+    }
+
+    // A selection may match nothing at the start when it is meant for what comes later (-Follow,
+    // a library loaded later); if nothing ever came, the user must not take silence for no calls.
+    private string? NothingMatchedWarning()
+    {
+        if (_follower is null || Functions.Count > 0)
+            return null;
+        var later = _options.Follow ? "or of a program it ran" : "or of a library it loaded";
+        return $"Nothing was traced: no function of '{Command}' {later} matches the selection. " +
+            "List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.";
     }
 
     /// <summary>With <see cref="TraceOptions.SummaryOnly"/>, once the trace has ended: one per function called, largest Total first.</summary>
