@@ -217,19 +217,21 @@ Describe '-Follow traces children and the programs they exec' -Skip:$noBpf {
         }
     }
 
-    It 'leaves a forked child that is inside traced calls when the trace stops unharmed: they return after the probes are gone (<Variant>)' -ForEach $variants {
-        $work = (New-Item -ItemType Directory (Join-Path $TestDrive "hold-$Variant")).FullName
-        $process = Start-Process "$Dir/forkhold" -ArgumentList $work -RedirectStandardOutput (Join-Path $work 'out') -PassThru
-        $job = Start-UTrace -ProcessId $process.Id -Follow -Function outer, hold -AsJob -Confirm:$false
-        Set-Content (Join-Path $work 'start') ''
-        $held = [Diagnostics.Stopwatch]::StartNew()
-        while (-not (Test-Path (Join-Path $work 'held')) -and $held.Elapsed.TotalSeconds -lt 30) { Start-Sleep -Milliseconds 10 }
-        (Stop-UTrace $job).State | Should -Be 'Stopped'
-        Remove-Job $job
-        Set-Content (Join-Path $work 'go') ''
-        $process.WaitForExit(30000) | Should -BeTrue
-        $process.ExitCode | Should -Be 0
-        Get-Content (Join-Path $work 'out') | Should -Be @('held 42', 'child exited 5')
+    It 'leaves a forked child inside traced calls when the trace stops unharmed: they return, or throw, after the probes are gone (<Variant>)' -ForEach $variants {
+        foreach ($ending in @{ Argument = 'return'; Output = 'held 42' }, @{ Argument = 'throw'; Output = 'caught 40' }) {
+            $work = (New-Item -ItemType Directory (Join-Path $TestDrive "hold-$Variant-$($ending.Argument)")).FullName
+            $process = Start-Process "$Dir/forkhold" -ArgumentList $work, $ending.Argument -RedirectStandardOutput (Join-Path $work 'out') -PassThru
+            $job = Start-UTrace -ProcessId $process.Id -Follow -Function 'outer()', 'hold()' -AsJob -Confirm:$false
+            Set-Content (Join-Path $work 'start') ''
+            $held = [Diagnostics.Stopwatch]::StartNew()
+            while (-not (Test-Path (Join-Path $work 'held')) -and $held.Elapsed.TotalSeconds -lt 30) { Start-Sleep -Milliseconds 10 }
+            (Stop-UTrace $job).State | Should -Be 'Stopped'
+            Remove-Job $job
+            Set-Content (Join-Path $work 'go') ''
+            $process.WaitForExit(30000) | Should -BeTrue
+            $process.ExitCode | Should -Be 0
+            Get-Content (Join-Path $work 'out') | Should -Be @($ending.Output, 'child exited 5')
+        }
     }
 
     It 'refuses -AttachMode PerFunction, whose probes cannot tell a child from another process' {

@@ -43,6 +43,9 @@ internal sealed class ProcessFollower : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "utrace process follower" };
     }
 
+    /// <summary>Once disposed: the processes followed to the end, whose stacks may still hold the kernel's trampolines.</summary>
+    public IReadOnlyList<int> Survivors { get; private set; } = [];
+
     /// <summary>What went wrong with a child or a library: it is then traced less, or not at all.</summary>
     public IEnumerable<string> Warnings => _warnings;
 
@@ -114,6 +117,7 @@ internal sealed class ProcessFollower : IDisposable
         {
             foreach (var process in _processes.Values)
                 process.Detach();
+            Survivors = _processes.Keys.ToArray();
             _processes.Clear();
             Task.WaitAll(_detaching.ToArray());
         }

@@ -371,7 +371,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
                     _child?.Terminate();
                 _probes?.Dispose();
                 _follower?.Dispose();
-                _guard?.Finish();
+                _guard?.Finish(_follower?.Survivors);
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
                 if (NothingMatchedWarning() is { } nothing)
