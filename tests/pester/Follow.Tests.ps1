@@ -127,6 +127,19 @@ Describe '-Follow traces children and the programs they exec' -Skip:$noBpf {
         Remove-Job $job
     }
 
+    It 'ends with exact counts when a child execs a missing file, a parent exits before its child, a grandchild is orphaned' {
+        $bin = Join-Path $FixtureBin 'clang-O0-pie'
+        $events = Start-UTrace -Command "$bin/relay 2 fork /nonexistent" -Follow -Function div -SummaryVariable summary
+        $LASTEXITCODE | Should -Be 127
+        $summary.State | Should -Be 'Completed'
+        @($events).Count | Should -Be 2
+        $events.ProcessId | Sort-Object -Unique | Should -Be $summary.ProcessId
+        foreach ($command in "sh -c '($bin/fib 5; sleep 0.3; $bin/fib 6) & exit 0'", "sh -c '( (sleep 0.3; $bin/fib 6) & ); $bin/fib 5'") {
+            $trace = Invoke-FollowTrace @{ Command = $command; Follow = $true; Function = 'fib' }
+            Format-PerProcess $trace | Should -Be @('fib: fib=15', 'fib: fib=25')
+        }
+    }
+
     It 'follows sh -c and vfork+exec children' {
         $bin = Join-Path $FixtureBin 'clang-O2-pie'
         $trace = Invoke-FollowTrace @{ Command = "sh -c '$bin/fib 3; $bin/fib 4'"; Follow = $true; Function = 'fib' }
