@@ -138,6 +138,15 @@ static __always_inline __u64 *in_flight_exception_at(struct thread_stack *st, __
  * frames above its stack pointer, whatever is left below). */
 #define MAX_STALE_POPS 32
 
+/* A call dropped unreported leaves its own time in its caller's self time, but not the time of
+ * the callees it reported: those are its caller's children too, or self times add up to more
+ * than the traced time. */
+static __always_inline void give_children_to_caller(struct thread_stack *st, __u32 depth, struct frame *dropped)
+{
+	if (depth > 0)
+		FRAME(st, depth - 1)->child_ns += dropped->child_ns;
+}
+
 /* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their
  * calls ended without a probed return. Counted as unwound unless they simply returned. */
 static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slot, int at_slot, int returned)
@@ -147,10 +156,11 @@ static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slo
 	for (int i = 0; i < MAX_STALE_POPS; i++) {
 		if (depth == 0 || depth > UTRACE_MAX_DEPTH)
 			break;
-		__u64 slot = FRAME(st, depth - 1)->ret_slot;
-		if (slot > live_slot || (slot == live_slot && !at_slot))
+		struct frame *f = FRAME(st, depth - 1);
+		if (f->ret_slot > live_slot || (f->ret_slot == live_slot && !at_slot))
 			break;
 		depth--;
+		give_children_to_caller(st, depth, f);
 		if (!returned)
 			COUNT(unwound);
 	}
@@ -585,6 +595,7 @@ static __always_inline __u32 drop_unwound_at(struct thread_stack *st, __u64 slot
 		if (f->ret_slot != slot || !f->restored)
 			break;
 		depth--;
+		give_children_to_caller(st, depth, f);
 		COUNT(unwound);
 	}
 	st->depth = depth;

@@ -101,10 +101,13 @@ internal sealed class ProcessFollower : IDisposable
         Continue(record);
     }
 
-    /// <summary>Stops the follow programs, continues every process still waiting, detaches the probes added.</summary>
-    public void Dispose()
+    /// <summary>
+    /// Stops growing the trace: a change reported from now on is continued at once, untraced.
+    /// Its processes keep their probes until <see cref="Dispose"/>, or until the session detaches
+    /// them together with its own (<see cref="AttachedProbes"/>).
+    /// </summary>
+    public void StopFollowing()
     {
-        // From now on a change is continued at once, untraced: the trace is ending.
         lock (_recordsLock)
             _closed = true;
         _records.CompleteAdding();
@@ -112,11 +115,25 @@ internal sealed class ProcessFollower : IDisposable
             _thread.Join();
         foreach (var record in _records.GetConsumingEnumerable())
             Continue(record);
+    }
+
+    /// <summary>The probes of the followed processes, and the links on their dynamic linkers; call after <see cref="StopFollowing"/>.</summary>
+    public (IReadOnlyCollection<ProbeSet> Probes, IReadOnlyCollection<SafeBpfLinkHandle> LinkerLinks) AttachedProbes()
+    {
+        lock (_lock)
+            return (_processes.Values.SelectMany(process => process.Probes).ToArray(),
+                _processes.Values.Select(process => process.Linker).OfType<SafeBpfLinkHandle>().ToArray());
+    }
+
+    /// <summary>Stops the follow programs, continues every process still waiting, detaches the probes added.</summary>
+    public void Dispose()
+    {
+        StopFollowing();
         _follow.Dispose();
         lock (_lock)
         {
-            foreach (var process in _processes.Values)
-                process.Detach();
+            var (probes, linkerLinks) = AttachedProbes();
+            ProbeSet.DetachTogether(probes, linkerLinks, progress: null);
             Survivors = _processes.Keys.ToArray();
             _processes.Clear();
             Task.WaitAll(_detaching.ToArray());
@@ -166,7 +183,7 @@ internal sealed class ProcessFollower : IDisposable
                 // A link filters on the process, not on its program: the old program's links would
                 // fire in the new one wherever both map the same file (libc, the dynamic linker),
                 // under the old program's function ids. They go before the process runs again.
-                var detaching = _processes.Remove(pid, out var before) ? DetachExecuted(before) : Task.CompletedTask;
+                var detaching = _processes.Remove(pid, out var before) ? DetachLater(before, returnsFirst: false) : Task.CompletedTask;
                 try
                 {
                     var program = ProgramOf(pid);
@@ -195,25 +212,21 @@ internal sealed class ProcessFollower : IDisposable
         }
     }
 
-    // Closing a link waits for the kernel (~30-100 ms each): not while the next change waits stopped.
-    private void DetachLater(TracedProcess process)
+    // Closing a link waits for the kernel: ~30-100 ms each, and as long as any traced process is
+    // busy inside a long traced call (see ProbeSet.DetachTogether): not while the next change
+    // waits stopped, and on a thread of its own, not one the thread pool needs.
+    private Task DetachLater(TracedProcess process, bool returnsFirst = true)
     {
         _detaching.RemoveAll(task => task.IsCompleted);
-        _detaching.Add(Task.Run(process.Detach));
-    }
-
-    // Closing a link takes its probes out at once, then waits for every probe user on the machine
-    // to drain (~30-100 ms; far longer while any process on the machine is held inside a call that
-    // a forked child inherited): the exec'd process is continued after this long at most.
-    private static readonly TimeSpan OldLinksWait = TimeSpan.FromSeconds(1);
-
-    private Task DetachExecuted(TracedProcess process)
-    {
-        _detaching.RemoveAll(task => task.IsCompleted);
-        var detaching = Task.Run(process.DetachAtOnce);
+        var detaching = Task.Factory.StartNew(() => process.Detach(returnsFirst), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         _detaching.Add(detaching);
         return detaching;
     }
+
+    // Closing a link takes its probes out at once, then waits out the kernel's grace period
+    // (~30-100 ms; longer while another traced process is busy inside a long call): an exec'd
+    // process is continued after this long at most.
+    private static readonly TimeSpan OldLinksWait = TimeSpan.FromSeconds(1);
 
     // The process waits stopped for this; an exit has nothing to continue.
     private static void Continue(in ProcessRecord record)
@@ -323,20 +336,10 @@ internal sealed class ProcessFollower : IDisposable
         public List<ProbeSet> Probes { get; } = [];
         public SafeBpfLinkHandle? Linker { get; set; }
 
-        public void Detach()
+        /// <summary>Closes every link; after an exec, without <paramref name="returnsFirst"/> (see ProbeSet.DetachTogether).</summary>
+        public void Detach(bool returnsFirst)
         {
-            foreach (var probes in Probes)
-                probes.Dispose();
-            Probes.Clear();
-            Linker?.Dispose();
-        }
-
-        /// <summary>After an exec: every link of the old program side by side, the linker's too.</summary>
-        public void DetachAtOnce()
-        {
-            var linker = Task.Run(() => Linker?.Dispose());
-            Parallel.ForEach(Probes, probes => probes.DisposeAtOnce());
-            linker.Wait();
+            ProbeSet.DetachTogether(Probes, Linker is null ? [] : [Linker], progress: null, returnsFirst);
             Probes.Clear();
         }
     }

@@ -369,8 +369,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             {
                 if (state != TraceState.Completed)
                     _child?.Terminate();
-                _probes?.Dispose();
-                _follower?.Dispose();
+                DetachProbes();
                 _guard?.Finish(_follower?.Survivors);
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
@@ -407,6 +406,21 @@ public sealed class TraceSession : IDisposable, IRecordSink
         var later = _options.Follow ? "or of a program it ran" : "or of a library it loaded";
         return $"Nothing was traced: no function of '{Command}' {later} matches the selection. " +
             "List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.";
+    }
+
+    // The followed processes' probes go together with the first process's: see ProbeSet.DetachTogether.
+    private void DetachProbes()
+    {
+        if (_follower is not { } follower)
+        {
+            _probes?.Dispose();
+            return;
+        }
+        follower.StopFollowing();
+        // The first process's own set is among them until it execs (then the follower detaches it).
+        var (probes, linkerLinks) = follower.AttachedProbes();
+        ProbeSet.DetachTogether(probes, linkerLinks, _options.Progress);
+        follower.Dispose();
     }
 
     /// <summary>With <see cref="TraceOptions.SummaryOnly"/>, once the trace has ended: one per function called, largest Total first.</summary>
