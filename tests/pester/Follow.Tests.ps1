@@ -242,6 +242,7 @@ Describe '-Follow traces children and the programs they exec' -Skip:$noBpf {
             Remove-Job $job
             Set-Content (Join-Path $work 'go') ''
             $process.WaitForExit(30000) | Should -BeTrue
+            $process.WaitForExit()   # and for its output, which PowerShell copies into the file as it comes
             $process.ExitCode | Should -Be 0
             Get-Content (Join-Path $work 'out') | Should -Be @($ending.Output, 'child exited 5')
         }
