@@ -213,8 +213,8 @@ internal sealed class ProcessFollower : IDisposable
     }
 
     // Closing a link waits for the kernel: ~30-100 ms each, and as long as any traced process is
-    // busy inside a long traced call (see ProbeSet.DetachTogether): not while the next change
-    // waits stopped, and on a thread of its own, not one the thread pool needs.
+    // busy inside a long traced call (see ProbeSet.DetachTogether): on a thread of its own, not one
+    // the thread pool needs; an exit's in the background, an exec's waited for (OldLinksWait).
     private Task DetachLater(TracedProcess process, bool returnsFirst = true)
     {
         _detaching.RemoveAll(task => task.IsCompleted);
