@@ -143,17 +143,18 @@ internal sealed class ProbeSet : IDisposable
     /// inside a long one holds it for as long as any return link still fires for it (the kernel
     /// releases a pending return probe only after 100 ms without a new one in that thread). Closed
     /// some at a time, the links still open would keep that going and the closes started would
-    /// wait for good.
+    /// wait for good. Without <paramref name="returnsFirst"/> (a process that has exec'd, where
+    /// the program they probed no longer runs) every link closes in one phase.
     /// </summary>
     public static void DetachTogether(IReadOnlyCollection<ProbeSet> sets, IReadOnlyCollection<SafeBpfLinkHandle> others,
-        IProgress<TraceProgress>? progress)
+        IProgress<TraceProgress>? progress, bool returnsFirst = true)
     {
         var returns = sets.SelectMany(set => set._returnLinks).ToArray();
         var rest = sets.SelectMany(set => set._links.Except(set._returnLinks)).Concat(others).ToArray();
         var closed = 0;
         var total = returns.Length + rest.Length;
         progress?.Report(new TraceProgress(TraceStage.Detaching, 0, total));
-        foreach (var phase in new[] { returns, rest })
+        foreach (var phase in returnsFirst ? new[] { returns, rest } : [[.. returns, .. rest]])
         {
             var closing = phase.Select(link => new Thread(() =>
             {

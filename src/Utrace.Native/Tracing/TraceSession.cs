@@ -66,9 +66,10 @@ public sealed class TraceSession : IDisposable, IRecordSink
     public TraceState State => _summary?.State ?? TraceState.Running;
 
     /// <summary>Things the user should know before trusting the trace (with -Follow, more may come while it runs).</summary>
-    public IReadOnlyList<string> Warnings => _follower is { } follower ? [.. _warnings, .. follower.Warnings] : _warnings;
+    public IReadOnlyList<string> Warnings => _follower is { } follower ? [.. _warnings, .. follower.Warnings, .. _endWarnings] : _warnings;
 
     private IReadOnlyList<string> _warnings = [];
+    private IReadOnlyList<string> _endWarnings = [];
 
     // Functions can be added while the trace runs: children and libraries loaded later.
     private bool Grows => _options.Follow || _options.Selection.NestLibrary is not null;
@@ -251,7 +252,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
         if (Grows)
             _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, _returnMode, protectUnwind,
-                ProcessId, _child is null ? 0u : 1u, catalog, plan, unwindHooks);
+                ProcessId, _child is null ? 0u : 1u, catalog, plan, unwindHooks, _probes);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
         if (config.ProtectUnwind != 0)
             _guard = PatchGuard.Start(_program.PatchesMapFd, _program.StacksMapFd, ProcessId,
@@ -370,9 +371,11 @@ public sealed class TraceSession : IDisposable, IRecordSink
                     _child?.Terminate();
                 _program?.EndRecording();
                 DetachProbes();
-                _guard?.Finish();
+                _guard?.Finish(_follower?.Survivors);
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
+                if (NothingMatchedWarning() is { } nothing)
+                    _endWarnings = [nothing];
                 if (_options.SummaryOnly && _program is not null)
                     FunctionSummaries = KernelSummaries.Build(Functions, _program.ReadSummaries(Math.Min(Functions.Count, _summaryCapacity)), stats.OutermostNs);
             }
@@ -395,6 +398,17 @@ public sealed class TraceSession : IDisposable, IRecordSink
         }
     }
 
+    // A selection may match nothing at the start when it is meant for what comes later (-Follow,
+    // a library loaded later); if nothing ever came, the user must not take silence for no calls.
+    private string? NothingMatchedWarning()
+    {
+        if (_follower is null || Functions.Count > 0)
+            return null;
+        var later = _options.Follow ? "or of a program it ran" : "or of a library it loaded";
+        return $"Nothing was traced: no function of '{Command}' {later} matches the selection. " +
+            "List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.";
+    }
+
     // The followed processes' probes go together with the first process's: see ProbeSet.DetachTogether.
     private void DetachProbes()
     {
@@ -404,8 +418,9 @@ public sealed class TraceSession : IDisposable, IRecordSink
             return;
         }
         follower.StopFollowing();
+        // The first process's own set is among them until it execs (then the follower detaches it).
         var (probes, linkerLinks) = follower.AttachedProbes();
-        ProbeSet.DetachTogether(_probes is null ? probes : [_probes, .. probes], linkerLinks, _options.Progress);
+        ProbeSet.DetachTogether(probes, linkerLinks, _options.Progress);
         follower.Dispose();
     }
 
