@@ -198,6 +198,50 @@ Describe 'Per-function uprobes (the fallback for kernels before 6.6)' -Skip:$noB
     }
 }
 
+# Uprobe session programs (Linux 6.13+): one program and one link see a call's entry and return, and a call the entry
+# drops gets no return probe. Auto's choice where the kernel has them; the pair (MultiLink) is what older kernels get.
+Describe 'Session links' -Skip:$noBpf {
+    BeforeAll {
+        $kernelHasSessions = [Environment]::OSVersion.Version -ge [version]'6.13'
+    }
+
+    It 'Auto attaches one session link where the kernel has them, with the exact calls, depths and durations of the pair' {
+        $auto = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib', 'main' }
+        $pair = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib', 'main'; AttachMode = 'MultiLink' }
+        $auto.Summary.AttachMode | Should -Be $(if ($kernelHasSessions) { 'Session' } else { 'MultiLink' })
+        $auto.Summary.LinkCount | Should -Be $(if ($kernelHasSessions) { 1 } else { 2 })
+        $pair.Summary.AttachMode | Should -Be 'MultiLink'
+        $pair.Summary.LinkCount | Should -Be 2
+        foreach ($trace in $auto, $pair) {
+            Get-Count $trace.Events | Should -Be 'fib=177 main=1'
+            # main, then fib(10)'s call tree level by level (fib(n) calls fib(n - 1) and fib(n - 2) for n >= 2).
+            ($trace.Events | Group-Object Depth | Sort-Object { [int]$_.Name } | ForEach-Object Count) -join ',' |
+                Should -Be '1,1,2,4,8,16,32,52,44,16,2'
+            @($trace.Events | Where-Object { -not $_.HasDuration -or $_.SelfNs -gt $_.DurationNs }).Count | Should -Be 0
+            $trace.Summary.ReturnsUnmatched | Should -Be 0
+        }
+    }
+
+    It '-MaxDepth: calls two levels past it get no return probe, yet the deepest reported keep their self time' {
+        $trace = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib'; MaxDepth = 2 }
+        ($trace.Events | Group-Object Depth | Sort-Object Name | ForEach-Object Count) -join ',' | Should -Be '1,2,4'
+        $trace.Summary.EventsFiltered | Should -Be 170   # 177 calls of fib, 7 reported
+        # fib(8) and fib(7) at depth 2 call fib in turn: their own time excludes those calls.
+        @($trace.Events | Where-Object { $_.Depth -eq 2 -and $_.SelfNs -ge $_.DurationNs }).Count | Should -Be 0
+    }
+
+    It '-ThreadId: a C++ thread left out is not stopped at its throws (no return probe of its calls to patch)' {
+        # Thread 1 is init's: no thread of throw_threads is traced.
+        $trace = Invoke-Trace @{ Command = "$bin/throw_threads"; ThreadId = 1 }
+        $trace.Summary.ExitCode | Should -Be 0
+        $trace.Summary.EventsSent | Should -Be 0
+        $trace.Summary.StackPatches | Should -Be $(if ($kernelHasSessions) { 0 } else { 8000 })
+        $pair = Invoke-Trace @{ Command = "$bin/throw_threads"; ThreadId = 1; AttachMode = 'MultiLink' }
+        $pair.Summary.ExitCode | Should -Be 0
+        $pair.Summary.StackPatches | Should -Be 8000   # 4 threads x 1,000 throws, restored at the throw and re-armed at the catch
+    }
+}
+
 # Tracing a real program nobody here wrote: the distribution's /usr/bin/python3 (on Debian 12 python3.11, stripped and
 # non-PIE, with 1,472 exported functions in .dynsym besides _start).
 Describe 'Tracing at scale' -Skip:$noBpf {
@@ -205,13 +249,13 @@ Describe 'Tracing at scale' -Skip:$noBpf {
         $python = readlink -f /usr/bin/python3
     }
 
-    It 'traces all exported functions of python3 with two links and a correct summary' {
+    It 'traces all exported functions of python3 with one session link (two without sessions) and a correct summary' {
         $script = Join-Path $TestDrive 's.py'
         Set-Content $script 'import json', 'print(len(json.dumps([{"n": i} for i in range(100)])))'
         $exported = @(Get-UTraceFunction $python | Where-Object Kind -EQ Function)
         $trace = Invoke-Trace @{ Command = "$python $script"; Function = '*'; ExcludeLibrary = '*' }
         $trace.Summary.FunctionCount | Should -Be $exported.Count
-        $trace.Summary.LinkCount | Should -Be 2
+        $trace.Summary.LinkCount | Should -Be $(if ("$($trace.Summary.AttachMode)" -eq 'Session') { 1 } else { 2 })
         $trace.Summary.ExitCode | Should -Be 0
         Get-Count ($trace.Events | Where-Object Function -In Py_BytesMain, Py_RunMain, Py_InitializeFromConfig, Py_FinalizeEx) |
             Should -Be 'Py_BytesMain=1 Py_FinalizeEx=1 Py_InitializeFromConfig=1 Py_RunMain=1'
