@@ -73,10 +73,12 @@
                       first and last events are checked as above, with the string.
       utrace-threadid as utrace-job, with -ThreadId 1 (a thread of another process): every call
                       is dropped at entry; 0 events, 0 sent, 0 filtered.
-      <utrace-config>-pair
-                      any utrace- configuration with -AttachMode MultiLink: an entry and a
-                      return link (the pair) instead of one session link, where Auto chooses
-                      sessions. utrace-job-pair and utrace-threadid-pair run by default.
+      <utrace-config>-pair, <utrace-config>-session
+                      any utrace- configuration with -AttachMode MultiLink (an entry and a
+                      return link, the pair) or -AttachMode Session (one uprobe session link),
+                      to compare the two in one run; Auto takes sessions only for traces that
+                      drop calls at entry (-ThreadId, -MaxDepth). utrace-job-session and
+                      utrace-threadid-pair run by default.
       utrace-where    Start-UTrace -Function leaf | Where-Object Duration -gt 1ms in the
                       foreground (PowerShell's slowest common filter): delivered + dropped
                       must equal N, and EventsDropped tells whether the pipeline fell so far
@@ -257,10 +259,11 @@ function Read-VerboseSummary($Records, $Problems) {
 
 function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
     $name = $Config
-    if ($Config -like 'utrace-*-pair') {
-        # Only in this function's scope: every Start-UTrace below attaches the pair.
-        $PSDefaultParameterValues = @{ 'Start-UTrace:AttachMode' = 'MultiLink' }
-        $Config = $Config -replace '-pair$'
+    $attachMode = @{ pair = 'MultiLink'; session = 'Session' }[($Config -split '-')[-1]]
+    if ($Config -like 'utrace-*' -and $attachMode) {
+        # Only in this function's scope: every Start-UTrace below attaches that way.
+        $PSDefaultParameterValues = @{ 'Start-UTrace:AttachMode' = $attachMode }
+        $Config = $Config -replace '-(pair|session)$'
     }
     # $N calls by each of $Threads threads; everything below checks the total.
     $perThread = $N
@@ -361,7 +364,7 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             finally { Remove-Job $job -Force -ErrorAction SilentlyContinue }
             $sent = $s.EventsSent; $filtered = $s.EventsFiltered; $delivered = $s.EventsDelivered; $dropped = $s.EventsDropped
             $detail = "$($s.AttachMode), $($s.LinkCount) link(s)"
-            if ($name -like '*-pair' -and "$($s.AttachMode)" -ne 'MultiLink') { $problems.Add("AttachMode $($s.AttachMode), expected MultiLink") }
+            if ($Config -ne $name -and "$($s.AttachMode)" -ne $attachMode) { $problems.Add("AttachMode $($s.AttachMode), expected $attachMode") }
             if ("$($s.State)" -ne 'Completed' -or $s.ExitCode -ne 0) { $problems.Add("state $($s.State), exit code $($s.ExitCode)") }
             if ($s.FunctionCount -ne 1) { $problems.Add("FunctionCount $($s.FunctionCount), expected 1") }
             if ($dropped -ne 0) { $problems.Add("EventsDropped $dropped") }
@@ -461,13 +464,14 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
 # --- run -------------------------------------------------------------------------------------
 $configs = @('untraced', 'floor', 'floor-ring', 'floor-session')
 if ($bpftrace) { $configs += 'bpftrace' }
-$configs += 'utrace-outfile', 'utrace-outnull', 'utrace-job', 'utrace-job-pair', 'utrace-measure', 'utrace-min1ms', 'utrace-threadid', 'utrace-threadid-pair',
+$configs += 'utrace-outfile', 'utrace-outnull', 'utrace-job', 'utrace-job-session', 'utrace-measure', 'utrace-min1ms', 'utrace-threadid', 'utrace-threadid-pair',
     'utrace-where', 'utrace-retinsn', 'utrace-entryonly', 'utrace-summary', 'utrace-capture', 'utrace-capture-string'
 if ($uftrace) { $configs += 'uftrace' }
 if ($Configuration) {
     # pwsh -File passes a comma-separated list as one string.
     $Configuration = @($Configuration -split ',' | ForEach-Object Trim | Where-Object { $_ })
-    $known = $configs + @($configs | Where-Object { $_ -like 'utrace-*' -and $_ -notlike '*-pair' } | ForEach-Object { "$_-pair" })
+    $plain = @($configs | Where-Object { $_ -like 'utrace-*' -and $_ -notmatch '-(pair|session)$' })
+    $known = @($configs + @($plain | ForEach-Object { "$_-pair", "$_-session" }) | Sort-Object -Unique)
     $unknown = @($Configuration | Where-Object { $_ -notin $known })
     if ($unknown) { throw "Unknown configuration(s): $($unknown -join ', '); known: $($known -join ', ')" }
     $configs = $Configuration
@@ -524,8 +528,9 @@ $describe = [ordered]@{
     'utrace-capture' = 'Utrace `-Capture @{ leaf = ''int -> int'' } -AsJob` (argument and return value of every call)'
     'utrace-capture-string' = 'Utrace `-Capture @{ leaf_string = ''int, string -> int'' } -AsJob` (sleepable entry, reads a 14-byte string)'
 }
-foreach ($config in @($configs | Where-Object { $_ -like '*-pair' })) {
-    $describe[$config] = "$($describe[$config -replace '-pair$']), on an entry + a return link (``-AttachMode MultiLink``)"
+foreach ($config in @($configs | Where-Object { $_ -match '^utrace-.*-(pair|session)$' })) {
+    $how = if ($config -like '*-pair') { 'on an entry + a return link (`-AttachMode MultiLink`)' } else { 'on one session link (`-AttachMode Session`)' }
+    $describe[$config] = "$($describe[$config -replace '-(pair|session)$']), $how"
 }
 $stats = @{}
 foreach ($config in $configs) {

@@ -7,8 +7,9 @@ namespace Utrace.Native.Bpf;
 public enum AttachMode
 {
     /// <summary>
-    /// Session links where the kernel has them (6.13 and later) and calls are timed by return probes,
-    /// else multi-uprobe links (6.6 and later), else per-function uprobes.
+    /// Session links where the kernel has them (6.13 and later), calls are timed by return probes and the
+    /// trace drops calls at entry (-ThreadId, -MaxDepth); else multi-uprobe links (6.6 and later), else
+    /// per-function uprobes.
     /// </summary>
     Auto,
     /// <summary>Two links per binary, whatever the number of functions.</summary>

@@ -278,13 +278,18 @@ public sealed class TraceSession : IDisposable, IRecordSink
         return captures;
     }
 
-    /// <summary>Sessions only time calls through return probes: other return modes get multi-uprobe links.</summary>
+    /// <summary>
+    /// Sessions only time calls through return probes: other return modes get multi-uprobe links. They
+    /// save the return probes of the calls their entry drops, but a delivered call costs what it costs on
+    /// the pair (bench/results/overhead-modes.md), so Auto takes them for traces that drop calls at entry.
+    /// </summary>
     private AttachMode ResolveAttachMode()
     {
         var sessionsUseful = _returnMode == ReturnMode.Uretprobe;
+        var dropsAtEntry = _options.ThreadIds is { Count: > 0 } || _options.MaxDepth is not null;
         switch (_options.AttachMode)
         {
-            case AttachMode.Auto when sessionsUseful && TraceProgram.KernelHasSessions:
+            case AttachMode.Auto when sessionsUseful && dropsAtEntry && TraceProgram.KernelHasSessions:
                 return AttachMode.Session;
             case AttachMode.Auto:
                 return TraceProgram.KernelHasMultiLinks ? AttachMode.MultiLink : AttachMode.PerFunction;
