@@ -228,6 +228,20 @@ Describe 'Session links' -Skip:$noBpf {
         }
     }
 
+    It 'a C++ program throwing on 4 threads, and one that longjmps, through session-probed frames compute what they do untraced' {
+        $attach = if ($kernelHasSessions) { 'Session' } else { 'MultiLink' }
+        $caught = Join-Path $TestDrive 'caught.txt'
+        $throws = Invoke-Trace @{ Command = "$bin/throw_threads"; ArgumentList = $caught; AttachMode = $attach }
+        Get-Content $caught | Should -Be 'caught 4000'
+        $throws.Summary.ExitCode | Should -Be 0
+        $throws.Summary.AttachMode | Should -Be $attach
+        Get-Count ($throws.Events | Where-Object Function -In 'attempt(int)', 'worker(int*)', 'main') | Should -Be 'attempt(int)=4000 main=1 worker(int*)=4'
+        $throws.Summary.StackPatches | Should -Be 8000   # restored at each throw, re-armed at each catch
+        $jumps = Invoke-Trace @{ Command = "$bin/longjmp"; ArgumentList = '3'; Function = 'fault_a', 'main'; AttachMode = $attach }
+        $jumps.Summary.ExitCode | Should -Be 0   # 1 unless it jumped 3 times, as untraced
+        Get-Count $jumps.Events | Should -Be 'fault_a=3 main=1'
+    }
+
     It '-MaxDepth: calls two levels past it get no return probe, yet the deepest reported keep their self time' {
         $trace = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib'; MaxDepth = 2 }
         $trace.Summary.AttachMode | Should -Be $(if ($kernelHasSessions) { 'Session' } else { 'MultiLink' })
