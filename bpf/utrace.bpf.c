@@ -138,6 +138,15 @@ static __always_inline __u64 *in_flight_exception_at(struct thread_stack *st, __
  * frames above its stack pointer, whatever is left below). */
 #define MAX_STALE_POPS 32
 
+/* A call dropped unreported leaves its own time in its caller's self time, but not the time of
+ * the callees it reported: those are its caller's children too, or self times add up to more
+ * than the traced time. */
+static __always_inline void give_children_to_caller(struct thread_stack *st, __u32 depth, struct frame *dropped)
+{
+	if (depth > 0)
+		FRAME(st, depth - 1)->child_ns += dropped->child_ns;
+}
+
 /* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their
  * calls ended without a probed return. Counted as unwound unless they simply returned. */
 static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slot, int at_slot, int returned)
@@ -147,10 +156,11 @@ static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slo
 	for (int i = 0; i < MAX_STALE_POPS; i++) {
 		if (depth == 0 || depth > UTRACE_MAX_DEPTH)
 			break;
-		__u64 slot = FRAME(st, depth - 1)->ret_slot;
-		if (slot > live_slot || (slot == live_slot && !at_slot))
+		struct frame *f = FRAME(st, depth - 1);
+		if (f->ret_slot > live_slot || (f->ret_slot == live_slot && !at_slot))
 			break;
 		depth--;
+		give_children_to_caller(st, depth, f);
 		if (!returned)
 			COUNT(unwound);
 	}
@@ -347,21 +357,25 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 	__u64 duration = now - f->start_ns;
 	__u64 self = duration > f->child_ns ? duration - f->child_ns : 0;
 	__u32 caller = UTRACE_NO_CALLER;
+	/* A call filtered out (-MinDuration, -MaxDepth) stays in its caller's self time, so that
+	 * self times still add up to the traced time. */
+	int filtered = duration < config.min_duration_ns || top > config.max_depth;
 
 	st->depth = top;
 	if (top >= 1) {
 		struct frame *parent = FRAME(st, top - 1);
-		parent->child_ns += duration;
+		if (!filtered)
+			parent->child_ns += duration;
 		caller = parent->function_id;
 	}
 	if (st->silent)
 		return;
-	if (config.summary_only) {
-		summarize(st, top, f->function_id, duration, self);
+	if (filtered) {
+		COUNT(filtered);
 		return;
 	}
-	if (duration < config.min_duration_ns || depth - 1 > config.max_depth) {
-		COUNT(filtered);
+	if (config.summary_only) {
+		summarize(st, top, f->function_id, duration, self);
 		return;
 	}
 	send_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth - 1, f->start_ns, duration, self);
@@ -449,10 +463,10 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 		COUNT(too_deep);
 		return NO_RETURN_WANTED;
 	}
-	/* Past -MaxDepth, a session needs only the frames one level down, whose durations are their
-	 * parent's child time (its self time); deeper calls cost no return probe. A return link's
-	 * probes need every frame to match their returns. */
-	if (session && depth > config.max_depth + 1ull) {
+	/* Past -MaxDepth, a session needs no frame (nor return probe): such a call and all its callees
+	 * are filtered, and their time stays their caller's self time. A return link's probes need
+	 * every frame to match their returns. */
+	if (session && depth > config.max_depth) {
 		COUNT(filtered);
 		return NO_RETURN_WANTED;
 	}
@@ -612,6 +626,7 @@ static __always_inline __u32 drop_unwound_at(struct thread_stack *st, __u64 slot
 		if (f->ret_slot != slot || !f->restored)
 			break;
 		depth--;
+		give_children_to_caller(st, depth, f);
 		COUNT(unwound);
 	}
 	st->depth = depth;

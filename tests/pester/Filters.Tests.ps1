@@ -129,6 +129,8 @@ Describe 'Kernel-side filters' -Skip:$noBpf {
         $events = Start-UTrace -Command "$bin/fib 10" -MaxDepth 3
         Get-Count $events | Should -Be '__cxa_finalize=1 fib=7 main=1 printf=1 strtol=1'
         ($events | Measure-Object Depth -Maximum).Maximum | Should -Be 3
+        # The calls not reported stay in their callers' self time: self times add up to the traced time.
+        ($events | Measure-Object SelfNs -Sum).Sum | Should -Be ($events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum
     }
 
     It '-MinDuration drops short calls in the kernel and keeps Depth and Caller of the rest' {
@@ -142,6 +144,7 @@ Describe 'Kernel-side filters' -Skip:$noBpf {
         # What was not sent stopped in the kernel, counted.
         $trace.Summary.EventsSent | Should -Be $trace.Events.Count
         $trace.Summary.EventsSent + $trace.Summary.EventsFiltered | Should -Be 7
+        ($trace.Events | Measure-Object SelfNs -Sum).Sum | Should -Be ($trace.Events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum
     }
 
     It '-SummaryVariable hands back the summary of a foreground trace' {
@@ -242,13 +245,16 @@ Describe 'Session links' -Skip:$noBpf {
         Get-Count $jumps.Events | Should -Be 'fault_a=3 main=1'
     }
 
-    It '-MaxDepth: calls two levels past it get no return probe, yet the deepest reported keep their self time' {
+    It '-MaxDepth: calls past it get no return probe, and count as the pair counts them' {
         $trace = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib'; MaxDepth = 2 }
+        $pair = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib'; MaxDepth = 2; AttachMode = 'MultiLink' }
         $trace.Summary.AttachMode | Should -Be $(if ($kernelHasSessions) { 'Session' } else { 'MultiLink' })
-        ($trace.Events | Group-Object Depth | Sort-Object Name | ForEach-Object Count) -join ',' | Should -Be '1,2,4'
-        $trace.Summary.EventsFiltered | Should -Be 170   # 177 calls of fib, 7 reported
-        # fib(8) and fib(7) at depth 2 call fib in turn: their own time excludes those calls.
-        @($trace.Events | Where-Object { $_.Depth -eq 2 -and $_.SelfNs -ge $_.DurationNs }).Count | Should -Be 0
+        foreach ($t in $trace, $pair) {
+            ($t.Events | Group-Object Depth | Sort-Object Name | ForEach-Object Count) -join ',' | Should -Be '1,2,4'
+            $t.Summary.EventsFiltered | Should -Be 170   # 177 calls of fib, 7 reported
+            # fib(8) and fib(7) at depth 2 call fib in turn, filtered: that time stays their own.
+            @($t.Events | Where-Object { $_.Depth -eq 2 -and $_.SelfNs -ne $_.DurationNs }).Count | Should -Be 0
+        }
     }
 
     It '-ThreadId: a C++ thread left out is not stopped at its throws (no return probe of its calls to patch)' {

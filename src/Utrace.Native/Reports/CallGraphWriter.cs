@@ -16,7 +16,7 @@ internal sealed class CallGraphWriter
 
     private readonly bool _flat;
     private readonly bool _timestamps;
-    private readonly Dictionary<long, List<CallSample>> _pending = [];
+    private readonly Dictionary<ThreadKey, List<CallSample>> _pending = [];
 
     public CallGraphWriter(bool flat, bool timestamps)
     {

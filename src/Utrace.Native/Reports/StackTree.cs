@@ -7,7 +7,7 @@ namespace Utrace.Native.Reports;
 /// </summary>
 internal sealed class StackTree
 {
-    private readonly Dictionary<long, CompletionStack<Frame>> _threads = [];
+    private readonly Dictionary<ThreadKey, CompletionStack<Frame>> _threads = [];
     private readonly List<Frame> _taken = [];
 
     /// <summary>The root: no function, its children are the outermost calls.</summary>

@@ -15,6 +15,8 @@ internal sealed class ProbeSet : IDisposable
     // The kernel's ENOTSUPP (an instruction it cannot probe) and ENOEXEC (one it cannot decode).
     private const int ENOTSUPP = 524;
     private const int ENOEXEC = 8;
+    // A thread that closes a link makes one system call.
+    private const int ClosingThreadStack = 128 * 1024;
 
     private readonly List<SafeHandle> _links = new();
     private readonly List<SafeHandle> _returnLinks = new();
@@ -148,28 +150,45 @@ internal sealed class ProbeSet : IDisposable
 
     private static bool IsRefusedInstruction(UtraceException ex) => ex.Errno is ENOTSUPP or ENOEXEC;
 
+    /// <summary>Detaches everything (see <see cref="DetachTogether"/>).</summary>
+    public void Dispose() => DetachTogether([this], [], _progress);
+
     /// <summary>
-    /// Detaches everything: return probes (and sessions) first, since a return probe whose entry probe is gone
-    /// would swap a return address nobody records, out of reach of the exception hooks. Each
-    /// link waits in the kernel for probe users to drain (tens of milliseconds, not CPU), so the
-    /// links of each phase are closed side by side.
+    /// Detaches several sets (the trace's processes) and other links at once. Return probes (and
+    /// sessions) go first, since a return probe whose entry probe is gone would swap a return address nobody
+    /// records, out of reach of the exception hooks. Every link of a phase is closed on a thread
+    /// of its own, all at the same time: each close waits in the kernel until no return probe
+    /// anywhere still holds its grace period, and a process that keeps making traced calls
+    /// inside a long one holds it for as long as any return link still fires for it (the kernel
+    /// releases a pending return probe only after 100 ms without a new one in that thread). Closed
+    /// some at a time, the links still open would keep that going and the closes started would
+    /// wait for good.
     /// </summary>
-    public void Dispose()
+    public static void DetachTogether(IReadOnlyCollection<ProbeSet> sets, IReadOnlyCollection<SafeBpfLinkHandle> others,
+        IProgress<TraceProgress>? progress)
     {
+        var returns = sets.SelectMany(set => set._returnLinks).ToArray();
+        var rest = sets.SelectMany(set => set._links.Except(set._returnLinks)).Concat(others).ToArray();
         var closed = 0;
-        var total = _links.Count;
-        _progress?.Report(new TraceProgress(TraceStage.Detaching, 0, total));
-        var rest = _links.Except(_returnLinks).ToArray();
-        foreach (var phase in new[] { _returnLinks.ToArray(), rest })
+        var total = returns.Length + rest.Length;
+        progress?.Report(new TraceProgress(TraceStage.Detaching, 0, total));
+        foreach (var phase in new[] { returns, rest })
         {
-            Parallel.ForEach(phase, new ParallelOptions { MaxDegreeOfParallelism = 16 }, link =>
+            var closing = phase.Select(link => new Thread(() =>
             {
                 link.Dispose();
-                _progress?.Report(new TraceProgress(TraceStage.Detaching, Interlocked.Increment(ref closed), total));
-            });
+                progress?.Report(new TraceProgress(TraceStage.Detaching, Interlocked.Increment(ref closed), total));
+            }, ClosingThreadStack) { IsBackground = true, Name = "utrace link close" }).ToArray();
+            foreach (var thread in closing)
+                thread.Start();
+            foreach (var thread in closing)
+                thread.Join();
         }
-        _links.Clear();
-        _returnLinks.Clear();
-        _unwindLinks.Clear();
+        foreach (var set in sets)
+        {
+            set._links.Clear();
+            set._returnLinks.Clear();
+            set._unwindLinks.Clear();
+        }
     }
 }

@@ -93,10 +93,13 @@ internal sealed class ProcessFollower : IDisposable
         Continue(record);
     }
 
-    /// <summary>Stops the follow programs, continues every process still waiting, detaches the probes added.</summary>
-    public void Dispose()
+    /// <summary>
+    /// Stops growing the trace: a change reported from now on is continued at once, untraced.
+    /// Its processes keep their probes until <see cref="Dispose"/>, or until the session detaches
+    /// them together with its own (<see cref="AttachedProbes"/>).
+    /// </summary>
+    public void StopFollowing()
     {
-        // From now on a change is continued at once, untraced: the trace is ending.
         lock (_recordsLock)
             _closed = true;
         _records.CompleteAdding();
@@ -104,11 +107,25 @@ internal sealed class ProcessFollower : IDisposable
             _thread.Join();
         foreach (var record in _records.GetConsumingEnumerable())
             Continue(record);
+    }
+
+    /// <summary>The probes of the followed processes, and the links on their dynamic linkers; call after <see cref="StopFollowing"/>.</summary>
+    public (IReadOnlyCollection<ProbeSet> Probes, IReadOnlyCollection<SafeBpfLinkHandle> LinkerLinks) AttachedProbes()
+    {
+        lock (_lock)
+            return (_processes.Values.SelectMany(process => process.Probes).ToArray(),
+                _processes.Values.Select(process => process.Linker).OfType<SafeBpfLinkHandle>().ToArray());
+    }
+
+    /// <summary>Stops the follow programs, continues every process still waiting, detaches the probes added.</summary>
+    public void Dispose()
+    {
+        StopFollowing();
         _follow.Dispose();
         lock (_lock)
         {
-            foreach (var process in _processes.Values)
-                process.Detach();
+            var (probes, linkerLinks) = AttachedProbes();
+            ProbeSet.DetachTogether(probes, linkerLinks, progress: null);
             _processes.Clear();
             Task.WaitAll(_detaching.ToArray());
         }
@@ -175,11 +192,13 @@ internal sealed class ProcessFollower : IDisposable
         }
     }
 
-    // Closing a link waits for the kernel (~30-100 ms each): not while the next change waits stopped.
+    // Closing a link waits for the kernel: ~30-100 ms each, and as long as any traced process is
+    // busy inside a long traced call (see ProbeSet.DetachTogether): not while the next change
+    // waits stopped, and on a thread of its own, not one the thread pool needs.
     private void DetachLater(TracedProcess process)
     {
         _detaching.RemoveAll(task => task.IsCompleted);
-        _detaching.Add(Task.Run(process.Detach));
+        _detaching.Add(Task.Factory.StartNew(process.Detach, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
     }
 
     // The process waits stopped for this; an exit has nothing to continue.
@@ -285,10 +304,8 @@ internal sealed class ProcessFollower : IDisposable
 
         public void Detach()
         {
-            foreach (var probes in Probes)
-                probes.Dispose();
+            ProbeSet.DetachTogether(Probes, Linker is null ? [] : [Linker], progress: null);
             Probes.Clear();
-            Linker?.Dispose();
         }
     }
 }

@@ -392,8 +392,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             {
                 if (state != TraceState.Completed)
                     _child?.Terminate();
-                _probes?.Dispose();
-                _follower?.Dispose();
+                DetachProbes();
                 _guard?.Finish();
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
@@ -417,6 +416,20 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _completion.TrySetResult();
             }
         }
+    }
+
+    // The followed processes' probes go together with the first process's: see ProbeSet.DetachTogether.
+    private void DetachProbes()
+    {
+        if (_follower is not { } follower)
+        {
+            _probes?.Dispose();
+            return;
+        }
+        follower.StopFollowing();
+        var (probes, linkerLinks) = follower.AttachedProbes();
+        ProbeSet.DetachTogether(_probes is null ? probes : [_probes, .. probes], linkerLinks, _options.Progress);
+        follower.Dispose();
     }
 
     /// <summary>With <see cref="TraceOptions.SummaryOnly"/>, once the trace has ended: one per function called, largest Total first.</summary>

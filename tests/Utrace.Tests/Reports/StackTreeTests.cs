@@ -37,6 +37,15 @@ public sealed class StackTreeTests
     }
 
     [Fact]
+    public void KeepsTheSameThreadIdOfTwoHostsApart()
+    {
+        // alpha's leaf waits for its caller while beta's thread 1 completes main: the leaf is not beta's.
+        var alpha = new CallTree("run", 1, new CallTree("leaf", 4)).Complete(threadId: 1, computerName: "alpha");
+        var beta = new CallTree("main", 2).Complete(threadId: 1, computerName: "beta");
+        Assert.Equal(["main 2", "run 1", "run;leaf 4"], Fold([alpha[0], beta[0], alpha[1]]));
+    }
+
+    [Fact]
     public void KeepsOneFramePerDistinctStackNotPerCall()
     {
         var tree = new StackTree();
