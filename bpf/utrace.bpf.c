@@ -386,23 +386,28 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 	send_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth - 1, f->start_ns, duration, self);
 }
 
-/* may_fault: a sleepable program, which also reads the C-string arguments of a spec. */
-static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault)
+/* Returned by an entry whose call needs no return probe (a session program's entry then makes
+ * the kernel set none); 0 means a frame was pushed and the return is awaited. */
+#define NO_RETURN_WANTED 1
+
+/* may_fault: a sleepable program, which also reads the C-string arguments of a spec.
+ * session: a session program, whose calls get a return probe only when this returns 0. */
+static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, int session)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!wanted_process(pid_tgid))
-		return 0;
-	/* A thread left out still gets its frames where exceptions need them restored:
-	 * the kernel puts its return probes on every thread of the process. */
+		return NO_RETURN_WANTED;
+	/* A thread left out still gets its frames where exceptions need them restored: a return
+	 * link puts its probes on every thread of the process (a session sets none for it). */
 	int silent = !wanted_thread(pid_tgid);
-	if (silent && !config.protect_unwind)
-		return 0;
+	if (silent && (!config.protect_unwind || session))
+		return NO_RETURN_WANTED;
 
 	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0,
 						       BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st) {
 		COUNT(no_stack);
-		return 0;
+		return NO_RETURN_WANTED;
 	}
 	st->silent = silent;
 	__u64 now = bpf_ktime_get_ns();
@@ -456,12 +461,19 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault)
 			send_event(UTRACE_RECORD_ENTRY, pid_tgid, function_id, caller_of(st, shown), shown, now, 0, 0);
 		/* No return will pop a frame of a function without a return probe. */
 		if (config.return_mode != UTRACE_RETURN_NONE || depth >= UTRACE_MAX_DEPTH)
-			return 0;
+			return NO_RETURN_WANTED;
 	}
 	/* The kernel sets no return probe past 64 pending ones either: such a call never returns to us. */
 	if (depth >= UTRACE_MAX_DEPTH) {
 		COUNT(too_deep);
-		return 0;
+		return NO_RETURN_WANTED;
+	}
+	/* Past -MaxDepth, a session needs no frame (nor return probe): such a call and all its callees
+	 * are filtered, and their time stays their caller's self time. A return link's probes need
+	 * every frame to match their returns. */
+	if (session && depth > config.max_depth) {
+		COUNT(filtered);
+		return NO_RETURN_WANTED;
 	}
 	st->depth = depth + 1;
 	struct frame *f = FRAME(st, depth);
@@ -476,14 +488,16 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault)
 
 static __always_inline int on_entry(struct pt_regs *ctx)
 {
-	return on_entry_reading(ctx, 0);
+	on_entry_reading(ctx, 0, 0);
+	return 0;
 }
 
 /* The entry of a function whose spec has a C string: a page the program has not touched yet
  * (read-only data, say) can only be read by faulting it in, which needs a sleepable program. */
 static __always_inline int on_entry_faulting(struct pt_regs *ctx)
 {
-	return on_entry_reading(ctx, 1);
+	on_entry_reading(ctx, 1, 0);
+	return 0;
 }
 
 /* The return of a uretprobe (TRAMPOLINE). */
@@ -536,6 +550,19 @@ static __always_inline int on_exit(struct pt_regs *ctx)
 		send_return_value(ctx, pid_tgid, top, depth - 1);
 	complete_top(st, depth, now, pid_tgid);
 	return 0;
+}
+
+/* Uprobe session programs (Linux 6.13): one program and one link for the entry and the return of
+ * each call, where a pair needs two of each. */
+extern _Bool bpf_session_is_return(void) __ksym __weak;
+
+/* A session's entry that returns nonzero makes the kernel set no return probe: a call the trace
+ * drops at entry (a thread left out, too deep, an entry-only function) costs an entry probe only. */
+static __always_inline int on_session(struct pt_regs *ctx)
+{
+	if (bpf_session_is_return())
+		return on_return(ctx);
+	return on_entry_reading(ctx, 0, 1);
 }
 
 #define SIGSTOP 19
@@ -693,3 +720,6 @@ PROGRAMS(entryfaulting, "uprobe.multi.s", "uprobe.s", on_entry_faulting)
 PROGRAMS(return, "uretprobe.multi", "uretprobe", on_return)
 PROGRAMS(exit, "uprobe.multi", "uprobe", on_exit)
 PROGRAMS(unwind, "uprobe.multi", "uprobe", on_unwind)
+/* Loaded with the session attach type (BPF_TRACE_UPROBE_SESSION) by the engine: libbpf 1.4 knows no
+ * section for it, nor how to link it (the engine calls bpf(BPF_LINK_CREATE) itself). */
+SEC("uprobe.multi") int utrace_session_multi(struct pt_regs *ctx) { return on_session(ctx); }

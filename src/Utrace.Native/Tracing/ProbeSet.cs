@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Utrace.Native.Bpf;
 using Utrace.Native.SafeHandles;
 
@@ -17,8 +18,8 @@ internal sealed class ProbeSet : IDisposable
     // A thread that closes a link makes one system call.
     private const int ClosingThreadStack = 128 * 1024;
 
-    private readonly List<SafeBpfLinkHandle> _links = new();
-    private readonly List<SafeBpfLinkHandle> _returnLinks = new();
+    private readonly List<SafeHandle> _links = new();
+    private readonly List<SafeHandle> _returnLinks = new();
     private readonly List<SafeBpfLinkHandle> _unwindLinks = new();
     private readonly Dictionary<int, string> _refused = new();
     private readonly IProgress<TraceProgress>? _progress;
@@ -42,23 +43,24 @@ internal sealed class ProbeSet : IDisposable
         try
         {
             var unwind = hooks.Select(h => new ProbeSite(ProbeKind.Unwind, h.Path, h.Offset, h.Cookie));
+            var sites = program.Mode == AttachMode.Session ? AsSessions(plan.Sites) : plan.Sites;
             // The unwinder's hooks first: a return probe must never be in place without them (a
             // process that throws during the attach would abort). Then entries: a function whose
             // entry is refused gets no other probe.
-            var groups = plan.Sites.Concat(unwind)
+            var groups = sites.Concat(unwind)
                 .GroupBy(site => (site.Kind, site.Path))
                 .OrderBy(group => group.Key.Kind == ProbeKind.Unwind ? -1 : (int)group.Key.Kind)
                 .ToArray();
-            probes._total = program.Mode == AttachMode.MultiLink ? groups.Length : plan.Sites.Count + hooks.Count;
+            probes._total = program.Mode == AttachMode.PerFunction ? plan.Sites.Count + hooks.Count : groups.Length;
             progress?.Report(new TraceProgress(TraceStage.Attaching, 0, probes._total));
             foreach (var group in groups)
             {
-                var sites = group.Where(site => site.Kind == ProbeKind.Unwind || !probes._refused.ContainsKey(site.FunctionId)).ToArray();
-                if (program.Mode == AttachMode.MultiLink)
-                    probes.AttachTogether(program, pid, sites);
-                else
-                    foreach (var site in sites)
+                var kept = group.Where(site => site.Kind == ProbeKind.Unwind || !probes._refused.ContainsKey(site.FunctionId)).ToArray();
+                if (program.Mode == AttachMode.PerFunction)
+                    foreach (var site in kept)
                         probes.AttachAlone(program, site);
+                else
+                    probes.AttachTogether(program, pid, kept);
             }
             probes.LinkCount = probes._links.Count;
             return probes;
@@ -81,7 +83,10 @@ internal sealed class ProbeSet : IDisposable
             (offsets[i], cookies[i]) = ((nuint)sites[i].Offset, sites[i].Cookie);
         try
         {
-            Add(sites[0].Kind, program.AttachMulti(sites[0].Kind, pid, sites[0].Path, offsets, cookies));
+            var kind = sites[0].Kind;
+            Add(kind, kind == ProbeKind.Session
+                ? program.AttachSessions(pid, sites[0].Path, offsets, cookies)
+                : program.AttachMulti(kind, pid, sites[0].Path, offsets, cookies));
             _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, _total));
         }
         catch (UtraceException ex) when (IsRefusedInstruction(ex) && sites.Length > 1)
@@ -110,13 +115,27 @@ internal sealed class ProbeSet : IDisposable
         }
     }
 
-    private void Add(ProbeKind kind, SafeBpfLinkHandle link)
+    private void Add(ProbeKind kind, SafeHandle link)
     {
         _links.Add(link);
-        if (kind == ProbeKind.Unwind)
-            _unwindLinks.Add(link);
-        else if (kind == ProbeKind.Return)
+        if (link is SafeBpfLinkHandle libbpfLink && kind == ProbeKind.Unwind)
+            _unwindLinks.Add(libbpfLink);
+        else if (kind is ProbeKind.Return or ProbeKind.Session)
             _returnLinks.Add(link);
+    }
+
+    /// <summary>
+    /// The plan's sites for session links: a function's entry and uretprobe become one session probe,
+    /// whose entry decides whether the kernel sets the return probe (an entry-only function's never).
+    /// A sleepable entry (it reads strings) keeps its pair: session programs here are not sleepable.
+    /// </summary>
+    private static List<ProbeSite> AsSessions(IReadOnlyList<ProbeSite> sites)
+    {
+        var sleepable = sites.Where(site => site.Kind == ProbeKind.EntryFaulting).Select(site => site.FunctionId).ToHashSet();
+        return sites
+            .Where(site => site.Kind != ProbeKind.Return || sleepable.Contains(site.FunctionId))
+            .Select(site => site.Kind == ProbeKind.Entry ? site with { Kind = ProbeKind.Session } : site)
+            .ToList();
     }
 
     private void Refuse(ProbeSite site, UtraceException ex)
@@ -124,7 +143,7 @@ internal sealed class ProbeSet : IDisposable
         // The unwinder hooks are what keep exceptions alive: never trace without them.
         if (site.Kind == ProbeKind.Unwind)
             throw ex;
-        _refused.TryAdd(site.FunctionId, site.Kind is ProbeKind.Entry or ProbeKind.EntryFaulting
+        _refused.TryAdd(site.FunctionId, site.Kind is ProbeKind.Entry or ProbeKind.Session or ProbeKind.EntryFaulting
             ? "the kernel refused to probe its first instruction"
             : $"the kernel refused to probe its instruction at 0x{site.Offset:x}");
     }
@@ -135,8 +154,8 @@ internal sealed class ProbeSet : IDisposable
     public void Dispose() => DetachTogether([this], [], _progress);
 
     /// <summary>
-    /// Detaches several sets (the trace's processes) and other links at once. Return probes go
-    /// first, since a return probe whose entry probe is gone would swap a return address nobody
+    /// Detaches several sets (the trace's processes) and other links at once. Return probes (and
+    /// sessions) go first, since a return probe whose entry probe is gone would swap a return address nobody
     /// records, out of reach of the exception hooks. Every link of a phase is closed on a thread
     /// of its own, all at the same time: each close waits in the kernel until no return probe
     /// anywhere still holds its grace period, and a process that keeps making traced calls

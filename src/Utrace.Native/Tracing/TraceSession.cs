@@ -211,10 +211,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 "Leave out -MinDuration, or trace with -ReturnMode RetInstruction.", _options.MinDuration, errorId: "MinDurationWithoutReturns");
         // Return probes are what the unwinder cannot walk through; without them nothing needs patching.
         var unwindHooks = _returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks() : [];
-        var mode = _options.AttachMode == AttachMode.Auto
-            ? (TraceProgram.KernelHasMultiLinks ? AttachMode.MultiLink : AttachMode.PerFunction)
-            : _options.AttachMode;
-        if (_options.Follow && mode != AttachMode.MultiLink)
+        var mode = ResolveAttachMode();
+        if (_options.Follow && mode == AttachMode.PerFunction)
             throw new UtraceException(TraceErrorKind.InvalidArgument,
                 "-Follow needs multi-uprobe links (Linux 6.6 or later), whose process filter each child gets its own of.",
                 "Leave out -AttachMode PerFunction, or trace without -Follow.", _options.AttachMode, errorId: "FollowNeedsMultiLinks");
@@ -279,6 +277,32 @@ public sealed class TraceSession : IDisposable, IRecordSink
         if (_returnMode == ReturnMode.EntryOnly && captures.Any(c => c?.Returns is not null))
             warnings.Add("Return values are not captured: calls are reported at their entry (-ReturnMode EntryOnly), before they return.");
         return captures;
+    }
+
+    /// <summary>
+    /// Sessions only time calls through return probes: other return modes get multi-uprobe links. They
+    /// save the return probes of the calls their entry drops, but a delivered call costs what it costs on
+    /// the pair (bench/results/overhead-modes.md), so Auto takes them for traces that drop calls at entry.
+    /// </summary>
+    private AttachMode ResolveAttachMode()
+    {
+        var sessionsUseful = _returnMode == ReturnMode.Uretprobe;
+        var dropsAtEntry = _options.ThreadIds is { Count: > 0 } || _options.MaxDepth is not null;
+        switch (_options.AttachMode)
+        {
+            case AttachMode.Auto when sessionsUseful && dropsAtEntry && TraceProgram.KernelHasSessions:
+                return AttachMode.Session;
+            case AttachMode.Auto:
+                return TraceProgram.KernelHasMultiLinks ? AttachMode.MultiLink : AttachMode.PerFunction;
+            case AttachMode.Session when !TraceProgram.KernelHasSessions:
+                throw new UtraceException(TraceErrorKind.NotSupported,
+                    "-AttachMode Session needs uprobe session programs (Linux 6.13 or later), which this kernel lacks.",
+                    "Leave out -AttachMode: Auto uses the best mode this kernel has.", AttachMode.Session, errorId: "SessionNotSupported");
+            case AttachMode.Session when !sessionsUseful:
+                return AttachMode.MultiLink;
+            default:
+                return _options.AttachMode;
+        }
     }
 
     private ReturnMode ResolveReturnMode(FunctionCatalog catalog, List<string> warnings)
