@@ -77,6 +77,12 @@ Describe 'Measure-UTrace' -Skip:$noBpf {
         [math]::Abs(($summary | Measure-Object SelfPercent -Sum).Sum - 100) | Should -BeLessOrEqual (0.005 * $summary.Count)
         $totals = $summary.Total.Nanoseconds
         ($totals -join ',') | Should -Be (($totals | Sort-Object -Descending) -join ',')
+        # Export-Csv keeps the figures as integers too.
+        $csv = Join-Path $TestDrive 'summary.csv'
+        $summary | Export-Csv $csv
+        $exported = Import-Csv $csv | Where-Object Function -EQ 'fib'
+        "$($exported.TotalNs) $($exported.SelfNs) $($exported.AverageNs) $($exported.MinNs) $($exported.MaxNs)" |
+            Should -Be "$($row.Total.Nanoseconds) $($row.Self.Nanoseconds) $($row.Average.Nanoseconds) $($row.Min.Nanoseconds) $($row.Max.Nanoseconds)"
     }
 
     It 'summarizes each of the 4 worker threads apart with -ByThread' {
