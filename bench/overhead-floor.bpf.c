@@ -29,6 +29,14 @@ int floor_entry(void *ctx) { bump(0); return 0; }
 SEC("uretprobe.multi")
 int floor_return(void *ctx) { bump(1); return 0; }
 
+/* The floor of a uprobe session (overhead-floor --session): one program and one link count both
+ * entries and returns. Loaded with attach type BPF_TRACE_UPROBE_SESSION only then (the verifier
+ * refuses the kfunc elsewhere). */
+extern _Bool bpf_session_is_return(void) __ksym __weak;
+
+SEC("uprobe.multi")
+int floor_session(void *ctx) { bump(bpf_session_is_return() ? 1 : 0); return 0; }
+
 /* The bare ring buffer (overhead-floor --ring): each return also sends a 48-byte record, the
  * size of Utrace's, and wakes the reader once per 64 KiB sent on this CPU, as Utrace does. */
 struct {

@@ -2,7 +2,7 @@
 /*
  * Loader for the floor of bench/overhead.ps1 (needs libbpf >= 1.3).
  *
- * usage: overhead-floor [--ring] BPF_OBJECT FUNCTION PROGRAM [ARG...]
+ * usage: overhead-floor [--ring | --session] BPF_OBJECT FUNCTION PROGRAM [ARG...]
  *
  * Launches PROGRAM the way a tracer must: a forked child waits on a pipe before exec; the
  * counting programs of BPF_OBJECT are attached to FUNCTION of PROGRAM with entry and return
@@ -10,9 +10,12 @@
  * When it has exited, prints "entries E returns R exit X" (X = exit status, 128 + signal).
  * With --ring, the return program also sends a record per call on a ring buffer, which the
  * loader reads (polling every 50 ms, as Utrace does) and counts: "... records C".
+ * With --session, one uprobe session program (Linux 6.13) counts both, on one link.
  */
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -36,13 +39,34 @@ static int count_record(void *context, void *data, size_t size)
 	return 0;
 }
 
+/* BPF_TRACE_UPROBE_SESSION (Linux 6.13), newer than these headers and libbpf 1.4. */
+#define UPROBE_SESSION_ATTACH_TYPE 57
+
+/* A session link on the function an entry link probes (its offset, as the kernel reports it),
+ * made with bpf(2) itself: libbpf 1.4's bpf_link_create refuses the attach type. */
+static int attach_session(struct bpf_program *session, struct bpf_link *entry, pid_t pid, const char *path)
+{
+	__u64 offset = 0;
+	struct bpf_link_info info = { .uprobe_multi = { .offsets = (unsigned long)&offset, .count = 1 } };
+	__u32 size = sizeof(info);
+	if (bpf_link_get_info_by_fd(bpf_link__fd(entry), &info, &size) || info.uprobe_multi.count != 1)
+		return -1;
+	union bpf_attr attr = { .link_create = {
+		.prog_fd = bpf_program__fd(session),
+		.attach_type = UPROBE_SESSION_ATTACH_TYPE,
+		.uprobe_multi = { .path = (unsigned long)path, .offsets = (unsigned long)&offset, .cnt = 1, .pid = pid },
+	} };
+	return syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+}
+
 int main(int argc, char **argv)
 {
 	int ring = argc > 1 && strcmp(argv[1], "--ring") == 0;
-	argc -= ring;
-	argv += ring;
+	int session = argc > 1 && strcmp(argv[1], "--session") == 0;
+	argc -= ring + session;
+	argv += ring + session;
 	if (argc < 4) {
-		fprintf(stderr, "usage: overhead-floor [--ring] BPF_OBJECT FUNCTION PROGRAM [ARG...]\n");
+		fprintf(stderr, "usage: overhead-floor [--ring | --session] BPF_OBJECT FUNCTION PROGRAM [ARG...]\n");
 		return 2;
 	}
 	int go[2];
@@ -64,7 +88,10 @@ int main(int argc, char **argv)
 	close(go[0]);
 
 	struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
-	if (!obj || bpf_object__load(obj))
+	struct bpf_program *session_program = obj ? bpf_object__find_program_by_name(obj, "floor_session") : NULL;
+	if (!session_program || bpf_program__set_autoload(session_program, session) ||
+	    (session && bpf_program__set_expected_attach_type(session_program, UPROBE_SESSION_ATTACH_TYPE)) ||
+	    bpf_object__load(obj))
 		return fprintf(stderr, "cannot load %s\n", argv[1]), 1;
 	LIBBPF_OPTS(bpf_uprobe_multi_opts, entry_opts);
 	LIBBPF_OPTS(bpf_uprobe_multi_opts, return_opts, .retprobe = true);
@@ -74,6 +101,16 @@ int main(int argc, char **argv)
 		bpf_object__find_program_by_name(obj, ring ? "floor_return_ring" : "floor_return"), child, argv[3], argv[2], &return_opts);
 	if (!entry || !ret)
 		return fprintf(stderr, "cannot attach to %s in %s\n", argv[2], argv[3]), 1; /* the child reads EOF */
+	int session_link = -1;
+	if (session) {
+		session_link = attach_session(session_program, entry, child, argv[3]);
+		/* The pair only told the session where to go: the session counts alone. */
+		bpf_link__destroy(entry);
+		bpf_link__destroy(ret);
+		entry = ret = NULL;
+		if (session_link < 0)
+			return perror("cannot attach the session program"), 1;
+	}
 
 	struct ring_buffer *records = ring ? ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(obj, "records")), count_record, NULL, NULL) : NULL;
 	if (ring && !records)
@@ -98,6 +135,8 @@ int main(int argc, char **argv)
 	ring_buffer__free(records);
 	bpf_link__destroy(entry);
 	bpf_link__destroy(ret);
+	if (session_link >= 0)
+		close(session_link);
 	bpf_object__close(obj);
 	return 0;
 }

@@ -38,6 +38,8 @@
       floor-ring      the floor loader with --ring: the return program also sends a record
                       per call on a ring buffer, which the loader reads. Returns and records
                       received must equal N.
+      floor-session   the floor loader with --session: one uprobe session program (Linux
+                      6.13) on one link counts entries and returns; both must equal N.
       bpftrace        bpftrace -e 'uprobe:BIN:leaf { @c = count(); } uretprobe:BIN:leaf
                       { @r = count(); }' -c 'BIN N FILE' (bpftrace 0.17 attaches two
                       system-wide perf-event uprobes, not multi links); @c and @r must equal
@@ -69,6 +71,14 @@
                       "string"), traced with -Capture @{ leaf_string = 'int, string -> int' }:
                       the entry runs in a sleepable program and reads the 14-byte string;
                       first and last events are checked as above, with the string.
+      utrace-threadid as utrace-job, with -ThreadId 1 (a thread of another process): every call
+                      is dropped at entry; 0 events, 0 sent, 0 filtered.
+      <utrace-config>-pair, <utrace-config>-session
+                      any utrace- configuration with -AttachMode MultiLink (an entry and a
+                      return link, the pair) or -AttachMode Session (one uprobe session link),
+                      to compare the two in one run; Auto takes sessions only for traces that
+                      drop calls at entry (-ThreadId, -MaxDepth). utrace-job-session and
+                      utrace-threadid-pair run by default.
       utrace-where    Start-UTrace -Function leaf | Where-Object Duration -gt 1ms in the
                       foreground (PowerShell's slowest common filter): delivered + dropped
                       must equal N, and EventsDropped tells whether the pipeline fell so far
@@ -248,11 +258,18 @@ function Read-VerboseSummary($Records, $Problems) {
 }
 
 function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
+    $name = $Config
+    $attachMode = @{ pair = 'MultiLink'; session = 'Session' }[($Config -split '-')[-1]]
+    if ($Config -like 'utrace-*' -and $attachMode) {
+        # Only in this function's scope: every Start-UTrace below attaches that way.
+        $PSDefaultParameterValues = @{ 'Start-UTrace:AttachMode' = $attachMode }
+        $Config = $Config -replace '-(pair|session)$'
+    }
     # $N calls by each of $Threads threads; everything below checks the total.
     $perThread = $N
     $N = $N * $Threads
     $problems = [Collections.Generic.List[string]]::new()
-    $file = Join-Path $temp "time-$Config-$Round.txt"
+    $file = Join-Path $temp "time-$name-$Round.txt"
     Remove-Item $file -ErrorAction SilentlyContinue
     $sent = $null; $filtered = $null; $delivered = $null; $dropped = $null; $received = $null; $detail = ''
     [GC]::Collect()
@@ -262,10 +279,10 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             & $leaf $perThread $file $Threads
             if ($LASTEXITCODE -ne 0) { $problems.Add("exit code $LASTEXITCODE") }
         }
-        { $_ -in 'floor', 'floor-ring' } {
+        { $_ -in 'floor', 'floor-ring', 'floor-session' } {
             $ring = $Config -eq 'floor-ring'
-            $out = if ($ring) { @(& $floor --ring $floorObject leaf $leaf $perThread $file $Threads 2>&1) }
-            else { @(& $floor $floorObject leaf $leaf $perThread $file $Threads 2>&1) }
+            $option = @{ 'floor' = @(); 'floor-ring' = @('--ring'); 'floor-session' = @('--session') }[$Config]
+            $out = @(& $floor @option $floorObject leaf $leaf $perThread $file $Threads 2>&1)
             $line = "$($out | Where-Object { "$_" -match '^entries ' } | Select-Object -Last 1)"
             if ($LASTEXITCODE -ne 0 -or $line -notmatch '^entries (\d+) returns (\d+) exit (\d+)(?: records (\d+))?') {
                 $problems.Add("the floor loader failed (exit $LASTEXITCODE): $($out -join ' / ')")
@@ -308,11 +325,12 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             $received = ($rows | Where-Object Function -EQ 'leaf').Calls
             if ($received -ne $N) { $problems.Add("the summary counted $received calls of leaf, expected $N") }
         }
-        { $_ -in 'utrace-job', 'utrace-min1ms', 'utrace-retinsn', 'utrace-entryonly', 'utrace-capture', 'utrace-capture-string' } {
+        { $_ -in 'utrace-job', 'utrace-min1ms', 'utrace-threadid', 'utrace-retinsn', 'utrace-entryonly', 'utrace-capture', 'utrace-capture-string' } {
             $function = 'leaf'
             $arguments = @("$perThread", $file, "$Threads")
             $extra = switch ($Config) {
                 'utrace-min1ms' { @{ MinDuration = '1ms' } }
+                'utrace-threadid' { @{ ThreadId = 1 } }
                 'utrace-retinsn' { @{ ReturnMode = 'RetInstruction' } }
                 'utrace-entryonly' { @{ ReturnMode = 'EntryOnly' } }
                 'utrace-capture' { @{ Capture = @{ leaf = 'int -> int' } } }
@@ -345,11 +363,16 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             }
             finally { Remove-Job $job -Force -ErrorAction SilentlyContinue }
             $sent = $s.EventsSent; $filtered = $s.EventsFiltered; $delivered = $s.EventsDelivered; $dropped = $s.EventsDropped
+            $detail = "$($s.AttachMode), $($s.LinkCount) link(s)"
+            if ($Config -ne $name -and "$($s.AttachMode)" -ne $attachMode) { $problems.Add("AttachMode $($s.AttachMode), expected $attachMode") }
             if ("$($s.State)" -ne 'Completed' -or $s.ExitCode -ne 0) { $problems.Add("state $($s.State), exit code $($s.ExitCode)") }
             if ($s.FunctionCount -ne 1) { $problems.Add("FunctionCount $($s.FunctionCount), expected 1") }
             if ($dropped -ne 0) { $problems.Add("EventsDropped $dropped") }
             if ($delivered -ne $sent -or $received -ne $delivered) { $problems.Add("EventsSent $sent, EventsDelivered $delivered, Receive-Job ${received}: they must agree") }
-            if ($Config -ne 'utrace-min1ms') {
+            if ($Config -eq 'utrace-threadid') {
+                if ($received -ne 0 -or $sent -ne 0 -or $filtered -ne 0) { $problems.Add("Receive-Job $received, EventsSent $sent, EventsFiltered $filtered; expected 0 each") }
+            }
+            elseif ($Config -ne 'utrace-min1ms') {
                 if ($received -ne $N) { $problems.Add("Receive-Job returned $received events, expected $N") }
                 if ($sent -ne $N -or $filtered -ne 0) { $problems.Add("EventsSent $sent, EventsFiltered $filtered; expected $N and 0") }
             }
@@ -422,7 +445,7 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
     $runMs = $clock.Elapsed.TotalMilliseconds
     $timing = Read-Timing $file $N $problems
     [pscustomobject]@{
-        Config    = $Config
+        Config    = $name
         Round     = $Round
         Ok        = $problems.Count -eq 0
         Problems  = $problems -join '; '
@@ -439,16 +462,18 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
 }
 
 # --- run -------------------------------------------------------------------------------------
-$configs = @('untraced', 'floor', 'floor-ring')
+$configs = @('untraced', 'floor', 'floor-ring', 'floor-session')
 if ($bpftrace) { $configs += 'bpftrace' }
-$configs += 'utrace-outfile', 'utrace-outnull', 'utrace-job', 'utrace-measure', 'utrace-min1ms', 'utrace-where', 'utrace-retinsn', 'utrace-entryonly', 'utrace-summary',
-    'utrace-capture', 'utrace-capture-string'
+$configs += 'utrace-outfile', 'utrace-outnull', 'utrace-job', 'utrace-job-session', 'utrace-measure', 'utrace-min1ms', 'utrace-threadid', 'utrace-threadid-pair',
+    'utrace-where', 'utrace-retinsn', 'utrace-entryonly', 'utrace-summary', 'utrace-capture', 'utrace-capture-string'
 if ($uftrace) { $configs += 'uftrace' }
 if ($Configuration) {
     # pwsh -File passes a comma-separated list as one string.
     $Configuration = @($Configuration -split ',' | ForEach-Object Trim | Where-Object { $_ })
-    $unknown = @($Configuration | Where-Object { $_ -notin $configs })
-    if ($unknown) { throw "Unknown configuration(s): $($unknown -join ', '); known: $($configs -join ', ')" }
+    $plain = @($configs | Where-Object { $_ -like 'utrace-*' -and $_ -notmatch '-(pair|session)$' })
+    $known = @($configs + @($plain | ForEach-Object { "$_-pair", "$_-session" }) | Sort-Object -Unique)
+    $unknown = @($Configuration | Where-Object { $_ -notin $known })
+    if ($unknown) { throw "Unknown configuration(s): $($unknown -join ', '); known: $($known -join ', ')" }
     $configs = $Configuration
 }
 
@@ -487,6 +512,7 @@ $describe = [ordered]@{
     'untraced'       = 'untraced'
     'floor'          = 'floor: BPF counter, entry + return multi-uprobe links (libbpf loader)'
     'floor-ring'     = 'bare ring buffer: the floor + a 48-byte record per return, read by the loader'
+    'floor-session'  = 'floor as a uprobe session: one counting program on one link (Linux 6.13)'
     'utrace-outfile' = 'Utrace `-OutFile -AsJob` (every call recorded to a trace file)'
     'utrace-outnull' = 'Utrace `\| Out-Null`'
     'bpftrace'       = 'bpftrace `count()` on uprobe + uretprobe (perf-event uprobes)'
@@ -494,12 +520,17 @@ $describe = [ordered]@{
     'utrace-job'     = 'Utrace `-AsJob` (job collects every event)'
     'utrace-measure' = 'Utrace `\| Measure-Object`'
     'utrace-min1ms'  = 'Utrace `-MinDuration 1ms -AsJob` (all filtered in the kernel)'
+    'utrace-threadid' = 'Utrace `-ThreadId 1 -AsJob` (another process''s thread: every call dropped at entry)'
     'utrace-where'   = 'Utrace `\| Where-Object Duration -gt 1ms`'
     'utrace-retinsn' = 'Utrace `-ReturnMode RetInstruction -AsJob` (probe on leaf''s `ret`, single-stepped)'
     'utrace-entryonly' = 'Utrace `-ReturnMode EntryOnly -AsJob` (entry probe only)'
     'utrace-summary' = 'Utrace `-Summary` (aggregated per function in the kernel, no ring buffer)'
     'utrace-capture' = 'Utrace `-Capture @{ leaf = ''int -> int'' } -AsJob` (argument and return value of every call)'
     'utrace-capture-string' = 'Utrace `-Capture @{ leaf_string = ''int, string -> int'' } -AsJob` (sleepable entry, reads a 14-byte string)'
+}
+foreach ($config in @($configs | Where-Object { $_ -match '^utrace-.*-(pair|session)$' })) {
+    $how = if ($config -like '*-pair') { 'on an entry + a return link (`-AttachMode MultiLink`)' } else { 'on one session link (`-AttachMode Session`)' }
+    $describe[$config] = "$($describe[$config -replace '-(pair|session)$']), $how"
 }
 $stats = @{}
 foreach ($config in $configs) {

@@ -11,7 +11,8 @@
  *
  * It is a separate process so that it outlives the tracer: its standard input
  * closing without a word means the tracer died (even by SIGKILL). The engine,
- * ending a trace, detaches the probes first and then writes "q".
+ * ending a trace, detaches the probes first and then writes "q", followed by the
+ * pids of the followers (-Follow) still running, which get the same care below.
  *
  * Either way the trace is over, and the unwinder hooks with it, but return probes
  * still pending leave the kernel's trampoline in return-address slots: an exception
@@ -243,6 +244,16 @@ static void finish(struct ring_buffer *ring, int stacks_fd, int pid, int tracer_
 	kill(pid, SIGCONT);
 }
 
+/* After "q": the followers the tracer lists (decimal pids up to the end of its input). */
+static void finish_followers(struct ring_buffer *ring, int stacks_fd, int first)
+{
+	FILE *in = fdopen(STDIN_FILENO, "r");
+	int pid;
+	while (in && fscanf(in, "%d", &pid) == 1)
+		if (pid != first)
+			finish(ring, stacks_fd, pid, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -278,6 +289,8 @@ int main(int argc, char **argv)
 		}
 	}
 	finish(ring, atoi(argv[2]), pid, tracer_died);
+	if (!tracer_died)
+		finish_followers(ring, atoi(argv[2]), pid);
 	if (tracer_died) {
 		/* The dead tracer's links may close later than we waited: keep serving the hooks
 		 * (still held here) a while, then take what trampolines came since off again. */

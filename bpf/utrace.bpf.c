@@ -38,6 +38,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile struct utrace_config config = {};
 
+/* Set by the engine when a trace ends, before it detaches the probes: no call completing after
+ * that is reported, so the last events are whole (a call and every call inside it, or neither),
+ * however long each link takes to close. A global of its own section: one load per call. */
+volatile __u32 recording_ended SEC(".data.control");
+
 /* Just what Utrace reads of the kernel's own types; CO-RE finds their offsets in the running
  * kernel's BTF. The uretprobe trampoline sits at the start of the process's xol area. */
 struct xol_area {
@@ -138,6 +143,15 @@ static __always_inline __u64 *in_flight_exception_at(struct thread_stack *st, __
  * frames above its stack pointer, whatever is left below). */
 #define MAX_STALE_POPS 32
 
+/* A call dropped unreported leaves its own time in its caller's self time, but not the time of
+ * the callees it reported: those are its caller's children too, or self times add up to more
+ * than the traced time. */
+static __always_inline void give_children_to_caller(struct thread_stack *st, __u32 depth, struct frame *dropped)
+{
+	if (depth > 0)
+		FRAME(st, depth - 1)->child_ns += dropped->child_ns;
+}
+
 /* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their
  * calls ended without a probed return. Counted as unwound unless they simply returned. */
 static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slot, int at_slot, int returned)
@@ -147,10 +161,11 @@ static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slo
 	for (int i = 0; i < MAX_STALE_POPS; i++) {
 		if (depth == 0 || depth > UTRACE_MAX_DEPTH)
 			break;
-		__u64 slot = FRAME(st, depth - 1)->ret_slot;
-		if (slot > live_slot || (slot == live_slot && !at_slot))
+		struct frame *f = FRAME(st, depth - 1);
+		if (f->ret_slot > live_slot || (f->ret_slot == live_slot && !at_slot))
 			break;
 		depth--;
+		give_children_to_caller(st, depth, f);
 		if (!returned)
 			COUNT(unwound);
 	}
@@ -362,43 +377,52 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 	__u64 duration = now - f->start_ns;
 	__u64 self = duration > f->child_ns ? duration - f->child_ns : 0;
 	__u32 caller = UTRACE_NO_CALLER;
+	/* A call filtered out (-MinDuration, -MaxDepth) stays in its caller's self time, so that
+	 * self times still add up to the traced time. */
+	int filtered = duration < config.min_duration_ns || top > config.max_depth;
 
 	st->depth = top;
 	if (top >= 1) {
 		struct frame *parent = FRAME(st, top - 1);
-		parent->child_ns += duration;
+		if (!filtered)
+			parent->child_ns += duration;
 		caller = parent->function_id;
 	}
-	if (st->silent)
+	if (st->silent || recording_ended)
 		return;
-	if (config.summary_only) {
-		summarize(st, top, f->function_id, duration, self);
+	if (filtered) {
+		COUNT(filtered);
 		return;
 	}
-	if (duration < config.min_duration_ns || depth - 1 > config.max_depth) {
-		COUNT(filtered);
+	if (config.summary_only) {
+		summarize(st, top, f->function_id, duration, self);
 		return;
 	}
 	send_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth - 1, f->start_ns, duration, self);
 }
 
-/* may_fault: a sleepable program, which also reads the C-string arguments of a spec. */
-static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault)
+/* Returned by an entry whose call needs no return probe (a session program's entry then makes
+ * the kernel set none); 0 means a frame was pushed and the return is awaited. */
+#define NO_RETURN_WANTED 1
+
+/* may_fault: a sleepable program, which also reads the C-string arguments of a spec.
+ * session: a session program, whose calls get a return probe only when this returns 0. */
+static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, int session)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!wanted_process(pid_tgid))
-		return 0;
-	/* A thread left out still gets its frames where exceptions need them restored:
-	 * the kernel puts its return probes on every thread of the process. */
+		return NO_RETURN_WANTED;
+	/* A thread left out still gets its frames where exceptions need them restored: a return
+	 * link puts its probes on every thread of the process (a session sets none for it). */
 	int silent = !wanted_thread(pid_tgid);
-	if (silent && !config.protect_unwind)
-		return 0;
+	if (silent && (!config.protect_unwind || session))
+		return NO_RETURN_WANTED;
 
 	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0,
 						       BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st) {
 		COUNT(no_stack);
-		return 0;
+		return NO_RETURN_WANTED;
 	}
 	st->silent = silent;
 	__u64 now = bpf_ktime_get_ns();
@@ -448,16 +472,23 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault)
 		__u32 shown = depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH;
 		if (!silent && shown > config.max_depth)
 			COUNT(filtered);
-		else if (!silent)
+		else if (!silent && !recording_ended)
 			send_event(UTRACE_RECORD_ENTRY, pid_tgid, function_id, caller_of(st, shown), shown, now, 0, 0);
 		/* No return will pop a frame of a function without a return probe. */
 		if (config.return_mode != UTRACE_RETURN_NONE || depth >= UTRACE_MAX_DEPTH)
-			return 0;
+			return NO_RETURN_WANTED;
 	}
 	/* The kernel sets no return probe past 64 pending ones either: such a call never returns to us. */
 	if (depth >= UTRACE_MAX_DEPTH) {
 		COUNT(too_deep);
-		return 0;
+		return NO_RETURN_WANTED;
+	}
+	/* Past -MaxDepth, a session needs no frame (nor return probe): such a call and all its callees
+	 * are filtered, and their time stays their caller's self time. A return link's probes need
+	 * every frame to match their returns. */
+	if (session && depth > config.max_depth) {
+		COUNT(filtered);
+		return NO_RETURN_WANTED;
 	}
 	st->depth = depth + 1;
 	struct frame *f = FRAME(st, depth);
@@ -472,14 +503,16 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault)
 
 static __always_inline int on_entry(struct pt_regs *ctx)
 {
-	return on_entry_reading(ctx, 0);
+	on_entry_reading(ctx, 0, 0);
+	return 0;
 }
 
 /* The entry of a function whose spec has a C string: a page the program has not touched yet
  * (read-only data, say) can only be read by faulting it in, which needs a sleepable program. */
 static __always_inline int on_entry_faulting(struct pt_regs *ctx)
 {
-	return on_entry_reading(ctx, 1);
+	on_entry_reading(ctx, 1, 0);
+	return 0;
 }
 
 /* The return of a uretprobe (TRAMPOLINE). */
@@ -532,6 +565,19 @@ static __always_inline int on_exit(struct pt_regs *ctx)
 		send_return_value(ctx, pid_tgid, top, depth - 1);
 	complete_top(st, depth, now, pid_tgid);
 	return 0;
+}
+
+/* Uprobe session programs (Linux 6.13): one program and one link for the entry and the return of
+ * each call, where a pair needs two of each. */
+extern _Bool bpf_session_is_return(void) __ksym __weak;
+
+/* A session's entry that returns nonzero makes the kernel set no return probe: a call the trace
+ * drops at entry (a thread left out, too deep, an entry-only function) costs an entry probe only. */
+static __always_inline int on_session(struct pt_regs *ctx)
+{
+	if (bpf_session_is_return())
+		return on_return(ctx);
+	return on_entry_reading(ctx, 0, 1);
 }
 
 #define SIGSTOP 19
@@ -600,6 +646,7 @@ static __always_inline __u32 drop_unwound_at(struct thread_stack *st, __u64 slot
 		if (f->ret_slot != slot || !f->restored)
 			break;
 		depth--;
+		give_children_to_caller(st, depth, f);
 		COUNT(unwound);
 	}
 	st->depth = depth;
@@ -688,3 +735,6 @@ PROGRAMS(entryfaulting, "uprobe.multi.s", "uprobe.s", on_entry_faulting)
 PROGRAMS(return, "uretprobe.multi", "uretprobe", on_return)
 PROGRAMS(exit, "uprobe.multi", "uprobe", on_exit)
 PROGRAMS(unwind, "uprobe.multi", "uprobe", on_unwind)
+/* Loaded with the session attach type (BPF_TRACE_UPROBE_SESSION) by the engine: libbpf 1.4 knows no
+ * section for it, nor how to link it (the engine calls bpf(BPF_LINK_CREATE) itself). */
+SEC("uprobe.multi") int utrace_session_multi(struct pt_regs *ctx) { return on_session(ctx); }

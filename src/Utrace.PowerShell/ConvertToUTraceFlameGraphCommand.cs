@@ -28,10 +28,21 @@ public sealed class ConvertToUTraceFlameGraphCommand : UTraceReportCommandBase
     [ValidateRange(200, 100_000)]
     public int Width { get; set; } = 1200;
 
-    internal override void Add(in CallSample call) => _stacks.Add(call);
+    private long _calls;
+    private long _timed;
+
+    internal override void Add(in CallSample call)
+    {
+        _calls++;
+        if (call.DurationNs > 0)
+            _timed++;
+        _stacks.Add(call);
+    }
 
     protected override void EndProcessing()
     {
+        if (_calls > 0 && _timed == 0)
+            WriteWarning("No call has a duration (traced entry-only: -ReturnMode EntryOnly, or a program that switches stacks such as one using makecontext), so the flame graph, which weighs stacks by time, is empty. Measure-UTrace and ConvertTo-UTraceCallGraph show such calls.");
         _stacks.Complete();
         if (Format == FlameGraphFormat.Folded)
         {

@@ -59,8 +59,9 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
     {
         try
         {
-            foreach (var function in load().Select(BuildSelection()))
-                WriteObject(function);
+            var functions = load().Select(BuildSelection()).ToArray();
+            WarnOfUnmatchedFunctions(functions);
+            WriteObject(functions, enumerateCollection: true);
         }
         catch (UtraceException ex)
         {

@@ -123,6 +123,9 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         foreach (var warning in session.Warnings.Take(warningsAtStart))
             WriteWarning(warning);
         WriteVerbose($"Trace {session.Id}: {session.Functions.Count} functions of process {session.ProcessId} ({session.Command}).");
+        // With -Follow, the programs the children run may have what the first one lacks.
+        if (!Follow)
+            WarnOfUnmatchedFunctions(session.Functions.ToArray());
 
         if (AsJob)
         {
@@ -150,6 +153,14 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         catch (OperationCanceledException)
         {
             // Ctrl+C: the finally block detaches.
+        }
+        catch (PipelineStoppedException)
+        {
+            // A command downstream has all it wants (Select-Object -First): nothing more can be
+            // written, but the summary and the exit code still reach the user's variables.
+            session.Dispose();
+            KeepOutcome(session.Summary);
+            throw;
         }
         finally
         {
@@ -261,6 +272,15 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
 
     protected override void StopProcessing() => _stopping.Cancel();
 
+    /// <summary>-SummaryVariable, and $LASTEXITCODE as a native command sets it (not after Ctrl+C).</summary>
+    private void KeepOutcome(TraceSummary summary)
+    {
+        if (SummaryVariable is not null)
+            SessionState.PSVariable.Set(SummaryVariable, summary);
+        if (summary.ExitCode is { } code && !_stopping.IsCancellationRequested)
+            SessionState.PSVariable.Set("global:LASTEXITCODE", code);
+    }
+
     /// <summary>Writes what the engine's threads reported: progress, and the program's output in a remote session.</summary>
     private void FlushFromOtherThreads(ProgressReporter progress, ProgramOutputRelay? output)
     {
@@ -270,8 +290,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
 
     private void Report(TraceSummary summary)
     {
-        if (SummaryVariable is not null)
-            SessionState.PSVariable.Set(SummaryVariable, summary);
+        KeepOutcome(summary);
         WriteVerbose($"Trace {summary.Id} {summary.State.ToString().ToLowerInvariant()}: {summary.EventsDelivered} events delivered, " +
             $"{summary.EventsRecorded} recorded, {summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
         if (SummaryText.Drops(summary) is { } drops)
@@ -280,7 +299,6 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             WriteWarning(capturesLost);
         if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)
             return;
-        SessionState.PSVariable.Set("global:LASTEXITCODE", code);
         if (code > 128)
             WriteWarning($"'{summary.Command}' was ended by signal {code - 128}.");
         else if (code != 0)

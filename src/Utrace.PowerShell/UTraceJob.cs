@@ -59,7 +59,10 @@ public sealed class UTraceJob : Job
         {
             _stopping.Cancel();
             _session.Dispose();
-            _reader?.Join();
+            // Receive-Job -AutoRemoveJob removes the job from the handler of its last state
+            // change, which runs on the reader thread: that thread is ending, not to be waited for.
+            if (_reader is { } reader && reader != Thread.CurrentThread)
+                reader.Join();
             _stopping.Dispose();
         }
         base.Dispose(disposing);

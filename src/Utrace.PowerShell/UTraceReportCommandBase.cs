@@ -84,7 +84,9 @@ public abstract class UTraceReportCommandBase : PSCmdlet
                 LanguagePrimitives.ConvertTo<string>(values[0]), LanguagePrimitives.ConvertTo<string>(values[1]),
                 LanguagePrimitives.ConvertTo<int>(values[2]), LanguagePrimitives.ConvertTo<int>(values[3]),
                 LanguagePrimitives.ConvertTo<int>(values[4]), LanguagePrimitives.ConvertTo<long>(values[5]),
-                LanguagePrimitives.ConvertTo<long>(values[6]), LanguagePrimitives.ConvertTo<long>(values[7]));
+                LanguagePrimitives.ConvertTo<long>(values[6]), LanguagePrimitives.ConvertTo<long>(values[7]),
+                // Events from before ComputerName existed have none: one host, as they were recorded.
+                input.Properties["ComputerName"]?.Value as string ?? "");
             problem = "";
             return true;
         }

@@ -59,6 +59,15 @@ Describe 'Selecting functions' -Skip:$noBpf {
         Get-Count $events | Should -Be 'main=1 make=3'
     }
 
+    It 'warns of a -Function pattern that matches nothing, with the C++ hint' {
+        $events = Start-UTrace -Command "$bin/cxx" -Function main, twice -WarningVariable warned -WarningAction SilentlyContinue
+        @($events | Where-Object Function -EQ 'main').Count | Should -Be 1
+        @($warned).Count | Should -Be 1
+        "$($warned[0])" | Should -Be "-Function 'twice' matches no function here; a C++ name includes its parameters, as in twice(int): 'twice*' matches those. Get-UTraceFunction lists the names."
+        Get-UTraceFunction "$bin/cxx" -Function 'int twice*', nothere -WarningVariable listed -WarningAction SilentlyContinue | Select-Object -ExpandProperty Name | Should -Be 'int twice<int>(int)'
+        "$($listed[0])" | Should -BeLike "-Function 'nothere' matches no function here;*"
+    }
+
     It 'a selection that matches nothing is an ObjectNotFound error naming the count and Get-UTraceFunction' {
         $err = $null
         try { Start-UTrace -Command "$bin/fib" -Function 'no_such_*' -ErrorAction Stop } catch { $err = $_ }
@@ -129,6 +138,8 @@ Describe 'Kernel-side filters' -Skip:$noBpf {
         $events = Start-UTrace -Command "$bin/fib 10" -MaxDepth 3
         Get-Count $events | Should -Be '__cxa_finalize=1 fib=7 main=1 printf=1 strtol=1'
         ($events | Measure-Object Depth -Maximum).Maximum | Should -Be 3
+        # The calls not reported stay in their callers' self time: self times add up to the traced time.
+        ($events | Measure-Object SelfNs -Sum).Sum | Should -Be ($events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum
     }
 
     It '-MinDuration drops short calls in the kernel and keeps Depth and Caller of the rest' {
@@ -142,6 +153,7 @@ Describe 'Kernel-side filters' -Skip:$noBpf {
         # What was not sent stopped in the kernel, counted.
         $trace.Summary.EventsSent | Should -Be $trace.Events.Count
         $trace.Summary.EventsSent + $trace.Summary.EventsFiltered | Should -Be 7
+        ($trace.Events | Measure-Object SelfNs -Sum).Sum | Should -Be ($trace.Events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum
     }
 
     It '-SummaryVariable hands back the summary of a foreground trace' {
@@ -195,6 +207,74 @@ Describe 'Per-function uprobes (the fallback for kernels before 6.6)' -Skip:$noB
         Get-Count $trace.Events | Should -Be 'fib=177 main=1'
         $trace.Summary.AttachMode | Should -Be 'PerFunction'
         $trace.Summary.LinkCount | Should -Be 4
+    }
+}
+
+# Uprobe session programs (Linux 6.13+): one program and one link see a call's entry and return, and a call the entry
+# drops gets no return probe. Auto's choice where the kernel has them and the trace drops calls at entry (-ThreadId,
+# -MaxDepth); the pair (MultiLink) is what other traces and older kernels get.
+Describe 'Session links' -Skip:$noBpf {
+    BeforeAll {
+        $kernelHasSessions = [Environment]::OSVersion.Version -ge [version]'6.13'
+    }
+
+    It 'one session link reports the exact calls, depths and durations of the pair, which Auto takes when nothing drops at entry' {
+        if (-not $kernelHasSessions) {
+            $err = Get-ErrorRecord { Start-UTrace -Command "$bin/fib 10" -AttachMode Session }
+            $err.FullyQualifiedErrorId | Should -BeLike 'SessionNotSupported*'
+            return
+        }
+        $session = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib', 'main'; AttachMode = 'Session' }
+        $auto = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib', 'main' }
+        $session.Summary.AttachMode | Should -Be 'Session'
+        $session.Summary.LinkCount | Should -Be 1
+        $auto.Summary.AttachMode | Should -Be 'MultiLink'
+        $auto.Summary.LinkCount | Should -Be 2
+        foreach ($trace in $session, $auto) {
+            Get-Count $trace.Events | Should -Be 'fib=177 main=1'
+            # main, then fib(10)'s call tree level by level (fib(n) calls fib(n - 1) and fib(n - 2) for n >= 2).
+            ($trace.Events | Group-Object Depth | Sort-Object { [int]$_.Name } | ForEach-Object Count) -join ',' |
+                Should -Be '1,1,2,4,8,16,32,52,44,16,2'
+            @($trace.Events | Where-Object { -not $_.HasDuration -or $_.SelfNs -gt $_.DurationNs }).Count | Should -Be 0
+            $trace.Summary.ReturnsUnmatched | Should -Be 0
+        }
+    }
+
+    It 'a C++ program throwing on 4 threads, and one that longjmps, through session-probed frames compute what they do untraced' {
+        $attach = if ($kernelHasSessions) { 'Session' } else { 'MultiLink' }
+        $caught = Join-Path $TestDrive 'caught.txt'
+        $throws = Invoke-Trace @{ Command = "$bin/throw_threads"; ArgumentList = $caught; AttachMode = $attach }
+        Get-Content $caught | Should -Be 'caught 4000'
+        $throws.Summary.ExitCode | Should -Be 0
+        $throws.Summary.AttachMode | Should -Be $attach
+        Get-Count ($throws.Events | Where-Object Function -In 'attempt(int)', 'worker(int*)', 'main') | Should -Be 'attempt(int)=4000 main=1 worker(int*)=4'
+        $throws.Summary.StackPatches | Should -Be 8000   # restored at each throw, re-armed at each catch
+        $jumps = Invoke-Trace @{ Command = "$bin/longjmp"; ArgumentList = '3'; Function = 'fault_a', 'main'; AttachMode = $attach }
+        $jumps.Summary.ExitCode | Should -Be 0   # 1 unless it jumped 3 times, as untraced
+        Get-Count $jumps.Events | Should -Be 'fault_a=3 main=1'
+    }
+
+    It '-MaxDepth: calls past it get no return probe, and count as the pair counts them' {
+        $trace = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib'; MaxDepth = 2 }
+        $pair = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib'; MaxDepth = 2; AttachMode = 'MultiLink' }
+        $trace.Summary.AttachMode | Should -Be $(if ($kernelHasSessions) { 'Session' } else { 'MultiLink' })
+        foreach ($t in $trace, $pair) {
+            ($t.Events | Group-Object Depth | Sort-Object Name | ForEach-Object Count) -join ',' | Should -Be '1,2,4'
+            $t.Summary.EventsFiltered | Should -Be 170   # 177 calls of fib, 7 reported
+            # fib(8) and fib(7) at depth 2 call fib in turn, filtered: that time stays their own.
+            @($t.Events | Where-Object { $_.Depth -eq 2 -and $_.SelfNs -ne $_.DurationNs }).Count | Should -Be 0
+        }
+    }
+
+    It '-ThreadId: a C++ thread left out is not stopped at its throws (no return probe of its calls to patch)' {
+        # Thread 1 is init's: no thread of throw_threads is traced.
+        $trace = Invoke-Trace @{ Command = "$bin/throw_threads"; ThreadId = 1 }
+        $trace.Summary.ExitCode | Should -Be 0
+        $trace.Summary.EventsSent | Should -Be 0
+        $trace.Summary.StackPatches | Should -Be $(if ($kernelHasSessions) { 0 } else { 8000 })
+        $pair = Invoke-Trace @{ Command = "$bin/throw_threads"; ThreadId = 1; AttachMode = 'MultiLink' }
+        $pair.Summary.ExitCode | Should -Be 0
+        $pair.Summary.StackPatches | Should -Be 8000   # 4 threads x 1,000 throws, restored at the throw and re-armed at the catch
     }
 }
 

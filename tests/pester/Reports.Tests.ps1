@@ -77,6 +77,12 @@ Describe 'Measure-UTrace' -Skip:$noBpf {
         [math]::Abs(($summary | Measure-Object SelfPercent -Sum).Sum - 100) | Should -BeLessOrEqual (0.005 * $summary.Count)
         $totals = $summary.Total.Nanoseconds
         ($totals -join ',') | Should -Be (($totals | Sort-Object -Descending) -join ',')
+        # Export-Csv keeps the figures as integers too.
+        $csv = Join-Path $TestDrive 'summary.csv'
+        $summary | Export-Csv $csv
+        $exported = Import-Csv $csv | Where-Object Function -EQ 'fib'
+        "$($exported.TotalNs) $($exported.SelfNs) $($exported.AverageNs) $($exported.MinNs) $($exported.MaxNs)" |
+            Should -Be "$($row.Total.Nanoseconds) $($row.Self.Nanoseconds) $($row.Average.Nanoseconds) $($row.Min.Nanoseconds) $($row.Max.Nanoseconds)"
     }
 
     It 'summarizes each of the 4 worker threads apart with -ByThread' {
@@ -154,6 +160,15 @@ Describe 'ConvertTo-UTraceCallGraph' -Skip:$noBpf {
             (Format-GraphLine $call['usleep@4'].Duration '        usleep();'), (Format-GraphLine $call['c@3'].Duration '      } /* c */'),
             (Format-GraphLine $call['b@2'].Duration '    } /* b */'), (Format-GraphLine $call['a@1'].Duration '  } /* a */'),
             (Format-GraphLine $call['main@0'].Duration '} /* main */'))
+    }
+
+    It 'nests calls traced entry-only (reported at entry, no duration) in the order they came, and the flame graph says why it is empty' {
+        $entries = @(Start-UTrace -Command "$dir/chain" -ReturnMode EntryOnly -Function main, a, b, c)
+        @($entries | ConvertTo-UTraceCallGraph)[1..7] | ForEach-Object { $_ -replace '^ +\[ *\d+\] \| ' } |
+            Should -Be @('main() {', '  a() {', '    b() {', '      c();', '    } /* b */', '  } /* a */', '} /* main */')
+        $folded = @($entries | ConvertTo-UTraceFlameGraph -Format Folded -WarningVariable warned -WarningAction SilentlyContinue)
+        $folded.Count | Should -Be 0
+        "$($warned[0])" | Should -BeLike 'No call has a duration (traced entry-only*'
     }
 
     It 'writes an outermost call''s tree as soon as that call arrives, not at the end' {

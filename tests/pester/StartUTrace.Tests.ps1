@@ -81,6 +81,9 @@ Describe 'Start-UTrace -Command on <Variant>' -ForEach $variants -Skip:$noBpf {
         # Each throw unwinds check, validate and the __cxa_throw library call without a return.
         $job.Summary.CallsUnwound | Should -Be 9
         @($events | Where-Object Function -EQ 'main').Count | Should -Be 1
+        # The unwound calls' own time stays in their caller's self time, their reported callees'
+        # (__cxa_allocate_exception...) does not: self times add up to the outermost calls' time.
+        ($events | Measure-Object SelfNs -Sum).Sum | Should -Be ($events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum
         Remove-Job $job
     }
 
@@ -119,6 +122,15 @@ Describe 'The user''s pipeline' -Skip:$noBpf {
         Start-UTrace -Command $slowfast -ExcludeFunction fast, __cxa_finalize | Where Duration -gt 1ms | Group-Object Function | Export-Csv $csv
         $rows = Import-Csv $csv | Sort-Object Name
         ($rows | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ';' | Should -Be 'main=1;slow=4;usleep=4'
+    }
+
+    It 'Select-Object -First ends the trace and the program, and still sets -SummaryVariable and $LASTEXITCODE' {
+        # fib 30 makes 1,664,079 traced calls: it is still running when the first three arrive.
+        $first = @(Start-UTrace -Command "$(Join-Path $FixtureBin 'gcc-O2-pie/fib') 30" -Function fib -SummaryVariable summary | Select-Object -First 3)
+        $first.Count | Should -Be 3
+        $summary.State | Should -Be 'Stopped'
+        $summary.ExitCode | Should -Be 143 -Because 'Utrace ended the program with SIGTERM'
+        $LASTEXITCODE | Should -Be 143
     }
 
     It 'compares Duration with <Text> as integer nanoseconds compare' -ForEach @(
@@ -213,6 +225,43 @@ Describe 'Start-UTrace -ProcessId' -Skip:$noBpf {
 }
 
 # Listing reads the process's ELF files and maps: no BPF needed.
+Describe 'The end of a trace of a busy process' -Skip:$noBpf {
+    BeforeAll {
+        $ticker = [Diagnostics.Process]::Start((Join-Path $FixtureBin 'gcc-O2-pie/ticker'))
+
+        # Per thread, work's count minus tick's: 0, or 1 for a tick still running when the recording ended.
+        function Get-Unfinished($Events) {
+            $Events | Group-Object ThreadId | ForEach-Object {
+                @($_.Group | Where-Object Function -EQ 'work').Count - @($_.Group | Where-Object Function -EQ 'tick').Count
+            }
+        }
+    }
+    AfterAll {
+        $ticker.Kill()
+    }
+
+    It 'reports, up to the stop, each call with every call inside it: <Case>' -ForEach @(
+        @{ Case = 'events'; Summary = $false }, @{ Case = '-Summary'; Summary = $true }
+    ) {
+        $job = Start-UTrace -ProcessId $ticker.Id -Function tick, work -Summary:$Summary -AsJob -Confirm:$false
+        Start-Sleep -Milliseconds 300
+        Stop-UTrace $job | Out-Null
+        $received = @(Receive-Job $job)
+        Remove-Job $job
+        if ($Summary) {
+            $calls = @{}
+            $received | ForEach-Object { $calls[$_.Function] = $_.Calls }
+            $calls['work'] - $calls['tick'] | Should -BeIn 0, 1, 2, 3
+            $calls['tick'] | Should -BeGreaterThan 0
+        }
+        else {
+            @($received.ThreadId | Sort-Object -Unique).Count | Should -Be 3
+            Get-Unfinished $received | ForEach-Object { $_ | Should -BeIn 0, 1 }
+        }
+        $ticker.HasExited | Should -BeFalse
+    }
+}
+
 Describe 'Get-UTraceFunction -ProcessId' {
     BeforeAll {
         $server = Start-ServerFixture (Join-Path $FixtureBin 'gcc-O2-pie/server')
@@ -236,6 +285,24 @@ Describe 'Start-UTrace -AsJob with -Command' -Skip:$noBpf {
         @(Receive-Job $job | Where-Object Function -EQ 'fib').Count | Should -Be 465
         $job.Summary.ExitCode | Should -Be 0
         Remove-Job $job
+    }
+
+    It 'Receive-Job -Wait -AutoRemoveJob yields the CallEvents, then removes the job' {
+        # In a pwsh of its own (a thread job's runspace would not hold the job to remove), so that
+        # a Receive-Job that never returns fails the test instead of hanging it.
+        $script = "Import-Module '$(Join-Path $PSScriptRoot '../../Utrace.psd1')'; " +
+            "`$job = Start-UTrace -Command '$(Join-Path $FixtureBin 'gcc-O2-pie/fib')' -ArgumentList 10 -Function fib -AsJob; " +
+            "`$events = @(Receive-Job `$job -Wait -AutoRemoveJob); 'events ' + `$events.Count; 'jobs ' + @(Get-Job).Count"
+        $info = [Diagnostics.ProcessStartInfo]::new('pwsh')
+        foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $script) { $info.ArgumentList.Add($argument) }
+        $info.RedirectStandardOutput = $true
+        $pwsh = [Diagnostics.Process]::Start($info)
+        $output = $pwsh.StandardOutput.ReadToEndAsync()
+        $exited = $pwsh.WaitForExit(60000)
+        if (-not $exited) { $pwsh.Kill() }
+        $exited | Should -BeTrue -Because 'Receive-Job returns once the trace has ended'
+        $output.Result -split "`n" | Where-Object { $_ -match '^(events|jobs) ' } | ForEach-Object Trim |
+            Should -Be @('events 177', 'jobs 0')
     }
 
     It 'starts the command with the signal dispositions a shell would give it' {

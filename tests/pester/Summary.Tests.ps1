@@ -52,6 +52,16 @@ Describe 'Start-UTrace -Summary' -Skip:$noBpf {
         }
     }
 
+    It 'applies -MaxDepth and -MinDuration as a trace of events does' {
+        $shallow = @(Start-UTrace -Command "$bin/fib 10" -Summary -MaxDepth 1)
+        ($shallow | Sort-Object Function | ForEach-Object { "$($_.Function)=$($_.Calls)" }) -join ' ' |
+            Should -Be '__cxa_finalize=1 fib=1 main=1 printf=1 strtol=1'
+        [math]::Round(($shallow | Measure-Object SelfPercent -Sum).Sum, 6) | Should -Be 100
+        # chain's a, b, c, main and two usleep calls take 20 ms or more by construction.
+        $slow = @(Start-UTrace -Command "$bin/chain" -Summary -MinDuration 10ms -ExcludeFunction __cxa_finalize)
+        ($slow | Sort-Object Function | ForEach-Object { "$($_.Function)=$($_.Calls)" }) -join ' ' | Should -Be 'a=1 b=1 c=1 main=1 usleep=2'
+    }
+
     It 'refuses -OutFile, which would have nothing to record' {
         Start-UTrace -Command "$bin/fib 3" -Summary -OutFile (Join-Path ([IO.Path]::GetTempPath()) 'x.arrow') -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -Be 'SummaryWithOutFile,Utrace.PowerShell.StartUTraceCommand'

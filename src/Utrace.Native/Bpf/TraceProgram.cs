@@ -6,18 +6,29 @@ namespace Utrace.Native.Bpf;
 /// <summary>How probes are attached.</summary>
 public enum AttachMode
 {
-    /// <summary>Multi-uprobe links where the kernel has them (6.6 and later), else per-function uprobes.</summary>
+    /// <summary>
+    /// Session links where the kernel has them (6.13 and later), calls are timed by return probes and the
+    /// trace drops calls at entry (-ThreadId, -MaxDepth); else multi-uprobe links (6.6 and later), else
+    /// per-function uprobes.
+    /// </summary>
     Auto,
     /// <summary>Two links per binary, whatever the number of functions.</summary>
     MultiLink,
     /// <summary>Two perf-event uprobes per function: works on older kernels, costs two fds per function.</summary>
     PerFunction,
+    /// <summary>
+    /// One uprobe session link per binary (Linux 6.13): one program sees a call's entry and return, and
+    /// a call it drops at entry gets no return probe. Only with return probes (-ReturnMode Uretprobe).
+    /// </summary>
+    Session,
 }
 
 /// <summary>Which BPF program a probe runs.</summary>
 internal enum ProbeKind
 {
     Entry,
+    /// <summary>One program for a call's entry and return (a uprobe session; AttachMode.Session).</summary>
+    Session,
     /// <summary>A sleepable entry, for functions whose capture spec reads C strings (it can fault pages in).</summary>
     EntryFaulting,
     /// <summary>A uretprobe (return mode Trampoline).</summary>
@@ -35,6 +46,13 @@ internal enum ProbeKind
 internal sealed class TraceProgram : IDisposable
 {
     private const string ResourceName = "utrace.bpf.o";
+
+    /// <summary>BPF_TRACE_UPROBE_SESSION in the kernel's uapi (6.13), which libbpf 1.4 predates.</summary>
+    private const uint UprobeSessionAttachType = 57;
+
+    private static readonly Lazy<bool> s_kernelHasSessions = new(() =>
+        File.Exists("/sys/kernel/btf/vmlinux") &&
+        File.ReadAllBytes("/sys/kernel/btf/vmlinux").AsSpan().IndexOf("\0BPF_TRACE_UPROBE_SESSION\0"u8) >= 0);
 
     private readonly SafeBpfObjectHandle _object;
     private readonly IntPtr[] _programs;
@@ -67,6 +85,9 @@ internal sealed class TraceProgram : IDisposable
     /// <summary>Multi-uprobe links arrived in Linux 6.6.</summary>
     public static bool KernelHasMultiLinks => Environment.OSVersion.Version >= new Version(6, 6);
 
+    /// <summary>The kernel's BTF knows the uprobe session attach type (Linux 6.13); read once.</summary>
+    public static bool KernelHasSessions => s_kernelHasSessions.Value;
+
     /// <summary>
     /// Opens, configures and loads the object; <paramref name="mode"/> must not be Auto, and
     /// <paramref name="ringBufferBytes"/> must be a power of two of at least a page.
@@ -85,20 +106,28 @@ internal sealed class TraceProgram : IDisposable
             var summaryEntries = config.SummaryOnly != 0 ? (uint)Math.Max(1, functionCount) : 1u;
             if (summaries == IntPtr.Zero || Interop.Libbpf.MapSetMaxEntries(summaries, summaryEntries) != 0)
                 throw new InvalidOperationException("The BPF object has no map 'summaries' to size.");
-            // Load one flavour of each program that the configuration uses.
+            // Load one flavour of each program that the configuration uses. Sessions replace the
+            // entry and return pairs, but for sleepable entries (they read strings), which keep theirs.
+            var sessions = mode == AttachMode.Session;
             foreach (var kind in Enum.GetValues<ProbeKind>())
             {
                 var wanted = kind switch
                 {
-                    ProbeKind.Return => config.ReturnMode == KernelReturnMode.Trampoline,
+                    ProbeKind.Entry => !sessions,
+                    ProbeKind.Session => sessions,
+                    ProbeKind.Return => config.ReturnMode == KernelReturnMode.Trampoline && (!sessions || readsStrings),
                     ProbeKind.Exit => config.ReturnMode == KernelReturnMode.Instruction,
                     ProbeKind.Unwind => config.ProtectUnwind != 0,
                     ProbeKind.EntryFaulting => readsStrings,
                     _ => true,
                 };
-                SetAutoload(obj, ProgramName(kind, AttachMode.MultiLink), wanted && mode == AttachMode.MultiLink);
-                SetAutoload(obj, ProgramName(kind, AttachMode.PerFunction), wanted && mode == AttachMode.PerFunction);
+                SetAutoload(obj, ProgramName(kind, AttachMode.MultiLink), wanted && mode != AttachMode.PerFunction);
+                if (kind != ProbeKind.Session)
+                    SetAutoload(obj, ProgramName(kind, AttachMode.PerFunction), wanted && mode == AttachMode.PerFunction);
             }
+            if (sessions && Interop.Libbpf.ProgramSetExpectedAttachType(
+                    Interop.Libbpf.FindProgramByName(obj, ProgramName(ProbeKind.Session, mode)), UprobeSessionAttachType) != 0)
+                throw new InvalidOperationException("The BPF object has no session program to load.");
             if (Interop.Libbpf.ObjectLoad(obj) != 0)
                 throw Interop.BpfError(Interop.LastErrno, readsStrings
                     ? "Loading the BPF programs (capturing a C string needs a sleepable uprobe program and the kfunc bpf_copy_from_user_str: Linux 6.12 or later)"
@@ -134,6 +163,34 @@ internal sealed class TraceProgram : IDisposable
         }
     }
 
+    /// <summary>
+    /// Session probes on many functions of one binary, as one link (kernel >= 6.13). libbpf 1.4 cannot
+    /// make this link (its bpf_link_create refuses the attach type), so it is made with bpf(2) itself.
+    /// </summary>
+    public unsafe SafeBpfLinkFdHandle AttachSessions(int pid, string binaryPath, ReadOnlySpan<nuint> offsets, ReadOnlySpan<ulong> cookies)
+    {
+        var path = System.Text.Encoding.UTF8.GetBytes(binaryPath + "\0");
+        fixed (byte* pathPtr = path)
+        fixed (nuint* offsetsPtr = offsets)
+        fixed (ulong* cookiesPtr = cookies)
+        {
+            var attributes = new Interop.Libc.UprobeMultiLinkCreate
+            {
+                ProgramFd = (uint)Interop.Libbpf.ProgramFd(_programs[(int)ProbeKind.Session]),
+                AttachType = UprobeSessionAttachType,
+                Path = pathPtr,
+                Offsets = (ulong*)offsetsPtr,
+                Cookies = cookiesPtr,
+                Count = (uint)offsets.Length,
+                Pid = (uint)Math.Max(0, pid),
+            };
+            var fd = Interop.Libc.SyscallBpf(Interop.Libc.SysBpf, Interop.Libc.BpfLinkCreate, &attributes, (uint)sizeof(Interop.Libc.UprobeMultiLinkCreate));
+            if (fd < 0)
+                throw Interop.BpfError(Interop.LastErrno, $"Attaching session probes to {offsets.Length} functions of {binaryPath}", binaryPath);
+            return new SafeBpfLinkFdHandle((int)fd);
+        }
+    }
+
     /// <summary>One probe on one function (the fallback for older kernels).</summary>
     public unsafe SafeBpfLinkHandle AttachSingle(ProbeKind kind, int pid, string binaryPath, nuint offset, ulong cookie)
     {
@@ -159,6 +216,14 @@ internal sealed class TraceProgram : IDisposable
             if (Interop.Libbpf.MapUpdateElem(ThreadFilterMapFd, &key, &one, 0) != 0)
                 throw Interop.BpfError(Interop.LastErrno, $"Adding thread {tid} to the thread filter", tid);
         }
+    }
+
+    /// <summary>No call completing from now on is reported (bpf/utrace.bpf.c, recording_ended): call before detaching.</summary>
+    public unsafe void EndRecording()
+    {
+        uint zero = 0, ended = 1;
+        if (Interop.Libbpf.MapUpdateElem(MapFd(".data.control"), &zero, &ended, 0) != 0)
+            throw Interop.BpfError(Interop.LastErrno, "Ending the recording");
     }
 
     /// <summary>Summary mode: each function's calls, summed over all CPUs, indexed by function id.</summary>
@@ -235,7 +300,7 @@ internal sealed class TraceProgram : IDisposable
     }
 
     private static string ProgramName(ProbeKind kind, AttachMode mode) =>
-        $"utrace_{kind.ToString().ToLowerInvariant()}{(mode == AttachMode.MultiLink ? "_multi" : "")}";
+        $"utrace_{kind.ToString().ToLowerInvariant()}{(mode == AttachMode.PerFunction ? "" : "_multi")}";
 
     private static void SetAutoload(SafeBpfObjectHandle obj, string program, bool load)
     {

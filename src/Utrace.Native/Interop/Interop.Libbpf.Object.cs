@@ -26,6 +26,12 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_program__set_autoload")]
         internal static partial int ProgramSetAutoload(IntPtr program, [MarshalAs(UnmanagedType.U1)] bool autoload);
 
+        [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_program__set_expected_attach_type")]
+        internal static partial int ProgramSetExpectedAttachType(IntPtr program, uint attachType);
+
+        [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_program__fd")]
+        internal static partial int ProgramFd(IntPtr program);
+
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map__initial_value")]
         internal static partial IntPtr MapInitialValue(IntPtr map, out nuint size);
 

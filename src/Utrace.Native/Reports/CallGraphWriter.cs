@@ -16,7 +16,7 @@ internal sealed class CallGraphWriter
 
     private readonly bool _flat;
     private readonly bool _timestamps;
-    private readonly Dictionary<long, List<CallSample>> _pending = [];
+    private readonly Dictionary<ThreadKey, List<CallSample>> _pending = [];
 
     public CallGraphWriter(bool flat, bool timestamps)
     {
@@ -43,6 +43,15 @@ internal sealed class CallGraphWriter
     {
         if (!_pending.TryGetValue(call.ThreadKey, out var calls))
             _pending.Add(call.ThreadKey, calls = []);
+        if (call.Depth == 0 && call.DurationNs == 0)
+        {
+            // Reported at its entry (entry-only tracing): its callees come after it, and the
+            // thread's previous tree is complete.
+            var previous = calls.Count > 0 ? Render(calls) : [];
+            calls.Clear();
+            calls.Add(call);
+            return previous;
+        }
         calls.Add(call);
         if (call.Depth != 0)
             return [];
@@ -103,8 +112,11 @@ internal sealed class CallGraphWriter
         $"{Prefix(call.StartNs + call.DurationNs, call.DurationNs)}[{call.ThreadId,6}] | {new string(' ', 2 * call.Depth)}}} /* {call.Function} */";
 
     /// <summary>The timestamp (seconds from the start of the trace) when asked for, then the duration or blanks.</summary>
+    // A duration of 0 is a call reported at its entry, whose duration is unknown: left blank.
     private string Prefix(long timestampNs, long? durationNs)
     {
+        if (durationNs == 0)
+            durationNs = null;
         var timestamp = _timestamps
             ? string.Create(CultureInfo.InvariantCulture, $"{timestampNs / 1e9,TimestampWidth:0.000000000} ")
             : "";

@@ -7,21 +7,23 @@ namespace Utrace.Native.Reports;
 /// deserialized one (remoting, Import-Clixml), or a row of a trace file.
 /// </summary>
 internal readonly record struct CallSample(
-    string Function, string Module, int ProcessId, int ThreadId, int Depth, long StartNs, long DurationNs, long SelfNs)
+    string Function, string Module, int ProcessId, int ThreadId, int Depth, long StartNs, long DurationNs, long SelfNs,
+    string ComputerName = "")
 {
     public static CallSample From(CallEvent call) =>
-        new(call.Function, call.Module, call.ProcessId, call.ThreadId, call.Depth, call.StartNs, call.DurationNs, call.SelfNs);
+        new(call.Function, call.Module, call.ProcessId, call.ThreadId, call.Depth, call.StartNs, call.DurationNs, call.SelfNs, call.ComputerName);
 
     /// <summary>Row <paramref name="row"/> of a trace file's batch, whose function ids index <paramref name="context"/>'s table.</summary>
     public static CallSample From(TraceContext context, EventBatch batch, int row)
     {
         var function = context.Functions[batch.FunctionIds[row]];
         return new(function.Name, function.Module, batch.ProcessIds[row], batch.ThreadIds[row], batch.Depths[row],
-            (long)(batch.StartsMonotonicNs[row] - context.StartMonotonicNs), batch.DurationsNs[row], batch.SelfTimesNs[row]);
+            (long)(batch.StartsMonotonicNs[row] - context.StartMonotonicNs), batch.DurationsNs[row], batch.SelfTimesNs[row], context.HostName);
     }
 
-    /// <summary>Identifies the thread across processes.</summary>
-    public long ThreadKey => ThreadKeyOf(ProcessId, ThreadId);
-
-    public static long ThreadKeyOf(int processId, int threadId) => ((long)processId << 32) | (uint)threadId;
+    /// <summary>Identifies the thread across processes and hosts (two machines can run the same process ids).</summary>
+    public ThreadKey ThreadKey => new(ComputerName, ProcessId, ThreadId);
 }
+
+/// <summary>One thread of one process of one host.</summary>
+internal readonly record struct ThreadKey(string ComputerName, int ProcessId, int ThreadId);

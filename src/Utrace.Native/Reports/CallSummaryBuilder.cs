@@ -21,7 +21,7 @@ internal sealed class CallSummaryBuilder
     private readonly bool _byThread;
     private readonly Dictionary<(string Function, string Module), int> _functionIds = [];
     private readonly List<(string Function, string Module)> _functions = [];
-    private readonly Dictionary<long, ThreadCalls> _threads = [];
+    private readonly Dictionary<ThreadKey, ThreadCalls> _threads = [];
     private Accumulator?[] _accumulators = [];
     private ThreadCalls? _lastThread;
     private TraceContext? _lastContext;
@@ -30,7 +30,7 @@ internal sealed class CallSummaryBuilder
     public CallSummaryBuilder(bool byThread) => _byThread = byThread;
 
     public void Add(in CallSample call) =>
-        Add(GetFunctionId(call.Function, call.Module), call.ThreadKey, call.ThreadId, call.Depth, call.DurationNs, call.SelfNs);
+        Add(GetFunctionId(call.Function, call.Module), call.ThreadKey, call.Depth, call.DurationNs, call.SelfNs);
 
     /// <summary>Adds every call of a trace file's record batch, straight from its columns.</summary>
     // The hot path of Measure-UTrace -Path, fully optimized from the first batch: a fresh pwsh would
@@ -45,8 +45,9 @@ internal sealed class CallSummaryBuilder
         var depths = batch.Depths;
         var durations = batch.DurationsNs;
         var selfTimes = batch.SelfTimesNs;
+        var host = context.HostName;
         for (var i = 0; i < batch.Length; i++)
-            Add(ids[functionIds[i]], CallSample.ThreadKeyOf(processIds[i], threadIds[i]), threadIds[i], depths[i], durations[i], selfTimes[i]);
+            Add(ids[functionIds[i]], new ThreadKey(host, processIds[i], threadIds[i]), depths[i], durations[i], selfTimes[i]);
     }
 
     /// <summary>The summaries so far, the largest Total first.</summary>
@@ -62,20 +63,20 @@ internal sealed class CallSummaryBuilder
             .ThenBy(s => s.ThreadId);
     }
 
-    private void Add(int functionId, long threadKey, int threadId, int depth, long durationNs, long selfNs)
+    private void Add(int functionId, ThreadKey threadKey, int depth, long durationNs, long selfNs)
     {
-        var thread = GetThread(threadKey, threadId);
+        var thread = GetThread(threadKey);
         var outermostInside = thread.Complete(functionId, depth, durationNs, out var spanInside);
         GetAccumulator(thread, functionId).Add(durationNs, selfNs, durationNs - outermostInside);
         thread.TracedNs += durationNs - spanInside;
     }
 
-    private ThreadCalls GetThread(long threadKey, int threadId)
+    private ThreadCalls GetThread(in ThreadKey threadKey)
     {
-        if (_lastThread?.Key == threadKey)
-            return _lastThread;
+        if (_lastThread is { } last && last.Key == threadKey)
+            return last;
         if (!_threads.TryGetValue(threadKey, out var thread))
-            _threads.Add(threadKey, thread = new ThreadCalls(threadKey, threadId));
+            _threads.Add(threadKey, thread = new ThreadCalls(threadKey));
         return _lastThread = thread;
     }
 
@@ -115,7 +116,7 @@ internal sealed class CallSummaryBuilder
     /// smaller depth (its caller, or a caller's caller): its level. The low-water calls
     /// answers that for any call from the depths of the calls completed since.
     /// </summary>
-    private sealed class ThreadCalls(long key, int threadId)
+    private sealed class ThreadCalls(ThreadKey key)
     {
         private readonly NestedTime _tops = new();
         private NestedTime?[] _byFunction = [];
@@ -129,8 +130,8 @@ internal sealed class CallSummaryBuilder
 
         public Accumulator?[] Accumulators = [];
 
-        public long Key { get; } = key;
-        public int ThreadId { get; } = threadId;
+        public ThreadKey Key { get; } = key;
+        public int ThreadId => Key.ThreadId;
 
         /// <summary>Sum of the durations of the thread's outermost calls.</summary>
         public long TracedNs { get; set; }

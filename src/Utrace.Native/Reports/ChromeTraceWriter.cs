@@ -13,8 +13,13 @@ namespace Utrace.Native.Reports;
 /// </summary>
 internal sealed class ChromeTraceWriter
 {
-    private readonly HashSet<long> _namedThreads = [];
-    private readonly HashSet<int> _namedProcesses = [];
+    // Process ids are per host: the first host's keep theirs, the next hosts' are moved up by a
+    // multiple of this (Linux process ids stay below 2^22), so that no two processes share a pid.
+    private const int HostPidStride = 1 << 22;
+
+    private readonly HashSet<ThreadKey> _namedThreads = [];
+    private readonly HashSet<(string ComputerName, int ProcessId)> _namedProcesses = [];
+    private readonly List<string> _hosts = [];
     private readonly ArrayBufferWriter<byte> _buffer = new();
     private bool _first = true;
 
@@ -24,20 +29,25 @@ internal sealed class ChromeTraceWriter
     /// <summary>The lines for one call: metadata for a new process or thread, then its event.</summary>
     public IEnumerable<string> Add(CallSample call)
     {
+        var host = HostIndex(call.ComputerName);
+        var pid = call.ProcessId + host * HostPidStride;
         // A process is named after the module of its first outermost call: its program, usually.
-        if (call.Depth == 0 && _namedProcesses.Add(call.ProcessId))
-            yield return Line(w => Metadata(w, "process_name", call.ProcessId, call.ProcessId, $"{call.Module} ({call.ProcessId})"));
+        if (call.Depth == 0 && _namedProcesses.Add((call.ComputerName, call.ProcessId)))
+        {
+            var name = host == 0 ? $"{call.Module} ({call.ProcessId})" : $"{call.Module} ({call.ProcessId}) on {call.ComputerName}";
+            yield return Line(w => Metadata(w, "process_name", pid, pid, name));
+        }
         if (_namedThreads.Add(call.ThreadKey))
         {
             var name = call.ThreadId == call.ProcessId ? $"main thread ({call.ThreadId})" : $"thread {call.ThreadId}";
-            yield return Line(w => Metadata(w, "thread_name", call.ProcessId, call.ThreadId, name));
+            yield return Line(w => Metadata(w, "thread_name", pid, call.ThreadId, name));
         }
         yield return Line(w =>
         {
             w.WriteString("name", call.Function);
             w.WriteString("cat", call.Module);
             w.WriteString("ph", "X");
-            w.WriteNumber("pid", call.ProcessId);
+            w.WriteNumber("pid", pid);
             w.WriteNumber("tid", call.ThreadId);
             w.WritePropertyName("ts");
             w.WriteRawValue(Microseconds(call.StartNs));
@@ -49,6 +59,16 @@ internal sealed class ChromeTraceWriter
             w.WriteNumber("depth", call.Depth);
             w.WriteEndObject();
         });
+    }
+
+    // Hosts in the order they come; a trace rarely has more than a few.
+    private int HostIndex(string computerName)
+    {
+        var index = _hosts.IndexOf(computerName);
+        if (index >= 0)
+            return index;
+        _hosts.Add(computerName);
+        return _hosts.Count - 1;
     }
 
     private static void Metadata(Utf8JsonWriter w, string kind, int pid, int tid, string name)

@@ -40,6 +40,13 @@ public sealed class FunctionSummary
     public Duration Min { get; }
     public Duration Max { get; }
 
+    /// <summary>Total, Self, Average, Min and Max as plain integers (ns), as CallEvent's DurationNs: what Export-Csv and arithmetic want.</summary>
+    public long TotalNs => Total.Nanoseconds;
+    public long SelfNs => Self.Nanoseconds;
+    public long AverageNs => Average.Nanoseconds;
+    public long MinNs => Min.Nanoseconds;
+    public long MaxNs => Max.Nanoseconds;
+
     /// <summary>Total as a percentage of the traced time (the outermost calls of every thread, or of the thread with -ByThread).</summary>
     public double TotalPercent { get; }
 

@@ -7,7 +7,7 @@ namespace Utrace.Native.Reports;
 /// </summary>
 internal sealed class StackTree
 {
-    private readonly Dictionary<long, CompletionStack<Frame>> _threads = [];
+    private readonly Dictionary<ThreadKey, CompletionStack<Frame>> _threads = [];
     private readonly List<Frame> _taken = [];
 
     /// <summary>The root: no function, its children are the outermost calls.</summary>
@@ -19,7 +19,7 @@ internal sealed class StackTree
             _threads.Add(call.ThreadKey, pending = new CompletionStack<Frame>(Frame.MergeChildren));
 
         // A pending value is a forest: an unnamed frame whose children are completed calls.
-        pending.TakeDeeperThan(call.Depth, _taken);
+        pending.TakeDeeperThan(call.Depth, call.StartNs, _taken);
         var frame = new Frame(call.Function) { SelfNs = call.SelfNs };
         foreach (var forest in _taken)
             Frame.MergeChildren(frame, forest);
@@ -31,7 +31,7 @@ internal sealed class StackTree
         }
         var holder = new Frame("");
         holder.Merge(frame);
-        pending.Put(call.Depth, holder);
+        pending.Put(call.Depth, call.StartNs, holder);
     }
 
     /// <summary>Adds what is still pending (calls whose callers never completed) as outermost stacks.</summary>

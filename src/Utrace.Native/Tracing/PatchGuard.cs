@@ -53,14 +53,17 @@ internal sealed partial class PatchGuard : IDisposable
         }
     }
 
-    /// <summary>Call once the probes are detached: the guard serves what is left and exits.</summary>
-    public void Finish()
+    /// <summary>
+    /// Call once the probes are detached: the guard serves what is left, takes the trampolines
+    /// off the stacks of the process and of <paramref name="followers"/> (-Follow), and exits.
+    /// </summary>
+    public void Finish(IEnumerable<int>? followers = null)
     {
         if (_process.HasExited)
             return;
         try
         {
-            _process.StandardInput.Write('q');
+            _process.StandardInput.Write($"q {string.Join(' ', followers ?? [])}");
             _process.StandardInput.Close();
         }
         catch (IOException)

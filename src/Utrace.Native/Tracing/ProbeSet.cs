@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Utrace.Native.Bpf;
 using Utrace.Native.SafeHandles;
 
@@ -14,9 +15,11 @@ internal sealed class ProbeSet : IDisposable
     // The kernel's ENOTSUPP (an instruction it cannot probe) and ENOEXEC (one it cannot decode).
     private const int ENOTSUPP = 524;
     private const int ENOEXEC = 8;
+    // A thread that closes a link makes one system call.
+    private const int ClosingThreadStack = 128 * 1024;
 
-    private readonly List<SafeBpfLinkHandle> _links = new();
-    private readonly List<SafeBpfLinkHandle> _returnLinks = new();
+    private readonly List<SafeHandle> _links = new();
+    private readonly List<SafeHandle> _returnLinks = new();
     private readonly List<SafeBpfLinkHandle> _unwindLinks = new();
     private readonly Dictionary<int, string> _refused = new();
     private readonly IProgress<TraceProgress>? _progress;
@@ -40,23 +43,24 @@ internal sealed class ProbeSet : IDisposable
         try
         {
             var unwind = hooks.Select(h => new ProbeSite(ProbeKind.Unwind, h.Path, h.Offset, h.Cookie));
+            var sites = program.Mode == AttachMode.Session ? AsSessions(plan.Sites) : plan.Sites;
             // The unwinder's hooks first: a return probe must never be in place without them (a
             // process that throws during the attach would abort). Then entries: a function whose
             // entry is refused gets no other probe.
-            var groups = plan.Sites.Concat(unwind)
+            var groups = sites.Concat(unwind)
                 .GroupBy(site => (site.Kind, site.Path))
                 .OrderBy(group => group.Key.Kind == ProbeKind.Unwind ? -1 : (int)group.Key.Kind)
                 .ToArray();
-            probes._total = program.Mode == AttachMode.MultiLink ? groups.Length : plan.Sites.Count + hooks.Count;
+            probes._total = program.Mode == AttachMode.PerFunction ? plan.Sites.Count + hooks.Count : groups.Length;
             progress?.Report(new TraceProgress(TraceStage.Attaching, 0, probes._total));
             foreach (var group in groups)
             {
-                var sites = group.Where(site => site.Kind == ProbeKind.Unwind || !probes._refused.ContainsKey(site.FunctionId)).ToArray();
-                if (program.Mode == AttachMode.MultiLink)
-                    probes.AttachTogether(program, pid, sites);
-                else
-                    foreach (var site in sites)
+                var kept = group.Where(site => site.Kind == ProbeKind.Unwind || !probes._refused.ContainsKey(site.FunctionId)).ToArray();
+                if (program.Mode == AttachMode.PerFunction)
+                    foreach (var site in kept)
                         probes.AttachAlone(program, site);
+                else
+                    probes.AttachTogether(program, pid, kept);
             }
             probes.LinkCount = probes._links.Count;
             return probes;
@@ -79,7 +83,10 @@ internal sealed class ProbeSet : IDisposable
             (offsets[i], cookies[i]) = ((nuint)sites[i].Offset, sites[i].Cookie);
         try
         {
-            Add(sites[0].Kind, program.AttachMulti(sites[0].Kind, pid, sites[0].Path, offsets, cookies));
+            var kind = sites[0].Kind;
+            Add(kind, kind == ProbeKind.Session
+                ? program.AttachSessions(pid, sites[0].Path, offsets, cookies)
+                : program.AttachMulti(kind, pid, sites[0].Path, offsets, cookies));
             _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, _total));
         }
         catch (UtraceException ex) when (IsRefusedInstruction(ex) && sites.Length > 1)
@@ -108,13 +115,27 @@ internal sealed class ProbeSet : IDisposable
         }
     }
 
-    private void Add(ProbeKind kind, SafeBpfLinkHandle link)
+    private void Add(ProbeKind kind, SafeHandle link)
     {
         _links.Add(link);
-        if (kind == ProbeKind.Unwind)
-            _unwindLinks.Add(link);
-        else if (kind == ProbeKind.Return)
+        if (link is SafeBpfLinkHandle libbpfLink && kind == ProbeKind.Unwind)
+            _unwindLinks.Add(libbpfLink);
+        else if (kind is ProbeKind.Return or ProbeKind.Session)
             _returnLinks.Add(link);
+    }
+
+    /// <summary>
+    /// The plan's sites for session links: a function's entry and uretprobe become one session probe,
+    /// whose entry decides whether the kernel sets the return probe (an entry-only function's never).
+    /// A sleepable entry (it reads strings) keeps its pair: session programs here are not sleepable.
+    /// </summary>
+    private static List<ProbeSite> AsSessions(IReadOnlyList<ProbeSite> sites)
+    {
+        var sleepable = sites.Where(site => site.Kind == ProbeKind.EntryFaulting).Select(site => site.FunctionId).ToHashSet();
+        return sites
+            .Where(site => site.Kind != ProbeKind.Return || sleepable.Contains(site.FunctionId))
+            .Select(site => site.Kind == ProbeKind.Entry ? site with { Kind = ProbeKind.Session } : site)
+            .ToList();
     }
 
     private void Refuse(ProbeSite site, UtraceException ex)
@@ -122,35 +143,53 @@ internal sealed class ProbeSet : IDisposable
         // The unwinder hooks are what keep exceptions alive: never trace without them.
         if (site.Kind == ProbeKind.Unwind)
             throw ex;
-        _refused.TryAdd(site.FunctionId, site.Kind is ProbeKind.Entry or ProbeKind.EntryFaulting
+        _refused.TryAdd(site.FunctionId, site.Kind is ProbeKind.Entry or ProbeKind.Session or ProbeKind.EntryFaulting
             ? "the kernel refused to probe its first instruction"
             : $"the kernel refused to probe its instruction at 0x{site.Offset:x}");
     }
 
     private static bool IsRefusedInstruction(UtraceException ex) => ex.Errno is ENOTSUPP or ENOEXEC;
 
+    /// <summary>Detaches everything (see <see cref="DetachTogether"/>).</summary>
+    public void Dispose() => DetachTogether([this], [], _progress);
+
     /// <summary>
-    /// Detaches everything: return probes first, since a return probe whose entry probe is gone
-    /// would swap a return address nobody records, out of reach of the exception hooks. Each
-    /// link waits in the kernel for probe users to drain (tens of milliseconds, not CPU), so the
-    /// links of each phase are closed side by side.
+    /// Detaches several sets (the trace's processes) and other links at once. Return probes (and
+    /// sessions) go first, since a return probe whose entry probe is gone would swap a return address nobody
+    /// records, out of reach of the exception hooks. Every link of a phase is closed on a thread
+    /// of its own, all at the same time: each close waits in the kernel until no return probe
+    /// anywhere still holds its grace period, and a process that keeps making traced calls
+    /// inside a long one holds it for as long as any return link still fires for it (the kernel
+    /// releases a pending return probe only after 100 ms without a new one in that thread). Closed
+    /// some at a time, the links still open would keep that going and the closes started would
+    /// wait for good. Without <paramref name="returnsFirst"/> (a process that has exec'd, where
+    /// the program they probed no longer runs) every link closes in one phase.
     /// </summary>
-    public void Dispose()
+    public static void DetachTogether(IReadOnlyCollection<ProbeSet> sets, IReadOnlyCollection<SafeBpfLinkHandle> others,
+        IProgress<TraceProgress>? progress, bool returnsFirst = true)
     {
+        var returns = sets.SelectMany(set => set._returnLinks).ToArray();
+        var rest = sets.SelectMany(set => set._links.Except(set._returnLinks)).Concat(others).ToArray();
         var closed = 0;
-        var total = _links.Count;
-        _progress?.Report(new TraceProgress(TraceStage.Detaching, 0, total));
-        var rest = _links.Except(_returnLinks).ToArray();
-        foreach (var phase in new[] { _returnLinks.ToArray(), rest })
+        var total = returns.Length + rest.Length;
+        progress?.Report(new TraceProgress(TraceStage.Detaching, 0, total));
+        foreach (var phase in returnsFirst ? new[] { returns, rest } : [[.. returns, .. rest]])
         {
-            Parallel.ForEach(phase, new ParallelOptions { MaxDegreeOfParallelism = 16 }, link =>
+            var closing = phase.Select(link => new Thread(() =>
             {
                 link.Dispose();
-                _progress?.Report(new TraceProgress(TraceStage.Detaching, Interlocked.Increment(ref closed), total));
-            });
+                progress?.Report(new TraceProgress(TraceStage.Detaching, Interlocked.Increment(ref closed), total));
+            }, ClosingThreadStack) { IsBackground = true, Name = "utrace link close" }).ToArray();
+            foreach (var thread in closing)
+                thread.Start();
+            foreach (var thread in closing)
+                thread.Join();
         }
-        _links.Clear();
-        _returnLinks.Clear();
-        _unwindLinks.Clear();
+        foreach (var set in sets)
+        {
+            set._links.Clear();
+            set._returnLinks.Clear();
+            set._unwindLinks.Clear();
+        }
     }
 }

@@ -26,6 +26,7 @@ internal sealed class ProcessFollower : IDisposable
     private readonly Dictionary<int, TracedProcess> _processes = new();
     private readonly Dictionary<string, ProgramProbes> _programs = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _warnings = new();
+    private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
     private readonly List<Task> _detaching = [];
     private readonly Thread _thread;
     private volatile bool _closed;
@@ -42,16 +43,20 @@ internal sealed class ProcessFollower : IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "utrace process follower" };
     }
 
+    /// <summary>Once disposed: the processes followed to the end, whose stacks may still hold the kernel's trampolines.</summary>
+    public IReadOnlyList<int> Survivors { get; private set; } = [];
+
     /// <summary>What went wrong with a child or a library: it is then traced less, or not at all.</summary>
     public IEnumerable<string> Warnings => _warnings;
 
     /// <summary>
     /// Starts following the first process <paramref name="pid"/>, whose probes
     /// (<paramref name="plan"/>, <paramref name="hooks"/>, functions from id 0) the session has
-    /// attached. <paramref name="execsToPass"/> is 1 for a launched program not yet exec'd.
+    /// attached as <paramref name="probes"/>; they are detached here when that process execs.
+    /// <paramref name="execsToPass"/> is 1 for a launched program not yet exec'd.
     /// </summary>
     public static ProcessFollower Start(TraceProgram program, GrowingFunctionTable functions, TraceOptions options, ReturnMode returnMode,
-        bool unwindHooks, int pid, uint execsToPass, FunctionCatalog catalog, ProbePlan plan, IReadOnlyList<UnwindHook> hooks)
+        bool unwindHooks, int pid, uint execsToPass, FunctionCatalog catalog, ProbePlan plan, IReadOnlyList<UnwindHook> hooks, ProbeSet probes)
     {
         var follow = FollowProgram.Load(program.EventsMapFd, options.Follow);
         var follower = new ProcessFollower(program, follow, functions, options.Selection, returnMode, unwindHooks);
@@ -59,7 +64,10 @@ internal sealed class ProcessFollower : IDisposable
         {
             var root = new ProgramProbes(catalog, new ModuleProbes(plan, hooks), options.Selection.NestLibrary is not null);
             follower._programs[root.Path] = root;
+            // The session has told what of the first program cannot be probed.
+            root.Refusals.Add(root.Start);
             var process = new TracedProcess(pid, root);
+            process.Probes.Add(probes);
             follower._processes[pid] = process;
             process.Seen.UnionWith(root.StartPaths);
             process.Modules.Add(root.Start);
@@ -93,10 +101,13 @@ internal sealed class ProcessFollower : IDisposable
         Continue(record);
     }
 
-    /// <summary>Stops the follow programs, continues every process still waiting, detaches the probes added.</summary>
-    public void Dispose()
+    /// <summary>
+    /// Stops growing the trace: a change reported from now on is continued at once, untraced.
+    /// Its processes keep their probes until <see cref="Dispose"/>, or until the session detaches
+    /// them together with its own (<see cref="AttachedProbes"/>).
+    /// </summary>
+    public void StopFollowing()
     {
-        // From now on a change is continued at once, untraced: the trace is ending.
         lock (_recordsLock)
             _closed = true;
         _records.CompleteAdding();
@@ -104,11 +115,26 @@ internal sealed class ProcessFollower : IDisposable
             _thread.Join();
         foreach (var record in _records.GetConsumingEnumerable())
             Continue(record);
+    }
+
+    /// <summary>The probes of the followed processes, and the links on their dynamic linkers; call after <see cref="StopFollowing"/>.</summary>
+    public (IReadOnlyCollection<ProbeSet> Probes, IReadOnlyCollection<SafeBpfLinkHandle> LinkerLinks) AttachedProbes()
+    {
+        lock (_lock)
+            return (_processes.Values.SelectMany(process => process.Probes).ToArray(),
+                _processes.Values.Select(process => process.Linker).OfType<SafeBpfLinkHandle>().ToArray());
+    }
+
+    /// <summary>Stops the follow programs, continues every process still waiting, detaches the probes added.</summary>
+    public void Dispose()
+    {
+        StopFollowing();
         _follow.Dispose();
         lock (_lock)
         {
-            foreach (var process in _processes.Values)
-                process.Detach();
+            var (probes, linkerLinks) = AttachedProbes();
+            ProbeSet.DetachTogether(probes, linkerLinks, progress: null);
+            Survivors = _processes.Keys.ToArray();
             _processes.Clear();
             Task.WaitAll(_detaching.ToArray());
         }
@@ -128,7 +154,9 @@ internal sealed class ProcessFollower : IDisposable
                 catch (Exception ex)
                 {
                     // Any failure, not only a process that exited meanwhile: this thread must go on (and continue the process).
-                    _warnings.Enqueue($"Process {record.Pid} is traced no further after its {record.Kind.ToString().ToLowerInvariant()}: {ex.Message}");
+                    // One that has exited (or was killed) while it waited has nothing left to trace.
+                    if (ProcFs.IsRunning((int)record.Pid))
+                        Warn($"Process {record.Pid} is traced no further after its {record.Kind.ToString().ToLowerInvariant()}: {ex.Message}");
                 }
                 finally
                 {
@@ -152,14 +180,23 @@ internal sealed class ProcessFollower : IDisposable
                 AttachLinker(child);
                 break;
             case ProcessEventKind.Exec:
-                if (_processes.Remove(pid, out var before))
-                    DetachLater(before);
-                var program = ProgramOf(pid);
-                var process = new TracedProcess(pid, program);
-                _processes[pid] = process;
-                process.Seen.UnionWith(program.StartPaths);
-                Attach(process, program.Start);
-                AttachLinker(process);
+                // A link filters on the process, not on its program: the old program's links would
+                // fire in the new one wherever both map the same file (libc, the dynamic linker),
+                // under the old program's function ids. They go before the process runs again.
+                var detaching = _processes.Remove(pid, out var before) ? DetachLater(before, returnsFirst: false) : Task.CompletedTask;
+                try
+                {
+                    var program = ProgramOf(pid);
+                    var process = new TracedProcess(pid, program);
+                    _processes[pid] = process;
+                    process.Seen.UnionWith(program.StartPaths);
+                    Attach(process, program.Start);
+                    AttachLinker(process);
+                }
+                finally
+                {
+                    detaching.Wait(OldLinksWait);
+                }
                 break;
             case ProcessEventKind.Libraries when _processes.TryGetValue(pid, out var mapper):
                 foreach (var path in ProcFs.ExecutableMappings(pid).Select(ElfImage.ResolveRealPath))
@@ -175,12 +212,21 @@ internal sealed class ProcessFollower : IDisposable
         }
     }
 
-    // Closing a link waits for the kernel (~30-100 ms each): not while the next change waits stopped.
-    private void DetachLater(TracedProcess process)
+    // Closing a link waits for the kernel: ~30-100 ms each, and as long as any traced process is
+    // busy inside a long traced call (see ProbeSet.DetachTogether): on a thread of its own, not one
+    // the thread pool needs; an exit's in the background, an exec's waited for (OldLinksWait).
+    private Task DetachLater(TracedProcess process, bool returnsFirst = true)
     {
         _detaching.RemoveAll(task => task.IsCompleted);
-        _detaching.Add(Task.Run(process.Detach));
+        var detaching = Task.Factory.StartNew(() => process.Detach(returnsFirst), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _detaching.Add(detaching);
+        return detaching;
     }
+
+    // Closing a link takes its probes out at once, then waits out the kernel's grace period
+    // (~30-100 ms; longer while another traced process is busy inside a long call): an exec'd
+    // process is continued after this long at most.
+    private static readonly TimeSpan OldLinksWait = TimeSpan.FromSeconds(1);
 
     // The process waits stopped for this; an exit has nothing to continue.
     private static void Continue(in ProcessRecord record)
@@ -196,7 +242,14 @@ internal sealed class ProcessFollower : IDisposable
         process.Modules.Add(module);
         var refused = module.Plan.Unprobeable.Concat(probes.Refused).Select(f => _functions[f.Key].Name).Distinct().ToArray();
         if (refused.Length > 0 && process.Program.Refusals.Add(module))
-            _warnings.Enqueue($"{refused.Length} function(s) of {process.Program.Name} cannot be probed and are not traced: {string.Join(", ", refused.Take(10))}.");
+            Warn($"{refused.Length} function(s) of {process.Program.Name} cannot be probed and are not traced: {string.Join(", ", refused.Take(10))}.");
+    }
+
+    // Each once per trace: many processes, or many reports of one, can meet the same trouble.
+    private void Warn(string warning)
+    {
+        if (_warned.Add(warning))
+            _warnings.Enqueue(warning);
     }
 
     private void AttachLinker(TracedProcess process)
@@ -217,7 +270,7 @@ internal sealed class ProcessFollower : IDisposable
         if (mode == ReturnMode.Uretprobe && catalog.StackSwitchSign() is { } sign)
         {
             mode = ReturnMode.EntryOnly;
-            _warnings.Enqueue($"{catalog.ExecutableName} switches stacks ({sign}): its calls are reported at entry, without durations.");
+            Warn($"{catalog.ExecutableName} switches stacks ({sign}): its calls are reported at entry, without durations.");
         }
         var module = Module(catalog.Select(_selection), _unwindHooks ? catalog.UnwindHooks() : [], mode);
         return _programs[path] = new ProgramProbes(catalog, module, _selection.NestLibrary is not null);
@@ -283,12 +336,11 @@ internal sealed class ProcessFollower : IDisposable
         public List<ProbeSet> Probes { get; } = [];
         public SafeBpfLinkHandle? Linker { get; set; }
 
-        public void Detach()
+        /// <summary>Closes every link; after an exec, without <paramref name="returnsFirst"/> (see ProbeSet.DetachTogether).</summary>
+        public void Detach(bool returnsFirst)
         {
-            foreach (var probes in Probes)
-                probes.Dispose();
+            ProbeSet.DetachTogether(Probes, Linker is null ? [] : [Linker], progress: null, returnsFirst);
             Probes.Clear();
-            Linker?.Dispose();
         }
     }
 }

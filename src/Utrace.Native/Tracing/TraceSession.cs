@@ -66,9 +66,10 @@ public sealed class TraceSession : IDisposable, IRecordSink
     public TraceState State => _summary?.State ?? TraceState.Running;
 
     /// <summary>Things the user should know before trusting the trace (with -Follow, more may come while it runs).</summary>
-    public IReadOnlyList<string> Warnings => _follower is { } follower ? [.. _warnings, .. follower.Warnings] : _warnings;
+    public IReadOnlyList<string> Warnings => _follower is { } follower ? [.. _warnings, .. follower.Warnings, .. _endWarnings] : _warnings;
 
     private IReadOnlyList<string> _warnings = [];
+    private IReadOnlyList<string> _endWarnings = [];
 
     // Functions can be added while the trace runs: children and libraries loaded later.
     private bool Grows => _options.Follow || _options.Selection.NestLibrary is not null;
@@ -210,10 +211,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 "Leave out -MinDuration, or trace with -ReturnMode RetInstruction.", _options.MinDuration, errorId: "MinDurationWithoutReturns");
         // Return probes are what the unwinder cannot walk through; without them nothing needs patching.
         var unwindHooks = _returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks() : [];
-        var mode = _options.AttachMode == AttachMode.Auto
-            ? (TraceProgram.KernelHasMultiLinks ? AttachMode.MultiLink : AttachMode.PerFunction)
-            : _options.AttachMode;
-        if (_options.Follow && mode != AttachMode.MultiLink)
+        var mode = ResolveAttachMode();
+        if (_options.Follow && mode == AttachMode.PerFunction)
             throw new UtraceException(TraceErrorKind.InvalidArgument,
                 "-Follow needs multi-uprobe links (Linux 6.6 or later), whose process filter each child gets its own of.",
                 "Leave out -AttachMode PerFunction, or trace without -Follow.", _options.AttachMode, errorId: "FollowNeedsMultiLinks");
@@ -252,7 +251,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         _probes = ProbeSet.Attach(_program, ProcessId, plan, unwindHooks, _options.Progress);
         if (Grows)
             _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, _returnMode, protectUnwind,
-                ProcessId, _child is null ? 0u : 1u, catalog, plan, unwindHooks);
+                ProcessId, _child is null ? 0u : 1u, catalog, plan, unwindHooks, _probes);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
         if (config.ProtectUnwind != 0)
             _guard = PatchGuard.Start(_program.PatchesMapFd, _program.StacksMapFd, ProcessId,
@@ -279,6 +278,32 @@ public sealed class TraceSession : IDisposable, IRecordSink
         if (_returnMode == ReturnMode.EntryOnly && captures.Any(c => c?.Returns is not null))
             warnings.Add("Return values are not captured: calls are reported at their entry (-ReturnMode EntryOnly), before they return.");
         return captures;
+    }
+
+    /// <summary>
+    /// Sessions only time calls through return probes: other return modes get multi-uprobe links. They
+    /// save the return probes of the calls their entry drops, but a delivered call costs what it costs on
+    /// the pair (bench/results/overhead-modes.md), so Auto takes them for traces that drop calls at entry.
+    /// </summary>
+    private AttachMode ResolveAttachMode()
+    {
+        var sessionsUseful = _returnMode == ReturnMode.Uretprobe;
+        var dropsAtEntry = _options.ThreadIds is { Count: > 0 } || _options.MaxDepth is not null;
+        switch (_options.AttachMode)
+        {
+            case AttachMode.Auto when sessionsUseful && dropsAtEntry && TraceProgram.KernelHasSessions:
+                return AttachMode.Session;
+            case AttachMode.Auto:
+                return TraceProgram.KernelHasMultiLinks ? AttachMode.MultiLink : AttachMode.PerFunction;
+            case AttachMode.Session when !TraceProgram.KernelHasSessions:
+                throw new UtraceException(TraceErrorKind.NotSupported,
+                    "-AttachMode Session needs uprobe session programs (Linux 6.13 or later), which this kernel lacks.",
+                    "Leave out -AttachMode: Auto uses the best mode this kernel has.", AttachMode.Session, errorId: "SessionNotSupported");
+            case AttachMode.Session when !sessionsUseful:
+                return AttachMode.MultiLink;
+            default:
+                return _options.AttachMode;
+        }
     }
 
     private ReturnMode ResolveReturnMode(FunctionCatalog catalog, List<string> warnings)
@@ -369,11 +394,13 @@ public sealed class TraceSession : IDisposable, IRecordSink
             {
                 if (state != TraceState.Completed)
                     _child?.Terminate();
-                _probes?.Dispose();
-                _follower?.Dispose();
-                _guard?.Finish();
+                _program?.EndRecording();
+                DetachProbes();
+                _guard?.Finish(_follower?.Survivors);
                 _reader?.StopAndDrain();
                 stats = _program?.ReadStats() ?? default;
+                if (NothingMatchedWarning() is { } nothing)
+                    _endWarnings = [nothing];
                 if (_options.SummaryOnly && _program is not null)
                     FunctionSummaries = KernelSummaries.Build(Functions, _program.ReadSummaries(Math.Min(Functions.Count, _summaryCapacity)), stats.OutermostNs);
             }
@@ -394,6 +421,32 @@ public sealed class TraceSession : IDisposable, IRecordSink
                 _completion.TrySetResult();
             }
         }
+    }
+
+    // A selection may match nothing at the start when it is meant for what comes later (-Follow,
+    // a library loaded later); if nothing ever came, the user must not take silence for no calls.
+    private string? NothingMatchedWarning()
+    {
+        if (_follower is null || Functions.Count > 0)
+            return null;
+        var later = _options.Follow ? "or of a program it ran" : "or of a library it loaded";
+        return $"Nothing was traced: no function of '{Command}' {later} matches the selection. " +
+            "List what can be traced with Get-UTraceFunction, then adjust -Function, -Library or -NestLibrary.";
+    }
+
+    // The followed processes' probes go together with the first process's: see ProbeSet.DetachTogether.
+    private void DetachProbes()
+    {
+        if (_follower is not { } follower)
+        {
+            _probes?.Dispose();
+            return;
+        }
+        follower.StopFollowing();
+        // The first process's own set is among them until it execs (then the follower detaches it).
+        var (probes, linkerLinks) = follower.AttachedProbes();
+        ProbeSet.DetachTogether(probes, linkerLinks, _options.Progress);
+        follower.Dispose();
     }
 
     /// <summary>With <see cref="TraceOptions.SummaryOnly"/>, once the trace has ended: one per function called, largest Total first.</summary>
@@ -422,6 +475,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
         FunctionCount = Functions.Count,
         AttachMode = _program?.Mode ?? _options.AttachMode,
         LinkCount = _probes?.LinkCount ?? 0,
+        Functions = FunctionSummaries,
         CallsUnwound = (long)stats.Unwound,
         EventsDelivered = Interlocked.Read(ref _delivered),
         EventsSent = (long)stats.Sent,

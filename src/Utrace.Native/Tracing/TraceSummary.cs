@@ -62,6 +62,11 @@ public sealed record TraceSummary
     public long CallsUnwound { get; init; }
     /// <summary>Records that crossed the ring buffer from the kernel.</summary>
     public long EventsSent { get; init; }
+    /// <summary>
+    /// With -Summary, the per-function figures the trace writes as output when it ends; kept here
+    /// too, since after Ctrl+C nothing more can be written (-SummaryVariable still gets them).
+    /// </summary>
+    public IReadOnlyList<FunctionSummary> Functions { get; init; } = [];
     public TimeSpan AttachTime { get; init; }
     public TimeSpan DetachTime { get; init; }
     public DateTime StartTime { get; init; }

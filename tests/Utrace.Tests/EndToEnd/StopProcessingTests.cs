@@ -72,6 +72,28 @@ public sealed class StopProcessingTests : IClassFixture<HostedPowerShell>
         Assert.False(Directory.Exists($"/proc/{pid}"), $"process {pid} still runs");
     }
 
+    [Fact]
+    public void StoppingASummaryKeepsTheKernelsFiguresInTheSummaryVariable()
+    {
+        using var server = StartServer(_fixtures.PathOf("gcc-O2-pie/server"));
+        using var trace = _shell.Create("Start-UTrace -ProcessId $serverId -Function handle_request -Summary -SummaryVariable stopped -Confirm:$false -Verbose",
+            new Dictionary<string, object?> { ["serverId"] = server.Id });
+        trace.BeginInvoke();
+        Assert.True(WaitFor(() => trace.Streams.Verbose.Any(v => v.Message.StartsWith("Trace ", StringComparison.Ordinal))), "the trace never started");
+        for (var i = 0; i < 3; i++)
+            Request(server);
+
+        trace.Stop();
+
+        // Ctrl+C: nothing more can be written, but the summaries are not thrown away.
+        var summary = (TraceSummary)_shell.Run("$stopped")[0].BaseObject;
+        Assert.Equal(TraceState.Stopped, summary.State);
+        var handled = Assert.Single(summary.Functions);
+        Assert.Equal(("handle_request", 3L), (handled.Function, handled.Calls));
+        server.StandardInput.Close();
+        Assert.True(server.WaitForExit(5000));
+    }
+
     private static Process StartServer(string path)
     {
         var server = Process.Start(new ProcessStartInfo(path) { RedirectStandardInput = true, RedirectStandardOutput = true })!;

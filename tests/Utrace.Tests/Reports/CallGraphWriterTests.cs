@@ -65,4 +65,39 @@ public sealed class CallGraphWriterTests
             "     30 ns [     9] |     __cxa_finalize();",
         ], writer.Flush());
     }
+
+    [Fact]
+    public void KeepsTheSameThreadIdOfTwoHostsApart()
+    {
+        // Two trace files read together: host alpha's main has not returned when beta's thread 7,
+        // the same process and thread ids, completes a tree of its own.
+        var writer = new CallGraphWriter(flat: false, timestamps: false);
+        var alpha = new CallTree("main", 1, new CallTree("a", 20)).Complete(threadId: 7, computerName: "alpha");
+        var beta = new CallTree("main", 1, new CallTree("b", 30)).Complete(threadId: 7, computerName: "beta");
+        Assert.Empty(writer.Add(alpha[0]));
+        Assert.Empty(writer.Add(beta[0]));
+        Assert.Equal(["           [     7] | main() {", "     30 ns [     7] |   b();", "     31 ns [     7] | } /* main */"], writer.Add(beta[1]));
+        Assert.Equal(["           [     7] | main() {", "     20 ns [     7] |   a();", "     21 ns [     7] | } /* main */"], writer.Add(alpha[1]));
+    }
+
+    [Fact]
+    public void NestsCallsReportedAtTheirEntryInTheOrderTheyCame()
+    {
+        // Entry-only tracing: each call arrives at its entry, with no duration, caller first.
+        var writer = new CallGraphWriter(flat: false, timestamps: false);
+        CallSample Entry(string function, int depth, long start) => new(function, "prog", 100, 9, depth, start, 0, 0);
+        var lines = new[] { Entry("main", 0, 0), Entry("a", 1, 10), Entry("b", 2, 20), Entry("c", 1, 30), Entry("main", 0, 40) }
+            .SelectMany(c => writer.Add(c)).ToList();
+        lines.AddRange(writer.Flush());
+        Assert.Equal(
+        [
+            "           [     9] | main() {",
+            "           [     9] |   a() {",
+            "           [     9] |     b();",
+            "           [     9] |   } /* a */",
+            "           [     9] |   c();",
+            "           [     9] | } /* main */",
+            "           [     9] | main();",
+        ], lines);
+    }
 }

@@ -11,21 +11,21 @@ internal sealed record CallTree(string Function, long SelfNs, params CallTree[] 
 {
     public long DurationNs => SelfNs + Children.Sum(c => c.DurationNs);
 
-    public List<CallSample> Complete(int threadId, long startNs = 0, int depth = 0, int processId = 100)
+    public List<CallSample> Complete(int threadId, long startNs = 0, int depth = 0, int processId = 100, string computerName = "")
     {
         var calls = new List<CallSample>();
-        Complete(calls, processId, threadId, startNs, depth);
+        Complete(calls, new ThreadKey(computerName, processId, threadId), startNs, depth);
         return calls;
     }
 
-    private void Complete(List<CallSample> calls, int processId, int threadId, long startNs, int depth)
+    private void Complete(List<CallSample> calls, ThreadKey thread, long startNs, int depth)
     {
         var childStart = startNs + (Children.Length > 0 ? 1 : 0);
         foreach (var child in Children)
         {
-            child.Complete(calls, processId, threadId, childStart, depth + 1);
+            child.Complete(calls, thread, childStart, depth + 1);
             childStart += child.DurationNs;
         }
-        calls.Add(new CallSample(Function, "prog", processId, threadId, depth, startNs, DurationNs, SelfNs));
+        calls.Add(new CallSample(Function, "prog", thread.ProcessId, thread.ThreadId, depth, startNs, DurationNs, SelfNs, thread.ComputerName));
     }
 }

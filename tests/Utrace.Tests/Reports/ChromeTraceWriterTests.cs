@@ -32,4 +32,26 @@ public sealed class ChromeTraceWriterTests
             .Select(e => $"{e.GetProperty("name").GetString()} {e.GetProperty("tid").GetInt32()} {e.GetProperty("args").GetProperty("name").GetString()}");
         Assert.Equal(["thread_name 100 main thread (100)", "process_name 100 prog (100)", "thread_name 101 thread 101"], names);
     }
+
+    [Fact]
+    public void GivesTheSameProcessIdOnTwoHostsTwoProcesses()
+    {
+        var writer = new ChromeTraceWriter();
+        var calls = new CallTree("main", 5).Complete(threadId: 100, computerName: "alpha")
+            .Concat(new CallTree("main", 7).Complete(threadId: 100, computerName: "beta"))
+            .Concat(new CallTree("main", 9).Complete(threadId: 100, computerName: "alpha"));
+        var lines = new List<string> { ChromeTraceWriter.Begin };
+        lines.AddRange(calls.SelectMany(writer.Add));
+        lines.Add(ChromeTraceWriter.End);
+
+        using var json = JsonDocument.Parse(string.Join("\n", lines));
+        var events = json.RootElement.EnumerateArray().ToList();
+        var names = events.Where(e => e.GetProperty("ph").GetString() == "M")
+            .Select(e => $"{e.GetProperty("name").GetString()} {e.GetProperty("pid").GetInt32()} {e.GetProperty("args").GetProperty("name").GetString()}");
+        const int beta = 100 + (1 << 22);
+        Assert.Equal([$"process_name 100 prog (100)", "thread_name 100 main thread (100)",
+            $"process_name {beta} prog (100) on beta", $"thread_name {beta} main thread (100)"], names);
+        var complete = events.Where(e => e.GetProperty("ph").GetString() == "X").Select(e => e.GetProperty("pid").GetInt32());
+        Assert.Equal([100, beta, 100], complete);
+    }
 }

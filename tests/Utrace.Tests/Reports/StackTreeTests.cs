@@ -37,6 +37,27 @@ public sealed class StackTreeTests
     }
 
     [Fact]
+    public void KeepsACallWhoseCallerWasUnwoundOutOfTheNextCallAtThatDepth()
+    {
+        // main calls inner, inner calls deeper, deeper calls helper and longjmps back to main
+        // (inner and deeper are unwound, never reported); then main calls after. helper started
+        // before after did: it is not after's callee.
+        CallSample Call(string function, int depth, long start, long duration, long self) =>
+            new(function, "prog", 100, 100, depth, start, duration, self);
+        var calls = new[] { Call("helper", 3, 30, 5, 5), Call("after", 1, 50, 7, 7), Call("main", 0, 0, 100, 88) };
+        Assert.Equal(["main 88", "main;after 7", "main;helper 5"], Fold(calls));
+    }
+
+    [Fact]
+    public void KeepsTheSameThreadIdOfTwoHostsApart()
+    {
+        // alpha's leaf waits for its caller while beta's thread 1 completes main: the leaf is not beta's.
+        var alpha = new CallTree("run", 1, new CallTree("leaf", 4)).Complete(threadId: 1, computerName: "alpha");
+        var beta = new CallTree("main", 2).Complete(threadId: 1, computerName: "beta");
+        Assert.Equal(["main 2", "run 1", "run;leaf 4"], Fold([alpha[0], beta[0], alpha[1]]));
+    }
+
+    [Fact]
     public void KeepsOneFramePerDistinctStackNotPerCall()
     {
         var tree = new StackTree();
