@@ -31,6 +31,10 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
     [ValidateRange(1, int.MaxValue)]
     public int ProcessId { get; set; }
 
+    // -Function patterns matched in any of the programs listed: one that none matched gets a warning at the end.
+    private readonly HashSet<string> _matched = new(StringComparer.Ordinal);
+    private bool _listed;
+
     protected override void ProcessRecord()
     {
         if (ParameterSetName == ProcessSet)
@@ -55,12 +59,19 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
         }
     }
 
+    protected override void EndProcessing()
+    {
+        if (_listed)
+            WarnOfUnmatchedFunctions(_matched);
+    }
+
     private void List(Func<FunctionCatalog> load)
     {
         try
         {
             var functions = load().Select(BuildSelection()).ToArray();
-            WarnOfUnmatchedFunctions(functions);
+            _matched.UnionWith(FunctionPatternsMatched(functions));
+            _listed = true;
             WriteObject(functions, enumerateCollection: true);
         }
         catch (UtraceException ex)

@@ -125,7 +125,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         WriteVerbose($"Trace {session.Id}: {session.Functions.Count} functions of process {session.ProcessId} ({session.Command}).");
         // With -Follow, the programs the children run may have what the first one lacks.
         if (!Follow)
-            WarnOfUnmatchedFunctions(session.Functions.ToArray());
+            WarnOfUnmatchedFunctions(FunctionPatternsMatched(session.Functions.ToArray()));
 
         if (AsJob)
         {

@@ -45,18 +45,22 @@ public abstract class UTraceSelectionCommandBase : PSCmdlet
         NestLibrary = Matcher(NestLibrary, nameof(NestLibrary)),
     };
 
-    /// <summary>
-    /// Warns of each -Function pattern that matches none of <paramref name="selected"/>: a C++
-    /// name includes its parameters (middle(int)), so 'middle' alone finds nothing, silently.
-    /// </summary>
-    internal void WarnOfUnmatchedFunctions(IReadOnlyCollection<FunctionInfo> selected)
-    {
-        foreach (var pattern in Function ?? [])
+    /// <summary>The -Function patterns that match one of <paramref name="selected"/>.</summary>
+    internal IEnumerable<string> FunctionPatternsMatched(IReadOnlyCollection<FunctionInfo> selected) =>
+        (Function ?? []).Where(pattern =>
         {
             var compiled = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
-            if (!selected.Any(f => compiled.IsMatch(f.Name) || compiled.IsMatch(f.RawName)))
-                WriteWarning($"-Function '{pattern}' matches no function here; a C++ name includes its parameters, as in {pattern}(int): '{pattern}*' matches those. Get-UTraceFunction lists the names.");
-        }
+            return selected.Any(f => compiled.IsMatch(f.Name) || compiled.IsMatch(f.RawName));
+        });
+
+    /// <summary>
+    /// Warns of each -Function pattern not in <paramref name="matched"/>: a C++ name includes its
+    /// parameters (middle(int)), so 'middle' alone finds nothing, silently.
+    /// </summary>
+    internal void WarnOfUnmatchedFunctions(IEnumerable<string> matched)
+    {
+        foreach (var pattern in (Function ?? []).Except(matched))
+            WriteWarning($"-Function '{pattern}' matches no function here; a C++ name includes its parameters, as in {pattern}(int): '{pattern}*' matches those. Get-UTraceFunction lists the names.");
     }
 
     /// <summary>The file-system location PowerShell is in (not the process's working directory).</summary>
