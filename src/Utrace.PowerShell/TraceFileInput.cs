@@ -115,20 +115,48 @@ internal sealed class TraceFileInput(PSCmdlet cmdlet)
 
     /// <summary>
     /// Typed CallEvents from Export-Csv or Export-Clixml of CallEvents: Duration compares and sorts
-    /// as a Duration again, Start keeps its nanoseconds. The whole file is read first (its rows share one function table).
+    /// as a Duration again, Start keeps its nanoseconds. The rows share one function table, so all
+    /// are read before the first event is given; each row's property bag is dropped as soon as it
+    /// is read (they took ~4 KB a row held all at once), and its names are shared with the rows
+    /// before it.
     /// </summary>
     private void ReadExport(string path, string import, Action<CallEvent> onEvent)
     {
-        var rows = cmdlet.InvokeCommand.InvokeScript($"{import} -LiteralPath $args[0]", false, System.Management.Automation.Runspaces.PipelineResultTypes.None, null, path);
-        var calls = new List<ExportedCall>(rows.Count);
-        try
+        var calls = new List<ExportedCall>();
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? Shared(string? name) => name is null ? null : names.TryGetValue(name, out var known) ? known : names[name] = name;
+        FormatException? notACall = null;
+        var rows = new PSDataCollection<PSObject>();
+        rows.DataAdded += (_, added) =>
         {
-            foreach (var row in rows)
-                calls.Add(ExportedCallReader.Read(row, calls.Count + 1));
+            var row = rows[added.Index];
+            rows.Clear();
+            if (notACall is not null)
+                return;
+            try
+            {
+                var call = ExportedCallReader.Read(row, calls.Count + 1);
+                calls.Add(call with
+                {
+                    Function = Shared(call.Function)!, Module = Shared(call.Module)!, Caller = Shared(call.Caller),
+                    ComputerName = Shared(call.ComputerName)!, Program = Shared(call.Program),
+                });
+            }
+            catch (FormatException ex)
+            {
+                notACall = ex;
+            }
+        };
+        using (var reader = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace))
+        {
+            reader.AddCommand(import).AddParameter("LiteralPath", path);
+            reader.Invoke(null, rows);
+            foreach (var error in reader.Streams.Error)
+                cmdlet.WriteError(error);
         }
-        catch (FormatException ex)
+        if (notACall is not null)
         {
-            cmdlet.WriteError(ErrorRecords.Create(new InvalidDataException($"'{path}' is not an export of CallEvents: {ex.Message}.", ex), "InvalidCallEventExport",
+            cmdlet.WriteError(ErrorRecords.Create(new InvalidDataException($"'{path}' is not an export of CallEvents: {notACall.Message}.", notACall), "InvalidCallEventExport",
                 ErrorCategory.InvalidData, path, "Import-UTrace reads trace files and the Export-Csv or Export-Clixml output of CallEvents, with all their properties."));
             return;
         }
