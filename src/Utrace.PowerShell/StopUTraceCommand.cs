@@ -35,19 +35,16 @@ public sealed class StopUTraceCommand : PSCmdlet
         {
             case JobSet:
                 foreach (var job in Job)
-                {
-                    if (ShouldProcess(job.Name, "Stop trace"))
-                    {
-                        job.StopJob();
-                        WriteObject(job.Summary);
-                    }
-                }
+                    StopJob(job);
                 break;
             case TraceIdSet:
                 foreach (var id in TraceId)
                 {
                     if (TraceSession.Find(id) is { } session)
                         StopSession(session);
+                    // A trace that has ended gives its summary while its job is listed, as Stop-UTrace $job does.
+                    else if (JobRepository.Jobs.OfType<UTraceJob>().FirstOrDefault(job => job.TraceId == id) is { } ended)
+                        StopJob(ended);
                     else
                         WriteError(ErrorRecords.Create(new ItemNotFoundException($"No running trace has id {id}."), "TraceNotFound",
                             ErrorCategory.ObjectNotFound, id, "List running traces with Get-Job -Name UTrace*, or stop them all with Stop-UTrace -All."));
@@ -57,6 +54,15 @@ public sealed class StopUTraceCommand : PSCmdlet
                 foreach (var session in TraceSession.Active)
                     StopSession(session);
                 break;
+        }
+    }
+
+    private void StopJob(UTraceJob job)
+    {
+        if (ShouldProcess(job.Name, "Stop trace"))
+        {
+            job.StopJob();
+            WriteObject(job.Summary);
         }
     }
 

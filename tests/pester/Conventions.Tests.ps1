@@ -107,6 +107,12 @@ Describe 'A running process: trace ids, and per-item errors with their own ids' 
         $summary = Stop-UTrace -TraceId $job.TraceId
         $summary.Id | Should -Be $job.TraceId
         $server.HasExited | Should -BeFalse
+        # Ended: its summary again, as Stop-UTrace $job gives it, while the job is listed.
+        $again = Stop-UTrace -TraceId $job.TraceId
+        "$($again.Id) $($again.State)" | Should -Be "$($job.TraceId) Stopped"
+        Remove-Job $job
+        Stop-UTrace -TraceId $job.TraceId -ErrorVariable gone -ErrorAction SilentlyContinue
+        $gone[0].FullyQualifiedErrorId | Should -Be 'TraceNotFound,Utrace.PowerShell.StopUTraceCommand'
     }
 
     It 'a process that cannot be traced does not end a Get-Process | Start-UTrace -AsJob pipeline' {
