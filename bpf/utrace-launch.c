@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 enum { EXIT_RUN_AS_FAILED = 125, EXIT_NOT_EXECUTABLE = 126, EXIT_LAUNCH_FAILED = 127 };
 
@@ -35,6 +36,30 @@ static void ignore(int signal)
 {
 	(void)signal;
 }
+
+/*
+ * Once the engine may have attached its probes, this process is the traced one and the libc
+ * functions it calls would be reported as the program's (-NestLibrary libc*: sigprocmask,
+ * signal, sigtimedwait...). From the wait on, it makes system calls itself.
+ */
+static long raw_syscall(long number, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long result;
+	__asm__ volatile("syscall"
+			 : "=a"(result)
+			 : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return result;
+}
+
+/* The kernel's struct sigaction, for rt_sigaction (libc's differs). */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
 
 /* Parses a uid or gid; exits on anything but a whole decimal number. */
 static unsigned int parse_id(const char *text)
@@ -92,21 +117,22 @@ int main(int argc, char **argv)
 	struct sigaction caught = { .sa_handler = ignore };
 	sigaction(SIGUSR1, &caught, NULL);
 
-	pid_t tracer = getppid();
+	long tracer = raw_syscall(__NR_getppid, 0, 0, 0, 0);
 	struct timespec second = { .tv_sec = 1 };
 	for (;;) {
-		if (sigtimedwait(&go, NULL, &second) == SIGUSR1)
+		if (raw_syscall(__NR_rt_sigtimedwait, (long)&go, 0, (long)&second, _NSIG / 8) == SIGUSR1)
 			break;
-		if (getppid() != tracer) {
+		if (raw_syscall(__NR_getppid, 0, 0, 0, 0) != tracer) {
 			fprintf(stderr, "utrace-launch: the tracer did not start %s\n", argv[1]);
 			return EXIT_LAUNCH_FAILED;
 		}
 	}
 
-	sigprocmask(SIG_SETMASK, &original, NULL);
+	raw_syscall(__NR_rt_sigprocmask, SIG_SETMASK, (long)&original, 0, _NSIG / 8);
 	/* .NET ignores SIGPIPE and its children inherit that; a program run from a shell does not. */
-	signal(SIGPIPE, SIG_DFL);
-	execv(argv[1], argv + 2);
-	fprintf(stderr, "utrace-launch: cannot run %s: %s\n", argv[1], strerror(errno));
+	struct kernel_sigaction default_action = { .handler = SIG_DFL };
+	raw_syscall(__NR_rt_sigaction, SIGPIPE, (long)&default_action, 0, _NSIG / 8);
+	long failed = raw_syscall(__NR_execve, (long)argv[1], (long)(argv + 2), (long)environ, 0);
+	fprintf(stderr, "utrace-launch: cannot run %s: %s\n", argv[1], strerror((int)-failed));
 	return EXIT_LAUNCH_FAILED;
 }

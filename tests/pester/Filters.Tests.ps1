@@ -81,6 +81,12 @@ Describe 'Selecting functions' -Skip:$noBpf {
 }
 
 Describe 'Library functions (-NestLibrary)' -Skip:$noBpf {
+    It 'reports none of the launcher''s own libc calls as the program''s (fib makes none of these)' {
+        $launcherCalls = 'sigprocmask', 'signal', '__libc_sigaction', 'sigaction', 'sigtimedwait', 'getppid', 'execv', 'execve'
+        $events = Start-UTrace -Command "$bin/fib 3" -NestLibrary 'libc.so*' -Function (@('fib') + $launcherCalls) -WarningAction SilentlyContinue
+        ($events | Group-Object Function -NoElement | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ' ' | Should -Be 'fib=5'
+    }
+
     It 'traces the exports of a library and the calls it makes to itself, once each' {
         $nest = Join-Path $FixtureBin 'shared/nest'
         $events = Start-UTrace -Command $nest -NestLibrary 'libgreet*'
