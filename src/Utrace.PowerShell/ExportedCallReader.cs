@@ -40,7 +40,8 @@ internal static class ExportedCallReader
             string.IsNullOrEmpty(program) ? null : program);
     }
 
-    private static long StartOf(object start, int rowNumber) => start switch
+    /// <exception cref="FormatException"><paramref name="start"/> is not a time.</exception>
+    internal static long StartOf(object start, int rowNumber) => start switch
     {
         Timestamp t => t.UnixNanoseconds,
         PSObject { BaseObject: Timestamp t } => t.UnixNanoseconds,

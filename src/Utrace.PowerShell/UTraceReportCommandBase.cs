@@ -65,6 +65,21 @@ public abstract class UTraceReportCommandBase : PSCmdlet
             Add(CallSample.From(context, batch, i));
     }
 
+    // Where the call's trace began, from its Start (wall clock) less its StartNs; 0 when it has no Start.
+    private static long TraceStartOf(PSObject input, long startNs)
+    {
+        if (input.Properties["Start"]?.Value is not { } start)
+            return 0;
+        try
+        {
+            return ExportedCallReader.StartOf(start, 0) - startNs;
+        }
+        catch (FormatException)
+        {
+            return 0;
+        }
+    }
+
     private static bool TryReadDeserialized(PSObject input, out CallSample call, out string problem)
     {
         call = default;
@@ -86,7 +101,8 @@ public abstract class UTraceReportCommandBase : PSCmdlet
                 LanguagePrimitives.ConvertTo<int>(values[4]), LanguagePrimitives.ConvertTo<long>(values[5]),
                 LanguagePrimitives.ConvertTo<long>(values[6]), LanguagePrimitives.ConvertTo<long>(values[7]),
                 // Events from before ComputerName existed have none: one host, as they were recorded.
-                input.Properties["ComputerName"]?.Value as string ?? "");
+                input.Properties["ComputerName"]?.Value as string ?? "",
+                TraceStartOf(input, LanguagePrimitives.ConvertTo<long>(values[5])));
             problem = "";
             return true;
         }

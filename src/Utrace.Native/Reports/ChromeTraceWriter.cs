@@ -22,6 +22,7 @@ internal sealed class ChromeTraceWriter
     private readonly List<string> _hosts = [];
     private readonly ArrayBufferWriter<byte> _buffer = new();
     private bool _first = true;
+    private long? _firstTraceStartUnixNs;
 
     public static string Begin => "[";
     public static string End => "]";
@@ -30,6 +31,8 @@ internal sealed class ChromeTraceWriter
     public IEnumerable<string> Add(CallSample call)
     {
         var host = HostIndex(call.ComputerName);
+        // Calls of several traces (files read together) on one time line, from the first trace's start.
+        var startNs = call.StartNsSince(_firstTraceStartUnixNs ??= call.TraceStartUnixNs);
         var pid = call.ProcessId + host * HostPidStride;
         // A process is named after the module of its first outermost call: its program, usually.
         if (call.Depth == 0 && _namedProcesses.Add((call.ComputerName, call.ProcessId)))
@@ -50,7 +53,7 @@ internal sealed class ChromeTraceWriter
             w.WriteNumber("pid", pid);
             w.WriteNumber("tid", call.ThreadId);
             w.WritePropertyName("ts");
-            w.WriteRawValue(Microseconds(call.StartNs));
+            w.WriteRawValue(Microseconds(startNs));
             w.WritePropertyName("dur");
             w.WriteRawValue(Microseconds(call.DurationNs));
             w.WriteStartObject("args");

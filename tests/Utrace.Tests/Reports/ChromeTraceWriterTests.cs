@@ -54,4 +54,22 @@ public sealed class ChromeTraceWriterTests
         var complete = events.Where(e => e.GetProperty("ph").GetString() == "X").Select(e => e.GetProperty("pid").GetInt32());
         Assert.Equal([100, beta, 100], complete);
     }
+
+    [Fact]
+    public void PutsTheCallsOfTwoTracesOnOneTimeLineFromTheFirstTracesStart()
+    {
+        // Two trace files read together: the second began 2.5 ms after the first, on another host.
+        var writer = new ChromeTraceWriter();
+        var first = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "alpha")
+            .Select(c => c with { TraceStartUnixNs = 1_700_000_000_000_000_000 });
+        var second = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "beta")
+            .Select(c => c with { TraceStartUnixNs = 1_700_000_000_002_500_000 });
+        var lines = new List<string> { ChromeTraceWriter.Begin };
+        lines.AddRange(first.Concat(second).SelectMany(writer.Add));
+        lines.Add(ChromeTraceWriter.End);
+
+        using var json = JsonDocument.Parse(string.Join("\n", lines));
+        var starts = json.RootElement.EnumerateArray().Where(e => e.GetProperty("ph").GetString() == "X").Select(e => e.GetProperty("ts").GetDecimal());
+        Assert.Equal([10m, 2_510m], starts);
+    }
 }
