@@ -27,14 +27,16 @@ internal sealed class ProcessFollower : IDisposable
     private readonly Dictionary<string, ProgramProbes> _programs = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _warnings = new();
     private readonly HashSet<string> _warned = new(StringComparer.Ordinal);
+    private readonly IProgress<TraceProgress>? _progress;
     private readonly List<Task> _detaching = [];
     private readonly Thread _thread;
     private volatile bool _closed;
 
     private ProcessFollower(TraceProgram program, FollowProgram follow, GrowingFunctionTable functions, FunctionSelection selection,
-        ReturnMode returnMode, bool unwindHooks)
+        ReturnMode returnMode, bool unwindHooks, IProgress<TraceProgress>? progress)
     {
         _program = program;
+        _progress = progress;
         _follow = follow;
         _functions = functions;
         _selection = selection;
@@ -59,7 +61,7 @@ internal sealed class ProcessFollower : IDisposable
         bool unwindHooks, int pid, uint execsToPass, FunctionCatalog catalog, ProbePlan plan, IReadOnlyList<UnwindHook> hooks, ProbeSet probes)
     {
         var follow = FollowProgram.Load(program.EventsMapFd, options.Follow);
-        var follower = new ProcessFollower(program, follow, functions, options.Selection, returnMode, unwindHooks);
+        var follower = new ProcessFollower(program, follow, functions, options.Selection, returnMode, unwindHooks, options.Progress);
         try
         {
             var root = new ProgramProbes(catalog, new ModuleProbes(plan, hooks), options.Selection.NestLibrary is not null);
@@ -101,12 +103,8 @@ internal sealed class ProcessFollower : IDisposable
         Continue(record);
     }
 
-    /// <summary>
-    /// Stops growing the trace: a change reported from now on is continued at once, untraced.
-    /// Its processes keep their probes until <see cref="Dispose"/>, or until the session detaches
-    /// them together with its own (<see cref="AttachedProbes"/>).
-    /// </summary>
-    public void StopFollowing()
+    /// <summary>Stops growing the trace: a change reported from now on is continued at once, untraced.</summary>
+    private void StopFollowing()
     {
         lock (_recordsLock)
             _closed = true;
@@ -117,23 +115,18 @@ internal sealed class ProcessFollower : IDisposable
             Continue(record);
     }
 
-    /// <summary>The probes of the followed processes, and the links on their dynamic linkers; call after <see cref="StopFollowing"/>.</summary>
-    public (IReadOnlyCollection<ProbeSet> Probes, IReadOnlyCollection<SafeBpfLinkHandle> LinkerLinks) AttachedProbes()
-    {
-        lock (_lock)
-            return (_processes.Values.SelectMany(process => process.Probes).ToArray(),
-                _processes.Values.Select(process => process.Linker).OfType<SafeBpfLinkHandle>().ToArray());
-    }
-
-    /// <summary>Stops the follow programs, continues every process still waiting, detaches the probes added.</summary>
+    /// <summary>
+    /// Stops the follow programs, continues every process still waiting, and detaches the probes
+    /// of every process at once, the first process's own set included (see ProbeSet.DetachTogether).
+    /// </summary>
     public void Dispose()
     {
         StopFollowing();
         _follow.Dispose();
         lock (_lock)
         {
-            var (probes, linkerLinks) = AttachedProbes();
-            ProbeSet.DetachTogether(probes, linkerLinks, progress: null);
+            ProbeSet.DetachTogether(_processes.Values.SelectMany(process => process.Probes).ToArray(),
+                _processes.Values.Select(process => process.Linker).OfType<SafeBpfLinkHandle>().ToArray(), _progress);
             Survivors = _processes.Keys.ToArray();
             _processes.Clear();
             Task.WaitAll(_detaching.ToArray());

@@ -437,16 +437,11 @@ public sealed class TraceSession : IDisposable, IRecordSink
     // The followed processes' probes go together with the first process's: see ProbeSet.DetachTogether.
     private void DetachProbes()
     {
-        if (_follower is not { } follower)
-        {
+        // The follower holds the first process's set too, until that process execs.
+        if (_follower is { } follower)
+            follower.Dispose();
+        else
             _probes?.Dispose();
-            return;
-        }
-        follower.StopFollowing();
-        // The first process's own set is among them until it execs (then the follower detaches it).
-        var (probes, linkerLinks) = follower.AttachedProbes();
-        ProbeSet.DetachTogether(probes, linkerLinks, _options.Progress);
-        follower.Dispose();
     }
 
     /// <summary>With <see cref="TraceOptions.SummaryOnly"/>, once the trace has ended: one per function called, largest Total first.</summary>
