@@ -219,7 +219,7 @@ internal sealed class TraceProgram : IDisposable
         }
     }
 
-    /// <summary>No call completing from now on is reported (bpf/utrace.bpf.c, recording_ended): call before detaching.</summary>
+    /// <summary>No call completing from now on is reported (recording_ended, bpf/utrace-common.bpf.h): call before detaching.</summary>
     public unsafe void EndRecording()
     {
         uint zero = 0, ended = 1;
