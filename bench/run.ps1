@@ -96,7 +96,7 @@ function Read-ResultTable([string] $Path) {
 }
 
 # The date, kernel, machine, commit and starting load of a results file, from its header lines.
-function Get-ResultFacts([string] $Path) {
+function Get-ResultHeader([string] $Path) {
     $header = @{}
     foreach ($line in Get-Content $Path -TotalCount 8) {
         if ($line -match '^- (Date|Kernel|Machine|Utrace): (.*)$') { $header[$Matches[1]] = $Matches[2] }
@@ -194,7 +194,7 @@ if (-not $NoReadme) {
     $pattern = '(?ms)^<!-- bench:begin -->$.*?^<!-- bench:end -->$'
     if ($readme -notmatch $pattern) { throw "bench/README.md has no <!-- bench:begin --> ... <!-- bench:end --> block to replace." }
     # The facts of the results the block shows (with -ReportOnly, an earlier run's), not of this process.
-    $measured = Get-ResultFacts ($runs.Values | Select-Object -First 1).File
+    $measured = Get-ResultHeader ($runs.Values | Select-Object -First 1).File
     $facts = "Measured by ``bash scripts/bench.sh`` (x floor: wall time; CPU x floor: CPU time charged to the traced thread) on $($measured.Date), kernel $($measured.Kernel), $($measured.Machine), commit $($measured.Commit), load average $($measured.LoadBefore) at the start (a shared machine: compare ratios)$(if ($Quick) { '; a -Quick run' }). Every round, min and median: [results/summary.md](results/summary.md)."
     $block = [Text.StringBuilder]::new()
     $null = $block.AppendLine('<!-- bench:begin -->').AppendLine($facts).AppendLine()
