@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using Utrace.Native.Recording;
 
 namespace Utrace.PowerShell;
 
@@ -9,6 +10,9 @@ namespace Utrace.PowerShell;
 /// </summary>
 public sealed class CallEventTypeConverter : PSTypeConverter
 {
+    // Shared by every conversion, so that the events of one trace share one context as they arrive.
+    private static readonly ImportedCallTable Calls = new();
+
     // An event with captured values stays a property bag (with its Duration rebuilt): a CallEvent
     // made again here would have no capture spec to type them by, and would drop them.
     public override bool CanConvertFrom(PSObject sourceValue, Type destinationType) =>
@@ -22,7 +26,8 @@ public sealed class CallEventTypeConverter : PSTypeConverter
     {
         try
         {
-            return ExportedCallReader.Read(sourceValue, 1).ToCallEvent();
+            lock (Calls)
+                return CallPropertyReader.Read(sourceValue, "it", Calls);
         }
         catch (FormatException ex)
         {

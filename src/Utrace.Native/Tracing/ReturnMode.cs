@@ -1,4 +1,4 @@
-namespace Utrace.Native.Tracing;
+namespace Utrace;
 
 /// <summary>How the end of a traced call is seen.</summary>
 public enum ReturnMode

@@ -82,7 +82,7 @@ public sealed class TraceOptions
     public IProgress<TraceProgress>? Progress { get; init; }
 
     /// <summary>Also writes every event to this trace file; its failure ends the trace.</summary>
-    public TraceFileWriter? Recording { get; init; }
+    internal IEventSink? Recording { get; init; }
 
     /// <summary>Queue a CallEvent per call for <see cref="TraceSession.ReadEvents"/>; off when only recording.</summary>
     public bool StreamEvents { get; init; } = true;

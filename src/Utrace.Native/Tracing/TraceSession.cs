@@ -344,8 +344,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
     // The hot path: runs on the reader thread for every record.
     void IRecordSink.OnEvent(in EventRecord record)
     {
-        var captured = _captures?.Take(record);
-        _recorder?.OnEvent(record, captured);
+        var call = record.ToTracedCall(_context!, _captures?.Take(record));
+        _recorder?.OnEvent(call);
         if (!_options.StreamEvents)
             return;
         if (_consumerGone.IsCancellationRequested)
@@ -353,7 +353,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             _droppedByConsumer++;
             return;
         }
-        _filling[_filled++] = new CallEvent(_context!, record, captured);
+        _filling[_filled++] = new CallEvent(call);
         if (_filled == BatchSize)
             HandOverBatch();
     }

@@ -46,7 +46,7 @@ public sealed class CapturedTraceFileTests : IDisposable
         var sink = (IEventSink)writer;
         sink.Begin(context, SyntheticTrace.Origin);
         for (var i = 0; i < captured.Length; i++)
-            sink.OnEvent(SyntheticTrace.Record(i) with { FunctionId = (uint)functionIds[i] }, captured[i]);
+            sink.OnEvent((SyntheticTrace.Record(i) with { FunctionId = (uint)functionIds[i] }).ToTracedCall(context, captured[i]));
         sink.Complete();
 
         using var file = TraceFile.Open(path);
