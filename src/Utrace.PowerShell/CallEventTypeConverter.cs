@@ -1,12 +1,15 @@
+using System.Globalization;
 using System.Management.Automation;
 using Utrace.Native.Recording;
 
 namespace Utrace.PowerShell;
 
 /// <summary>
-/// Turns a deserialized CallEvent (remoting output, Import-Clixml) back into a CallEvent, which
-/// Utrace.types.ps1xml asks PowerShell to do as each one arrives: Duration, SelfDuration and Start
-/// come across as text, and would otherwise neither sort nor sum.
+/// What Utrace.types.ps1xml gives a deserialized CallEvent (remoting output, Import-Clixml): it is
+/// turned back into a CallEvent as it arrives, since Duration, SelfDuration and Start come across
+/// as text and would otherwise neither sort nor sum; where it stays a property bag (over SSH
+/// remoting, which does not rehydrate, or with captured values), its Duration and SelfDuration
+/// are made from the exact DurationNs and SelfNs that crossed the wire.
 /// </summary>
 public sealed class CallEventTypeConverter : PSTypeConverter
 {
@@ -39,6 +42,15 @@ public sealed class CallEventTypeConverter : PSTypeConverter
         sourceValue is PSObject bag
             ? ConvertFrom(bag, destinationType, formatProvider, ignoreCase)
             : throw new PSInvalidCastException($"A {sourceValue?.GetType().Name ?? "null"} does not convert to a CallEvent.");
+
+    /// <summary>The Duration code property of a deserialized CallEvent that stays a property bag.</summary>
+    public static Duration Duration(PSObject instance) => Nanoseconds(instance, "DurationNs");
+
+    /// <summary>The SelfDuration code property of a deserialized CallEvent that stays a property bag.</summary>
+    public static Duration SelfDuration(PSObject instance) => Nanoseconds(instance, "SelfNs");
+
+    private static Duration Nanoseconds(PSObject instance, string property) =>
+        Utrace.Duration.FromNanoseconds(Convert.ToInt64(instance.Properties[property]?.Value ?? 0L, CultureInfo.InvariantCulture));
 
     public override bool CanConvertTo(object sourceValue, Type destinationType) => false;
 

@@ -4,7 +4,7 @@ using Utrace.Native.Recording;
 namespace Utrace.Native.Tracing;
 
 /// <summary>What to trace and what to send up from the kernel.</summary>
-public sealed class TraceOptions
+internal sealed class TraceOptions
 {
     /// <summary>Functions to attach probes to; all by default.</summary>
     public FunctionSelection Selection { get; init; } = FunctionSelection.All;

@@ -14,7 +14,7 @@ namespace Utrace.Native.Tracing;
 /// when the program exits or <see cref="Stop"/> is called; either way every record still in
 /// the ring buffer is read before the event stream completes.
 /// </summary>
-public sealed class TraceSession : IDisposable, IRecordSink
+internal sealed class TraceSession : IDisposable, IRecordSink
 {
     private static readonly ConcurrentDictionary<int, TraceSession> Sessions = new();
     private static int _lastId;
