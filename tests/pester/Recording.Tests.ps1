@@ -295,6 +295,6 @@ Describe 'A reader nobody here wrote' -Skip:$noBpf {
         [long]$seen.durationSum | Should -Be ($events | Measure-Object DurationNs -Sum).Sum
         $seen.calls.work | Should -Be 4000
         $seen.formatVersion | Should -Be '1.2'
-        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64'
+        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64,kind:Uint8'
     }
 }
