@@ -15,7 +15,7 @@ public sealed class ConvertToUTraceChromeTraceCommand : UTraceReportCommandBase
 
     protected override void BeginProcessing() => WriteObject(ChromeTraceWriter.Begin);
 
-    internal override void Add(in CallSample call)
+    internal override void Add(in TracedCall call)
     {
         foreach (var line in _writer.Add(call))
             WriteObject(line);

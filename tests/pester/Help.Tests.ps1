@@ -76,7 +76,7 @@ Describe 'about_Utrace' {
         foreach ($section in 'SHORT DESCRIPTION', 'LONG DESCRIPTION', 'PRIVILEGES', 'MODES', 'DURATIONS', 'LIMITS') {
             $about | Should -Match "(?m)^$section$"
         }
-        foreach ($mode in [enum]::GetNames([Utrace.Native.Tracing.ReturnMode])) {
+        foreach ($mode in [enum]::GetNames([Utrace.ReturnMode])) {
             $about | Should -Match "(?m)^\s+$mode\s" -Because "-ReturnMode $mode is a mode"
         }
         $about | Should -Match 'CAP_BPF and CAP_PERFMON'

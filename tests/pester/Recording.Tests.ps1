@@ -37,6 +37,30 @@ Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
         $imported[0] | Should -BeOfType Utrace.CallEvent
     }
 
+    It 'imports an entry-only recording as calls without a duration, which the reports take as they take the live ones' {
+        $file = Join-Path $TestDrive 'entry-only.arrow'
+        $live = @(Start-UTrace -Command "$Bin/fib 10" -Function main, fib -ReturnMode EntryOnly -OutFile $file -PassThru)
+        $imported = @(Import-UTrace $file)
+        $imported.Count | Should -Be 178
+        Format-Event $imported | Should -Be (Format-Event $live)
+        @($live | Where-Object HasDuration).Count | Should -Be 0
+        @($imported | Where-Object HasDuration).Count | Should -Be 0
+        $imported.DurationNs | Sort-Object -Unique | Should -Be 0
+        $live | Export-Csv (Join-Path $TestDrive 'entry-only.csv')
+        @(Import-UTrace (Join-Path $TestDrive 'entry-only.csv') | Where-Object HasDuration).Count | Should -Be 0
+
+        $properties = 'Function', 'Module', 'ThreadId', 'Calls', 'Total', 'Self', 'Average', 'Min', 'Max', 'TotalPercent', 'SelfPercent'
+        $summary = $live | Measure-UTrace | Select-Object $properties | ConvertTo-Csv
+        $imported | Measure-UTrace | Select-Object $properties | ConvertTo-Csv | Should -Be $summary
+        Measure-UTrace -Path $file | Select-Object $properties | ConvertTo-Csv | Should -Be $summary
+        ($live | Measure-UTrace | Where-Object Function -EQ 'fib').Calls | Should -Be 177
+
+        $graph = @($live | ConvertTo-UTraceCallGraph)
+        $graph[1] | Should -Match '^ {11}\[ *\d+\] \| main\(\) \{$'
+        $imported | ConvertTo-UTraceCallGraph | Should -Be $graph
+        ConvertTo-UTraceCallGraph -Path $file | Should -Be $graph
+    }
+
     It 'writes nothing to the pipeline without -PassThru, and the file holds every call' {
         $file = Join-Path $TestDrive 'quiet.arrow'
         $out = @(Start-UTrace -Command "$Bin/fib 10" -OutFile $file -SummaryVariable summary)
@@ -84,7 +108,7 @@ Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
             $trace.Origin.ProcessIds | Should -Be @($summary.ProcessId)
             $trace.Origin.HostName | Should -Be ([Environment]::MachineName)
             $trace.Origin.KernelRelease | Should -Be (uname -r)
-            $trace.FormatVersion | Should -Be ([version]'1.1')
+            $trace.FormatVersion | Should -Be ([version]'1.2')
             $trace.Context.Functions.Name | Should -Contain 'fib'
             ($trace.Context.Functions | Where-Object Name -EQ 'fib').Path | Should -Be "$Bin/fib"
             $trace.Context.StartTime | Should -BeGreaterOrEqual $summary.StartTime.ToUniversalTime().AddSeconds(-1)
@@ -276,7 +300,7 @@ Describe 'A reader nobody here wrote' -Skip:$noBpf {
         $seen.rows | Should -Be $events.Count
         [long]$seen.durationSum | Should -Be ($events | Measure-Object DurationNs -Sum).Sum
         $seen.calls.work | Should -Be 4000
-        $seen.formatVersion | Should -Be '1.1'
-        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64'
+        $seen.formatVersion | Should -Be '1.2'
+        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64,kind:Uint8'
     }
 }

@@ -369,7 +369,7 @@ Describe 'Bad input' {
         $err.FullyQualifiedErrorId | Should -Be "$ErrorId,Utrace.PowerShell.StartUTraceCommand"
         if ($null -ne $Target) { $err.TargetObject | Should -Be $Target } else { $err.TargetObject | Should -Be $notElf }
         $err.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape($Hint))
-        $err.Exception | Should -BeOfType Utrace.Native.Tracing.UtraceException
+        $err.Exception | Should -BeOfType Utrace.UtraceException
     }
 
     It 'Get-UTraceFunction reports a bad path as a non-terminating error' {

@@ -8,7 +8,7 @@ namespace Utrace.Native.Elf;
 /// The probe-able functions and the dynamic-linking facts of one x86_64 executable or shared library.
 /// Everything is read once, when the file is opened; the file is not kept open.
 /// </summary>
-public sealed class ElfImage
+internal sealed class ElfImage
 {
     private const ulong DF_1_PIE = 0x08000000;
     private const SymbolType STT_GNU_IFUNC = (SymbolType)10;

@@ -7,7 +7,7 @@ namespace Utrace.Native.Elf;
 /// The shared libraries of one program in ld.so's search order, and which of them provides each import.
 /// Libraries are opened once and cached.
 /// </summary>
-public sealed class LibraryResolver
+internal sealed class LibraryResolver
 {
     // ld.so's built-in directories for x86_64, after its cache; Debian's multiarch ones first.
     private static readonly string[] DefaultDirectories =

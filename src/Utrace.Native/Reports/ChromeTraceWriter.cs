@@ -28,7 +28,7 @@ internal sealed class ChromeTraceWriter
     public static string End => "]";
 
     /// <summary>The lines for one call: metadata for a new process or thread, then its event.</summary>
-    public IEnumerable<string> Add(CallSample call)
+    public IEnumerable<string> Add(TracedCall call)
     {
         var host = HostIndex(call.ComputerName);
         // Calls of several traces (files read together) on one time line, from the first trace's start.

@@ -1,6 +1,6 @@
 using Utrace.Native.Bpf;
 
-namespace Utrace.Native.Tracing;
+namespace Utrace;
 
 /// <summary>
 /// How the end of a traced call is seen. The resolved modes are also the BPF program's

@@ -14,7 +14,7 @@ namespace Utrace.Native.Tracing;
 /// when the program exits or <see cref="Stop"/> is called; either way every record still in
 /// the ring buffer is read before the event stream completes.
 /// </summary>
-public sealed class TraceSession : IDisposable, IRecordSink
+internal sealed class TraceSession : IDisposable, IRecordSink
 {
     private static readonly ConcurrentDictionary<int, TraceSession> Sessions = new();
     private static int _lastId;
@@ -339,8 +339,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
     // The hot path: runs on the reader thread for every record.
     void IRecordSink.OnEvent(in EventRecord record)
     {
-        var captured = _captures?.Take(record);
-        _recorder?.OnEvent(record, captured);
+        var call = record.ToTracedCall(_context!, _captures?.Take(record));
+        _recorder?.OnEvent(call);
         if (!_options.StreamEvents)
             return;
         if (_consumerGone.IsCancellationRequested)
@@ -348,7 +348,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             _droppedByConsumer++;
             return;
         }
-        _filling[_filled++] = new CallEvent(_context!, record, captured);
+        _filling[_filled++] = new CallEvent(call);
         if (_filled == BatchSize)
             HandOverBatch();
     }

@@ -124,12 +124,13 @@ public sealed class ThroughputTests(ElfFixtures fixtures)
         var resultFile = traceFile + ".out";
         try
         {
+            var recording = TraceFileWriter.Create(traceFile);
             var options = new TraceOptions
             {
                 Selection = new FunctionSelection { Include = name => name == function },
                 Captures = spec is null ? null : [new CaptureRule(function, name => name == function, CaptureSpec.Parse(spec))],
                 RingBufferBytes = settings.RingBufferBytes,
-                Recording = TraceFileWriter.Create(traceFile),
+                Recording = recording,
                 StreamEvents = false,
             };
             TraceSummary summary;
@@ -139,7 +140,7 @@ public sealed class ThroughputTests(ElfFixtures fixtures)
                 Assert.True(session.Completion.Wait(TimeSpan.FromMinutes(2)), "hammer did not end within 2 minutes");
                 summary = session.Summary;
             }
-            options.Recording.Dispose();
+            recording.Dispose();
             Assert.Equal(TraceState.Completed, summary.State);
             Assert.Equal(0, summary.ExitCode);
             // The program computes what it computes untraced: every tick counted.

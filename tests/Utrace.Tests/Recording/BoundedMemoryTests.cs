@@ -41,8 +41,8 @@ public sealed class BoundedMemoryTests(ITestOutputHelper output)
                 {
                     calls[e.FunctionId]++;
                     totalNs[e.FunctionId] += e.DurationNs;
-                    summary.Add(CallSample.From(e));
-                    stacks.Add(CallSample.From(e));
+                    summary.Add(e.Call);
+                    stacks.Add(e.Call);
                     if (++read % SampleEvery == 0)
                         liveHeaps.Add(GC.GetTotalMemory(forceFullCollection: true));
                 }

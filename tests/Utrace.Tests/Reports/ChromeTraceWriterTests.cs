@@ -60,10 +60,10 @@ public sealed class ChromeTraceWriterTests
     {
         // Two trace files read together: the second began 2.5 ms after the first, on another host.
         var writer = new ChromeTraceWriter();
-        var first = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "alpha")
-            .Select(c => c with { TraceStartUnixNs = 1_700_000_000_000_000_000 });
-        var second = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "beta")
-            .Select(c => c with { TraceStartUnixNs = 1_700_000_000_002_500_000 });
+        var first = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "alpha",
+            traceStartUnixNs: 1_700_000_000_000_000_000);
+        var second = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "beta",
+            traceStartUnixNs: 1_700_000_000_002_500_000);
         var lines = new List<string> { ChromeTraceWriter.Begin };
         lines.AddRange(first.Concat(second).SelectMany(writer.Add));
         lines.Add(ChromeTraceWriter.End);
