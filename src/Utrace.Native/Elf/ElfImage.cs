@@ -142,7 +142,15 @@ internal sealed class ElfImage
                 throw new ElfFormatException(path, $"is an ELF {elf.Type} file, not an executable or shared library");
             }
 
-            return new ElfImage(path, elf);
+            try
+            {
+                return new ElfImage(path, elf);
+            }
+            catch (IOException e)
+            {
+                // The path went away while it was read: /proc/PID/exe of a process that just exited.
+                throw new ElfFormatException(path, $"cannot be read: {e.Message}", e);
+            }
         }
     }
 

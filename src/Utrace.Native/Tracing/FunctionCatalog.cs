@@ -33,11 +33,14 @@ public sealed class FunctionCatalog
     /// <summary>The names (DT_SONAME, else file name) of the shared libraries the program uses, in search order.</summary>
     public IEnumerable<string> LibraryNames => _libraries.LibraryPaths.Select(LibraryName);
 
-    /// <summary>Functions of a program that is about to be launched, with libraries found as ld.so would.</summary>
-    public static FunctionCatalog ForExecutable(string path, string? ldLibraryPath)
+    /// <summary>
+    /// Functions of a program that is about to be launched, with libraries found as ld.so would with
+    /// <paramref name="ldLibraryPath"/> (LD_LIBRARY_PATH) and <paramref name="ldPreload"/> (LD_PRELOAD).
+    /// </summary>
+    public static FunctionCatalog ForExecutable(string path, string? ldLibraryPath, string? ldPreload = null)
     {
         var executable = Open(path);
-        return new FunctionCatalog(executable, path, LibraryResolver.ForExecutable(executable, ldLibraryPath));
+        return new FunctionCatalog(executable, path, LibraryResolver.ForExecutable(executable, ldLibraryPath, ldPreload));
     }
 
     /// <summary>
@@ -55,7 +58,7 @@ public sealed class FunctionCatalog
         {
             executable = ElfImage.Open(exe);
         }
-        catch (ElfFormatException ex) when (!ProcFs.IsRunning(pid))
+        catch (ElfFormatException ex) when (ProcFs.HasExited(pid))
         {
             throw ProcFs.Exited(pid, ex);
         }
@@ -68,7 +71,14 @@ public sealed class FunctionCatalog
             throw InvalidExecutable(ex, exe);
         }
         ProcessStartup.WaitForLibraries(pid, executable, startupWait);
-        return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable));
+        try
+        {
+            return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable));
+        }
+        catch (IOException ex) when (ProcFs.HasExited(pid))
+        {
+            throw ProcFs.Exited(pid, ex);
+        }
     }
 
     /// <summary>

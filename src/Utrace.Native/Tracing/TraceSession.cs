@@ -132,7 +132,8 @@ internal sealed class TraceSession : IDisposable, IRecordSink
             session.StartWatching();
             return session;
         }
-        catch (UtraceException ex) when (!ProcFs.IsRunning(processId))
+        // Whatever /proc file or mapped path of the process vanished first, it exited meanwhile.
+        catch (Exception ex) when (ex is UtraceException or IOException or UnauthorizedAccessException && ProcFs.HasExited(processId))
         {
             session.Dispose();
             throw ProcFs.Exited(processId, ex);
