@@ -14,7 +14,7 @@ internal static class FunctionTable
     {
         "_start", "_init", "_fini", "__libc_csu_init", "__libc_csu_fini", "_dl_relocate_static_pie",
         "deregister_tm_clones", "register_tm_clones", "__do_global_dtors_aux", "frame_dummy",
-        "__monstartup", "_mcleanup", "mcount", "_mcount", "__fentry__",
+        "__gmon_start__", "__monstartup", "monstartup", "_mcleanup", "mcount", "_mcount", "__fentry__",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>Code with a body: a defined STT_FUNC of non-zero size in an executable section.</summary>
