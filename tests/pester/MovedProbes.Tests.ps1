@@ -59,6 +59,45 @@ Describe 'Get-UTraceFunction shows where each entry probe goes' {
     }
 }
 
+Describe 'Builds that start every function with a 5-byte nop' {
+    BeforeAll {
+        $dir = New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "utrace-nop5-$PID") -Force
+        $source = Join-Path $dir 'nop5.c'
+        Set-Content -Path $source -Value @'
+#include <stdio.h>
+__attribute__((noinline)) int twice(int x) { return 2 * x; }
+int main(int argc, char **argv) { (void)argv; printf("%d\n", twice(argc)); return 0; }
+'@
+    }
+    AfterAll { Remove-Item -Recurse -Force $dir -ErrorAction SilentlyContinue }
+
+    It 'gcc -pg -mfentry -mnop-mcount: probes the nop (optimized), not the profiling start-up' {
+        $program = Join-Path $dir 'nop5-gcc'
+        & gcc -O2 -pg -mfentry -mnop-mcount -fno-pie -no-pie -o $program $source
+        $LASTEXITCODE | Should -Be 0
+        $listed = Get-UTraceFunction $program -Function twice, main, '*gmon*', '*mcount*', '*fentry*', '*monstartup', '_mcleanup' 3>$null
+        ($listed | ForEach-Object { "$($_.Name) $($_.EntryProbe) $($_.EntryProbeOffset)" }) -join '; ' |
+            Should -Be 'main OptimizedNop 0; twice OptimizedNop 0'
+    }
+
+    It 'gcc -pg -mfentry: the call of __fentry__ at every entry is not listed as a library call' {
+        $program = Join-Path $dir 'fentry-gcc'
+        & gcc -O2 -pg -mfentry -o $program $source
+        $LASTEXITCODE | Should -Be 0
+        (& nm -D $program) -join "`n" | Should -Match '\bU __fentry__' -Because 'the oracle: the program imports it'
+        (Get-UTraceFunction $program).Name | Should -Not -Contain '__fentry__'
+    }
+
+    It 'clang -fpatchable-function-entry=5: probes its nopl 8(%rax,%rax,1) (optimized)' {
+        $program = Join-Path $dir 'nop5-clang'
+        & clang -O2 -fpatchable-function-entry=5 -o $program $source
+        $LASTEXITCODE | Should -Be 0
+        $twice = Get-UTraceFunction $program -Function twice
+        [BitConverter]::ToString([IO.File]::ReadAllBytes($program), [int]$twice.Offset, 5) | Should -Be '0F-1F-44-00-08'
+        "$($twice.EntryProbe) $($twice.EntryProbeOffset)" | Should -Be 'OptimizedNop 0'
+    }
+}
+
 Describe 'Moved entry probes' -Skip:$noBpf {
     It 'count every call and capture exact arguments and return values (<Variant>)' -ForEach $traced {
         foreach ($mode in 'Uretprobe', 'RetInstruction') {

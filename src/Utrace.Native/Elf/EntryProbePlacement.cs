@@ -42,6 +42,11 @@ public readonly record struct EntryProbePlacement(ulong Offset, EntryProbeKind K
         [0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
     ];
 
+    // What a moved probe must find as at entry: the stack pointer (the return address at [rsp]) and the
+    // registers that pass arguments, which -Capture reads.
+    private static readonly Register[] EntryRegisters =
+        [Register.RSP, Register.RDI, Register.RSI, Register.RDX, Register.RCX, Register.R8, Register.R9];
+
     /// <summary>
     /// The placement for the function whose code (all of it: jumps inside it are checked) is <paramref name="code"/>
     /// and which starts at <paramref name="fileOffset"/> in its file (congruent to its address modulo the page size).
@@ -107,9 +112,6 @@ public readonly record struct EntryProbePlacement(ulong Offset, EntryProbeKind K
         FlowControl.IndirectBranch => instruction.IsIPRelativeMemoryOperand,
         _ => true,
     };
-
-    private static readonly Register[] EntryRegisters =
-        [Register.RSP, Register.RDI, Register.RSI, Register.RDX, Register.RCX, Register.R8, Register.R9];
 
     /// <summary>
     /// True for an instruction after which the probe sees the call as at entry: it does not branch, does not touch the
