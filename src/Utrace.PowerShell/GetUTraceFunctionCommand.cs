@@ -73,6 +73,7 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
         try
         {
             var functions = load().Select(BuildSelection()).ToArray();
+            ProbePlan.PlaceEntryProbes(functions);
             _matched.UnionWith(FunctionPatternsMatched(functions));
             _listed = true;
             WriteObject(functions, enumerateCollection: true);
