@@ -39,8 +39,14 @@ public abstract class UTraceReportCommandBase : PSCmdlet
         if (ParameterSetName != InputObjectSet)
         {
             var files = new TraceFileInput(this);
-            foreach (var path in ParameterSetName == PathSet ? Path : LiteralPath)
-                files.ReadBatches(path, literal: ParameterSetName == LiteralPathSet, Add, e => Add(CallSample.From(e)));
+            var literal = ParameterSetName == LiteralPathSet;
+            foreach (var path in literal ? LiteralPath : Path)
+            {
+                if (ReadsCapturedValues)
+                    files.Read(path, literal, e => Add(CallSample.From(e)));
+                else
+                    files.ReadBatches(path, literal, Add, e => Add(CallSample.From(e)));
+            }
             return;
         }
         if (InputObject is null)
@@ -54,6 +60,9 @@ public abstract class UTraceReportCommandBase : PSCmdlet
                 ErrorCategory.InvalidType, InputObject,
                 "Pipe the CallEvents of Start-UTrace (or read back with Import-Clixml, or from a remote session); give trace files with -Path."));
     }
+
+    /// <summary>Whether the report shows captured arguments and return values, which only a CallEvent of a file carries, not its record batch.</summary>
+    internal virtual bool ReadsCapturedValues => false;
 
     /// <summary>Takes one call of the input.</summary>
     internal abstract void Add(in CallSample call);
