@@ -11,7 +11,7 @@ namespace Utrace.PowerShell;
 [OutputType(typeof(string))]
 public sealed class ConvertToUTraceChromeTraceCommand : UTraceReportCommandBase
 {
-    private ChromeTraceWriter _writer = new();
+    private ChromeTraceWriter? _writer;
 
     /// <summary>
     /// Gives each event "args": its self time, depth and captured values. Left out by default:
@@ -30,7 +30,7 @@ public sealed class ConvertToUTraceChromeTraceCommand : UTraceReportCommandBase
 
     internal override void Add(in CallSample call)
     {
-        foreach (var line in _writer.Add(call))
+        foreach (var line in _writer!.Add(call))
             WriteObject(line);
     }
 

@@ -29,6 +29,7 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
     [Parameter(Mandatory = true, ParameterSetName = ProcessSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "PID")]
     [ValidateRange(1, int.MaxValue)]
+    [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int ProcessId { get; set; }
 
     // -Function patterns matched in any of the programs listed: one that none matched gets a warning at the end.

@@ -6,7 +6,7 @@ namespace Utrace.PowerShell;
 
 /// <summary>
 /// The input of the report cmdlets: CallEvents from the pipeline, or objects with a CallEvent's
-/// properties (a CallEvent deserialized by remoting or Import-Clixml), or trace files (-Path),
+/// properties (a CallEvent deserialized by remoting or Import-Clixml), or trace files (-Path, or Get-ChildItem's files),
 /// read straight into the report. Anything else is a non-terminating error.
 /// </summary>
 public abstract class UTraceReportCommandBase : PSCmdlet
@@ -18,7 +18,7 @@ public abstract class UTraceReportCommandBase : PSCmdlet
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
 
-    /// <summary>A CallEvent, usually from the pipeline.</summary>
+    /// <summary>A CallEvent, usually from the pipeline; or a trace file of Get-ChildItem.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
     public PSObject? InputObject { get; set; }
 
@@ -38,27 +38,33 @@ public abstract class UTraceReportCommandBase : PSCmdlet
     {
         if (ParameterSetName != InputObjectSet)
         {
-            var files = new TraceFileInput(this);
             var literal = ParameterSetName == LiteralPathSet;
             foreach (var path in literal ? LiteralPath : Path)
-            {
-                if (ReadsCapturedValues)
-                    files.Read(path, literal, e => Add(CallSample.From(e)));
-                else
-                    files.ReadBatches(path, literal, Add, e => Add(CallSample.From(e)));
-            }
+                ReadFile(path, literal);
             return;
         }
         if (InputObject is null)
             return;
         if (InputObject.BaseObject is CallEvent call)
             Add(CallSample.From(call));
+        // Get-ChildItem's files: the pipeline binds them here, as objects, before -LiteralPath could take their PSPath.
+        else if (InputObject.BaseObject is FileInfo file)
+            ReadFile(file.FullName, literal: true);
         else if (TryReadDeserialized(InputObject, out var sample, out var problem))
             Add(sample);
         else
             WriteError(ErrorRecords.Create(new ArgumentException($"The input is not a CallEvent: {problem}."), "InputNotCallEvent",
                 ErrorCategory.InvalidType, InputObject,
-                "Pipe the CallEvents of Start-UTrace (or read back with Import-Clixml, or from a remote session); give trace files with -Path."));
+                "Pipe the CallEvents of Start-UTrace (or read back with Import-Clixml, or from a remote session); give trace files with -Path, or pipe them from Get-ChildItem."));
+    }
+
+    private void ReadFile(string path, bool literal)
+    {
+        var files = new TraceFileInput(this);
+        if (ReadsCapturedValues)
+            files.Read(path, literal, e => Add(CallSample.From(e)));
+        else
+            files.ReadBatches(path, literal, Add, e => Add(CallSample.From(e)));
     }
 
     /// <summary>Whether the report shows captured arguments and return values, which only a CallEvent of a file carries, not its record batch.</summary>
