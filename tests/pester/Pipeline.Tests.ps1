@@ -54,7 +54,7 @@ Describe 'Tab completion' {
 }
 
 Describe '[OutputType]' {
-    It 'lists every type each cmdlet writes' -ForEach @(
+    It 'lists every type <Name> writes' -ForEach @(
         @{ Name = 'Start-UTrace'; Types = 'Utrace.CallEvent', 'Utrace.FunctionSummary', 'Utrace.PowerShell.UTraceJob' }
         @{ Name = 'Stop-UTrace'; Types = , 'Utrace.TraceSummary' }
         @{ Name = 'Get-UTraceFunction'; Types = , 'Utrace.FunctionInfo' }

@@ -225,6 +225,40 @@ Describe 'ConvertTo-UTraceChromeTrace' -Skip:$noBpf {
     }
 }
 
+Describe 'The speedscope app in headless Chromium' -Skip:$noBpf {
+    BeforeAll {
+        $nodeDir = (Resolve-Path (Join-Path $PSScriptRoot '../node')).Path
+        if (-not (Test-Path (Join-Path $nodeDir 'node_modules/speedscope'))) {
+            npm ci --prefix $nodeDir --no-audit --no-fund | Out-Host
+        }
+        # speedscope's Sandwich view of a profile file: one row per frame it tells apart.
+        function Get-SandwichRow([string] $File) { node (Join-Path $nodeDir 'speedscope-sandwich.mjs') $File | ConvertFrom-Json }
+        $summary = @($chain | Measure-UTrace)
+    }
+
+    It 'shows one Sandwich row per function of a Chrome trace, with Measure-UTrace''s self time' {
+        $file = Join-Path $TestDrive 'chain.json'
+        $chain | ConvertTo-UTraceChromeTrace | Set-Content $file
+        $rows = @(Get-SandwichRow $file)
+        ($rows.name | Sort-Object) -join ',' | Should -Be (($summary.Function | Sort-Object) -join ',')
+        $units = @{ s = 1e9; ms = 1e6; 'µs' = 1e3; ns = 1 }
+        foreach ($row in $rows) {
+            # speedscope prints times to two decimals of the largest unit that fits: equal to that precision.
+            $row.self | Should -Match '^([\d.]+)(s|ms|µs|ns)$'
+            $unit = $units[$Matches[2]]
+            $expected = ($summary | Where-Object Function -EQ $row.name).Self.Nanoseconds
+            [math]::Abs([double]$Matches[1] * $unit - $expected) | Should -BeLessOrEqual (0.005 * $unit + 1) -Because "$($row.name) shows $($row.self)"
+        }
+    }
+
+    It 'shows one Sandwich row per function of the folded stacks, with Measure-UTrace''s self time to the ns' {
+        $file = Join-Path $TestDrive 'chain.folded'
+        $chain | ConvertTo-UTraceFlameGraph -Format Folded | Set-Content $file
+        $shown = Get-SandwichRow $file | Sort-Object name | ForEach-Object { "$($_.name)=$($_.self)" }
+        $shown -join ',' | Should -Be (($summary | Sort-Object Function | ForEach-Object { "$($_.Function)=$($_.Self.Nanoseconds.ToString('N0', [cultureinfo]'en-US'))" }) -join ',')
+    }
+}
+
 Describe 'ConvertTo-UTracePerfetto' -Skip:$noBpf {
     BeforeAll {
         if (-not (Get-Command protoc -ErrorAction SilentlyContinue)) { throw 'protoc is not installed: scripts/install-deps.sh installs it (protobuf-compiler).' }
