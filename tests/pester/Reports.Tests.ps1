@@ -244,7 +244,7 @@ Describe 'The speedscope app in headless Chromium' -Skip:$noBpf {
         $units = @{ s = 1e9; ms = 1e6; 'µs' = 1e3; ns = 1 }
         foreach ($row in $rows) {
             # speedscope prints times to two decimals of the largest unit that fits: equal to that precision.
-            $row.self | Should -Match '^([\d.]+)(s|ms|µs|ns)$'
+            $row.self -match '^([\d.]+)(s|ms|µs|ns)$' | Should -BeTrue -Because "$($row.name) shows '$($row.self)'"
             $unit = $units[$Matches[2]]
             $expected = ($summary | Where-Object Function -EQ $row.name).Self.Nanoseconds
             [math]::Abs([double]$Matches[1] * $unit - $expected) | Should -BeLessOrEqual (0.005 * $unit + 1) -Because "$($row.name) shows $($row.self)"

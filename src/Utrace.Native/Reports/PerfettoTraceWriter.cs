@@ -1,5 +1,3 @@
-using Utrace.Native.Recording;
-
 namespace Utrace.Native.Reports;
 
 /// <summary>
@@ -104,7 +102,7 @@ internal sealed class PerfettoTraceWriter : IDisposable
 
     private void WriteEvent(ulong track, in CallSample call)
     {
-        BeginPacket((ulong)call.StartUnixNs);
+        BeginPacket((ulong)call.StartUnixNs, interned: true);
         var name = _names.IdOf(call.Function, out var newName);
         var category = _categories.IdOf(call.Module, out var newCategory);
         var annotations = call.CapturedValues();
@@ -123,10 +121,10 @@ internal sealed class PerfettoTraceWriter : IDisposable
             _out.EndMessage();
         }
         _out.BeginMessage(TrackEventField);
-        _out.WriteUInt64(EventTypeField, call.HasDuration ? SliceBegin : Instant);
-        _out.WriteUInt64(EventTrackUuidField, track);
-        _out.WriteUInt64(EventNameIidField, name);
-        _out.WriteUInt64(EventCategoryIidsField, category);
+        _out.WriteVarint(EventTypeField, call.HasDuration ? SliceBegin : Instant);
+        _out.WriteVarint(EventTrackUuidField, track);
+        _out.WriteVarint(EventNameIidField, name);
+        _out.WriteVarint(EventCategoryIidsField, category);
         foreach (var (annotation, value) in annotations)
             WriteAnnotation(_annotationNames.IdOf(annotation, out _), value);
         _out.EndMessage();
@@ -135,10 +133,10 @@ internal sealed class PerfettoTraceWriter : IDisposable
 
     private void WriteEnd(ulong track, in CallSample call)
     {
-        BeginPacket((ulong)(call.StartUnixNs + call.DurationNs));
+        BeginPacket((ulong)(call.StartUnixNs + call.DurationNs), interned: false);
         _out.BeginMessage(TrackEventField);
-        _out.WriteUInt64(EventTypeField, SliceEnd);
-        _out.WriteUInt64(EventTrackUuidField, track);
+        _out.WriteVarint(EventTypeField, SliceEnd);
+        _out.WriteVarint(EventTrackUuidField, track);
         _out.EndMessage();
         EndPacket();
         _open.RemoveAt(_open.Count - 1);
@@ -147,20 +145,20 @@ internal sealed class PerfettoTraceWriter : IDisposable
     private void WriteAnnotation(ulong nameId, object value)
     {
         _out.BeginMessage(EventDebugAnnotationsField);
-        _out.WriteUInt64(AnnotationNameIidField, nameId);
+        _out.WriteVarint(AnnotationNameIidField, nameId);
         switch (value)
         {
             case bool flag:
-                _out.WriteBool(AnnotationBoolField, flag);
+                _out.WriteVarint(AnnotationBoolField, flag ? 1UL : 0);
                 break;
             case int or long:
-                _out.WriteInt64(AnnotationIntField, Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture));
+                _out.WriteVarint(AnnotationIntField, (ulong)Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture));
                 break;
             case uint or ulong:
-                _out.WriteUInt64(AnnotationUIntField, Convert.ToUInt64(value, System.Globalization.CultureInfo.InvariantCulture));
+                _out.WriteVarint(AnnotationUIntField, Convert.ToUInt64(value, System.Globalization.CultureInfo.InvariantCulture));
                 break;
             case Pointer pointer:
-                _out.WriteUInt64(AnnotationPointerField, pointer.Address);
+                _out.WriteVarint(AnnotationPointerField, pointer.Address);
                 break;
             case string text:
                 _out.WriteString(AnnotationStringField, text);
@@ -179,11 +177,11 @@ internal sealed class PerfettoTraceWriter : IDisposable
         if (!_processTracks.TryGetValue((first.ComputerName, first.ProcessId), out var process))
         {
             _processTracks.Add((first.ComputerName, first.ProcessId), process = ++_lastUuid);
-            BeginPacket(timestamp: null);
+            BeginPacket(timestamp: null, interned: false);
             _out.BeginMessage(TrackDescriptorField);
-            _out.WriteUInt64(TrackUuidField, process);
+            _out.WriteVarint(TrackUuidField, process);
             _out.BeginMessage(TrackProcessField);
-            _out.WriteInt64(ProcessPidField, pid);
+            _out.WriteVarint(ProcessPidField, (ulong)pid);
             // A process is named after the module of its first outermost call: its program, usually.
             _out.WriteString(ProcessNameField, firstHost ? first.Module : $"{first.Module} on {first.ComputerName}");
             _out.EndMessage();
@@ -191,13 +189,13 @@ internal sealed class PerfettoTraceWriter : IDisposable
             EndPacket();
         }
         var thread = ++_lastUuid;
-        BeginPacket(timestamp: null);
+        BeginPacket(timestamp: null, interned: false);
         _out.BeginMessage(TrackDescriptorField);
-        _out.WriteUInt64(TrackUuidField, thread);
-        _out.WriteUInt64(TrackParentUuidField, process);
+        _out.WriteVarint(TrackUuidField, thread);
+        _out.WriteVarint(TrackParentUuidField, process);
         _out.BeginMessage(TrackThreadField);
-        _out.WriteInt64(ThreadPidField, pid);
-        _out.WriteInt64(ThreadTidField, first.ThreadId);
+        _out.WriteVarint(ThreadPidField, (ulong)pid);
+        _out.WriteVarint(ThreadTidField, (ulong)first.ThreadId);
         _out.WriteString(ThreadNameField, first.ThreadId == first.ProcessId ? "main thread" : $"thread {first.ThreadId}");
         _out.EndMessage();
         _out.EndMessage();
@@ -205,14 +203,16 @@ internal sealed class PerfettoTraceWriter : IDisposable
         return thread;
     }
 
-    // One sequence for the whole file: its first packet clears the interning state, the others rely on it.
-    private void BeginPacket(ulong? timestamp)
+    // One sequence for the whole file: its first packet clears the interning state, the packets that use interned names rely on it.
+    private void BeginPacket(ulong? timestamp, bool interned)
     {
         _out.BeginMessage(TracePacketField);
         if (timestamp is { } ns)
-            _out.WriteUInt64(TimestampField, ns);
-        _out.WriteUInt64(SequenceIdField, SequenceId);
-        _out.WriteUInt64(SequenceFlagsField, _sequenceStarted ? NeedsIncrementalState : IncrementalStateCleared | NeedsIncrementalState);
+            _out.WriteVarint(TimestampField, ns);
+        _out.WriteVarint(SequenceIdField, SequenceId);
+        var flags = (_sequenceStarted ? 0 : IncrementalStateCleared) | (interned ? NeedsIncrementalState : 0);
+        if (flags != 0)
+            _out.WriteVarint(SequenceFlagsField, flags);
         _sequenceStarted = true;
     }
 
@@ -242,7 +242,7 @@ internal sealed class PerfettoTraceWriter : IDisposable
         public void Write(ProtoStreamWriter output, ulong id, string text)
         {
             output.BeginMessage(fieldNumber);
-            output.WriteUInt64(InternedIidField, id);
+            output.WriteVarint(InternedIidField, id);
             output.WriteString(InternedNameField, text);
             output.EndMessage();
         }

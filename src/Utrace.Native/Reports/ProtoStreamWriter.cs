@@ -43,22 +43,14 @@ internal sealed class ProtoStreamWriter : IDisposable
         bytes.SetLength(0);
     }
 
-    public void WriteUInt64(int fieldNumber, ulong value)
+    /// <summary>
+    /// A varint field: uint64, and also int32, int64 (a negative value as its two's complement)
+    /// and bool (0 or 1), which protobuf encodes the same way.
+    /// </summary>
+    public void WriteVarint(int fieldNumber, ulong value)
     {
         Output.WriteTag(fieldNumber, WireFormat.WireType.Varint);
         Output.WriteUInt64(value);
-    }
-
-    public void WriteInt64(int fieldNumber, long value)
-    {
-        Output.WriteTag(fieldNumber, WireFormat.WireType.Varint);
-        Output.WriteInt64(value);
-    }
-
-    public void WriteBool(int fieldNumber, bool value)
-    {
-        Output.WriteTag(fieldNumber, WireFormat.WireType.Varint);
-        Output.WriteBool(value);
     }
 
     public void WriteString(int fieldNumber, string value)
