@@ -60,13 +60,13 @@ public sealed class PerfettoTraceWriterTests
     [Fact]
     public void WritesEachThreadsCallsInTimeOrderAsNestedSlices()
     {
-        // main (thread 100) holds a, which holds b; then c. Thread 101 runs work.
+        // main (thread 100) holds a, which holds b; then c, which begins as a returns (its end comes first). Thread 101 runs work.
         var calls = new CallTree("main", 10, new CallTree("a", 5, new CallTree("b", 3)), new CallTree("c", 2)).Complete(threadId: 100, startNs: 1_000)
             .Concat(new CallTree("work", 7).Complete(threadId: 101, startNs: 500));
         // Track 1 is the process, 2 its thread 100, 3 thread 101 (described as each first appears).
         Assert.Equal([
-            "Bmain track 2 at 1000", "Ba track 2 at 1001", "Bb track 2 at 1002", "E track 2 at 1005", "E track 2 at 1010",
-            "Bc track 2 at 1010", "E track 2 at 1012", "E track 2 at 1020",
+            "Bmain track 2 at 1000", "Ba track 2 at 1001", "Bb track 2 at 1002", "E track 2 at 1005", "E track 2 at 1009",
+            "Bc track 2 at 1009", "E track 2 at 1011", "E track 2 at 1020",
             "Bwork track 3 at 500", "E track 3 at 507"], Events(Write(calls)));
     }
 
