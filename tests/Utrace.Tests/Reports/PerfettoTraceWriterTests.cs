@@ -80,4 +80,20 @@ public sealed class PerfettoTraceWriterTests
         };
         Assert.Equal(["Iputs track 2 at 40", "Bleaf track 2 at 50", "E track 2 at 55"], Events(Write(calls)));
     }
+
+    [Fact]
+    public void WritesCapturedValuesAsDebugAnnotationsWithInternedNames()
+    {
+        var arguments = new CallArguments([CaptureType.Int, CaptureType.Skip, CaptureType.String, CaptureType.Pointer], [-42, null, "hi", new Pointer(0x10)]);
+        var trace = Write([new CallSample("open", "prog", 100, 100, 0, 0, 5, 5, Arguments: arguments, ReturnValue: 3UL)]);
+
+        var packets = Fields(trace).Where(f => f.Number == 1).Select(p => Fields(p.Bytes!)).ToList();
+        var begin = packets.Single(p => p.Any(f => f.Number == 11 && Fields(f.Bytes!).Single(e => e.Number == 9).Value == 1));
+        var names = Fields(begin.Single(f => f.Number == 12).Bytes!).Where(f => f.Number == 3).Select(f => Fields(f.Bytes!))
+            .ToDictionary(n => n.Single(f => f.Number == 1).Value, n => System.Text.Encoding.UTF8.GetString(n.Single(f => f.Number == 2).Bytes!));
+        // Each annotation: its interned name, then its value's field (4 int, 6 string, 7 pointer, 3 uint).
+        var annotations = Fields(begin.Single(f => f.Number == 11).Bytes!).Where(f => f.Number == 4).Select(f => Fields(f.Bytes!))
+            .Select(a => $"{names[a[0].Value]} {a[1].Number}={(a[1].Bytes is { } text ? System.Text.Encoding.UTF8.GetString(text) : ((long)a[1].Value).ToString(System.Globalization.CultureInfo.InvariantCulture))}");
+        Assert.Equal(["arg0 4=-42", "arg2 6=hi", "arg3 7=16", "return 3=3"], annotations);
+    }
 }
