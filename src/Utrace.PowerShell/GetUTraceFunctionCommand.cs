@@ -32,6 +32,9 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
     [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int ProcessId { get; set; }
 
+    // A process started a moment ago (Start-Process, then this) may not have mapped its libraries yet.
+    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(2);
+
     // -Function patterns matched in any of the programs listed: one that none matched gets a warning at the end.
     private readonly HashSet<string> _matched = new(StringComparer.Ordinal);
     private bool _listed;
@@ -40,7 +43,7 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
     {
         if (ParameterSetName == ProcessSet)
         {
-            List(() => FunctionCatalog.ForProcess(ProcessId));
+            List(() => FunctionCatalog.ForProcess(ProcessId, StartupWait));
             return;
         }
         var literal = ParameterSetName == LiteralPathSet;

@@ -5,8 +5,8 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:Bin = Join-Path $FixtureBin 'gcc-O2-pie'
-    $script:Properties = 'Function', 'Module', 'Caller', 'FunctionId', 'CallerId', 'ProcessId', 'ThreadId', 'Depth',
-        'Start', 'StartNs', 'StartMonotonicNs', 'Duration', 'SelfDuration', 'DurationNs', 'SelfNs'
+    # Every public property of CallEvent, so that a property added later is compared too.
+    $script:Properties = @([Utrace.CallEvent].GetProperties([System.Reflection.BindingFlags] 'Public, Instance').Name)
 
     # Every property of every event, in order, as one comparable string per event.
     function Format-Event($Events) {
@@ -15,12 +15,17 @@ BeforeAll {
 }
 
 Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
-    It 'imports exactly the events streamed live (-PassThru), every property, for <Command>' -ForEach @(
-        @{ Command = 'fib 10'; Function = 'fib'; Calls = 177 }
-        @{ Command = 'threads'; Function = 'work'; Calls = 4000 }
+    It 'imports exactly the events streamed live (-PassThru), every property, for <Command><Label>' -ForEach @(
+        @{ Command = 'fib 10'; Function = 'fib'; Calls = 177; Capture = @{}; Label = '' }
+        @{ Command = 'threads'; Function = 'work'; Calls = 4000; Capture = @{}; Label = '' }
+        # Arguments and ReturnValue are compared with values in them.
+        @{ Command = 'fib 10'; Function = 'fib'; Calls = 177; Capture = @{ fib = 'int -> int' }; Label = ' -Capture' }
     ) {
+        $Properties | Should -Contain 'HasDuration'
         $file = Join-Path $TestDrive 'live.arrow'
-        $live = @(Start-UTrace -Command "$Bin/$Command" -OutFile $file -PassThru -SummaryVariable summary)
+        $capture = if ($Capture.Count) { @{ Capture = $Capture } } else { @{} }
+        $live = @(Start-UTrace -Command "$Bin/$Command" -OutFile $file -PassThru -SummaryVariable summary @capture)
+        @($live | Where-Object { $null -ne $_.ReturnValue }).Count | Should -Be ($Capture.Count ? $Calls : 0)
         $imported = @(Import-UTrace $file -WarningVariable warnings)
         $warnings | Should -BeNullOrEmpty
         @($imported | Where-Object Function -EQ $Function).Count | Should -Be $Calls
@@ -119,8 +124,9 @@ Describe 'A recording that ends badly' -Skip:$noBpf {
             # Written within a second (FlushInterval), while the tracer runs.
             $deadline = (Get-Date).AddSeconds(10)
             while (@(Import-UTrace $file -WarningAction SilentlyContinue).Count -lt 40 -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
-            Stop-Process -Id ([int](Get-Content $ready)) -Force
-            Start-Sleep -Milliseconds 500
+            $tracer = [int](Get-Content $ready)
+            Stop-Process -Id $tracer -Force
+            Wait-Process -Id $tracer -Timeout 10
 
             $events = @(Import-UTrace $file -WarningVariable warnings -WarningAction SilentlyContinue)
             $events.Count | Should -Be 40

@@ -41,7 +41,10 @@ public sealed class ElfImage
         var dynamic = ReadDynamicSection(elf);
         Needed = dynamic.Needed;
         SoName = dynamic.SoName;
-        var hasInterpreter = elf.Segments.Any(segment => segment.Type == SegmentType.Interpreter);
+        Interpreter = elf.Segments.FirstOrDefault(segment => segment.Type == SegmentType.Interpreter) is { } interpreter
+            ? System.Text.Encoding.UTF8.GetString(interpreter.GetFileContents()).TrimEnd('\0')
+            : null;
+        var hasInterpreter = Interpreter is not null;
         // Current linkers mark a PIE with DF_1_PIE; older PIEs are known by an interpreter without a soname
         // (libc.so.6 has an interpreter too, being runnable, but it has a soname).
         IsPie = elf.Type == FileType.SharedObject
@@ -55,6 +58,9 @@ public sealed class ElfImage
             .Select(directory => directory.Replace("${ORIGIN}", origin, StringComparison.Ordinal).Replace("$ORIGIN", origin, StringComparison.Ordinal))
             .ToArray();
     }
+
+    /// <summary>The dynamic linker the kernel loads with this program (PT_INTERP), or null.</summary>
+    public string? Interpreter { get; }
 
     /// <summary>The path the image was opened with.</summary>
     public string Path { get; }

@@ -40,8 +40,11 @@ public sealed class FunctionCatalog
         return new FunctionCatalog(executable, path, LibraryResolver.ForExecutable(executable, ldLibraryPath));
     }
 
-    /// <summary>Functions of a running process, with the libraries it has mapped.</summary>
-    public static FunctionCatalog ForProcess(int pid)
+    /// <summary>
+    /// Functions of a running process, with the libraries it has mapped; a process still starting
+    /// is given up to <paramref name="startupWait"/> for its dynamic linker to map them.
+    /// </summary>
+    public static FunctionCatalog ForProcess(int pid, TimeSpan startupWait = default)
     {
         if (!ProcFs.Exists(pid))
             throw new UtraceException(TraceErrorKind.ProcessNotFound, $"No process has id {pid}.",
@@ -64,6 +67,7 @@ public sealed class FunctionCatalog
         {
             throw InvalidExecutable(ex, exe);
         }
+        ProcessStartup.WaitForLibraries(pid, executable, startupWait);
         return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable));
     }
 

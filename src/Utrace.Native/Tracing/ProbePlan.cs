@@ -58,7 +58,7 @@ internal sealed class ProbePlan
                         cookie |= Abi.CookieEntryOnly;
                         break;
                     case ReturnMode.Uretprobe:
-                        sites.Add(new ProbeSite(ProbeKind.Return, function.Path, function.Offset, cookie));
+                        sites.Add(new ProbeSite(ProbeKind.Uretprobe, function.Path, function.Offset, cookie));
                         break;
                     case ReturnMode.EntryOnly:
                         // Also right in a trace whose other programs have return probes (-Follow).
@@ -70,7 +70,7 @@ internal sealed class ProbePlan
                         if (exits is null || exits.Count == 0 || exits.Contains(0UL))
                             cookie |= Abi.CookieEntryOnly;
                         else
-                            sites.AddRange(exits.Select(exit => new ProbeSite(ProbeKind.Exit, function.Path, function.Offset + exit,
+                            sites.AddRange(exits.Select(exit => new ProbeSite(ProbeKind.RetInstruction, function.Path, function.Offset + exit,
                                 IsReturn(code, exit) ? cookie : cookie & ~Abi.CookieReturnValue)));
                         break;
                 }

@@ -230,12 +230,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             FilterThreads = _options.ThreadIds is { Count: > 0 } ? 1u : 0u,
             ProtectUnwind = protectUnwind ? 1u : 0u,
             SummaryOnly = _options.SummaryOnly ? 1u : 0u,
-            ReturnMode = _returnMode switch
-            {
-                ReturnMode.RetInstruction => KernelReturnMode.Instruction,
-                ReturnMode.EntryOnly => KernelReturnMode.None,
-                _ => KernelReturnMode.Trampoline,
-            },
+            ReturnMode = _returnMode,
         };
         var captures = ResolveCaptures(warnings);
         var plan = ProbePlan.Build(Functions, _returnMode, captures);

@@ -103,6 +103,7 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
     {
         var xml = Path.Combine(Directory.CreateTempSubdirectory("utrace-clixml").FullName, "events.xml");
         var back = _shell.Run("$input | Export-Clixml $xml; Import-Clixml $xml", _events, new Dictionary<string, object?> { ["xml"] = xml });
+        Assert.Equal(_events.Length, back.Count);
         Assert.All(back, o => Assert.IsType<CallEvent>(o.BaseObject));
         Assert.Equal(_events.Select(Describe), back.Select(o => Describe((CallEvent)o.BaseObject)));
     }

@@ -10,6 +10,7 @@ namespace Utrace.Tests.Recording;
 /// number of events: the reader holds one record batch (16,384 events) at a time, the reports
 /// no event.
 /// </summary>
+[Collection(nameof(BoundedMemoryTests))]
 public sealed class BoundedMemoryTests(ITestOutputHelper output)
 {
     private const long EventCount = 10_000_000;
