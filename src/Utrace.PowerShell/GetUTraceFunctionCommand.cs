@@ -29,6 +29,7 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
     [Parameter(Mandatory = true, ParameterSetName = ProcessSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "PID")]
     [ValidateRange(1, int.MaxValue)]
+    [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int ProcessId { get; set; }
 
     // A process started a moment ago (Start-Process, then this) may not have mapped its libraries yet.

@@ -6,7 +6,7 @@ namespace Utrace.PowerShell;
 
 /// <summary>
 /// The input of the report cmdlets: CallEvents from the pipeline, or objects with a CallEvent's
-/// properties (a CallEvent deserialized by remoting or Import-Clixml), or trace files (-Path),
+/// properties (a CallEvent deserialized by remoting or Import-Clixml), or trace files (-Path, or Get-ChildItem's files),
 /// read straight into the report. Anything else is a non-terminating error.
 /// </summary>
 public abstract class UTraceReportCommandBase : PSCmdlet
@@ -18,7 +18,7 @@ public abstract class UTraceReportCommandBase : PSCmdlet
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
 
-    /// <summary>A CallEvent, usually from the pipeline.</summary>
+    /// <summary>A CallEvent, usually from the pipeline; or a trace file of Get-ChildItem.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
     public PSObject? InputObject { get; set; }
 
@@ -38,9 +38,9 @@ public abstract class UTraceReportCommandBase : PSCmdlet
     {
         if (ParameterSetName != InputObjectSet)
         {
-            var files = new TraceFileInput(this);
-            foreach (var path in ParameterSetName == PathSet ? Path : LiteralPath)
-                files.ReadBatches(path, literal: ParameterSetName == LiteralPathSet, Add, e => Add(e.Call));
+            var literal = ParameterSetName == LiteralPathSet;
+            foreach (var path in literal ? LiteralPath : Path)
+                ReadFile(path, literal);
             return;
         }
         if (InputObject is null)
@@ -48,6 +48,12 @@ public abstract class UTraceReportCommandBase : PSCmdlet
         if (InputObject.BaseObject is CallEvent call)
         {
             Add(call.Call);
+            return;
+        }
+        // Get-ChildItem's files: the pipeline binds them here, as objects, before -LiteralPath could take their PSPath.
+        if (InputObject.BaseObject is FileInfo file)
+        {
+            ReadFile(file.FullName, literal: true);
             return;
         }
         try
@@ -58,9 +64,21 @@ public abstract class UTraceReportCommandBase : PSCmdlet
         {
             WriteError(ErrorRecords.Create(new ArgumentException($"The input is not a CallEvent: {ex.Message}.", ex), "InputNotCallEvent",
                 ErrorCategory.InvalidType, InputObject,
-                "Pipe the CallEvents of Start-UTrace (or read back with Import-Clixml, or from a remote session); give trace files with -Path."));
+                "Pipe the CallEvents of Start-UTrace (or read back with Import-Clixml, or from a remote session); give trace files with -Path, or pipe them from Get-ChildItem."));
         }
     }
+
+    private void ReadFile(string path, bool literal)
+    {
+        var files = new TraceFileInput(this);
+        if (ReadsCapturedValues)
+            files.Read(path, literal, e => Add(e.Call));
+        else
+            files.ReadBatches(path, literal, Add, e => Add(e.Call));
+    }
+
+    /// <summary>Whether the report shows captured arguments and return values, which only a CallEvent of a file carries, not its record batch.</summary>
+    internal virtual bool ReadsCapturedValues => false;
 
     /// <summary>Takes one call of the input.</summary>
     internal abstract void Add(in TracedCall call);

@@ -90,13 +90,13 @@ public sealed class CallEvent
     /// The arguments captured by the function's -Capture spec, typed by it (index 0 = first
     /// argument); null when the function has no argument spec.
     /// </summary>
-    public CallArguments? Arguments => _call.Captured is { } captured ? _call.Context.CaptureOf(_call.FunctionId)?.ArgumentsOf(captured) : null;
+    public CallArguments? Arguments => _call.Arguments;
 
     /// <summary>
     /// The return value captured by the function's -Capture spec, typed by it; null when the spec
     /// has none, or the return was not seen (entry-only tracing, or a tail call under RetInstruction).
     /// </summary>
-    public object? ReturnValue => _call.Captured is { } captured ? _call.Context.CaptureOf(_call.FunctionId)?.ReturnValueOf(captured) : null;
+    public object? ReturnValue => _call.ReturnValue;
 
     public override string ToString() => $"{Function} {Duration}";
 }

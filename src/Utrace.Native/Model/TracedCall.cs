@@ -68,6 +68,28 @@ internal readonly struct TracedCall
     /// </summary>
     public long StartNsSince(long firstTraceStartUnixNs) => StartNs + (TraceStartUnixNs - firstTraceStartUnixNs);
 
+    /// <summary>Nanoseconds since 1970 (UTC) at the call's entry: one time line for calls of several traces.</summary>
+    public long StartUnixNs => TraceStartUnixNs + StartNs;
+
+    /// <summary>The captured arguments, typed by the function's capture spec; null when nothing was captured.</summary>
+    public CallArguments? Arguments => Captured is { } captured ? Context.CaptureOf(FunctionId)?.ArgumentsOf(captured) : null;
+
+    /// <summary>The captured return value, typed by the function's capture spec; null when none was captured.</summary>
+    public object? ReturnValue => Captured is { } captured ? Context.CaptureOf(FunctionId)?.ReturnValueOf(captured) : null;
+
+    /// <summary>The captured values, named as the viewers show them: arg0, arg1, ... and return; NULL and skipped arguments left out.</summary>
+    public IEnumerable<(string Name, object Value)> CapturedValues()
+    {
+        var arguments = Arguments;
+        for (var i = 0; i < (arguments?.Count ?? 0); i++)
+        {
+            if (arguments![i] is { } value)
+                yield return (string.Create(System.Globalization.CultureInfo.InvariantCulture, $"arg{i}"), value);
+        }
+        if (ReturnValue is { } returned)
+            yield return ("return", returned);
+    }
+
     /// <summary>Identifies the thread across processes and hosts (two machines can run the same process ids).</summary>
     public ThreadKey ThreadKey => new(ComputerName, ProcessId, ThreadId);
 }
