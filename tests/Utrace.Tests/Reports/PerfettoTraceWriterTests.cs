@@ -86,7 +86,7 @@ public sealed class PerfettoTraceWriterTests
     {
         var context = new TraceContext([new FunctionInfo("open", "open", "prog", FunctionKind.Function, 0, 0, "")], 0, Timestamp.FromUnixNanoseconds(0),
             [CaptureSpec.Parse("int, _, string, ptr -> ulong")]);
-        var captured = new CapturedCall([unchecked((ulong)-42L), 7, 0x1234, 0x10], [null, null, "hi", null], 3);
+        var captured = new CapturedCall([unchecked((ulong)-42L), 7, 0x1234, 0x10, 0, 0], [null, null, "hi", null], 3);
         var trace = Write([new TracedCall(context, CallKind.Timed, 0, -1, 100, 100, 0, 0, 5, 5, captured)]);
 
         var packets = Fields(trace).Where(f => f.Number == 1).Select(p => Fields(p.Bytes!)).ToList();
