@@ -104,7 +104,7 @@ public sealed class TraceIdCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters) =>
-        TraceSession.Active
+        TraceRegistry.Active
             .Select(session => (Id: session.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), session))
             .Where(t => t.Id.StartsWith(wordToComplete, StringComparison.Ordinal))
             .Select(t => new CompletionResult(t.Id, t.Id, CompletionResultType.ParameterValue,

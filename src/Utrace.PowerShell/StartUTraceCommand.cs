@@ -121,8 +121,10 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             output?.Flush(WriteInformation);   // what the launcher said before it failed
             return;
         }
-        var warningsAtStart = session.Warnings.Count;
-        foreach (var warning in session.Warnings.Take(warningsAtStart))
+        TraceRegistry.Add(session);
+        var report = new TraceReport(session);
+        var startWarnings = report.StartWarnings();
+        foreach (var warning in startWarnings)
             WriteWarning(warning);
         WriteVerbose($"Trace {session.Id}: {session.Functions.Count} functions of process {session.ProcessId} ({session.Command}).");
         // With -Follow, the programs the children run may have what the first one lacks.
@@ -131,11 +133,11 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
 
         if (AsJob)
         {
-            var job = new UTraceJob(session);
+            var job = new UTraceJob(session, report);
             progress.Redirect(job.Progress.Add);
             output?.Redirect(job.Information);
             JobRepository.Add(job);
-            job.Begin();
+            job.Begin(startWarnings);
             WriteObject(job);
             return;
         }
@@ -169,14 +171,9 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             session.Dispose();
         }
         output?.Flush(WriteInformation);
-        // What -Follow met while the trace ran (a child's program that could not be probed...).
-        foreach (var warning in session.Warnings.Skip(warningsAtStart))
-            WriteWarning(warning);
         if (!_stopping.IsCancellationRequested)
             WriteObject(session.FunctionSummaries, enumerateCollection: true);
-        Report(session.Summary);
-        if (session.RecordingFailure is { } failure)
-            WriteError(ErrorRecords.From(failure, "RecordingFailed"));
+        Report(report, session.Summary);
     }
 
     /// <summary>
@@ -230,6 +227,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
 
     private TraceOptions Options(ProgressReporter progress, TraceFileWriter? recording, UserAccount? runAs, ProgramOutputRelay? output) => new()
     {
+        TraceId = TraceRegistry.NextId(),
         Progress = progress,
         Selection = BuildSelection(),
         MinDuration = MinDuration,
@@ -290,20 +288,16 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         output?.Flush(WriteInformation);
     }
 
-    private void Report(TraceSummary summary)
+    private void Report(TraceReport report, TraceSummary summary)
     {
         KeepOutcome(summary);
         WriteVerbose($"Trace {summary.Id} {summary.State.ToString().ToLowerInvariant()}: {summary.EventsDelivered} events delivered, " +
             $"{summary.EventsRecorded} recorded, {summary.EventsDropped} dropped, {summary.EventsFiltered} filtered in the kernel, {summary.CallsUnwound} unwound; attach {summary.AttachTime.TotalMilliseconds:0} ms, detach {summary.DetachTime.TotalMilliseconds:0} ms.");
-        if (SummaryText.Drops(summary) is { } drops)
-            WriteWarning(drops);
-        if (SummaryText.CapturesLost(summary) is { } capturesLost)
-            WriteWarning(capturesLost);
-        if (summary.ExitCode is not { } code || _stopping.IsCancellationRequested)
-            return;
-        if (code > 128)
-            WriteWarning($"'{summary.Command}' was ended by signal {code - 128}.");
-        else if (code != 0)
-            WriteWarning($"'{summary.Command}' exited with code {code}.");
+        foreach (var warning in report.EndWarnings(summary))
+            WriteWarning(warning);
+        if (!_stopping.IsCancellationRequested && SummaryText.Exit(summary) is { } exit)
+            WriteWarning(exit);
+        if (report.RecordingFailure() is { } failure)
+            WriteError(failure);
     }
 }

@@ -40,7 +40,7 @@ public sealed class StopUTraceCommand : PSCmdlet
             case TraceIdSet:
                 foreach (var id in TraceId)
                 {
-                    if (TraceSession.Find(id) is { } session)
+                    if (TraceRegistry.Find(id) is { } session)
                         StopSession(session);
                     // A trace that has ended gives its summary while its job is listed, as Stop-UTrace $job does.
                     else if (JobRepository.Jobs.OfType<UTraceJob>().FirstOrDefault(job => job.TraceId == id) is { } ended)
@@ -51,7 +51,7 @@ public sealed class StopUTraceCommand : PSCmdlet
                 }
                 break;
             default:
-                foreach (var session in TraceSession.Active)
+                foreach (var session in TraceRegistry.Active)
                     StopSession(session);
                 break;
         }

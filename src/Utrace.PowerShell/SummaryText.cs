@@ -27,4 +27,12 @@ internal static class SummaryText
           "its arguments has Arguments $null, one that lost a string shows it as unreadable, one that lost its return value has " +
           "ReturnValue $null; calls whose own record was lost too are counted as dropped. Capture fewer functions, or filter in the " +
           "kernel with -MinDuration or -MaxDepth.";
+
+    /// <summary>How a launched program ended, when not with exit code 0; null otherwise.</summary>
+    public static string? Exit(TraceSummary summary) => summary.ExitCode switch
+    {
+        > 128 and var code => $"'{summary.Command}' was ended by signal {code - 128}.",
+        0 or null => null,
+        var code => $"'{summary.Command}' exited with code {code}.",
+    };
 }

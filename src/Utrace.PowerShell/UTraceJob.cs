@@ -10,12 +10,14 @@ namespace Utrace.PowerShell;
 public sealed class UTraceJob : Job
 {
     private readonly TraceSession _session;
+    private readonly TraceReport _report;
     private readonly CancellationTokenSource _stopping = new();
     private Thread? _reader;
 
-    internal UTraceJob(TraceSession session) : base(session.Command, $"UTrace{session.Id}")
+    internal UTraceJob(TraceSession session, TraceReport report) : base(session.Command, $"UTrace{session.Id}")
     {
         _session = session;
+        _report = report;
         PSJobTypeName = "UTraceJob";
     }
 
@@ -41,12 +43,10 @@ public sealed class UTraceJob : Job
         _reader?.Join();
     }
 
-    private int _warningsAtStart;
-
-    internal void Begin()
+    /// <summary>Starts reading; the start's warnings, which the cmdlet has written, are the job's too.</summary>
+    internal void Begin(IEnumerable<string> startWarnings)
     {
-        _warningsAtStart = _session.Warnings.Count;
-        foreach (var warning in _session.Warnings.Take(_warningsAtStart))
+        foreach (var warning in startWarnings)
             Warning.Add(new WarningRecord(warning));
         SetJobState(JobState.Running);
         _reader = new Thread(Run) { IsBackground = true, Name = $"utrace job {_session.Id}" };
@@ -83,15 +83,10 @@ public sealed class UTraceJob : Job
         foreach (var function in _session.FunctionSummaries)
             Output.Add(PSObject.AsPSObject(function));
         var summary = _session.Summary;
-        // What -Follow met while the trace ran (a child's program that could not be probed...).
-        foreach (var warning in _session.Warnings.Skip(_warningsAtStart))
+        foreach (var warning in _report.EndWarnings(summary))
             Warning.Add(new WarningRecord(warning));
-        if (SummaryText.Drops(summary) is { } drops)
-            Warning.Add(new WarningRecord(drops));
-        if (SummaryText.CapturesLost(summary) is { } capturesLost)
-            Warning.Add(new WarningRecord(capturesLost));
-        if (_session.RecordingFailure is { } failure)
-            Error.Add(ErrorRecords.From(failure, "RecordingFailed"));
+        if (_report.RecordingFailure() is { } failure)
+            Error.Add(failure);
         SetJobState(summary.State switch
         {
             TraceState.Stopped => JobState.Stopped,

@@ -161,23 +161,6 @@ internal struct HistogramBuckets
     private ulong _first;
 }
 
-/// <summary>struct utrace_stats: per-CPU counters.</summary>
-[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_stats")]
-internal struct StatsRecord
-{
-    public ulong Sent;
-    public ulong Lost;
-    public ulong TooDeep;
-    public ulong Filtered;
-    public ulong NoStack;
-    public ulong Unmatched;
-    public ulong Unwound;
-    public ulong Patches;
-    public ulong PatchLost;
-    public ulong OutermostNs;
-    public ulong CapturesLost;
-}
-
 /// <summary>struct utrace_patch_write: one return-address slot to write.</summary>
 [StructLayout(LayoutKind.Sequential), AbiStruct("utrace_patch_write")]
 internal struct PatchWrite

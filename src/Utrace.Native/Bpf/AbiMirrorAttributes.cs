@@ -23,3 +23,19 @@ internal sealed class AbiConstantAttribute(string cName) : Attribute
 {
     public string CName { get; } = cName;
 }
+
+/// <summary>
+/// The property holds the counter <see cref="CName"/> of <c>struct utrace_stats</c>, summed over the CPUs; the
+/// engine reads it at byte <see cref="Offset"/> of the map's value, which AbiLayoutTests checks against the header.
+/// A counter marked <see cref="Dropped"/> counts calls that matched but were not reported (TraceSummary.EventsDropped).
+/// </summary>
+[AttributeUsage(AttributeTargets.Property, Inherited = false)]
+internal sealed class KernelCounterAttribute(string cName, int offset) : Attribute
+{
+    /// <summary>The struct whose every field a property claims this way.</summary>
+    public const string CStruct = "utrace_stats";
+
+    public string CName { get; } = cName;
+    public int Offset { get; } = offset;
+    public bool Dropped { get; set; }
+}

@@ -1,5 +1,4 @@
 using Utrace.Native.SafeHandles;
-using Utrace.Native.Tracing;
 
 namespace Utrace.Native.Bpf;
 
@@ -30,14 +29,11 @@ internal sealed class FollowProgram : IDisposable
 
     /// <summary>
     /// Loads the programs, reporting on the ring <paramref name="eventsMapFd"/>; with
-    /// <paramref name="children"/>, attaches the fork, exec and exit tracepoints as well.
+    /// <paramref name="children"/>, attaches the fork, exec and exit tracepoints as well
+    /// (the kernel must stop children: KernelFeatures.StopsChildren).
     /// </summary>
     public static FollowProgram Load(int eventsMapFd, bool children)
     {
-        if (children && !KernelCanStopChildren)
-            throw new UtraceException(TraceErrorKind.NotSupported,
-                "-Follow needs Linux 6.13 or later: its BPF kfunc bpf_send_signal_task stops a forked child before it runs, which exact counts need.",
-                "Trace without -Follow, or on a newer kernel.", Environment.OSVersion.Version, errorId: "FollowNotSupported");
         var obj = EmbeddedObject.Open(ResourceName);
         try
         {
@@ -70,23 +66,12 @@ internal sealed class FollowProgram : IDisposable
         }
     }
 
-    /// <summary>The kernel's BTF declares the kfunc that signals another task (bpf_send_signal_task, Linux 6.13).</summary>
-    private static bool KernelCanStopChildren =>
-        File.ReadAllBytes("/sys/kernel/btf/vmlinux").AsSpan().IndexOf("\0bpf_send_signal_task\0"u8) >= 0;
-
     /// <summary>Follows process <paramref name="pid"/> (its forks and execs); its next <paramref name="execsToPass"/> execs go unreported.</summary>
     public unsafe void Follow(int pid, uint execsToPass)
     {
         var key = (uint)pid;
         if (Interop.Libbpf.MapUpdateElem(_followedFd, &key, &execsToPass, 0) != 0)
             throw Interop.BpfError(Interop.LastErrno, $"Following process {pid}", pid);
-    }
-
-    /// <summary>Stops following <paramref name="pid"/> (it has exited; its id may come back for another process).</summary>
-    public unsafe void Forget(int pid)
-    {
-        var key = (uint)pid;
-        Interop.Libbpf.MapDeleteElem(_followedFd, &key);
     }
 
     /// <summary>The processes followed now: the first, and every child not yet exited.</summary>

@@ -31,10 +31,6 @@ internal sealed class TraceProgram : IDisposable
     /// <summary>BPF_TRACE_UPROBE_SESSION in the kernel's uapi (6.13), which libbpf 1.4 predates.</summary>
     private const uint UprobeSessionAttachType = 57;
 
-    private static readonly Lazy<bool> s_kernelHasSessions = new(() =>
-        File.Exists("/sys/kernel/btf/vmlinux") &&
-        File.ReadAllBytes("/sys/kernel/btf/vmlinux").AsSpan().IndexOf("\0BPF_TRACE_UPROBE_SESSION\0"u8) >= 0);
-
     private readonly SafeBpfObjectHandle _object;
     private readonly IntPtr[] _programs;
 
@@ -62,12 +58,6 @@ internal sealed class TraceProgram : IDisposable
     private int StatsMapFd { get; }
     private int SummariesMapFd { get; }
     private int ThreadFilterMapFd { get; }
-
-    /// <summary>Multi-uprobe links arrived in Linux 6.6.</summary>
-    public static bool KernelHasMultiLinks => Environment.OSVersion.Version >= new Version(6, 6);
-
-    /// <summary>The kernel's BTF knows the uprobe session attach type (Linux 6.13); read once.</summary>
-    public static bool KernelHasSessions => s_kernelHasSessions.Value;
 
     /// <summary>
     /// Opens, configures and loads the object; <paramref name="mode"/> must not be Auto, and
@@ -240,35 +230,27 @@ internal sealed class TraceProgram : IDisposable
         return totals;
     }
 
-    /// <summary>The counters summed over all CPUs.</summary>
-    public unsafe StatsRecord ReadStats()
+    /// <summary>
+    /// The counters of struct utrace_stats, each summed over all CPUs, by slot (byte offset / 8): the
+    /// map's value size says how many there are, so a counter added to the header needs nothing here.
+    /// </summary>
+    public unsafe ulong[] ReadCounters()
     {
+        var slots = (int)(Interop.Libbpf.MapValueSize(Interop.Libbpf.FindMapByName(_object, "stats")) / sizeof(ulong));
+        var totals = new ulong[slots];
         var cpus = Interop.Libbpf.NumPossibleCpus();
         if (cpus <= 0)
-            return default;
-        var perCpu = new StatsRecord[cpus];
+            return totals;
+        var perCpu = new ulong[cpus * slots];
         uint key = 0;
-        fixed (StatsRecord* values = perCpu)
+        fixed (ulong* values = perCpu)
         {
             if (Interop.Libbpf.MapLookupElem(StatsMapFd, &key, values) != 0)
                 throw Interop.BpfError(Interop.LastErrno, "Reading the BPF counters");
         }
-        var total = default(StatsRecord);
-        foreach (var s in perCpu)
-        {
-            total.Sent += s.Sent;
-            total.Lost += s.Lost;
-            total.TooDeep += s.TooDeep;
-            total.Filtered += s.Filtered;
-            total.NoStack += s.NoStack;
-            total.Unmatched += s.Unmatched;
-            total.Unwound += s.Unwound;
-            total.Patches += s.Patches;
-            total.PatchLost += s.PatchLost;
-            total.OutermostNs += s.OutermostNs;
-            total.CapturesLost += s.CapturesLost;
-        }
-        return total;
+        for (var i = 0; i < perCpu.Length; i++)
+            totals[i % slots] += perCpu[i];
+        return totals;
     }
 
     public void Dispose() => _object.Dispose();

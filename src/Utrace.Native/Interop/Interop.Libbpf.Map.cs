@@ -16,9 +16,6 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map_get_next_key", SetLastError = true)]
         internal static unsafe partial int MapGetNextKey(int fd, void* key, void* nextKey);
 
-        [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map_delete_elem", SetLastError = true)]
-        internal static unsafe partial int MapDeleteElem(int fd, void* key);
-
         [LibraryImport(Libraries.Libbpf, EntryPoint = "libbpf_num_possible_cpus")]
         internal static partial int NumPossibleCpus();
     }

@@ -44,5 +44,8 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map__fd")]
         internal static partial int MapFd(IntPtr map);
+
+        [LibraryImport(Libraries.Libbpf, EntryPoint = "bpf_map__value_size")]
+        internal static partial uint MapValueSize(IntPtr map);
     }
 }

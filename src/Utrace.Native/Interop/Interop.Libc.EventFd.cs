@@ -33,6 +33,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "epoll_wait", SetLastError = true)]
         internal static unsafe partial int EpollWait(SafeFileHandle epollFd, EpollEvent* events, int maxEvents, int timeoutMs);
 
+        [LibraryImport(Libraries.Libc, EntryPoint = "read", SetLastError = true)]
+        internal static unsafe partial nint Read(SafeFileHandle fd, void* buffer, nuint count);
+
         [LibraryImport(Libraries.Libc, EntryPoint = "write", SetLastError = true)]
         internal static unsafe partial nint Write(SafeFileHandle fd, void* buffer, nuint count);
     }

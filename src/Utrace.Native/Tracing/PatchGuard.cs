@@ -15,9 +15,6 @@ internal sealed partial class PatchGuard : IDisposable
 
     private PatchGuard(Process process) => _process = process;
 
-    /// <summary>Patches written, once the guard has ended.</summary>
-    public long Applied { get; private set; }
-
     /// <summary>Patches that could not be written (the process was gone), once the guard has ended.</summary>
     public long Failed { get; private set; }
 
@@ -74,10 +71,7 @@ internal sealed partial class PatchGuard : IDisposable
         var report = _process.StandardOutput.ReadToEnd();
         _process.WaitForExit();
         if (ReportPattern().Match(report) is { Success: true } match)
-        {
-            Applied = long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-            Failed = long.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
-        }
+            Failed = long.Parse(match.Groups["failed"].Value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public void Dispose()
@@ -86,6 +80,6 @@ internal sealed partial class PatchGuard : IDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"applied (\d+) failed (\d+)")]
+    [GeneratedRegex(@"applied \d+ failed (?<failed>\d+)")]
     private static partial Regex ReportPattern();
 }

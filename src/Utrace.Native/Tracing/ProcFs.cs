@@ -12,8 +12,6 @@ internal static class ProcFs
     /// <summary>A path of the process's mount namespace, reachable from ours.</summary>
     public static string RootedPath(int pid, string path) => $"/proc/{pid}/root{path}";
 
-    public static string MemoryPath(int pid) => $"/proc/{pid}/mem";
-
     /// <summary>True while the process exists, zombies included.</summary>
     public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}");
 

@@ -52,19 +52,18 @@ internal sealed class ProcessFollower : IDisposable
     public IEnumerable<string> Warnings => _warnings;
 
     /// <summary>
-    /// Starts following the first process <paramref name="pid"/>, whose probes
-    /// (<paramref name="plan"/>, <paramref name="hooks"/>, functions from id 0) the session has
-    /// attached as <paramref name="probes"/>; they are detached here when that process execs.
-    /// <paramref name="execsToPass"/> is 1 for a launched program not yet exec'd.
+    /// Starts following the first process <paramref name="pid"/>, whose probes (as <paramref name="setup"/>
+    /// planned them, functions from id 0) the session has attached as <paramref name="probes"/>; they are
+    /// detached here when that process execs. <paramref name="execsToPass"/> is 1 for a launched program not yet exec'd.
     /// </summary>
-    public static ProcessFollower Start(TraceProgram program, GrowingFunctionTable functions, TraceOptions options, ReturnMode returnMode,
-        bool unwindHooks, int pid, uint execsToPass, FunctionCatalog catalog, ProbePlan plan, IReadOnlyList<UnwindHook> hooks, ProbeSet probes)
+    public static ProcessFollower Start(TraceProgram program, GrowingFunctionTable functions, TraceOptions options, TraceSetup setup,
+        int pid, uint execsToPass, FunctionCatalog catalog, ProbeSet probes)
     {
         var follow = FollowProgram.Load(program.EventsMapFd, options.Follow);
-        var follower = new ProcessFollower(program, follow, functions, options.Selection, returnMode, unwindHooks, options.Progress);
+        var follower = new ProcessFollower(program, follow, functions, options.Selection, setup.ReturnMode, setup.ProtectUnwind, options.Progress);
         try
         {
-            var root = new ProgramProbes(catalog, new ModuleProbes(plan, hooks), options.Selection.NestLibrary is not null);
+            var root = new ProgramProbes(catalog, new ModuleProbes(setup.Plan, setup.UnwindHooks), options.Selection.NestLibrary is not null);
             follower._programs[root.Path] = root;
             // The session has told what of the first program cannot be probed.
             root.Refusals.Add(root.Start);
@@ -86,8 +85,8 @@ internal sealed class ProcessFollower : IDisposable
         }
     }
 
-    /// <summary>True while a followed process runs (a child not yet reported, too: the kernel's table is the one read).</summary>
-    public bool AnyRunning() => _follow.FollowedProcesses().Any(ProcFs.IsRunning);
+    /// <summary>The processes followed now, children not yet reported too (the kernel's table is the one read); none once disposed.</summary>
+    public IReadOnlyList<int> FollowedProcesses() => _closed ? [] : _follow.FollowedProcesses();
 
     /// <summary>Takes a change from the ring-buffer reader; handled on the follower's thread.</summary>
     public void Enqueue(in ProcessRecord record)
@@ -234,8 +233,8 @@ internal sealed class ProcessFollower : IDisposable
         process.Probes.Add(probes);
         process.Modules.Add(module);
         var refused = module.Plan.Unprobeable.Concat(probes.Refused).Select(f => _functions[f.Key].Name).Distinct().ToArray();
-        if (refused.Length > 0 && process.Program.Refusals.Add(module))
-            Warn($"{refused.Length} function(s) of {process.Program.Name} cannot be probed and are not traced: {string.Join(", ", refused.Take(10))}.");
+        if (NotProbedWarning.For(process.Program.Name, refused) is { } warning && process.Program.Refusals.Add(module))
+            Warn(warning);
     }
 
     // Each once per trace: many processes, or many reports of one, can meet the same trouble.
@@ -260,12 +259,9 @@ internal sealed class ProcessFollower : IDisposable
         // Its libraries are found as its dynamic linker, which has not run yet, will find them.
         var catalog = FunctionCatalog.ForExecutable(path, ProcFs.EnvironmentVariable(pid, "LD_LIBRARY_PATH"),
             ProcFs.EnvironmentVariable(pid, "LD_PRELOAD"));
-        var mode = _returnMode;
-        if (mode == ReturnMode.Uretprobe && catalog.StackSwitchSign() is { } sign)
-        {
-            mode = ReturnMode.EntryOnly;
-            Warn($"{catalog.ExecutableName} switches stacks ({sign}): its calls are reported at entry, without durations.");
-        }
+        var mode = ReturnPolicy.ForProgram(catalog, _returnMode, ranLater: true, out var switchWarning);
+        if (switchWarning is not null)
+            Warn(switchWarning);
         var module = Module(catalog.Select(_selection), _unwindHooks ? catalog.UnwindHooks() : [], mode);
         return _programs[path] = new ProgramProbes(catalog, module, _selection.NestLibrary is not null);
     }
@@ -301,40 +297,5 @@ internal sealed class ProcessFollower : IDisposable
     {
         var firstId = _functions.Append(functions);
         return new ModuleProbes(ProbePlan.Build(functions, mode, firstId: firstId), hooks);
-    }
-
-    /// <summary>Probes for some functions of a program, attached per process.</summary>
-    private sealed record ModuleProbes(ProbePlan Plan, IReadOnlyList<UnwindHook> Hooks);
-
-    /// <summary>One program (executable) as traced: what its processes start with, and the libraries they map later.</summary>
-    private sealed class ProgramProbes(FunctionCatalog catalog, ModuleProbes start, bool watchLinker)
-    {
-        public string Path { get; } = catalog.ModulePaths.First();
-        public string Name { get; } = catalog.ExecutableName;
-        public ModuleProbes Start { get; } = start;
-        public IReadOnlyList<string> StartPaths { get; } = catalog.ModulePaths.ToArray();
-        public (string Path, ulong Offset)? Linker { get; } = watchLinker ? catalog.LinkerRendezvous() : null;
-        public Dictionary<string, ModuleProbes?> Libraries { get; } = new(StringComparer.Ordinal);
-        public HashSet<ModuleProbes> Refusals { get; } = [];
-    }
-
-    /// <summary>One followed process: its program, the modules probed in it, and the links that do it.</summary>
-    private sealed class TracedProcess(int pid, ProgramProbes program)
-    {
-        public int Pid { get; } = pid;
-        public ProgramProbes Program { get; } = program;
-        public List<ModuleProbes> Modules { get; } = [];
-        public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
-
-        /// <summary>The probe sets attached for this process (the first process's first set is the session's own).</summary>
-        public List<ProbeSet> Probes { get; } = [];
-        public SafeBpfLinkHandle? Linker { get; set; }
-
-        /// <summary>Closes every link; after an exec, without <paramref name="returnsFirst"/> (see ProbeSet.DetachTogether).</summary>
-        public void Detach(bool returnsFirst)
-        {
-            ProbeSet.DetachTogether(Probes, Linker is null ? [] : [Linker], progress: null, returnsFirst);
-            Probes.Clear();
-        }
     }
 }

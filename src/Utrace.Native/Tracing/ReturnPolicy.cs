@@ -2,7 +2,10 @@ using System.Collections.Frozen;
 
 namespace Utrace.Native.Tracing;
 
-/// <summary>Which functions a return probe would break, and which show that a program switches stacks.</summary>
+/// <summary>
+/// Which functions a return probe would break, which show that a program switches stacks, and so
+/// which return mode each traced program gets.
+/// </summary>
 internal static class ReturnPolicy
 {
     /// <summary>
@@ -33,4 +36,26 @@ internal static class ReturnPolicy
 
     /// <summary>The first name in <paramref name="names"/> that shows stack switching, or null.</summary>
     public static string? StackSwitchSign(IEnumerable<string> names) => names.FirstOrDefault(SwitchesStacks.Contains);
+
+    /// <summary>
+    /// The return mode of a program: <paramref name="mode"/>, except that return probes chosen for the user
+    /// give way to EntryOnly in a program that switches stacks, with <paramref name="warning"/> saying so.
+    /// For the first program Auto is that choice (an explicit mode stays); for one a followed process
+    /// ran, the trace's own mode is (Uretprobe, however it was chosen).
+    /// </summary>
+    public static ReturnMode ForProgram(FunctionCatalog catalog, ReturnMode mode, bool ranLater, out string? warning)
+    {
+        warning = null;
+        var returnProbes = ranLater ? mode == ReturnMode.Uretprobe : mode == ReturnMode.Auto;
+        if (!returnProbes)
+            return mode;
+        if (catalog.StackSwitchSign() is not { } sign)
+            return ReturnMode.Uretprobe;
+        warning = ranLater
+            ? $"{catalog.ExecutableName} switches stacks ({sign}): its calls are reported at entry, without durations."
+            : $"{catalog.ExecutableName} switches stacks ({sign}): return probes would change what it computes, so its calls " +
+              "are reported at entry, without durations (-ReturnMode EntryOnly). For durations use -ReturnMode RetInstruction, " +
+              "which costs several microseconds more per call.";
+        return ReturnMode.EntryOnly;
+    }
 }

@@ -6,6 +6,9 @@ namespace Utrace.Native.Tracing;
 /// <summary>What to trace and what to send up from the kernel.</summary>
 internal sealed class TraceOptions
 {
+    /// <summary>The trace's id, which its summary carries: the caller numbers its traces (0 when it does not).</summary>
+    public int TraceId { get; init; }
+
     /// <summary>Functions to attach probes to; all by default.</summary>
     public FunctionSelection Selection { get; init; } = FunctionSelection.All;
 

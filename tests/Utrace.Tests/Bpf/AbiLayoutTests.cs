@@ -64,6 +64,46 @@ public sealed class AbiLayoutTests
         }
     }
 
+    [Fact]
+    public void TheCounterComparisonFindsEveryKindOfDifference()
+    {
+        var record = new HeaderRecord("struct", KernelCounterAttribute.CStruct, 32,
+        [
+            new HeaderField("sent", "unsigned long long", 0, 8), new HeaderField("lost", "unsigned long long", 8, 8),
+            new HeaderField("narrow", "unsigned int", 16, 4), new HeaderField("orphan", "unsigned long long", 24, 8),
+        ]);
+
+        Assert.Equal(
+            [
+                "SampleCounters.Lost: lost at offset 8 in C, 16 in C#",
+                "SampleCounters.Narrow is a Int32; a counter is a long",
+                "SampleCounters.Gone counts gone, which struct utrace_stats does not define",
+                "utrace_stats: lost is counted by several properties: Lost, LostAgain",
+                "utrace_stats: narrow is a unsigned int; counters are 8-byte unsigned (__u64)",
+                "utrace_stats: orphan is counted by no property: mark one with [KernelCounter(\"orphan\", 24)]",
+            ],
+            AbiMirrors.CounterDifferences(record, [typeof(SampleCounters)]));
+    }
+
+    /// <summary>Counters of a sample utrace_stats, right and wrong in known ways.</summary>
+    private sealed class SampleCounters
+    {
+        [KernelCounter("sent", 0)]
+        public long Sent { get; init; }
+
+        [KernelCounter("lost", 16)]
+        public long Lost { get; init; }
+
+        [KernelCounter("lost", 8)]
+        public long LostAgain { get; init; }
+
+        [KernelCounter("narrow", 16)]
+        public int Narrow { get; init; }
+
+        [KernelCounter("gone", 32)]
+        public long Gone { get; init; }
+    }
+
     private const string SampleHeader = """
         #ifndef SAMPLE_H
         #define SAMPLE_H

@@ -34,6 +34,11 @@ internal static class AbiMirrors
 
         foreach (var record in header.Records)
         {
+            if (record.Name == KernelCounterAttribute.CStruct)
+            {
+                problems.AddRange(CounterDifferences(record, types));
+                continue;
+            }
             if (!mirrors.TryGetValue(record.Name, out var mirror))
             {
                 problems.Add($"{record.Tag} {record.Name} has no C# mirror: mark one with [AbiStruct(\"{record.Name}\")]");
@@ -83,6 +88,41 @@ internal static class AbiMirrors
             problems.Add($"{where}: {field.Name} is {Signedness(cSigned)} in C ({field.CType}), {Signedness(csSigned)} in C# ({csField.FieldType.Name})");
         if (RecordName(field.CType) is { } cRecord && csField.FieldType.GetCustomAttribute<AbiStructAttribute>()?.CName != cRecord)
             problems.Add($"{where}: {field.Name} is a {field.CType}, but {csField.FieldType.Name} does not mirror it");
+    }
+
+    /// <summary>
+    /// The counters struct has no mirror: each of its fields is claimed by one property marked [KernelCounter],
+    /// at the field's offset, and every field is an 8-byte unsigned counter (the engine sums 8-byte slots).
+    /// </summary>
+    public static IReadOnlyList<string> CounterDifferences(HeaderRecord record, IEnumerable<Type> types)
+    {
+        var problems = new List<string>();
+        var claims = types.SelectMany(type => type.GetProperties(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+            .Select(property => (Property: property, Counter: property.GetCustomAttribute<KernelCounterAttribute>()))
+            .Where(claim => claim.Counter is not null)
+            .Select(claim => (claim.Property, Counter: claim.Counter!))
+            .ToArray();
+        foreach (var (property, counter) in claims)
+        {
+            var where = $"{property.DeclaringType!.Name}.{property.Name}";
+            if (record.Fields.SingleOrDefault(f => f.Name == counter.CName) is not { } field)
+                problems.Add($"{where} counts {counter.CName}, which {record.Tag} {record.Name} does not define");
+            else if (field.Offset != counter.Offset)
+                problems.Add($"{where}: {field.Name} at offset {field.Offset} in C, {counter.Offset} in C#");
+            if (property.PropertyType != typeof(long))
+                problems.Add($"{where} is a {property.PropertyType.Name}; a counter is a long");
+        }
+        foreach (var field in record.Fields)
+        {
+            var claimedBy = claims.Where(claim => claim.Counter.CName == field.Name).Select(claim => claim.Property.Name).ToArray();
+            if (claimedBy.Length == 0)
+                problems.Add($"{record.Name}: {field.Name} is counted by no property: mark one with [KernelCounter(\"{field.Name}\", {field.Offset})]");
+            else if (claimedBy.Length > 1)
+                problems.Add($"{record.Name}: {field.Name} is counted by several properties: {string.Join(", ", claimedBy)}");
+            if (field.Size != sizeof(ulong) || IntegerSignedness(field.CType) != false)
+                problems.Add($"{record.Name}: {field.Name} is a {field.CType}; counters are 8-byte unsigned (__u64)");
+        }
+        return problems;
     }
 
     private static void CompareConstants(HeaderAbi header, Type[] types, List<string> problems)
