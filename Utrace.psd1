@@ -14,7 +14,8 @@
     FormatsToProcess       = @('Utrace.format.ps1xml')
     TypesToProcess         = @('Utrace.types.ps1xml')
     CmdletsToExport        = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace', 'Measure-UTrace',
-                               'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace')
+                               'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace',
+                               'ConvertTo-UTracePerfetto')
     FunctionsToExport      = @()
     AliasesToExport        = @()
     VariablesToExport      = @()

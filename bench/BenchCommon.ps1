@@ -140,8 +140,8 @@ function ConvertTo-ResultMarkdown {
     else { '' }
     $repo = Split-Path $PSScriptRoot -Parent
     $commit = & git -C $repo rev-parse --short HEAD 2>$null
-    # Results files and the README change while bench/run.ps1 runs; they change nothing measured.
-    $dirty = if (& git -C $repo status --porcelain --untracked-files=no -- . ':!bench/results' ':!README.md' 2>$null) { ' (working tree had uncommitted changes)' } else { '' }
+    # Results files and bench/README.md change while bench/run.ps1 runs; they change nothing measured.
+    $dirty = if (& git -C $repo status --porcelain --untracked-files=no -- . ':!bench/results' ':!bench/README.md' 2>$null) { ' (working tree had uncommitted changes)' } else { '' }
 
     $md = [Text.StringBuilder]::new()
     $null = $md.AppendLine("# $Title benchmark results").AppendLine()

@@ -3,7 +3,7 @@
 <#
 .SYNOPSIS
     The whole benchmark in one run: every bench script, side by side on this machine, then a
-    summary (bench/results/summary.md) and the README's benchmark table.
+    summary (bench/results/summary.md) and the benchmark table of bench/README.md.
 
 .DESCRIPTION
     Runs, one after the other and each in its own pwsh (a script that fails does not stop the
@@ -19,7 +19,7 @@
     Each writes its own bench/results/<name>.md (date, machine, kernel, commit, every round,
     median and min-max). Then this script writes bench/results/summary.md (the tables side by
     side, which scripts failed) and replaces the block between <!-- bench:begin --> and
-    <!-- bench:end --> in README.md with the headline figures.
+    <!-- bench:end --> in bench/README.md with the headline figures.
 
     Needs root, the built module, gcc, clang, libbpf-dev >= 1.3, bpftrace, uftrace,
     redis-server and redis-tools: scripts/bench.sh installs them and builds, then runs this.
@@ -42,10 +42,10 @@ param(
 
     [string] $ResultsDirectory = (Join-Path $PSScriptRoot 'results'),
 
-    # Leave README.md as it is.
+    # Leave bench/README.md as it is.
     [switch] $NoReadme,
 
-    # Run nothing: write the summary and the README block from the results files already there
+    # Run nothing: write the summary and the block of bench/README.md from the results files already there
     # (after re-running one script by hand, say).
     [switch] $ReportOnly
 )
@@ -92,6 +92,22 @@ function Read-ResultTable([string] $Path) {
         $row = [ordered]@{}
         for ($i = 0; $i -lt $header.Count; $i++) { $row[$header[$i]] = if ($i -lt $cells.Count) { $cells[$i] } else { '' } }
         [pscustomobject]$row
+    }
+}
+
+# The date, kernel, machine, commit and starting load of a results file, from its header lines.
+function Get-ResultHeader([string] $Path) {
+    $header = @{}
+    foreach ($line in Get-Content $Path -TotalCount 8) {
+        if ($line -match '^- (Date|Kernel|Machine|Utrace): (.*)$') { $header[$Matches[1]] = $Matches[2] }
+    }
+    $machine, $load = "$($header.Machine)" -split '; load average ', 2
+    [pscustomobject]@{
+        Date       = ("$($header.Date)" -split ' ')[0]
+        Kernel     = $header.Kernel
+        Machine    = $machine
+        Commit     = ("$($header.Utrace)" -split '[ ;]')[1]
+        LoadBefore = ("$load" -split ' before')[0]
     }
 }
 
@@ -170,13 +186,16 @@ foreach ($name in 'throughput', 'trace-file', 'attach-detach', 'redis') {
 Save-Result $md (Join-Path $ResultsDirectory 'summary.md') 0
 Write-Information "Summary written to $(& $relative (Join-Path $ResultsDirectory 'summary.md'))" -InformationAction Continue
 
-# --- README block ----------------------------------------------------------------------------
+# --- bench/README.md block ---------------------------------------------------------------------
 if (-not $NoReadme) {
-    $readmePath = Join-Path $repo 'README.md'
+    $readmePath = Join-Path $PSScriptRoot 'README.md'
     $readme = Get-Content $readmePath -Raw
-    $pattern = '(?s)(<!-- bench:begin -->).*?(<!-- bench:end -->)'
-    if ($readme -notmatch $pattern) { throw "README.md has no <!-- bench:begin --> ... <!-- bench:end --> block to replace." }
-    $facts = "Measured by ``bash scripts/bench.sh`` (x floor: wall time; CPU x floor: CPU time charged to the traced thread) on $($startedAt.ToString('yyyy-MM-dd')), kernel $(& uname -r), $([Environment]::ProcessorCount) cores, commit $(& git -C $repo rev-parse --short HEAD), load average $loadBefore at the start (a shared machine: compare ratios)$(if ($Quick) { '; a -Quick run' }). Every round, min and median: [bench/results/summary.md](bench/results/summary.md)."
+    # The markers on lines of their own: the prose of bench/README.md names them too.
+    $pattern = '(?ms)^<!-- bench:begin -->$.*?^<!-- bench:end -->$'
+    if ($readme -notmatch $pattern) { throw "bench/README.md has no <!-- bench:begin --> ... <!-- bench:end --> block to replace." }
+    # The facts of the results the block shows (with -ReportOnly, an earlier run's), not of this process.
+    $measured = Get-ResultHeader ($runs.Values | Select-Object -First 1).File
+    $facts = "Measured by ``bash scripts/bench.sh`` (x floor: wall time; CPU x floor: CPU time charged to the traced thread) on $($measured.Date), kernel $($measured.Kernel), $($measured.Machine), commit $($measured.Commit), load average $($measured.LoadBefore) at the start (a shared machine: compare ratios)$(if ($Quick) { '; a -Quick run' }). Every round, min and median: [results/summary.md](results/summary.md)."
     $block = [Text.StringBuilder]::new()
     $null = $block.AppendLine('<!-- bench:begin -->').AppendLine($facts).AppendLine()
     foreach ($line in $overheadLines) { $null = $block.AppendLine($line) }
@@ -213,7 +232,7 @@ if (-not $NoReadme) {
     $null = $block.Append('<!-- bench:end -->')
     $readme = [regex]::Replace($readme, $pattern, { param($m) $block.ToString() })
     [IO.File]::WriteAllText($readmePath, $readme)
-    Write-Information 'README.md: benchmark block replaced.' -InformationAction Continue
+    Write-Information 'bench/README.md: benchmark block replaced.' -InformationAction Continue
 }
 $failedParts = @($runs.Keys | Where-Object { $null -ne $runs[$_].ExitCode -and $runs[$_].ExitCode -ne 0 })
 if ($failedParts) { Write-Warning "Failed: $($failedParts -join ', ') (see their results)."; exit 1 }

@@ -14,6 +14,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
+#include <linux/signal.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
@@ -24,7 +25,10 @@ char LICENSE[] SEC("license") = "GPL";
 /* 1 = follow children (fork, then exec); 0 = only report library changes (dlopen). */
 const volatile __u32 follow_children = 0;
 
-#define SIGSTOP 19
+/* Processes followed at once: the first and its children still running. */
+#define MAX_FOLLOWED_PROCESSES 4096
+/* The smallest ring the kernel takes (a page): this map is only a placeholder, never created. */
+#define PLACEHOLDER_RING_BYTES 4096
 
 enum pid_type { PIDTYPE_PID, PIDTYPE_TGID };
 
@@ -48,15 +52,15 @@ extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type
  * launcher's exec of the program, whose probes the engine attached before it). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, MAX_FOLLOWED_PROCESSES);
 	__type(key, __u32);
 	__type(value, __u32);
 } followed SEC(".maps");
 
-/* The engine's events ring (utrace.bpf.c): its fd replaces this map before loading. */
+/* The engine's events ring (utrace-events.bpf.h): its fd replaces this map before loading. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096);
+	__uint(max_entries, PLACEHOLDER_RING_BYTES);
 } events SEC(".maps");
 
 /* A report for the engine, reserved first: a process is stopped only when the engine will hear of it. */

@@ -15,6 +15,10 @@
  * in that order, each checked) and makes sure the user may execute PATH, all
  * before it reports ready: a failure ends it before any probe is attached.
  *
+ * The program's dynamic-linker variables (LD_PRELOAD, LD_AUDIT, LD_DEBUG...) reach the launcher
+ * renamed UTRACE_PROGRAM_LD_*, so that a preloaded library's constructor runs in the program
+ * only, never in the launcher; it execs the program with them under their own names.
+ *
  * usage: utrace-launch [--run-as USER UID GID] PATH ARGV0 [ARG...]
  * exit codes before exec: 125 the user could not be taken on (the reason is on
  * stderr), 126 the user may not execute PATH, 127 usage, gave up, exec failed.
@@ -60,6 +64,25 @@ struct kernel_sigaction {
 	void (*restorer)(void);
 	unsigned long mask;
 };
+
+#define PROGRAM_VARIABLE_PREFIX "UTRACE_PROGRAM_"
+
+/* The environment the program is exec'd with: the launcher's, its UTRACE_PROGRAM_ names taken back. */
+static char **program_environment(void)
+{
+	size_t count = 0;
+	while (environ[count] != NULL)
+		count++;
+	char **result = calloc(count + 1, sizeof(*result));
+	if (result == NULL) {
+		perror("utrace-launch");
+		exit(EXIT_LAUNCH_FAILED);
+	}
+	size_t prefix = strlen(PROGRAM_VARIABLE_PREFIX);
+	for (size_t i = 0; i < count; i++)
+		result[i] = strncmp(environ[i], PROGRAM_VARIABLE_PREFIX, prefix) == 0 ? environ[i] + prefix : environ[i];
+	return result;
+}
 
 /* Parses a uid or gid; exits on anything but a whole decimal number. */
 static unsigned int parse_id(const char *text)
@@ -110,6 +133,9 @@ int main(int argc, char **argv)
 			return EXIT_NOT_EXECUTABLE;
 	}
 
+	/* Built before the wait: after it, no libc call (see raw_syscall). */
+	char **environment = program_environment();
+
 	sigset_t go, original;
 	sigemptyset(&go);
 	sigaddset(&go, SIGUSR1);
@@ -132,7 +158,7 @@ int main(int argc, char **argv)
 	/* .NET ignores SIGPIPE and its children inherit that; a program run from a shell does not. */
 	struct kernel_sigaction default_action = { .handler = SIG_DFL };
 	raw_syscall(__NR_rt_sigaction, SIGPIPE, (long)&default_action, 0, _NSIG / 8);
-	long failed = raw_syscall(__NR_execve, (long)argv[1], (long)(argv + 2), (long)environ, 0);
+	long failed = raw_syscall(__NR_execve, (long)argv[1], (long)(argv + 2), (long)environment, 0);
 	fprintf(stderr, "utrace-launch: cannot run %s: %s\n", argv[1], strerror((int)-failed));
 	return EXIT_LAUNCH_FAILED;
 }

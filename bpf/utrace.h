@@ -20,13 +20,14 @@
 /* A probe cookie is the function id in its low 32 bits, and these flags above. */
 #define UTRACE_COOKIE_ENTRY_ONLY (1ull << 32) /* no return is probed: report the call at entry */
 #define UTRACE_COOKIE_ARGUMENTS (1ull << 33) /* entry: send the argument registers (utrace_arguments) */
-#define UTRACE_COOKIE_RETURN_VALUE (1ull << 34) /* return or ret instruction: send rax (utrace_return_value) */
+#define UTRACE_COOKIE_RETURN_VALUE (1ull << 34) /* uretprobe or ret instruction: send rax (utrace_return_value) */
 #define UTRACE_COOKIE_STRINGS_SHIFT 40 /* bits 40-45: the arguments that are C strings to read (bit 0 = first) */
 
-/* How calls are seen to end (utrace_config.return_mode). */
-#define UTRACE_RETURN_TRAMPOLINE 0 /* uretprobes: the kernel swaps the return address */
-#define UTRACE_RETURN_INSTRUCTION 1 /* probes on the function's ret (and tail-call jmp) instructions */
-#define UTRACE_RETURN_NONE 2 /* entry probes only: calls are reported at entry, untimed */
+/* How calls are seen to end (utrace_config.return_mode): the values of the engine's ReturnMode,
+ * whose Auto (0) the engine resolves to one of these before loading. */
+#define UTRACE_RETURN_URETPROBE 1 /* uretprobes: the kernel swaps the return address */
+#define UTRACE_RETURN_RET_INSTRUCTION 2 /* probes on the function's ret (and tail-call jmp) instructions */
+#define UTRACE_RETURN_ENTRY_ONLY 3 /* entry probes only: calls are reported at entry, untimed */
 
 /* Every ring-buffer record starts with its type. */
 #define UTRACE_RECORD_CALL 1  /* struct utrace_event: a call that returned */
@@ -131,7 +132,7 @@ struct utrace_function_summary {
 
 /*
  * Return addresses to write into a traced thread's stack, so that the C++ unwinder
- * sees real ones (see utrace.bpf.c). The BPF program stops the process (SIGSTOP)
+ * sees real ones (see utrace-unwind.bpf.h). The BPF program stops the process (SIGSTOP)
  * after sending this on the patches ring; utrace-guard waits until every thread is
  * stopped, writes them through /proc/PID/mem, then sends SIGCONT.
  */

@@ -2,7 +2,7 @@
 # The whole benchmark in one command, from a clean clone: installs what Utrace and the
 # benchmarks need (bpftrace, uftrace, redis-server, redis-tools from the distribution), builds,
 # then runs bench/run.ps1 as root. Arguments go to bench/run.ps1 (-Quick, -Skip redis, ...).
-# Writes bench/results/*.md and the benchmark table of README.md.
+# Writes bench/results/*.md and the benchmark table of bench/README.md.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 

@@ -11,6 +11,8 @@ packages=(clang llvm libbpf-dev libelf-dev gcc g++ make sudo sqlite3 python3 bin
 packages+=(openssh-server openssh-client)
 # The flame-graph test opens the SVG in a real browser.
 command -v chromium >/dev/null || packages+=(chromium)
+# The Perfetto test decodes the trace with protoc --decode_raw, a decoder Utrace did not write.
+packages+=(protobuf-compiler)
 extra_release=()
 
 # Debian 12 ships libbpf 1.1; multi-uprobe links need >= 1.3, which bookworm-backports has.
@@ -54,7 +56,7 @@ if [ ${#missing[@]} -gt 0 ] || ! libbpf_ok; then
     fi
 fi
 
-# node and npm run the test that opens a trace file with the apache-arrow npm package.
+# node and npm run the tests that open a trace file with apache-arrow and our profiles in the speedscope app.
 if ! command -v npm >/dev/null; then
     log "installing nodejs and npm"
     as_root apt-get update -qq

@@ -71,6 +71,34 @@ public sealed class LibraryNameCompleter : TargetNameCompleter
     protected override IEnumerable<string> Names(FunctionCatalog catalog) => catalog.LibraryNames;
 }
 
+/// <summary>Completes -ProcessId with the running processes whose id or name starts with what is typed, by id.</summary>
+public sealed class ProcessIdCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        var typed = wordToComplete.Trim('\'', '"');
+        foreach (var process in System.Diagnostics.Process.GetProcesses().OrderBy(p => p.Id))
+        {
+            using (process)
+            {
+                var id = process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                string name;
+                try
+                {
+                    name = process.ProcessName;
+                }
+                catch (InvalidOperationException)
+                {
+                    continue; // it exited meanwhile
+                }
+                if (id.StartsWith(typed, StringComparison.Ordinal) || name.StartsWith(typed, StringComparison.OrdinalIgnoreCase))
+                    yield return new CompletionResult(id, $"{id} {name}", CompletionResultType.ParameterValue, $"{name} ({id})");
+            }
+        }
+    }
+}
+
 /// <summary>Completes -TraceId with the traces running in this PowerShell, described by process and command.</summary>
 public sealed class TraceIdCompleter : IArgumentCompleter
 {

@@ -32,7 +32,7 @@ public sealed class ConvertToUTraceCallGraphCommand : UTraceReportCommandBase
         WriteObject(_writer.Header);
     }
 
-    internal override void Add(in CallSample call)
+    internal override void Add(in TracedCall call)
     {
         foreach (var line in _writer!.Add(call))
             WriteObject(line);

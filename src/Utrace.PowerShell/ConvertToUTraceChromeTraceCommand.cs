@@ -11,13 +11,26 @@ namespace Utrace.PowerShell;
 [OutputType(typeof(string))]
 public sealed class ConvertToUTraceChromeTraceCommand : UTraceReportCommandBase
 {
-    private readonly ChromeTraceWriter _writer = new();
+    private ChromeTraceWriter? _writer;
 
-    protected override void BeginProcessing() => WriteObject(ChromeTraceWriter.Begin);
+    /// <summary>
+    /// Gives each event "args": its self time, depth and captured values. Left out by default:
+    /// speedscope counts a frame per distinct name and args, so every call would be a function of its own.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter IncludeArguments { get; set; }
 
-    internal override void Add(in CallSample call)
+    internal override bool ReadsCapturedValues => IncludeArguments;
+
+    protected override void BeginProcessing()
     {
-        foreach (var line in _writer.Add(call))
+        _writer = new ChromeTraceWriter(IncludeArguments);
+        WriteObject(ChromeTraceWriter.Begin);
+    }
+
+    internal override void Add(in TracedCall call)
+    {
+        foreach (var line in _writer!.Add(call))
             WriteObject(line);
     }
 

@@ -31,10 +31,10 @@ public sealed class ConvertToUTraceFlameGraphCommand : UTraceReportCommandBase
     private long _calls;
     private long _timed;
 
-    internal override void Add(in CallSample call)
+    internal override void Add(in TracedCall call)
     {
         _calls++;
-        if (call.DurationNs > 0)
+        if (call.HasDuration)
             _timed++;
         _stacks.Add(call);
     }

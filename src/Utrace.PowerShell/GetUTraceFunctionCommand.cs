@@ -29,7 +29,11 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
     [Parameter(Mandatory = true, ParameterSetName = ProcessSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "PID")]
     [ValidateRange(1, int.MaxValue)]
+    [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int ProcessId { get; set; }
+
+    // A process started a moment ago (Start-Process, then this) may not have mapped its libraries yet.
+    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(2);
 
     // -Function patterns matched in any of the programs listed: one that none matched gets a warning at the end.
     private readonly HashSet<string> _matched = new(StringComparer.Ordinal);
@@ -39,7 +43,7 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
     {
         if (ParameterSetName == ProcessSet)
         {
-            List(() => FunctionCatalog.ForProcess(ProcessId));
+            List(() => FunctionCatalog.ForProcess(ProcessId, StartupWait));
             return;
         }
         var literal = ParameterSetName == LiteralPathSet;
@@ -70,6 +74,7 @@ public sealed class GetUTraceFunctionCommand : UTraceSelectionCommandBase
         try
         {
             var functions = load().Select(BuildSelection()).ToArray();
+            ProbePlan.PlaceEntryProbes(functions);
             _matched.UnionWith(FunctionPatternsMatched(functions));
             _listed = true;
             WriteObject(functions, enumerateCollection: true);

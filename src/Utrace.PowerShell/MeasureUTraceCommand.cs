@@ -20,7 +20,7 @@ public sealed class MeasureUTraceCommand : UTraceReportCommandBase
 
     protected override void BeginProcessing() => _summary = new CallSummaryBuilder(ByThread);
 
-    internal override void Add(in CallSample call) => _summary!.Add(call);
+    internal override void Add(in TracedCall call) => _summary!.Add(call);
 
     internal override void Add(TraceContext context, EventBatch batch) => _summary!.Add(context, batch);
 

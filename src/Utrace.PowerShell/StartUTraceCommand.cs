@@ -13,6 +13,7 @@ namespace Utrace.PowerShell;
 [Cmdlet(VerbsLifecycle.Start, "UTrace", DefaultParameterSetName = CommandSet, SupportsShouldProcess = true)]
 [OutputType(typeof(CallEvent))]
 [OutputType(typeof(UTraceJob))]
+[OutputType(typeof(FunctionSummary))]
 public sealed class StartUTraceCommand : UTraceSelectionCommandBase
 {
     private const string CommandSet = "Command";
@@ -35,6 +36,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [Parameter(Mandatory = true, ParameterSetName = ProcessSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "PID")]
     [ValidateRange(1, int.MaxValue)]
+    [ArgumentCompleter(typeof(ProcessIdCompleter))]
     public int ProcessId { get; set; }
 
     /// <summary>The user (a name or a numeric uid) the command runs as, with that user's groups and HOME; the tracer keeps its privileges.</summary>

@@ -115,16 +115,14 @@ internal sealed class TraceFileInput(PSCmdlet cmdlet)
 
     /// <summary>
     /// Typed CallEvents from Export-Csv or Export-Clixml of CallEvents: Duration compares and sorts
-    /// as a Duration again, Start keeps its nanoseconds. The rows share one function table, so all
-    /// are read before the first event is given; each row's property bag is dropped as soon as it
-    /// is read (they took ~4 KB a row held all at once), and its names are shared with the rows
-    /// before it.
+    /// as a Duration again, Start keeps its nanoseconds. No event is given unless every row is a
+    /// call, so all are read first; each row's property bag is dropped as soon as it is read (they
+    /// took ~4 KB a row held all at once), and its names are kept once, in its trace's function table.
     /// </summary>
     private void ReadExport(string path, string import, Action<CallEvent> onEvent)
     {
-        var calls = new List<ExportedCall>();
-        var names = new Dictionary<string, string>(StringComparer.Ordinal);
-        string? Shared(string? name) => name is null ? null : names.TryGetValue(name, out var known) ? known : names[name] = name;
+        var calls = new List<CallEvent>();
+        var table = new ImportedCallTable();
         FormatException? notACall = null;
         var rows = new PSDataCollection<PSObject>();
         rows.DataAdded += (_, added) =>
@@ -135,12 +133,7 @@ internal sealed class TraceFileInput(PSCmdlet cmdlet)
                 return;
             try
             {
-                var call = ExportedCallReader.Read(row, calls.Count + 1);
-                calls.Add(call with
-                {
-                    Function = Shared(call.Function)!, Module = Shared(call.Module)!, Caller = Shared(call.Caller),
-                    ComputerName = Shared(call.ComputerName)!, Program = Shared(call.Program),
-                });
+                calls.Add(CallPropertyReader.Read(row, $"row {calls.Count + 1}", table));
             }
             catch (FormatException ex)
             {
@@ -160,7 +153,7 @@ internal sealed class TraceFileInput(PSCmdlet cmdlet)
                 ErrorCategory.InvalidData, path, "Import-UTrace reads trace files and the Export-Csv or Export-Clixml output of CallEvents, with all their properties."));
             return;
         }
-        foreach (var e in ExportedCall.ToCallEvents(calls))
+        foreach (var e in calls)
             onEvent(e);
     }
 

@@ -35,5 +35,6 @@ internal sealed record LaunchTarget(string Program, string TracedBinary, IReadOn
         : $"{Argv[0]} is a script: {ElfImage.ResolveRealPath(TracedBinary)}, its interpreter, is what is traced.";
 
     public FunctionCatalog LoadCatalog() =>
-        FunctionCatalog.ForExecutable(TracedBinary, Environment.GetEnvironmentVariable("LD_LIBRARY_PATH"));
+        FunctionCatalog.ForExecutable(TracedBinary, Environment.GetEnvironmentVariable("LD_LIBRARY_PATH"),
+            Environment.GetEnvironmentVariable("LD_PRELOAD"));
 }

@@ -15,6 +15,7 @@ public abstract class UTraceSelectionCommandBase : PSCmdlet
     /// <summary>Wildcard patterns on the demangled or raw name: matching functions are not traced.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(FunctionNameCompleter))]
     public string[]? ExcludeFunction { get; set; }
 
     /// <summary>Wildcard patterns on the library that provides an imported function: only those library calls are traced.</summary>

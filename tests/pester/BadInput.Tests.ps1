@@ -100,13 +100,15 @@ Describe 'A PowerShell without the capabilities tracing needs' -Skip:$noBpf {
         $caps = if ($Keep -eq 'none') { '-all' } else { "-all,+$($Keep.Substring(4).ToLowerInvariant())" }
         $module = Join-Path $PSScriptRoot '../../Utrace.psd1'
         $script = "Import-Module '$module'; try { Start-UTrace -Command '$bin/fib 3' -ErrorAction Stop } catch { " +
-            '$_.CategoryInfo.Category; $_.FullyQualifiedErrorId; $_.TargetObject; $_.Exception.Message; $_.ErrorDetails.RecommendedAction }'
+            '$_.CategoryInfo.Category; $_.FullyQualifiedErrorId; $_.TargetObject; $_.Exception.Message; $_.ErrorDetails.RecommendedAction }; [Environment]::ProcessPath'
         $lines = @(setpriv --inh-caps=$caps --ambient-caps=$caps --bounding-set=$caps -- pwsh -NoProfile -Command $script)
         $lines[0] | Should -Be 'PermissionDenied'
         $lines[1] | Should -Be 'MissingCapability,Utrace.PowerShell.StartUTraceCommand'
         $lines[2] | Should -Be $Target
         $lines[3] | Should -Be "Loading the BPF programs failed: Operation not permitted (EPERM, errno 1). PowerShell lacks $Missing; this kernel traces with CAP_BPF and CAP_PERFMON, or with CAP_SYS_ADMIN."
-        $lines[4] | Should -Be 'Run PowerShell as root: sudo pwsh (in a container, add the capabilities with --cap-add).'
+        $lines[4] | Should -Be ("Run PowerShell as root: sudo pwsh. Or give the program that runs PowerShell the capabilities, for every user who runs it: " +
+            "sudo setcap cap_bpf,cap_perfmon+ep '$($lines[5])'. In a container, start it with --cap-add BPF --cap-add PERFMON.")
+        $lines[5] | Should -Be (Get-Process -Id $PID).Path -Because 'the child pwsh runs on the same .NET host'
     }
 }
 

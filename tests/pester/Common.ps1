@@ -12,12 +12,13 @@ function Get-FixtureVariant {
     }
 }
 
-# Starts the server fixture with pipes on stdin and stdout and waits for its "ready".
+# Starts the server fixture (or another that answers "ready", then "done" per line) with pipes on
+# stdin and stdout and waits for its "ready".
 function Start-ServerFixture {
     [CmdletBinding(SupportsShouldProcess)]
-    param([string] $Path)
+    param([string] $Path, [string[]] $ArgumentList = @())
     if (-not $PSCmdlet.ShouldProcess($Path, 'Start the server fixture')) { return }
-    $info = [System.Diagnostics.ProcessStartInfo]::new($Path)
+    $info = [System.Diagnostics.ProcessStartInfo]::new($Path, $ArgumentList)
     $info.RedirectStandardInput = $true
     $info.RedirectStandardOutput = $true
     $process = [System.Diagnostics.Process]::Start($info)

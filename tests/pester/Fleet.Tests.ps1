@@ -96,6 +96,13 @@ BeforeAll {
         })
     $script:ProgramOutput = @($programOutput)
     $script:Events = @($Remote | Where-Object { $_.PSObject.TypeNames -contains 'Deserialized.Utrace.CallEvent' })
+
+    # The events grouped by host, after checking that there are exactly the two hosts' groups.
+    function Get-HostGroup($Calls) {
+        $groups = @($Calls | Group-Object ComputerName | Sort-Object Name)
+        $groups.Name | Should -Be @($HostA, $HostB | Sort-Object) -Because 'each of the two hosts sent its events'
+        $groups
+    }
 }
 
 AfterAll {
@@ -146,7 +153,7 @@ Describe 'Invoke-Command -HostName a,b { Start-UTrace }' -Skip:$noBpf {
     It 'deserialized events group and measure: Duration is a Duration again, exact to the ns' {
         $Events[0].Duration | Should -BeOfType Utrace.Duration
         $Events[0].SelfDuration.Nanoseconds | Should -Be $Events[0].SelfNs
-        foreach ($group in $Events | Group-Object ComputerName) {
+        foreach ($group in Get-HostGroup $Events) {
             $fib = $group.Group | Where-Object Function -EQ 'fib'
             ($fib | Measure-Object Duration -Sum).Sum | Should -Be ($fib | Measure-Object DurationNs -Sum).Sum
             ($fib | Measure-Object Duration -Maximum).Maximum | Should -Be ($fib | Measure-Object DurationNs -Maximum).Maximum
@@ -157,7 +164,7 @@ Describe 'Invoke-Command -HostName a,b { Start-UTrace }' -Skip:$noBpf {
     }
 
     It 'Measure-UTrace of each host: 177 calls of fib, 1 of main' {
-        foreach ($group in $Events | Group-Object ComputerName) {
+        foreach ($group in Get-HostGroup $Events) {
             $summary = $group.Group | Measure-UTrace
             ($summary | Where-Object Function -EQ 'fib').Calls | Should -Be 177
             ($summary | Where-Object Function -EQ 'main').Calls | Should -Be 1
@@ -165,7 +172,7 @@ Describe 'Invoke-Command -HostName a,b { Start-UTrace }' -Skip:$noBpf {
     }
 
     It 'the reports of the deserialized events equal those of the trace file that host wrote' {
-        foreach ($group in $Events | Group-Object ComputerName) {
+        foreach ($group in Get-HostGroup $Events) {
             $file = Join-Path $RecordDir "$($group.Name).utrace"
             $group.Group | ConvertTo-UTraceFlameGraph -Format Folded | Should -Be (ConvertTo-UTraceFlameGraph -Format Folded -Path $file)
             $group.Group | ConvertTo-UTraceCallGraph -Flat | Should -Be (ConvertTo-UTraceCallGraph -Flat -Path $file)
@@ -192,9 +199,7 @@ Describe 'Copy-Item -FromSession of the trace files, then Import-UTrace' -Skip:$
         }
         $imported = @(Import-UTrace (Join-Path $local '127.0.0.1.utrace'), (Join-Path $local '127.0.0.2.utrace'))
         $imported[0] | Should -BeOfType Utrace.CallEvent
-        $groups = @($imported | Group-Object ComputerName)
-        $groups.Name | Should -Be @($HostA, $HostB | Sort-Object)
-        foreach ($group in $groups) {
+        foreach ($group in Get-HostGroup $imported) {
             @($group.Group | Where-Object Function -EQ 'fib').Count | Should -Be 177
             ($group.Group | Measure-UTrace | Where-Object Function -EQ 'fib').Calls | Should -Be 177
         }

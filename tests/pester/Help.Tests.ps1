@@ -1,6 +1,6 @@
 BeforeDiscovery {
     $cmdlets = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace', 'Measure-UTrace',
-        'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace') | ForEach-Object { @{ Name = $_ } }
+        'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace', 'ConvertTo-UTracePerfetto') | ForEach-Object { @{ Name = $_ } }
 }
 
 BeforeAll {
@@ -76,10 +76,29 @@ Describe 'about_Utrace' {
         foreach ($section in 'SHORT DESCRIPTION', 'LONG DESCRIPTION', 'PRIVILEGES', 'MODES', 'DURATIONS', 'LIMITS') {
             $about | Should -Match "(?m)^$section$"
         }
-        foreach ($mode in [enum]::GetNames([Utrace.Native.Tracing.ReturnMode])) {
+        foreach ($mode in [enum]::GetNames([Utrace.ReturnMode])) {
             $about | Should -Match "(?m)^\s+$mode\s" -Because "-ReturnMode $mode is a mode"
         }
         $about | Should -Match 'CAP_BPF and CAP_PERFMON'
         $about | Should -Match '64 frames deep'
+    }
+}
+
+Describe 'The README' {
+    BeforeAll { $readme = Get-Content (Join-Path $PSScriptRoot '../../README.md') -Raw }
+
+    It 'has one line for every cmdlet the module exports, and none for a cmdlet it does not' {
+        $table = [regex]::Match($readme, '(?ms)^## Cmdlets\s*\n(.*?)\n\n').Groups[1].Value
+        $listed = [regex]::Matches($table, '(?m)^\| `([A-Za-z]+-[A-Za-z]+)` \|') | ForEach-Object { $_.Groups[1].Value } | Sort-Object
+        $exported = (Import-PowerShellDataFile (Join-Path $PSScriptRoot '../../Utrace.psd1')).CmdletsToExport | Sort-Object
+        $listed -join ',' | Should -Be ($exported -join ',')
+    }
+
+    It 'names only help topics that exist' {
+        $topics = [regex]::Matches($readme, 'about_Utrace\w*') | ForEach-Object Value | Sort-Object -Unique
+        $topics | Should -Not -BeNullOrEmpty
+        foreach ($topic in $topics) {
+            (Get-Help $topic -ErrorAction SilentlyContinue).Name | Should -Be $topic -Because "the README names $topic"
+        }
     }
 }

@@ -5,8 +5,8 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:Bin = Join-Path $FixtureBin 'gcc-O2-pie'
-    $script:Properties = 'Function', 'Module', 'Caller', 'FunctionId', 'CallerId', 'ProcessId', 'ThreadId', 'Depth',
-        'Start', 'StartNs', 'StartMonotonicNs', 'Duration', 'SelfDuration', 'DurationNs', 'SelfNs'
+    # Every public property of CallEvent, so that a property added later is compared too.
+    $script:Properties = @([Utrace.CallEvent].GetProperties([System.Reflection.BindingFlags] 'Public, Instance').Name)
 
     # Every property of every event, in order, as one comparable string per event.
     function Format-Event($Events) {
@@ -15,12 +15,17 @@ BeforeAll {
 }
 
 Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
-    It 'imports exactly the events streamed live (-PassThru), every property, for <Command>' -ForEach @(
-        @{ Command = 'fib 10'; Function = 'fib'; Calls = 177 }
-        @{ Command = 'threads'; Function = 'work'; Calls = 4000 }
+    It 'imports exactly the events streamed live (-PassThru), every property, for <Command><Label>' -ForEach @(
+        @{ Command = 'fib 10'; Function = 'fib'; Calls = 177; Capture = @{}; Label = '' }
+        @{ Command = 'threads'; Function = 'work'; Calls = 4000; Capture = @{}; Label = '' }
+        # Arguments and ReturnValue are compared with values in them.
+        @{ Command = 'fib 10'; Function = 'fib'; Calls = 177; Capture = @{ fib = 'int -> int' }; Label = ' -Capture' }
     ) {
+        $Properties | Should -Contain 'HasDuration'
         $file = Join-Path $TestDrive 'live.arrow'
-        $live = @(Start-UTrace -Command "$Bin/$Command" -OutFile $file -PassThru -SummaryVariable summary)
+        $capture = if ($Capture.Count) { @{ Capture = $Capture } } else { @{} }
+        $live = @(Start-UTrace -Command "$Bin/$Command" -OutFile $file -PassThru -SummaryVariable summary @capture)
+        @($live | Where-Object { $null -ne $_.ReturnValue }).Count | Should -Be ($Capture.Count ? $Calls : 0)
         $imported = @(Import-UTrace $file -WarningVariable warnings)
         $warnings | Should -BeNullOrEmpty
         @($imported | Where-Object Function -EQ $Function).Count | Should -Be $Calls
@@ -30,6 +35,30 @@ Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
         $imported.Count | Should -Be $live.Count
         Format-Event $imported | Should -Be (Format-Event $live)
         $imported[0] | Should -BeOfType Utrace.CallEvent
+    }
+
+    It 'imports an entry-only recording as calls without a duration, which the reports take as they take the live ones' {
+        $file = Join-Path $TestDrive 'entry-only.arrow'
+        $live = @(Start-UTrace -Command "$Bin/fib 10" -Function main, fib -ReturnMode EntryOnly -OutFile $file -PassThru)
+        $imported = @(Import-UTrace $file)
+        $imported.Count | Should -Be 178
+        Format-Event $imported | Should -Be (Format-Event $live)
+        @($live | Where-Object HasDuration).Count | Should -Be 0
+        @($imported | Where-Object HasDuration).Count | Should -Be 0
+        $imported.DurationNs | Sort-Object -Unique | Should -Be 0
+        $live | Export-Csv (Join-Path $TestDrive 'entry-only.csv')
+        @(Import-UTrace (Join-Path $TestDrive 'entry-only.csv') | Where-Object HasDuration).Count | Should -Be 0
+
+        $properties = 'Function', 'Module', 'ThreadId', 'Calls', 'Total', 'Self', 'Average', 'Min', 'Max', 'TotalPercent', 'SelfPercent'
+        $summary = $live | Measure-UTrace | Select-Object $properties | ConvertTo-Csv
+        $imported | Measure-UTrace | Select-Object $properties | ConvertTo-Csv | Should -Be $summary
+        Measure-UTrace -Path $file | Select-Object $properties | ConvertTo-Csv | Should -Be $summary
+        ($live | Measure-UTrace | Where-Object Function -EQ 'fib').Calls | Should -Be 177
+
+        $graph = @($live | ConvertTo-UTraceCallGraph)
+        $graph[1] | Should -Match '^ {11}\[ *\d+\] \| main\(\) \{$'
+        $imported | ConvertTo-UTraceCallGraph | Should -Be $graph
+        ConvertTo-UTraceCallGraph -Path $file | Should -Be $graph
     }
 
     It 'writes nothing to the pipeline without -PassThru, and the file holds every call' {
@@ -79,7 +108,7 @@ Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
             $trace.Origin.ProcessIds | Should -Be @($summary.ProcessId)
             $trace.Origin.HostName | Should -Be ([Environment]::MachineName)
             $trace.Origin.KernelRelease | Should -Be (uname -r)
-            $trace.FormatVersion | Should -Be ([version]'1.1')
+            $trace.FormatVersion | Should -Be ([version]'1.2')
             $trace.Context.Functions.Name | Should -Contain 'fib'
             ($trace.Context.Functions | Where-Object Name -EQ 'fib').Path | Should -Be "$Bin/fib"
             $trace.Context.StartTime | Should -BeGreaterOrEqual $summary.StartTime.ToUniversalTime().AddSeconds(-1)
@@ -119,8 +148,9 @@ Describe 'A recording that ends badly' -Skip:$noBpf {
             # Written within a second (FlushInterval), while the tracer runs.
             $deadline = (Get-Date).AddSeconds(10)
             while (@(Import-UTrace $file -WarningAction SilentlyContinue).Count -lt 40 -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 100 }
-            Stop-Process -Id ([int](Get-Content $ready)) -Force
-            Start-Sleep -Milliseconds 500
+            $tracer = [int](Get-Content $ready)
+            Stop-Process -Id $tracer -Force
+            Wait-Process -Id $tracer -Timeout 10
 
             $events = @(Import-UTrace $file -WarningVariable warnings -WarningAction SilentlyContinue)
             $events.Count | Should -Be 40
@@ -270,7 +300,7 @@ Describe 'A reader nobody here wrote' -Skip:$noBpf {
         $seen.rows | Should -Be $events.Count
         [long]$seen.durationSum | Should -Be ($events | Measure-Object DurationNs -Sum).Sum
         $seen.calls.work | Should -Be 4000
-        $seen.formatVersion | Should -Be '1.1'
-        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64'
+        $seen.formatVersion | Should -Be '1.2'
+        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64,kind:Uint8'
     }
 }

@@ -206,14 +206,147 @@ Describe 'ConvertTo-UTraceChromeTrace' -Skip:$noBpf {
         ($json | Where-Object { $_.ph -eq 'M' -and $_.name -eq 'process_name' }).args.name | Should -Be "threads ($($threads[0].ProcessId))"
     }
 
+    It 'gives events no args unless -IncludeArguments, which adds self time and depth' {
+        $plain = @(($chain | ConvertTo-UTraceChromeTrace) -join "`n" | ConvertFrom-Json | Where-Object ph -EQ 'X')
+        @($plain | Where-Object { $_.PSObject.Properties['args'] }).Count | Should -Be 0
+        $main = $chain | Where-Object Function -EQ 'main'
+        $withArgs = ($chain | ConvertTo-UTraceChromeTrace -IncludeArguments) -join "`n" | ConvertFrom-Json | Where-Object name -EQ 'main'
+        "$($withArgs.args.depth) $([long][math]::Round([double]$withArgs.args.self_us * 1000))" | Should -Be "0 $($main.SelfNs)"
+    }
+
     It 'nests every call of fib(10) inside exactly one call one level up' {
-        $complete = @(($fib | ConvertTo-UTraceChromeTrace) -join "`n" | ConvertFrom-Json | Where-Object ph -EQ 'X')
+        $complete = @(($fib | ConvertTo-UTraceChromeTrace -IncludeArguments) -join "`n" | ConvertFrom-Json | Where-Object ph -EQ 'X')
         $complete.Count | Should -Be $fib.Count
         foreach ($inner in $complete | Where-Object { $_.args.depth -gt 0 }) {
             $outer = @($complete | Where-Object { $_.args.depth -eq $inner.args.depth - 1 -and [decimal]$_.ts -le [decimal]$inner.ts -and
                     [decimal]$_.ts + [decimal]$_.dur -ge [decimal]$inner.ts + [decimal]$inner.dur })
             $outer.Count | Should -Be 1 -Because "$($inner.name) at $($inner.ts) us has one enclosing call"
         }
+    }
+}
+
+Describe 'The speedscope app in headless Chromium' -Skip:$noBpf {
+    BeforeAll {
+        $nodeDir = (Resolve-Path (Join-Path $PSScriptRoot '../node')).Path
+        if (-not (Test-Path (Join-Path $nodeDir 'node_modules/speedscope'))) {
+            npm ci --prefix $nodeDir --no-audit --no-fund | Out-Host
+        }
+        # speedscope's Sandwich view of a profile file: one row per frame it tells apart.
+        function Get-SandwichRow([string] $File) { node (Join-Path $nodeDir 'speedscope-sandwich.mjs') $File | ConvertFrom-Json }
+        $summary = @($chain | Measure-UTrace)
+    }
+
+    It 'shows one Sandwich row per function of a Chrome trace, with Measure-UTrace''s self time' {
+        $file = Join-Path $TestDrive 'chain.json'
+        $chain | ConvertTo-UTraceChromeTrace | Set-Content $file
+        $rows = @(Get-SandwichRow $file)
+        ($rows.name | Sort-Object) -join ',' | Should -Be (($summary.Function | Sort-Object) -join ',')
+        $units = @{ s = 1e9; ms = 1e6; 'µs' = 1e3; ns = 1 }
+        foreach ($row in $rows) {
+            # speedscope prints times to two decimals of the largest unit that fits: equal to that precision.
+            $row.self -match '^([\d.]+)(s|ms|µs|ns)$' | Should -BeTrue -Because "$($row.name) shows '$($row.self)'"
+            $unit = $units[$Matches[2]]
+            $expected = ($summary | Where-Object Function -EQ $row.name).Self.Nanoseconds
+            [math]::Abs([double]$Matches[1] * $unit - $expected) | Should -BeLessOrEqual (0.005 * $unit + 1) -Because "$($row.name) shows $($row.self)"
+        }
+    }
+
+    It 'shows one Sandwich row per function of the folded stacks, with Measure-UTrace''s self time to the ns' {
+        $file = Join-Path $TestDrive 'chain.folded'
+        $chain | ConvertTo-UTraceFlameGraph -Format Folded | Set-Content $file
+        $shown = Get-SandwichRow $file | Sort-Object name | ForEach-Object { "$($_.name)=$($_.self)" }
+        $shown -join ',' | Should -Be (($summary | Sort-Object Function | ForEach-Object { "$($_.Function)=$($_.Self.Nanoseconds.ToString('N0', [cultureinfo]'en-US'))" }) -join ',')
+    }
+}
+
+Describe 'ConvertTo-UTracePerfetto' -Skip:$noBpf {
+    BeforeAll {
+        if (-not (Get-Command protoc -ErrorAction SilentlyContinue)) { throw 'protoc is not installed: scripts/install-deps.sh installs it (protobuf-compiler).' }
+
+        # The packets of a Perfetto trace as protoc --decode_raw reads them (it knows no Utrace code
+        # and no Perfetto schema): one table per packet, field paths such as '11.9' (track_event.type).
+        function Read-PerfettoPacket([string] $File) {
+            $packet, $path = $null, [System.Collections.Generic.List[string]]::new()
+            foreach ($line in (bash -c 'protoc --decode_raw < "$1"' protoc $File)) {
+                $line = $line.Trim()
+                if ($line -match '^(\d+) \{$') {
+                    if ($path.Count -eq 0) { $packet = @{} }
+                    $path.Add($Matches[1])
+                } elseif ($line -eq '}') {
+                    $path.RemoveAt($path.Count - 1)
+                    if ($path.Count -eq 0) { $packet }
+                } elseif ($line -match '^(\d+): (.*)$') {
+                    $key = ($path.GetRange(1, $path.Count - 1) + $Matches[1]) -join '.'
+                    if (-not $packet.ContainsKey($key)) { $packet[$key] = [System.Collections.Generic.List[string]]::new() }
+                    $packet[$key].Add($Matches[2])
+                }
+            }
+        }
+
+        # Slices per thread id, names, timestamps: what a viewer would draw.
+        function Get-PerfettoSlice($Packets) {
+            $tids = @{}
+            foreach ($p in $Packets | Where-Object { $_['60.4.2'] }) { $tids[$p['60.1'][0]] = [int]$p['60.4.2'][0] }
+            $names = @{}
+            foreach ($p in $Packets | Where-Object { $_['12.2.1'] }) {
+                for ($i = 0; $i -lt $p['12.2.1'].Count; $i++) { $names[$p['12.2.1'][$i]] = $p['12.2.2'][$i].Trim('"') }
+            }
+            foreach ($p in $Packets | Where-Object { $_['11.9'] }) {
+                [pscustomobject]@{
+                    ThreadId = $tids[$p['11.11'][0]]; Type = [int]$p['11.9'][0]; Timestamp = [decimal]$p['8'][0]
+                    Name = if ($p['11.10']) { $names[$p['11.10'][0]] } else { $null }
+                }
+            }
+        }
+    }
+
+    It 'writes one begin and one end slice per call on each thread''s track, named, in time order, smaller than the Chrome JSON' {
+        $file = Join-Path $TestDrive 'threads.pftrace'
+        $written = $threads | ConvertTo-UTracePerfetto -OutFile $file
+        $written | Should -BeOfType System.IO.FileInfo
+        $written.FullName | Should -Be $file
+        $slices = @(Get-PerfettoSlice @(Read-PerfettoPacket $file))
+        $expected = $threads | Group-Object ThreadId | Sort-Object { [int]$_.Name } | ForEach-Object { "$($_.Name)=$($_.Count)" }
+        $slices | Where-Object Type -EQ 1 | Group-Object ThreadId | Sort-Object { [int]$_.Name } | ForEach-Object { "$($_.Name)=$($_.Count)" } |
+            Should -Be $expected
+        $slices | Where-Object Type -EQ 2 | Group-Object ThreadId | Sort-Object { [int]$_.Name } | ForEach-Object { "$($_.Name)=$($_.Count)" } |
+            Should -Be $expected
+        ($slices | Where-Object Type -EQ 1 | Group-Object Name | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ',' |
+            Should -Be (($threads | Group-Object Function | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ',')
+        foreach ($track in $slices | Group-Object ThreadId) {
+            $times = $track.Group.Timestamp
+            ($times -join ',') | Should -Be (($times | Sort-Object) -join ',') -Because "thread $($track.Name) is in time order"
+            # Begins and ends pair up: never more ends than begins so far.
+            $open = 0
+            foreach ($slice in $track.Group) { $open += if ($slice.Type -eq 1) { 1 } else { -1 }; $open | Should -BeGreaterOrEqual 0 }
+            $open | Should -Be 0
+        }
+        $json = Join-Path $TestDrive 'threads.json'
+        $threads | ConvertTo-UTraceChromeTrace | Set-Content $json
+        (Get-Item $file).Length | Should -BeLessThan (Get-Item $json).Length
+    }
+
+    It 'nests fib(10): each begin at the start of its call, each end at its return' {
+        $file = Join-Path $TestDrive 'fib.pftrace'
+        $null = $fib | ConvertTo-UTracePerfetto -OutFile $file
+        $slices = @(Get-PerfettoSlice @(Read-PerfettoPacket $file))
+        $start = $fib[0].Start.UnixNanoseconds - $fib[0].StartNs
+        $expected = foreach ($call in $fib) { "B $($start + $call.StartNs)"; "E $($start + $call.StartNs + $call.DurationNs)" }
+        ($slices | ForEach-Object { "$(if ($_.Type -eq 1) { 'B' } else { 'E' }) $($_.Timestamp)" } | Sort-Object) -join ',' |
+            Should -Be (($expected | Sort-Object) -join ',')
+        ($slices | Where-Object Type -EQ 1 | Select-Object -First 1).Name | Should -Be 'main'
+    }
+
+    It 'writes calls traced entry-only as instants' {
+        $entries = @(Start-UTrace -Command "$dir/chain" -ReturnMode EntryOnly -Function main, a, b, c)
+        $file = Join-Path $TestDrive 'entries.pftrace'
+        $null = $entries | ConvertTo-UTracePerfetto -OutFile $file
+        $slices = @(Get-PerfettoSlice @(Read-PerfettoPacket $file))
+        ($slices | ForEach-Object { "$($_.Type) $($_.Name)" }) -join ',' | Should -Be (($entries | Sort-Object StartNs | ForEach-Object { "3 $($_.Function)" }) -join ',')
+    }
+
+    It 'refuses an -OutFile it cannot create, with a hint' {
+        { $fib | ConvertTo-UTracePerfetto -OutFile (Join-Path $TestDrive 'no/such/dir/x.pftrace') } | Should -Throw -ErrorId 'OutFileNotWritable,Utrace.PowerShell.ConvertToUTracePerfettoCommand'
     }
 }
 
@@ -270,6 +403,11 @@ Describe 'Reports straight from a trace file (-Path)' -Skip:$noBpf {
         (ConvertTo-UTraceCallGraph -Path $file) -join "`n" | Should -Be (($live | ConvertTo-UTraceCallGraph) -join "`n")
         (ConvertTo-UTraceChromeTrace -Path $file) -join "`n" | Should -Be (($live | ConvertTo-UTraceChromeTrace) -join "`n")
         (Measure-UTrace -Path $file | Where-Object Function -EQ 'fib').Calls | Should -Be 177
+    }
+
+    It 'reads the files Get-ChildItem passes down the pipeline' {
+        (Get-ChildItem (Join-Path $TestDrive 'fib*.arrow') | Measure-UTrace | ConvertTo-Csv) -join "`n" | Should -Be (($live | Measure-UTrace | ConvertTo-Csv) -join "`n")
+        (Get-Item $file | ConvertTo-UTraceFlameGraph -Format Folded) -join "`n" | Should -Be (($live | ConvertTo-UTraceFlameGraph -Format Folded) -join "`n")
     }
 
     It 'says clearly when a file is missing or is not a trace' {

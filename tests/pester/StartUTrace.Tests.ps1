@@ -275,6 +275,27 @@ Describe 'Get-UTraceFunction -ProcessId' {
         ($functions | ForEach-Object { "$($_.Kind):$($_.Name):$($_.Module)" } | Sort-Object) -join ' ' |
             Should -Be 'Function:background_task:server Function:handle_request:server LibraryCall:pthread_create:libc.so.6'
     }
+
+    It 'lists the libraries of a process started a moment ago, as they are once it runs (20 starts)' {
+        # forkhold waits for a file that never comes; it needs libstdc++, libgcc_s and libc.
+        $program = Join-Path $FixtureBin 'gcc-O2-pie/forkhold'
+        $selection = @{ NestLibrary = 'libc.so*', 'libstdc++*'; Function = 'mem*', '_ZNSo5flushEv' }
+        $expected = Get-UTraceFunction -Path $program @selection | ForEach-Object { "$($_.Kind):$($_.Name):$($_.Module)" } | Sort-Object
+        @($expected | Where-Object { $_ -like 'Export:*:libstdc++.so.6' }).Count | Should -Be 1
+        @($expected | Where-Object { $_ -like 'Export:mem*:libc.so.6' }).Count | Should -BeGreaterThan 1
+        foreach ($start in 1..20) {
+            $process = Start-Process $program -ArgumentList $TestDrive -PassThru
+            try {
+                $functions = Get-UTraceFunction -ProcessId $process.Id @selection -WarningVariable warnings
+                $warnings | Should -BeNullOrEmpty -Because "start $start"
+                $functions | ForEach-Object { "$($_.Kind):$($_.Name):$($_.Module)" } | Sort-Object | Should -Be $expected -Because "start $start"
+            }
+            finally {
+                $process.Kill()
+                $process.WaitForExit()
+            }
+        }
+    }
 }
 
 Describe 'Start-UTrace -AsJob with -Command' -Skip:$noBpf {
@@ -348,7 +369,7 @@ Describe 'Bad input' {
         $err.FullyQualifiedErrorId | Should -Be "$ErrorId,Utrace.PowerShell.StartUTraceCommand"
         if ($null -ne $Target) { $err.TargetObject | Should -Be $Target } else { $err.TargetObject | Should -Be $notElf }
         $err.ErrorDetails.RecommendedAction | Should -Match ([regex]::Escape($Hint))
-        $err.Exception | Should -BeOfType Utrace.Native.Tracing.UtraceException
+        $err.Exception | Should -BeOfType Utrace.UtraceException
     }
 
     It 'Get-UTraceFunction reports a bad path as a non-terminating error' {

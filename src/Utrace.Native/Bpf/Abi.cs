@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Utrace.Native.Tracing;
 
 namespace Utrace.Native.Bpf;
 
@@ -135,7 +136,8 @@ internal struct TraceConfig
     public uint MaxDepth;
     public uint FilterThreads;
     public uint ProtectUnwind;
-    public KernelReturnMode ReturnMode;
+    /// <summary>UTRACE_RETURN_*: the resolved mode, never Auto (ReturnMode mirrors the constants).</summary>
+    public ReturnMode ReturnMode;
     public uint SummaryOnly;
 }
 
@@ -157,17 +159,6 @@ internal struct FunctionSummaryRecord
 internal struct HistogramBuckets
 {
     private ulong _first;
-}
-
-/// <summary>UTRACE_RETURN_*: how the BPF program sees a call end.</summary>
-internal enum KernelReturnMode : uint
-{
-    [AbiConstant("UTRACE_RETURN_TRAMPOLINE")]
-    Trampoline = 0,
-    [AbiConstant("UTRACE_RETURN_INSTRUCTION")]
-    Instruction = 1,
-    [AbiConstant("UTRACE_RETURN_NONE")]
-    None = 2,
 }
 
 /// <summary>struct utrace_stats: per-CPU counters.</summary>

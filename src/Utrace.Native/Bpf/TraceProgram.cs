@@ -1,27 +1,8 @@
 using System.Runtime.InteropServices;
 using Utrace.Native.SafeHandles;
+using Utrace.Native.Tracing;
 
 namespace Utrace.Native.Bpf;
-
-/// <summary>How probes are attached.</summary>
-public enum AttachMode
-{
-    /// <summary>
-    /// Session links where the kernel has them (6.13 and later), calls are timed by return probes and the
-    /// trace drops calls at entry (-ThreadId, -MaxDepth); else multi-uprobe links (6.6 and later), else
-    /// per-function uprobes.
-    /// </summary>
-    Auto,
-    /// <summary>Two links per binary, whatever the number of functions.</summary>
-    MultiLink,
-    /// <summary>Two perf-event uprobes per function: works on older kernels, costs two fds per function.</summary>
-    PerFunction,
-    /// <summary>
-    /// One uprobe session link per binary (Linux 6.13): one program sees a call's entry and return, and
-    /// a call it drops at entry gets no return probe. Only with return probes (-ReturnMode Uretprobe).
-    /// </summary>
-    Session,
-}
 
 /// <summary>Which BPF program a probe runs.</summary>
 internal enum ProbeKind
@@ -31,10 +12,10 @@ internal enum ProbeKind
     Session,
     /// <summary>A sleepable entry, for functions whose capture spec reads C strings (it can fault pages in).</summary>
     EntryFaulting,
-    /// <summary>A uretprobe (return mode Trampoline).</summary>
-    Return,
-    /// <summary>On a ret or tail-call jmp instruction (return mode Instruction).</summary>
-    Exit,
+    /// <summary>A uretprobe (ReturnMode.Uretprobe).</summary>
+    Uretprobe,
+    /// <summary>On a ret or tail-call jmp instruction (ReturnMode.RetInstruction).</summary>
+    RetInstruction,
     /// <summary>On the C++ unwinder's entry points (cookie UnwindBegin or UnwindCatch).</summary>
     Unwind,
 }
@@ -115,8 +96,8 @@ internal sealed class TraceProgram : IDisposable
                 {
                     ProbeKind.Entry => !sessions,
                     ProbeKind.Session => sessions,
-                    ProbeKind.Return => config.ReturnMode == KernelReturnMode.Trampoline && (!sessions || readsStrings),
-                    ProbeKind.Exit => config.ReturnMode == KernelReturnMode.Instruction,
+                    ProbeKind.Uretprobe => config.ReturnMode == ReturnMode.Uretprobe && (!sessions || readsStrings),
+                    ProbeKind.RetInstruction => config.ReturnMode == ReturnMode.RetInstruction,
                     ProbeKind.Unwind => config.ProtectUnwind != 0,
                     ProbeKind.EntryFaulting => readsStrings,
                     _ => true,
@@ -144,7 +125,7 @@ internal sealed class TraceProgram : IDisposable
     /// <summary>Probes of one kind on many functions of one binary, as one link (kernel >= 6.6).</summary>
     public unsafe SafeBpfLinkHandle AttachMulti(ProbeKind kind, int pid, string binaryPath, ReadOnlySpan<nuint> offsets, ReadOnlySpan<ulong> cookies)
     {
-        var retprobe = kind == ProbeKind.Return;
+        var retprobe = kind == ProbeKind.Uretprobe;
         fixed (nuint* offsetsPtr = offsets)
         fixed (ulong* cookiesPtr = cookies)
         {
@@ -158,7 +139,7 @@ internal sealed class TraceProgram : IDisposable
             };
             var link = Interop.Libbpf.AttachUprobeMulti(_programs[(int)kind], pid, binaryPath, null, &options);
             if (link.IsInvalid)
-                throw Interop.BpfError(Interop.LastErrno, $"Attaching {kind.ToString().ToLowerInvariant()} probes to {offsets.Length} functions of {binaryPath}", binaryPath);
+                throw Interop.BpfError(Interop.LastErrno, $"Attaching {Words(kind, ' ')} probes to {offsets.Length} functions of {binaryPath}", binaryPath);
             return link;
         }
     }
@@ -198,11 +179,11 @@ internal sealed class TraceProgram : IDisposable
         {
             Size = (nuint)sizeof(Interop.Libbpf.UprobeOptions),
             Cookie = cookie,
-            Retprobe = kind == ProbeKind.Return,
+            Retprobe = kind == ProbeKind.Uretprobe,
         };
         var link = Interop.Libbpf.AttachUprobe(_programs[(int)kind], pid, binaryPath, offset, &options);
         if (link.IsInvalid)
-            throw Interop.BpfError(Interop.LastErrno, $"Attaching a {kind.ToString().ToLowerInvariant()} probe at offset 0x{offset:x} of {binaryPath}", binaryPath);
+            throw Interop.BpfError(Interop.LastErrno, $"Attaching a {Words(kind, ' ')} probe at offset 0x{offset:x} of {binaryPath}", binaryPath);
         return link;
     }
 
@@ -218,7 +199,7 @@ internal sealed class TraceProgram : IDisposable
         }
     }
 
-    /// <summary>No call completing from now on is reported (bpf/utrace.bpf.c, recording_ended): call before detaching.</summary>
+    /// <summary>No call completing from now on is reported (recording_ended, bpf/utrace-common.bpf.h): call before detaching.</summary>
     public unsafe void EndRecording()
     {
         uint zero = 0, ended = 1;
@@ -299,8 +280,13 @@ internal sealed class TraceProgram : IDisposable
         return fd >= 0 ? fd : throw new InvalidOperationException($"The BPF object has no map '{name}'.");
     }
 
+    /// <summary>The program's name in bpf/utrace.bpf.c: utrace_ret_instruction_multi for RetInstruction's multi-uprobe flavour.</summary>
     private static string ProgramName(ProbeKind kind, AttachMode mode) =>
-        $"utrace_{kind.ToString().ToLowerInvariant()}{(mode == AttachMode.PerFunction ? "" : "_multi")}";
+        $"utrace_{Words(kind, '_')}{(mode == AttachMode.PerFunction ? "" : "_multi")}";
+
+    /// <summary>The kind's name in lowercase words: RetInstruction is "ret instruction" or "ret_instruction".</summary>
+    private static string Words(ProbeKind kind, char separator) =>
+        string.Concat(kind.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? $"{separator}{char.ToLowerInvariant(c)}" : char.ToLowerInvariant(c).ToString()));
 
     private static void SetAutoload(SafeBpfObjectHandle obj, string program, bool load)
     {

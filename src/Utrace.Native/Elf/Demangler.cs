@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Utrace.Native.Elf;
 
 /// <summary>Turns Itanium C++ ABI symbol names into readable ones, using libstdc++'s own demangler.</summary>
-public static class Demangler
+internal static class Demangler
 {
     /// <summary>Returns the demangled name, or <paramref name="rawName"/> itself when it is not a mangled C++ name.</summary>
     public static unsafe string Demangle(string rawName)

@@ -1,7 +1,7 @@
 namespace Utrace.Native.Elf;
 
 /// <summary>A file that cannot be read as an x86_64 executable or shared library.</summary>
-public sealed class ElfFormatException : Exception
+internal sealed class ElfFormatException : Exception
 {
     public ElfFormatException(string path, string problem, Exception? innerException = null)
         : base($"'{path}' {problem}.", innerException)

@@ -1,7 +1,7 @@
 namespace Utrace.Native.Elf;
 
 /// <summary>One probe-able place in one ELF file.</summary>
-public sealed class ElfFunction
+internal sealed class ElfFunction
 {
     private string? _name;
 

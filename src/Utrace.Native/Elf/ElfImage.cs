@@ -8,7 +8,7 @@ namespace Utrace.Native.Elf;
 /// The probe-able functions and the dynamic-linking facts of one x86_64 executable or shared library.
 /// Everything is read once, when the file is opened; the file is not kept open.
 /// </summary>
-public sealed class ElfImage
+internal sealed class ElfImage
 {
     private const ulong DF_1_PIE = 0x08000000;
     private const SymbolType STT_GNU_IFUNC = (SymbolType)10;
@@ -41,7 +41,10 @@ public sealed class ElfImage
         var dynamic = ReadDynamicSection(elf);
         Needed = dynamic.Needed;
         SoName = dynamic.SoName;
-        var hasInterpreter = elf.Segments.Any(segment => segment.Type == SegmentType.Interpreter);
+        Interpreter = elf.Segments.FirstOrDefault(segment => segment.Type == SegmentType.Interpreter) is { } interpreter
+            ? System.Text.Encoding.UTF8.GetString(interpreter.GetFileContents()).TrimEnd('\0')
+            : null;
+        var hasInterpreter = Interpreter is not null;
         // Current linkers mark a PIE with DF_1_PIE; older PIEs are known by an interpreter without a soname
         // (libc.so.6 has an interpreter too, being runnable, but it has a soname).
         IsPie = elf.Type == FileType.SharedObject
@@ -55,6 +58,9 @@ public sealed class ElfImage
             .Select(directory => directory.Replace("${ORIGIN}", origin, StringComparison.Ordinal).Replace("$ORIGIN", origin, StringComparison.Ordinal))
             .ToArray();
     }
+
+    /// <summary>The dynamic linker the kernel loads with this program (PT_INTERP), or null.</summary>
+    public string? Interpreter { get; }
 
     /// <summary>The path the image was opened with.</summary>
     public string Path { get; }
@@ -136,7 +142,15 @@ public sealed class ElfImage
                 throw new ElfFormatException(path, $"is an ELF {elf.Type} file, not an executable or shared library");
             }
 
-            return new ElfImage(path, elf);
+            try
+            {
+                return new ElfImage(path, elf);
+            }
+            catch (IOException e)
+            {
+                // The path went away while it was read: /proc/PID/exe of a process that just exited.
+                throw new ElfFormatException(path, $"cannot be read: {e.Message}", e);
+            }
         }
     }
 

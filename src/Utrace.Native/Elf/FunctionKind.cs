@@ -1,4 +1,4 @@
-namespace Utrace.Native.Elf;
+namespace Utrace;
 
 /// <summary>Where a probe-able function comes from.</summary>
 public enum FunctionKind

@@ -7,10 +7,14 @@ namespace Utrace.Native.Elf;
 internal static class FunctionTable
 {
     // The C runtime's start-up and tear-down code: every program has it, nobody means to trace it.
+    // Also the profiling hooks of -pg builds (their start-up, and the mcount or __fentry__ call the
+    // compiler puts at every function's entry): probed, they would double every call's cost and show
+    // up as a callee of every function.
     private static readonly FrozenSet<string> StartupNoise = new[]
     {
         "_start", "_init", "_fini", "__libc_csu_init", "__libc_csu_fini", "_dl_relocate_static_pie",
         "deregister_tm_clones", "register_tm_clones", "__do_global_dtors_aux", "frame_dummy",
+        "__gmon_start__", "__monstartup", "monstartup", "_mcleanup", "mcount", "_mcount", "__fentry__",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>Code with a body: a defined STT_FUNC of non-zero size in an executable section.</summary>
@@ -23,7 +27,7 @@ internal static class FunctionTable
     internal static bool IsDefined(SymbolEntry<ulong> symbol) =>
         !symbol.IsPointedIndexSpecial && symbol.PointedSectionIndex != 0;
 
-    private static bool IsStartupNoise(string name) =>
+    internal static bool IsStartupNoise(string name) =>
         StartupNoise.Contains(name)
         || name.StartsWith("__x86.get_pc_thunk.", StringComparison.Ordinal)
         // gcc's hot/cold splitting: "f.cold" (or "f.cold.3") is only jumped to from inside f, never called.

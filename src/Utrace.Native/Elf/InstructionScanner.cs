@@ -7,7 +7,7 @@ namespace Utrace.Native.Elf;
 /// on its first instruction, and where the function ends (its ret and tail-call jmp
 /// instructions), for probes that never touch the stack.
 /// </summary>
-public static class InstructionScanner
+internal static class InstructionScanner
 {
     /// <summary>
     /// Why the kernel refuses a uprobe on the instruction at the start of <paramref name="code"/>,

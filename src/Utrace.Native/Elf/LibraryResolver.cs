@@ -7,7 +7,7 @@ namespace Utrace.Native.Elf;
 /// The shared libraries of one program in ld.so's search order, and which of them provides each import.
 /// Libraries are opened once and cached.
 /// </summary>
-public sealed class LibraryResolver
+internal sealed class LibraryResolver
 {
     // ld.so's built-in directories for x86_64, after its cache; Debian's multiarch ones first.
     private static readonly string[] DefaultDirectories =
@@ -26,10 +26,12 @@ public sealed class LibraryResolver
     public IReadOnlyList<string> LibraryPaths => _libraryPaths;
 
     /// <summary>
-    /// Resolves the DT_NEEDED tree of <paramref name="executable"/> breadth-first, as ld.so would when launching it
-    /// with <paramref name="ldLibraryPath"/> as LD_LIBRARY_PATH. Libraries that cannot be found are left out.
+    /// Resolves the libraries of <paramref name="executable"/> as ld.so would when launching it with
+    /// <paramref name="ldLibraryPath"/> as LD_LIBRARY_PATH and <paramref name="ldPreload"/> as LD_PRELOAD:
+    /// the preloaded libraries (and /etc/ld.so.preload's) first, then the DT_NEEDED tree breadth-first.
+    /// Libraries that cannot be found are left out.
     /// </summary>
-    public static LibraryResolver ForExecutable(ElfImage executable, string? ldLibraryPath)
+    public static LibraryResolver ForExecutable(ElfImage executable, string? ldLibraryPath, string? ldPreload = null)
     {
         ArgumentNullException.ThrowIfNull(executable);
         var resolver = new LibraryResolver();
@@ -38,6 +40,16 @@ public sealed class LibraryResolver
         var resolvedNames = new HashSet<string>(StringComparer.Ordinal);
         var queue = new Queue<(ElfImage Image, IReadOnlyList<string> LoaderRPaths)>();
         queue.Enqueue((executable, []));
+        // Preloaded libraries come right after the executable in the symbol search order, their own needs later.
+        foreach (var name in PreloadNames(ldPreload))
+        {
+            if (resolvedNames.Add(name) && resolver.Locate(name, environmentDirectories.Concat(systemDirectories)) is { } library)
+            {
+                resolver._libraryPaths.Add(library.Path);
+                queue.Enqueue((library, []));
+            }
+        }
+
         while (queue.TryDequeue(out var item))
         {
             var (image, loaderRPaths) = item;
@@ -64,6 +76,16 @@ public sealed class LibraryResolver
 
         return resolver;
     }
+
+    // LD_PRELOAD's entries (separated by spaces or colons), then /etc/ld.so.preload's (by white space), as ld.so reads them.
+    private static IEnumerable<string> PreloadNames(string? ldPreload)
+    {
+        var fromFile = File.Exists(PreloadFile) ? File.ReadAllText(PreloadFile) : "";
+        return (ldPreload ?? "").Split([' ', ':'], StringSplitOptions.RemoveEmptyEntries)
+            .Concat(fromFile.Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    private const string PreloadFile = "/etc/ld.so.preload";
 
     /// <summary>
     /// The ELF files mapped executable into a running process, other than its main executable, in map order,

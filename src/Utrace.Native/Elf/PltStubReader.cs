@@ -41,7 +41,7 @@ internal static class PltStubReader
             for (var start = 0; start + entrySize <= code.Length; start += entrySize)
             {
                 var address = section.LoadAddress + (ulong)start;
-                if (FindImport(code.AsSpan(start, entrySize), address, slots) is { } import)
+                if (FindImport(code.AsSpan(start, entrySize), address, slots) is { } import && !FunctionTable.IsStartupNoise(import))
                 {
                     stubs.Add(new ElfFunction(import, FunctionKind.LibraryCall, address, section.Offset + (ulong)start, (ulong)entrySize));
                 }

@@ -32,7 +32,8 @@ internal static partial class Interop
         var details = LibbpfLog.Recent();
         if (errno is EPERM or EACCES && MissingTracingCapabilities(ProcFs.OwnEffectiveCapabilities(), ProcFs.LastCapability()) is { } missing)
             return new UtraceException(TraceErrorKind.PermissionDenied, $"{message} {missing.Explanation}",
-                "Run PowerShell as root: sudo pwsh (in a container, add the capabilities with --cap-add).",
+                "Run PowerShell as root: sudo pwsh. Or give the program that runs PowerShell the capabilities, for every user who runs it: " +
+                $"sudo setcap cap_bpf,cap_perfmon+ep '{Environment.ProcessPath}'. In a container, start it with --cap-add BPF --cap-add PERFMON.",
                 target ?? string.Join(", ", missing.Names), errno, errorId: "MissingCapability");
         if (details.Length > 0)
             message += Environment.NewLine + details;

@@ -30,6 +30,12 @@ public readonly partial struct Timestamp : IComparable, IComparable<Timestamp>, 
 
     public static implicit operator Timestamp(DateTimeOffset time) => FromDateTime(time.UtcDateTime);
 
+    /// <summary>The time in UTC, to the 100 ns tick (<c>[datetime]$call.Start</c>); explicit because it drops the last digits.</summary>
+    public static explicit operator DateTime(Timestamp time) => time.UtcDateTime;
+
+    /// <summary>The time at offset 0, to the 100 ns tick (<c>[DateTimeOffset]$call.Start</c>).</summary>
+    public static explicit operator DateTimeOffset(Timestamp time) => new(time.UtcDateTime);
+
     public static Timestamp operator +(Timestamp time, Duration span) => new(time.UnixNanoseconds + span.Nanoseconds);
 
     public static Duration operator -(Timestamp end, Timestamp start) => Duration.FromNanoseconds(end.UnixNanoseconds - start.UnixNanoseconds);

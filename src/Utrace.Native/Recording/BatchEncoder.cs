@@ -7,12 +7,12 @@ using Utrace.Native.Bpf;
 namespace Utrace.Native.Recording;
 
 /// <summary>
-/// Turns a chunk of records into an Arrow record batch, column by column. The column buffers
+/// Turns a chunk of calls into an Arrow record batch, column by column. The column buffers
 /// are reused: a batch is only valid until the next call.
 /// </summary>
 internal sealed class BatchEncoder
 {
-    private const int ColumnsWithoutCaptures = 8;
+    private const int ColumnsWithoutCaptures = 9;
     private readonly Schema _schema;
     private readonly byte[] _functionIds = new byte[EventChunk.Capacity * sizeof(int)];
     private readonly byte[] _callerIds = new byte[EventChunk.Capacity * sizeof(int)];
@@ -23,6 +23,7 @@ internal sealed class BatchEncoder
     private readonly byte[] _starts = new byte[EventChunk.Capacity * sizeof(ulong)];
     private readonly byte[] _durations = new byte[EventChunk.Capacity * sizeof(long)];
     private readonly byte[] _selfTimes = new byte[EventChunk.Capacity * sizeof(long)];
+    private readonly byte[] _kinds = new byte[EventChunk.Capacity];
 
     // The capture columns (TraceFileFormat.CaptureFields), used only by traces with -Capture: a call has at most
     // Abi.MaxArguments registers and strings.
@@ -55,10 +56,10 @@ internal sealed class BatchEncoder
         _returnValid = new byte[(EventChunk.Capacity + 7) / 8];
     }
 
-    /// <summary>The batch of <paramref name="records"/>; with the capture columns when the schema has them.</summary>
-    public RecordBatch Encode(ReadOnlySpan<EventRecord> records, ReadOnlySpan<CapturedCall?> captured)
+    /// <summary>The batch of <paramref name="calls"/>; with the capture columns when the schema has them.</summary>
+    public RecordBatch Encode(ReadOnlySpan<TracedCall> calls)
     {
-        var n = records.Length;
+        var n = calls.Length;
         var functionIds = MemoryMarshal.Cast<byte, int>(_functionIds.AsSpan());
         var callerIds = MemoryMarshal.Cast<byte, int>(_callerIds.AsSpan());
         var processIds = MemoryMarshal.Cast<byte, int>(_processIds.AsSpan());
@@ -72,24 +73,25 @@ internal sealed class BatchEncoder
         var outermost = 0;
         for (var i = 0; i < n; i++)
         {
-            ref readonly var r = ref records[i];
-            functionIds[i] = (int)r.FunctionId;
-            if (r.CallerId == EventRecord.NoCaller)
+            ref readonly var c = ref calls[i];
+            functionIds[i] = c.FunctionId;
+            if (c.CallerId < 0)
             {
                 callerIds[i] = 0;
                 outermost++;
             }
             else
             {
-                callerIds[i] = (int)r.CallerId;
+                callerIds[i] = c.CallerId;
                 _callerValid[i >> 3] |= (byte)(1 << (i & 7));
             }
-            processIds[i] = (int)r.Pid;
-            threadIds[i] = (int)r.Tid;
-            depths[i] = (int)r.Depth;
-            starts[i] = r.StartNs;
-            durations[i] = (long)r.DurationNs;
-            selfTimes[i] = (long)r.SelfNs;
+            processIds[i] = c.ProcessId;
+            threadIds[i] = c.ThreadId;
+            depths[i] = c.Depth;
+            starts[i] = c.StartMonotonicNs;
+            durations[i] = c.DurationNs;
+            selfTimes[i] = c.SelfNs;
+            _kinds[i] = (byte)c.Kind;
         }
         List<IArrowArray> columns =
         [
@@ -101,9 +103,10 @@ internal sealed class BatchEncoder
             new UInt64Array(Buffer(_starts, n * sizeof(ulong)), ArrowBuffer.Empty, n, 0, 0),
             new Int64Array(Buffer(_durations, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
             new Int64Array(Buffer(_selfTimes, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
+            new UInt8Array(Buffer(_kinds, n), ArrowBuffer.Empty, n, 0, 0),
         ];
         if (_schema.FieldsList.Count > ColumnsWithoutCaptures)
-            columns.AddRange(CaptureColumns(captured));
+            columns.AddRange(CaptureColumns(calls));
         return new RecordBatch(_schema, columns, n);
     }
 
@@ -111,9 +114,9 @@ internal sealed class BatchEncoder
     /// The columns of TraceFileFormat.CaptureFields, in reused buffers as the others: Arrow's builders
     /// allocated a few large buffers per batch, whose collections held up the ring-buffer reader.
     /// </summary>
-    private IArrowArray[] CaptureColumns(ReadOnlySpan<CapturedCall?> captured)
+    private IArrowArray[] CaptureColumns(ReadOnlySpan<TracedCall> calls)
     {
-        var n = captured.Length;
+        var n = calls.Length;
         var validBytes = (n + 7) / 8;
         var argumentOffsets = MemoryMarshal.Cast<byte, int>(_argumentOffsets.AsSpan());
         var argumentValues = MemoryMarshal.Cast<byte, ulong>(_argumentValues.AsSpan());
@@ -127,7 +130,7 @@ internal sealed class BatchEncoder
         int argumentCount = 0, stringCount = 0, dataBytes = 0, argumentNulls = 0, stringListNulls = 0, stringNulls = 0, returnNulls = 0;
         for (var i = 0; i < n; i++)
         {
-            var call = captured[i];
+            var call = calls[i].Captured;
             argumentOffsets[i] = argumentCount;
             var registers = call is null ? default : call.RegisterValues;
             if (!registers.IsEmpty)

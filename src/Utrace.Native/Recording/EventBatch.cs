@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Apache.Arrow;
 
 namespace Utrace.Native.Recording;
@@ -17,6 +18,8 @@ internal sealed class EventBatch
     private UInt64Array? _starts;
     private Int64Array? _durations;
     private Int64Array? _selfTimes;
+    private UInt8Array? _kinds;
+    private byte[] _allTimed = [];
 
     public int Length { get; private set; }
 
@@ -32,12 +35,20 @@ internal sealed class EventBatch
     public ReadOnlySpan<long> DurationsNs => _durations!.Values;
     public ReadOnlySpan<long> SelfTimesNs => _selfTimes!.Values;
 
+    /// <summary>Each call's <see cref="CallKind"/>; all timed in a file from before the kind column.</summary>
+    public ReadOnlySpan<CallKind> Kinds => MemoryMarshal.Cast<byte, CallKind>(_kinds is null ? _allTimed.AsSpan(0, Length) : _kinds.Values);
+
+    /// <summary>Row <paramref name="row"/> as a call of <paramref name="context"/>, the trace whose table the ids index.</summary>
+    public TracedCall CallAt(TraceContext context, int row, CapturedCall? captured = null) =>
+        new(context, Kinds[row], FunctionIds[row], CallerIds[row], ProcessIds[row], ThreadIds[row], Depths[row],
+            StartsMonotonicNs[row], DurationsNs[row], SelfTimesNs[row], captured);
+
     /// <summary>
     /// Points the spans at <paramref name="batch"/>'s columns (indexes in <paramref name="columns"/>,
-    /// in TraceFileFormat's order). Returns the first id that is not in a table of
-    /// <paramref name="functionCount"/> functions, or null when every id is.
+    /// in TraceFileFormat's order; the kind's is -1 in a file without it). Returns what is damaged
+    /// (an id not in a table of <paramref name="functionCount"/> functions, an unknown kind), or null.
     /// </summary>
-    public int? Load(RecordBatch batch, int[] columns, int functionCount)
+    public string? Load(RecordBatch batch, int[] columns, int functionCount)
     {
         Source = batch;
         Length = batch.Length;
@@ -49,6 +60,9 @@ internal sealed class EventBatch
         _starts = (UInt64Array)batch.Column(columns[5]);
         _durations = (Int64Array)batch.Column(columns[6]);
         _selfTimes = (Int64Array)batch.Column(columns[7]);
+        _kinds = columns[8] < 0 ? null : (UInt8Array)batch.Column(columns[8]);
+        if (_kinds is null && _allTimed.Length < Length)
+            _allTimed = new byte[Length];
 
         if (_callerIds.Length < Length)
             _callerIds = new int[Length];
@@ -67,13 +81,21 @@ internal sealed class EventBatch
         foreach (var id in FunctionIds)
         {
             if ((uint)id >= (uint)functionCount)
-                return id;
+                return NotInTable(id, functionCount);
         }
         foreach (var id in callerIds)
         {
             if (id < -1 || id >= functionCount)
-                return id;
+                return NotInTable(id, functionCount);
+        }
+        foreach (var kind in Kinds)
+        {
+            if (kind is not (CallKind.Timed or CallKind.EntryOnly))
+                return $"an event has kind {(byte)kind}, which is neither timed (0) nor entry-only (1)";
         }
         return null;
     }
+
+    private static string NotInTable(int id, int functionCount) =>
+        $"an event names function {id}, which its function table of {functionCount} does not have";
 }

@@ -111,11 +111,12 @@ public sealed class TraceFile : IDisposable
                 var starts = batch.StartsMonotonicNs;
                 var durations = batch.DurationsNs;
                 var selfTimes = batch.SelfTimesNs;
+                var kinds = batch.Kinds;
                 var captures = _captureColumns is null ? null : new CaptureColumns(batch.Source, _captureColumns);
                 for (var i = 0; i < n; i++)
                 {
-                    events[i] = new CallEvent(Context, functionIds[i], callerIds[i], processIds[i], threadIds[i], depths[i], starts[i], durations[i], selfTimes[i],
-                        captured: captures?.At(i));
+                    events[i] = new CallEvent(new TracedCall(Context, kinds[i], functionIds[i], callerIds[i], processIds[i], threadIds[i], depths[i],
+                        starts[i], durations[i], selfTimes[i], captures?.At(i)));
                 }
                 foreach (var e in events)
                     yield return e;
@@ -141,8 +142,8 @@ public sealed class TraceFile : IDisposable
             {
                 using (batch)
                 {
-                    if (view.Load(batch, _columns, Context.Functions.Count) is { } badId)
-                        throw Invalid(Path, $"an event names function {badId}, which its function table of {Context.Functions.Count} does not have");
+                    if (view.Load(batch, _columns, Context.Functions.Count) is { } damage)
+                        throw Invalid(Path, damage);
                     yield return view;
                 }
             }
@@ -242,13 +243,19 @@ public sealed class TraceFile : IDisposable
             (TraceFileFormat.DurationNs, ArrowTypeId.Int64),
             (TraceFileFormat.SelfNs, ArrowTypeId.Int64),
         ];
-        return expected.Select(column =>
+        var indexes = expected.Select(column =>
         {
             var index = schema.GetFieldIndex(column.Name, StringComparer.Ordinal);
             if (index < 0 || schema.GetFieldByIndex(index).DataType.TypeId != column.Type)
                 throw Invalid(path, $"it has no {column.Type} column '{column.Name}'");
             return index;
-        }).ToArray();
+        }).ToList();
+        // Files from before 1.2 have no kind column: every call in them reads as timed.
+        var kind = schema.GetFieldIndex(TraceFileFormat.Kind, StringComparer.Ordinal);
+        if (kind >= 0 && schema.GetFieldByIndex(kind).DataType.TypeId != ArrowTypeId.UInt8)
+            throw Invalid(path, $"its column '{TraceFileFormat.Kind}' is not a UInt8");
+        indexes.Add(kind);
+        return indexes.ToArray();
     }
 
     /// <summary>The capture columns (format 1.1, a trace with -Capture), or null when the file has none.</summary>

@@ -14,7 +14,7 @@ namespace Utrace.Native.Recording;
 internal static class TraceFileFormat
 {
     /// <summary>Written into every file; a reader refuses a newer major version.</summary>
-    public static readonly Version Version = new(1, 1);
+    public static readonly Version Version = new(1, 2);
 
     public const string FunctionId = "function_id";
     public const string CallerId = "caller_id";
@@ -24,6 +24,9 @@ internal static class TraceFileFormat
     public const string StartNs = "start_ns";
     public const string DurationNs = "duration_ns";
     public const string SelfNs = "self_ns";
+
+    // Since 1.2: a CallKind. A file without it holds timed calls only (entry-only calls read as timed before).
+    public const string Kind = "kind";
 
     // Since 1.1, only in traces with -Capture.
     public const string Arguments = "arguments";
@@ -65,6 +68,7 @@ internal static class TraceFileFormat
             new(StartNs, UInt64Type.Default, nullable: false),
             new(DurationNs, Int64Type.Default, nullable: false),
             new(SelfNs, Int64Type.Default, nullable: false),
+            new(Kind, UInt8Type.Default, nullable: false),
         ];
         if (context.Captures is not null)
             fields.AddRange(CaptureFields);

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Apache.Arrow.Ipc;
 using Microsoft.Win32.SafeHandles;
-using Utrace.Native.Bpf;
 using Utrace.Native.Tracing;
 
 namespace Utrace.Native.Recording;
@@ -15,7 +14,7 @@ namespace Utrace.Native.Recording;
 /// longer than <see cref="FlushInterval"/> is written part-full, so a killed tracer loses at
 /// most about the last second of events.
 /// </summary>
-public sealed class TraceFileWriter : IEventSink, IDisposable
+internal sealed class TraceFileWriter : IEventSink, IDisposable
 {
     /// <summary>Longest time a recorded event waits in memory before it is written.</summary>
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(500);
@@ -138,7 +137,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         _thread.Start();
     }
 
-    void IEventSink.OnEvent(in EventRecord record, CapturedCall? captured)
+    void IEventSink.OnEvent(in TracedCall call)
     {
         if (_failure is not null)
         {
@@ -147,7 +146,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         }
         lock (_gate)
         {
-            _filling.Add(record, captured);
+            _filling.Add(call);
             if (_filling.IsFull && !TryHandOffFilling(wait: !_dropWhenBehind))
             {
                 Interlocked.Add(ref _dropped, _filling.Count);
@@ -255,7 +254,7 @@ public sealed class TraceFileWriter : IEventSink, IDisposable
         }
         try
         {
-            _arrow!.WriteRecordBatch(_encoder!.Encode(chunk.Records, chunk.Captured));
+            _arrow!.WriteRecordBatch(_encoder!.Encode(chunk.Calls));
             AppendPending();
             Interlocked.Add(ref _written, chunk.Count);
         }

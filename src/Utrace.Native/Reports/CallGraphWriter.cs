@@ -16,7 +16,7 @@ internal sealed class CallGraphWriter
 
     private readonly bool _flat;
     private readonly bool _timestamps;
-    private readonly Dictionary<ThreadKey, List<CallSample>> _pending = [];
+    private readonly Dictionary<ThreadKey, List<TracedCall>> _pending = [];
 
     public CallGraphWriter(bool flat, bool timestamps)
     {
@@ -39,11 +39,11 @@ internal sealed class CallGraphWriter
     }
 
     /// <summary>Takes one call; returns the lines of the tree it completes, if it is an outermost call.</summary>
-    public IReadOnlyList<string> Add(in CallSample call)
+    public IReadOnlyList<string> Add(in TracedCall call)
     {
         if (!_pending.TryGetValue(call.ThreadKey, out var calls))
             _pending.Add(call.ThreadKey, calls = []);
-        if (call.Depth == 0 && call.DurationNs == 0)
+        if (call.Depth == 0 && !call.HasDuration)
         {
             // Reported at its entry (entry-only tracing): its callees come after it, and the
             // thread's previous tree is complete.
@@ -70,18 +70,18 @@ internal sealed class CallGraphWriter
         return lines;
     }
 
-    private List<string> Render(List<CallSample> calls)
+    private List<string> Render(List<TracedCall> calls)
     {
         calls.Sort((x, y) => x.StartNs != y.StartNs ? x.StartNs.CompareTo(y.StartNs) : x.Depth.CompareTo(y.Depth));
         var lines = new List<string>(_flat ? calls.Count : calls.Count * 2);
         if (_flat)
         {
             foreach (var call in calls)
-                lines.Add($"{Prefix(call.StartNs, call.DurationNs)}{DurationText(call.SelfNs),DurationWidth} [{call.ThreadId,6}] {call.Depth,5} {call.Function}");
+                lines.Add($"{Prefix(call.StartNs, DurationOf(call))}{DurationText(call.SelfNs),DurationWidth} [{call.ThreadId,6}] {call.Depth,5} {call.Function}");
             return lines;
         }
 
-        var open = new Stack<CallSample>();
+        var open = new Stack<TracedCall>();
         for (var i = 0; i < calls.Count; i++)
         {
             var call = calls[i];
@@ -95,7 +95,7 @@ internal sealed class CallGraphWriter
             }
             else
             {
-                lines.Add($"{Prefix(call.StartNs, call.DurationNs)}[{call.ThreadId,6}] | {indent}{Called(call.Function)};");
+                lines.Add($"{Prefix(call.StartNs, DurationOf(call))}[{call.ThreadId,6}] | {indent}{Called(call.Function)};");
             }
         }
         while (open.Count > 0)
@@ -105,23 +105,23 @@ internal sealed class CallGraphWriter
 
     // Deeper and, when the outer call was timed, started before it returned: a call whose caller
     // never returned (exit() called in main) is not shown inside the call before it.
-    private static bool Encloses(in CallSample outer, in CallSample inner) =>
-        inner.Depth > outer.Depth && (outer.DurationNs == 0 || inner.StartNs < outer.StartNs + outer.DurationNs);
+    private static bool Encloses(in TracedCall outer, in TracedCall inner) =>
+        inner.Depth > outer.Depth && (!outer.HasDuration || inner.StartNs < outer.StartNs + outer.DurationNs);
 
-    private string Closer(in CallSample call) =>
-        $"{Prefix(call.StartNs + call.DurationNs, call.DurationNs)}[{call.ThreadId,6}] | {new string(' ', 2 * call.Depth)}}} /* {call.Function} */";
+    private string Closer(in TracedCall call) =>
+        $"{Prefix(call.StartNs + call.DurationNs, DurationOf(call))}[{call.ThreadId,6}] | {new string(' ', 2 * call.Depth)}}} /* {call.Function} */";
 
     /// <summary>The timestamp (seconds from the start of the trace) when asked for, then the duration or blanks.</summary>
-    // A duration of 0 is a call reported at its entry, whose duration is unknown: left blank.
     private string Prefix(long timestampNs, long? durationNs)
     {
-        if (durationNs == 0)
-            durationNs = null;
         var timestamp = _timestamps
             ? string.Create(CultureInfo.InvariantCulture, $"{timestampNs / 1e9,TimestampWidth:0.000000000} ")
             : "";
         return $"{timestamp}{(durationNs is { } ns ? DurationText(ns) : ""),DurationWidth} ";
     }
+
+    // A call reported at its entry has no duration: its column is left blank.
+    private static long? DurationOf(in TracedCall call) => call.HasDuration ? call.DurationNs : null;
 
     private static string DurationText(long ns) => Duration.FromNanoseconds(ns).ToString(null, CultureInfo.InvariantCulture);
 

@@ -6,7 +6,7 @@ namespace Utrace.Native.Reports;
 /// <summary>
 /// Aggregates calls into one <see cref="FunctionSummary"/> per function (per function and thread
 /// with <c>byThread</c>) as they arrive, keeping no event: memory grows with the functions and
-/// the call depth, not with the number of calls. Calls come one at a time (<see cref="CallSample"/>)
+/// the call depth, not with the number of calls. Calls come one at a time (<see cref="TracedCall"/>)
 /// or a trace file's batch at a time, without an object per call; both give the same summaries.
 /// </summary>
 /// <remarks>
@@ -29,7 +29,7 @@ internal sealed class CallSummaryBuilder
 
     public CallSummaryBuilder(bool byThread) => _byThread = byThread;
 
-    public void Add(in CallSample call) =>
+    public void Add(in TracedCall call) =>
         Add(GetFunctionId(call.Function, call.Module), call.ThreadKey, call.Depth, call.DurationNs, call.SelfNs);
 
     /// <summary>Adds every call of a trace file's record batch, straight from its columns.</summary>

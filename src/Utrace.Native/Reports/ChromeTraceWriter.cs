@@ -9,17 +9,15 @@ namespace Utrace.Native.Reports;
 /// Writes calls as Trace Event Format JSON (what Perfetto UI and chrome://tracing load), one
 /// line at a time so nothing is held: a JSON array of complete ("X") events with pid, tid, ts
 /// and dur in microseconds (nanoseconds as the fraction), and metadata ("M") events that name
-/// each process and thread the first time it appears.
+/// each process and thread the first time it appears. Events carry no per-call "args" unless
+/// asked: viewers such as speedscope tell frames apart by name and args, so args that differ
+/// for each call would make each call a function of its own.
 /// </summary>
-internal sealed class ChromeTraceWriter
+internal sealed class ChromeTraceWriter(bool includeArguments = false)
 {
-    // Process ids are per host: the first host's keep theirs, the next hosts' are moved up by a
-    // multiple of this (Linux process ids stay below 2^22), so that no two processes share a pid.
-    private const int HostPidStride = 1 << 22;
-
     private readonly HashSet<ThreadKey> _namedThreads = [];
     private readonly HashSet<(string ComputerName, int ProcessId)> _namedProcesses = [];
-    private readonly List<string> _hosts = [];
+    private readonly HostProcessIds _processIds = new();
     private readonly ArrayBufferWriter<byte> _buffer = new();
     private bool _first = true;
     private long? _firstTraceStartUnixNs;
@@ -28,16 +26,15 @@ internal sealed class ChromeTraceWriter
     public static string End => "]";
 
     /// <summary>The lines for one call: metadata for a new process or thread, then its event.</summary>
-    public IEnumerable<string> Add(CallSample call)
+    public IEnumerable<string> Add(TracedCall call)
     {
-        var host = HostIndex(call.ComputerName);
         // Calls of several traces (files read together) on one time line, from the first trace's start.
         var startNs = call.StartNsSince(_firstTraceStartUnixNs ??= call.TraceStartUnixNs);
-        var pid = call.ProcessId + host * HostPidStride;
+        var pid = _processIds.Of(call, out var firstHost);
         // A process is named after the module of its first outermost call: its program, usually.
         if (call.Depth == 0 && _namedProcesses.Add((call.ComputerName, call.ProcessId)))
         {
-            var name = host == 0 ? $"{call.Module} ({call.ProcessId})" : $"{call.Module} ({call.ProcessId}) on {call.ComputerName}";
+            var name = firstHost ? $"{call.Module} ({call.ProcessId})" : $"{call.Module} ({call.ProcessId}) on {call.ComputerName}";
             yield return Line(w => Metadata(w, "process_name", pid, pid, name));
         }
         if (_namedThreads.Add(call.ThreadKey))
@@ -56,22 +53,25 @@ internal sealed class ChromeTraceWriter
             w.WriteRawValue(Microseconds(startNs));
             w.WritePropertyName("dur");
             w.WriteRawValue(Microseconds(call.DurationNs));
-            w.WriteStartObject("args");
-            w.WritePropertyName("self_us");
-            w.WriteRawValue(Microseconds(call.SelfNs));
-            w.WriteNumber("depth", call.Depth);
-            w.WriteEndObject();
+            if (includeArguments)
+                Arguments(w, call);
         });
     }
 
-    // Hosts in the order they come; a trace rarely has more than a few.
-    private int HostIndex(string computerName)
+    private static void Arguments(Utf8JsonWriter w, in TracedCall call)
     {
-        var index = _hosts.IndexOf(computerName);
-        if (index >= 0)
-            return index;
-        _hosts.Add(computerName);
-        return _hosts.Count - 1;
+        w.WriteStartObject("args");
+        w.WritePropertyName("self_us");
+        w.WriteRawValue(Microseconds(call.SelfNs));
+        w.WriteNumber("depth", call.Depth);
+        foreach (var (name, value) in call.CapturedValues())
+        {
+            if (value is string text)
+                w.WriteString(name, text);
+            else
+                w.WriteString(name, CallArguments.ShowValue(value));
+        }
+        w.WriteEndObject();
     }
 
     private static void Metadata(Utf8JsonWriter w, string kind, int pid, int tid, string name)

@@ -13,7 +13,7 @@ internal sealed class StackTree
     /// <summary>The root: no function, its children are the outermost calls.</summary>
     public Frame Root { get; } = new("");
 
-    public void Add(in CallSample call)
+    public void Add(in TracedCall call)
     {
         if (!_threads.TryGetValue(call.ThreadKey, out var pending))
             _threads.Add(call.ThreadKey, pending = new CompletionStack<Frame>(Frame.MergeChildren));

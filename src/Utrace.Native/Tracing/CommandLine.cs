@@ -3,7 +3,7 @@ using System.Text;
 namespace Utrace.Native.Tracing;
 
 /// <summary>Splits a command line and finds its program, the way a POSIX shell would.</summary>
-public static class CommandLine
+internal static class CommandLine
 {
     /// <summary>
     /// Splits on unquoted white space; single quotes keep everything literally, double quotes

@@ -33,15 +33,21 @@ public sealed class FunctionCatalog
     /// <summary>The names (DT_SONAME, else file name) of the shared libraries the program uses, in search order.</summary>
     public IEnumerable<string> LibraryNames => _libraries.LibraryPaths.Select(LibraryName);
 
-    /// <summary>Functions of a program that is about to be launched, with libraries found as ld.so would.</summary>
-    public static FunctionCatalog ForExecutable(string path, string? ldLibraryPath)
+    /// <summary>
+    /// Functions of a program that is about to be launched, with libraries found as ld.so would with
+    /// <paramref name="ldLibraryPath"/> (LD_LIBRARY_PATH) and <paramref name="ldPreload"/> (LD_PRELOAD).
+    /// </summary>
+    public static FunctionCatalog ForExecutable(string path, string? ldLibraryPath, string? ldPreload = null)
     {
         var executable = Open(path);
-        return new FunctionCatalog(executable, path, LibraryResolver.ForExecutable(executable, ldLibraryPath));
+        return new FunctionCatalog(executable, path, LibraryResolver.ForExecutable(executable, ldLibraryPath, ldPreload));
     }
 
-    /// <summary>Functions of a running process, with the libraries it has mapped.</summary>
-    public static FunctionCatalog ForProcess(int pid)
+    /// <summary>
+    /// Functions of a running process, with the libraries it has mapped; a process still starting
+    /// is given up to <paramref name="startupWait"/> for its dynamic linker to map them.
+    /// </summary>
+    public static FunctionCatalog ForProcess(int pid, TimeSpan startupWait = default)
     {
         if (!ProcFs.Exists(pid))
             throw new UtraceException(TraceErrorKind.ProcessNotFound, $"No process has id {pid}.",
@@ -52,7 +58,7 @@ public sealed class FunctionCatalog
         {
             executable = ElfImage.Open(exe);
         }
-        catch (ElfFormatException ex) when (!ProcFs.IsRunning(pid))
+        catch (ElfFormatException ex) when (ProcFs.HasExited(pid))
         {
             throw ProcFs.Exited(pid, ex);
         }
@@ -64,7 +70,15 @@ public sealed class FunctionCatalog
         {
             throw InvalidExecutable(ex, exe);
         }
-        return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable));
+        ProcessStartup.WaitForLibraries(pid, executable, startupWait);
+        try
+        {
+            return new FunctionCatalog(executable, exe, LibraryResolver.ForProcess(pid, executable));
+        }
+        catch (IOException ex) when (ProcFs.HasExited(pid))
+        {
+            throw ProcFs.Exited(pid, ex);
+        }
     }
 
     /// <summary>

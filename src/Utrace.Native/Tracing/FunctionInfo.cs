@@ -34,7 +34,7 @@ public sealed class FunctionInfo
 
     public FunctionKind Kind { get; }
 
-    /// <summary>File offset of the probed instruction in <see cref="Path"/>.</summary>
+    /// <summary>File offset of the function's first instruction in <see cref="Path"/>.</summary>
     public ulong Offset { get; }
 
     public ulong Size { get; }
@@ -44,6 +44,22 @@ public sealed class FunctionInfo
 
     /// <summary>File name of the program (executable) whose process calls the function: with -Follow, one table holds several programs.</summary>
     public string? Program { get; }
+
+    /// <summary>What a hit of the entry probe costs; null until a trace or Get-UTraceFunction has read the function's code.</summary>
+    public EntryProbeKind? EntryProbe => _entryProbe?.Kind;
+
+    /// <summary>Where the entry probe goes, in bytes from the function's start (more than 0 when moved); null as <see cref="EntryProbe"/>.</summary>
+    public ulong? EntryProbeOffset => _entryProbe?.Offset;
+
+    private EntryProbePlacement? _entryProbe;
+
+    /// <summary>Chooses, and records, where the entry probe goes, given all of the function's <paramref name="code"/>.</summary>
+    internal EntryProbePlacement PlaceEntryProbe(byte[] code)
+    {
+        var placement = EntryProbePlacement.Choose(code, Offset);
+        _entryProbe = placement;
+        return placement;
+    }
 
     public override string ToString() => Name;
 }

@@ -29,7 +29,7 @@ public sealed class FunctionSelection
             return false;
         if (Exclude is not null && (Exclude(function.Name) || Exclude(function.RawName)))
             return false;
-        if (function.Kind != Elf.FunctionKind.LibraryCall)
+        if (function.Kind != FunctionKind.LibraryCall)
             return true;
         if (IncludeLibrary is not null && !IncludeLibrary(function.Module))
             return false;

@@ -9,6 +9,28 @@ internal static class HelperProgram
 {
     private const UnixFileMode Executable = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
 
+    /// <summary>
+    /// What the launcher calls the program's own dynamic-linker variables (LD_PRELOAD, LD_AUDIT,
+    /// LD_LIBRARY_PATH, LD_DEBUG...) while it waits: it puts them back, under their names, only in
+    /// the environment it execs the program with (bpf/utrace-launch.c).
+    /// </summary>
+    public const string ProgramVariablePrefix = "UTRACE_PROGRAM_";
+
+    /// <summary>
+    /// Keeps the program's dynamic-linker variables away from a helper's own start: a preloaded
+    /// library's constructor would otherwise run, and print, in the helper too. With
+    /// <paramref name="forProgram"/> they are kept, renamed, for the program the helper execs.
+    /// </summary>
+    public static void IsolateFromLoaderVariables(IDictionary<string, string?> environment, bool forProgram)
+    {
+        foreach (var name in environment.Keys.Where(name => name.StartsWith("LD_", StringComparison.Ordinal)).ToArray())
+        {
+            if (forProgram)
+                environment[ProgramVariablePrefix + name] = environment[name];
+            environment.Remove(name);
+        }
+    }
+
     /// <summary>The helper's full path, executable.</summary>
     /// <exception cref="UtraceException">The helper is missing, or lacks its exec bit and this user may not restore it.</exception>
     public static string Locate(string name, string role)

@@ -47,6 +47,7 @@ internal sealed class LaunchedChild : IDisposable
             info.Environment["LOGNAME"] = runAs.Name;
             info.Environment["SHELL"] = runAs.Shell;
         }
+        HelperProgram.IsolateFromLoaderVariables(info.Environment, forProgram: true);
         info.ArgumentList.Add(program);
         info.ArgumentList.Add(argv0);
         foreach (var argument in arguments)

@@ -42,6 +42,7 @@ internal sealed partial class PatchGuard : IDisposable
                 RedirectStandardInput = true,
                 RedirectStandardOutput = true,
             };
+            HelperProgram.IsolateFromLoaderVariables(info.Environment, forProgram: false);
             foreach (var argument in inherited.Take(2).Append(pid).Concat(inherited.Skip(2)))
                 info.ArgumentList.Add(argument.ToString(System.Globalization.CultureInfo.InvariantCulture));
             return new PatchGuard(Process.Start(info)!);

@@ -11,13 +11,14 @@ internal readonly record struct ProbeSite(ProbeKind Kind, string Path, ulong Off
 
 /// <summary>
 /// Where the probes of a trace go, decided from each function's code: an entry probe on every
-/// function the kernel can probe, and, by return mode, a uretprobe, probes on its ret and
+/// function the kernel can probe (moved past a first instruction the kernel would single-step when
+/// that is safe, see <see cref="EntryProbePlacement"/>), and, by return mode, a uretprobe, probes on its ret and
 /// tail-call jmp instructions, or nothing (the call is then reported at entry).
 /// </summary>
 internal sealed class ProbePlan
 {
-    // Enough for any x86 instruction with its prefixes.
-    private const int FirstInstructionBytes = 16;
+    // Enough for any x86 instruction with its prefixes: what is read of a function of unknown size.
+    private const ulong FirstInstructionBytes = 16;
 
     private ProbePlan(List<ProbeSite> sites, Dictionary<int, string> unprobeable)
     {
@@ -38,52 +39,68 @@ internal sealed class ProbePlan
     {
         var sites = new List<ProbeSite>(functions.Count * 2);
         var unprobeable = new Dictionary<int, string>();
-        var files = new Dictionary<string, FileStream>();
-        try
+        using var reader = new FunctionCodeReader();
+        for (var id = firstId; id < firstId + functions.Count; id++)
         {
-            for (var id = firstId; id < firstId + functions.Count; id++)
+            var function = functions[id - firstId];
+            var code = reader.Read(function);
+            var entry = function.PlaceEntryProbe(code);
+            if (entry.Kind == EntryProbeKind.Refused)
             {
-                var function = functions[id - firstId];
-                var code = ReadCode(files, function, mode == ReturnMode.RetInstruction ? function.Size : FirstInstructionBytes);
-                if (InstructionScanner.WhyUnprobeable(code) is { } reason)
-                {
-                    unprobeable[id] = reason;
-                    continue;
-                }
-                var spec = captures?[id];
-                var cookie = (uint)id | CaptureFlags(spec);
-                switch (mode)
-                {
-                    case ReturnMode.Uretprobe when ReturnPolicy.MustNotReturnProbe(function.RawName):
-                        cookie |= Abi.CookieEntryOnly;
-                        break;
-                    case ReturnMode.Uretprobe:
-                        sites.Add(new ProbeSite(ProbeKind.Return, function.Path, function.Offset, cookie));
-                        break;
-                    case ReturnMode.EntryOnly:
-                        // Also right in a trace whose other programs have return probes (-Follow).
-                        cookie |= Abi.CookieEntryOnly;
-                        break;
-                    case ReturnMode.RetInstruction:
-                        // A PLT stub ends in a jmp into the library: its call is reported at entry.
-                        var exits = function.Kind == FunctionKind.LibraryCall ? null : InstructionScanner.ExitSites(code, function.Offset);
-                        if (exits is null || exits.Count == 0 || exits.Contains(0UL))
-                            cookie |= Abi.CookieEntryOnly;
-                        else
-                            sites.AddRange(exits.Select(exit => new ProbeSite(ProbeKind.Exit, function.Path, function.Offset + exit,
-                                IsReturn(code, exit) ? cookie : cookie & ~Abi.CookieReturnValue)));
-                        break;
-                }
-                // Reading a string may need to fault its page in, which only a sleepable program can.
-                sites.Add(new ProbeSite(spec?.ReadsStrings == true ? ProbeKind.EntryFaulting : ProbeKind.Entry, function.Path, function.Offset, cookie));
+                unprobeable[id] = InstructionScanner.WhyUnprobeable(code)!;
+                continue;
             }
-        }
-        finally
-        {
-            foreach (var file in files.Values)
-                file.Dispose();
+            // A moved entry probe still sees the return address at [rsp]: the return probe goes with it.
+            var entryOffset = function.Offset + entry.Offset;
+            var spec = captures?[id];
+            var cookie = (uint)id | CaptureFlags(spec);
+            switch (mode)
+            {
+                case ReturnMode.Uretprobe when ReturnPolicy.MustNotReturnProbe(function.RawName):
+                    cookie |= Abi.CookieEntryOnly;
+                    break;
+                case ReturnMode.Uretprobe:
+                    sites.Add(new ProbeSite(ProbeKind.Uretprobe, function.Path, entryOffset, cookie));
+                    break;
+                case ReturnMode.EntryOnly:
+                    // Also right in a trace whose other programs have return probes (-Follow).
+                    cookie |= Abi.CookieEntryOnly;
+                    break;
+                case ReturnMode.RetInstruction:
+                    // A PLT stub ends in a jmp into the library: its call is reported at entry. So is a function whose
+                    // entry probe sits on its tail-call jmp.
+                    var exits = function.Kind == FunctionKind.LibraryCall ? null : InstructionScanner.ExitSites(code, function.Offset);
+                    if (exits is null || exits.Count == 0 || exits.Contains(entry.Offset))
+                        cookie |= Abi.CookieEntryOnly;
+                    else
+                        sites.AddRange(exits.Select(exit => new ProbeSite(ProbeKind.RetInstruction, function.Path, function.Offset + exit,
+                            IsReturn(code, exit) ? cookie : cookie & ~Abi.CookieReturnValue)));
+                    break;
+            }
+            // Reading a string may need to fault its page in, which only a sleepable program can.
+            sites.Add(new ProbeSite(spec?.ReadsStrings == true ? ProbeKind.EntryFaulting : ProbeKind.Entry, function.Path, entryOffset, cookie));
         }
         return new ProbePlan(sites, unprobeable);
+    }
+
+    /// <summary>
+    /// Reads each function's code and records on it where its entry probe goes, as a trace would place it; a function
+    /// whose file cannot be read is left unplaced.
+    /// </summary>
+    public static void PlaceEntryProbes(IEnumerable<FunctionInfo> functions)
+    {
+        using var reader = new FunctionCodeReader();
+        foreach (var function in functions)
+        {
+            try
+            {
+                function.PlaceEntryProbe(reader.Read(function));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Left unplaced: the listing itself does not need the code.
+            }
+        }
     }
 
     /// <summary>The cookie flags that make the BPF programs send what <paramref name="spec"/> captures.</summary>
@@ -111,12 +128,26 @@ internal sealed class ProbePlan
         return i < code.Length && code[i] is 0xc3 or 0xc2;
     }
 
-    private static byte[] ReadCode(Dictionary<string, FileStream> files, FunctionInfo function, ulong length)
+    /// <summary>Reads functions' code, keeping each file open while functions of it are read.</summary>
+    private sealed class FunctionCodeReader : IDisposable
     {
-        if (!files.TryGetValue(function.Path, out var file))
-            files[function.Path] = file = new FileStream(function.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.RandomAccess);
-        var code = new byte[Math.Min(Math.Max(length, 1UL), 1UL << 20)];
-        var read = RandomAccess.Read(file.SafeFileHandle, code, (long)function.Offset);
-        return read == code.Length ? code : code[..read];
+        private readonly Dictionary<string, FileStream> _files = new();
+
+        /// <summary>All of the function's code (the placement checks every jump in it), at most 1 MiB.</summary>
+        public byte[] Read(FunctionInfo function)
+        {
+            if (!_files.TryGetValue(function.Path, out var file))
+                _files[function.Path] = file = new FileStream(function.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.RandomAccess);
+            var length = function.Size == 0 ? FirstInstructionBytes : function.Size;
+            var code = new byte[Math.Min(length, 1UL << 20)];
+            var read = RandomAccess.Read(file.SafeFileHandle, code, (long)function.Offset);
+            return read == code.Length ? code : code[..read];
+        }
+
+        public void Dispose()
+        {
+            foreach (var file in _files.Values)
+                file.Dispose();
+        }
     }
 }

@@ -120,7 +120,7 @@ internal sealed class ProbeSet : IDisposable
         _links.Add(link);
         if (link is SafeBpfLinkHandle libbpfLink && kind == ProbeKind.Unwind)
             _unwindLinks.Add(libbpfLink);
-        else if (kind is ProbeKind.Return or ProbeKind.Session)
+        else if (kind is ProbeKind.Uretprobe or ProbeKind.Session)
             _returnLinks.Add(link);
     }
 
@@ -133,7 +133,7 @@ internal sealed class ProbeSet : IDisposable
     {
         var sleepable = sites.Where(site => site.Kind == ProbeKind.EntryFaulting).Select(site => site.FunctionId).ToHashSet();
         return sites
-            .Where(site => site.Kind != ProbeKind.Return || sleepable.Contains(site.FunctionId))
+            .Where(site => site.Kind != ProbeKind.Uretprobe || sleepable.Contains(site.FunctionId))
             .Select(site => site.Kind == ProbeKind.Entry ? site with { Kind = ProbeKind.Session } : site)
             .ToList();
     }

@@ -32,6 +32,28 @@ internal static class ProcFs
         }
     }
 
+    /// <summary>
+    /// True once the process is gone or on its way out: an exiting process drops its files (exe, root)
+    /// some time before it shows as a zombie, and an attach that meets that window must say it exited.
+    /// </summary>
+    public static bool HasExited(int pid)
+    {
+        if (!IsRunning(pid))
+            return true;
+        try
+        {
+            return new FileInfo(ExecutablePath(pid)).ResolveLinkTarget(returnFinalTarget: false) is null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false; // another user's process: it is there, only not readable
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>The command line, words joined by spaces; null if it is empty (a kernel thread, a zombie) or the process is gone.</summary>
     public static string? CommandLine(int pid)
     {

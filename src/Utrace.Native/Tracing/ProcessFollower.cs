@@ -258,7 +258,8 @@ internal sealed class ProcessFollower : IDisposable
         if (_programs.TryGetValue(path, out var known))
             return known;
         // Its libraries are found as its dynamic linker, which has not run yet, will find them.
-        var catalog = FunctionCatalog.ForExecutable(path, ProcFs.EnvironmentVariable(pid, "LD_LIBRARY_PATH"));
+        var catalog = FunctionCatalog.ForExecutable(path, ProcFs.EnvironmentVariable(pid, "LD_LIBRARY_PATH"),
+            ProcFs.EnvironmentVariable(pid, "LD_PRELOAD"));
         var mode = _returnMode;
         if (mode == ReturnMode.Uretprobe && catalog.StackSwitchSign() is { } sign)
         {

@@ -4,7 +4,7 @@ using Utrace.Native.Recording;
 namespace Utrace.Native.Tracing;
 
 /// <summary>What to trace and what to send up from the kernel.</summary>
-public sealed class TraceOptions
+internal sealed class TraceOptions
 {
     /// <summary>Functions to attach probes to; all by default.</summary>
     public FunctionSelection Selection { get; init; } = FunctionSelection.All;
@@ -82,7 +82,7 @@ public sealed class TraceOptions
     public IProgress<TraceProgress>? Progress { get; init; }
 
     /// <summary>Also writes every event to this trace file; its failure ends the trace.</summary>
-    public TraceFileWriter? Recording { get; init; }
+    internal IEventSink? Recording { get; init; }
 
     /// <summary>Queue a CallEvent per call for <see cref="TraceSession.ReadEvents"/>; off when only recording.</summary>
     public bool StreamEvents { get; init; } = true;

@@ -14,7 +14,7 @@ namespace Utrace.Native.Tracing;
 /// when the program exits or <see cref="Stop"/> is called; either way every record still in
 /// the ring buffer is read before the event stream completes.
 /// </summary>
-public sealed class TraceSession : IDisposable, IRecordSink
+internal sealed class TraceSession : IDisposable, IRecordSink
 {
     private static readonly ConcurrentDictionary<int, TraceSession> Sessions = new();
     private static int _lastId;
@@ -132,7 +132,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
             session.StartWatching();
             return session;
         }
-        catch (UtraceException ex) when (!ProcFs.IsRunning(processId))
+        // Whatever /proc file or mapped path of the process vanished first, it exited meanwhile.
+        catch (Exception ex) when (ex is UtraceException or IOException or UnauthorizedAccessException && ProcFs.HasExited(processId))
         {
             session.Dispose();
             throw ProcFs.Exited(processId, ex);
@@ -230,12 +231,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             FilterThreads = _options.ThreadIds is { Count: > 0 } ? 1u : 0u,
             ProtectUnwind = protectUnwind ? 1u : 0u,
             SummaryOnly = _options.SummaryOnly ? 1u : 0u,
-            ReturnMode = _returnMode switch
-            {
-                ReturnMode.RetInstruction => KernelReturnMode.Instruction,
-                ReturnMode.EntryOnly => KernelReturnMode.None,
-                _ => KernelReturnMode.Trampoline,
-            },
+            ReturnMode = _returnMode,
         };
         var captures = ResolveCaptures(warnings);
         var plan = ProbePlan.Build(Functions, _returnMode, captures);
@@ -344,8 +340,8 @@ public sealed class TraceSession : IDisposable, IRecordSink
     // The hot path: runs on the reader thread for every record.
     void IRecordSink.OnEvent(in EventRecord record)
     {
-        var captured = _captures?.Take(record);
-        _recorder?.OnEvent(record, captured);
+        var call = record.ToTracedCall(_context!, _captures?.Take(record));
+        _recorder?.OnEvent(call);
         if (!_options.StreamEvents)
             return;
         if (_consumerGone.IsCancellationRequested)
@@ -353,7 +349,7 @@ public sealed class TraceSession : IDisposable, IRecordSink
             _droppedByConsumer++;
             return;
         }
-        _filling[_filled++] = new CallEvent(_context!, record, captured);
+        _filling[_filled++] = new CallEvent(call);
         if (_filled == BatchSize)
             HandOverBatch();
     }

@@ -24,7 +24,7 @@ public sealed record TraceSummary
     public int FunctionCount { get; init; }
     public AttachMode AttachMode { get; init; }
     /// <summary>How the end of a call was seen (Auto resolved).</summary>
-    public Utrace.Native.Tracing.ReturnMode ReturnMode { get; init; }
+    public Utrace.ReturnMode ReturnMode { get; init; }
     /// <summary>Selected functions left without probes: the kernel cannot probe their instructions (named in a warning).</summary>
     public int FunctionsNotProbed { get; init; }
     /// <summary>Probe links (or perf uprobes) created: two per binary with multi links.</summary>

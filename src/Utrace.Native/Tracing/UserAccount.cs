@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Utrace.Native.Tracing;
 
 /// <summary>A user from the passwd database (files, LDAP, whatever NSS is set up with).</summary>
-public sealed record UserAccount(string Name, uint Uid, uint Gid, string Home, string Shell)
+internal sealed record UserAccount(string Name, uint Uid, uint Gid, string Home, string Shell)
 {
     /// <summary>The user with this name, else with this numeric uid.</summary>
     /// <exception cref="UtraceException">No such user.</exception>

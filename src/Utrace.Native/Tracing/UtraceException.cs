@@ -1,4 +1,4 @@
-namespace Utrace.Native.Tracing;
+namespace Utrace;
 
 /// <summary>What went wrong, so the PowerShell layer can pick the right ErrorCategory.</summary>
 public enum TraceErrorKind

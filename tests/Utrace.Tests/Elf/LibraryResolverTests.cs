@@ -102,6 +102,34 @@ public sealed class LibraryResolverTests(ElfFixtures fixtures)
     }
 
     [Fact]
+    public void PreloadedLibrariesComeFirstAndProvideWhatTheyDefine()
+    {
+        var executable = ElfImage.Open(fixtures.PathOf("gcc-O2-pie/libcalls"));
+        var directory = Directory.CreateTempSubdirectory("utrace-elf-");
+        try
+        {
+            // A preload that defines puts, given by path, and one given by name, found through LD_LIBRARY_PATH.
+            var putsSource = Path.Combine(directory.FullName, "myputs.c");
+            File.WriteAllText(putsSource, "int puts(const char *s) { (void)s; return 0; }\n");
+            var myPuts = Path.Combine(directory.FullName, "libmyputs.so");
+            Tool.Run("gcc", "-shared", "-fPIC", "-o", myPuts, putsSource);
+            var utfix = Path.GetDirectoryName(fixtures.RunPathUser)!;
+
+            var resolver = LibraryResolver.ForExecutable(executable, Path.Combine(utfix, "a"), $"{myPuts} libutfix.so.1");
+            resolver.AssignProviders(executable);
+
+            Assert.Equal([myPuts, Path.Combine(utfix, "a", "libutfix.so.1")], resolver.LibraryPaths.Take(2));
+            Assert.Equal("libc.so.6", Path.GetFileName(resolver.LibraryPaths[2]));
+            Assert.Equal("libmyputs.so", executable.PltStubs.Single(stub => stub.RawName == "puts").Library);
+            Assert.Equal("libc.so.6", executable.PltStubs.Single(stub => stub.RawName == "malloc").Library);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void RPathComesBeforeLdLibraryPath()
     {
         var executable = ElfImage.Open(fixtures.RPathUser);

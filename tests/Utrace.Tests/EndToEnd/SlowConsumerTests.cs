@@ -28,7 +28,7 @@ public sealed class SlowConsumerTests(ElfFixtures fixtures)
         using var events = session.ReadEvents(CancellationToken.None).GetEnumerator();
         Assert.True(events.MoveNext());
         Assert.Equal("fib", events.Current.Function);
-        Assert.True(WaitForExit(session.ProcessId), $"fib 20 (process {session.ProcessId}) did not exit within a minute");
+        Assert.True(TracedProcess.WaitForExit(session.ProcessId, TimeSpan.FromMinutes(1)), $"fib 20 (process {session.ProcessId}) did not exit within a minute");
         var read = 1;
         while (events.MoveNext())
         {
@@ -42,28 +42,6 @@ public sealed class SlowConsumerTests(ElfFixtures fixtures)
         Assert.True(summary.DroppedRingBufferFull > 0, "the small ring buffer never filled");
         Assert.Equal(summary.DroppedRingBufferFull, summary.EventsDropped);
         Assert.Equal(21_891, summary.EventsDelivered + summary.EventsDropped); // fib(20) makes 21,891 calls
-    }
-
-    /// <summary>Waits, up to a minute, until the process is gone or a zombie.</summary>
-    private static bool WaitForExit(int processId)
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(1);
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                // state is the field after "(comm)"
-                var stat = File.ReadAllText($"/proc/{processId}/stat");
-                if (stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z'))
-                    return true;
-            }
-            catch (IOException)
-            {
-                return true;
-            }
-            Thread.Sleep(10);
-        }
-        return false;
     }
 
     [Fact]

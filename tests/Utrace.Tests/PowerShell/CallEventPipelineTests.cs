@@ -103,6 +103,7 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
     {
         var xml = Path.Combine(Directory.CreateTempSubdirectory("utrace-clixml").FullName, "events.xml");
         var back = _shell.Run("$input | Export-Clixml $xml; Import-Clixml $xml", _events, new Dictionary<string, object?> { ["xml"] = xml });
+        Assert.Equal(_events.Length, back.Count);
         Assert.All(back, o => Assert.IsType<CallEvent>(o.BaseObject));
         Assert.Equal(_events.Select(Describe), back.Select(o => Describe((CallEvent)o.BaseObject)));
     }
@@ -120,9 +121,9 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
         $"{e.ComputerName} {e.Function} {e.Module} {e.Caller} {e.ProcessId} {e.ThreadId} {e.Depth} {e.Start} {e.StartNs} {e.Duration} {e.DurationNs} {e.SelfNs} {e.HasDuration}";
 
     private static CallEvent Event(TraceContext context, ulong start, ulong duration, ulong self, uint function, uint caller, uint depth, uint tid) =>
-        new(context, new EventRecord
+        new(new EventRecord
         {
             Type = RecordType.Call, StartNs = start, DurationNs = duration, SelfNs = self, FunctionId = function, CallerId = caller,
             Depth = depth, Pid = 100, Tid = tid,
-        });
+        }.ToTracedCall(context, null));
 }

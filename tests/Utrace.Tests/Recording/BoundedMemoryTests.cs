@@ -10,6 +10,7 @@ namespace Utrace.Tests.Recording;
 /// number of events: the reader holds one record batch (16,384 events) at a time, the reports
 /// no event.
 /// </summary>
+[Collection(nameof(BoundedMemoryTests))]
 public sealed class BoundedMemoryTests(ITestOutputHelper output)
 {
     private const long EventCount = 10_000_000;
@@ -40,8 +41,8 @@ public sealed class BoundedMemoryTests(ITestOutputHelper output)
                 {
                     calls[e.FunctionId]++;
                     totalNs[e.FunctionId] += e.DurationNs;
-                    summary.Add(CallSample.From(e));
-                    stacks.Add(CallSample.From(e));
+                    summary.Add(e.Call);
+                    stacks.Add(e.Call);
                     if (++read % SampleEvery == 0)
                         liveHeaps.Add(GC.GetTotalMemory(forceFullCollection: true));
                 }

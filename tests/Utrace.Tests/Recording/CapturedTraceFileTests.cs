@@ -22,6 +22,8 @@ public sealed class CapturedTraceFileTests : IDisposable
         Assert.Equal(15, events.Count(e => e.Function == "fib"));
         Assert.Equal("main", events[^1].Function);
         Assert.Equal(185_869, events.Sum(e => e.DurationNs));
+        // It has no kind column: every call reads as timed, with its duration.
+        Assert.All(events, e => Assert.True(e.HasDuration));
         Assert.All(events, e => Assert.Null(e.Arguments));
         Assert.All(events, e => Assert.Null(e.ReturnValue));
         Assert.False(file.WasCut);
@@ -46,11 +48,11 @@ public sealed class CapturedTraceFileTests : IDisposable
         var sink = (IEventSink)writer;
         sink.Begin(context, SyntheticTrace.Origin);
         for (var i = 0; i < captured.Length; i++)
-            sink.OnEvent(SyntheticTrace.Record(i) with { FunctionId = (uint)functionIds[i] }, captured[i]);
+            sink.OnEvent((SyntheticTrace.Record(i) with { FunctionId = (uint)functionIds[i] }).ToTracedCall(context, captured[i]));
         sink.Complete();
 
         using var file = TraceFile.Open(path);
-        Assert.Equal(new Version(1, 1), file.FormatVersion);
+        Assert.Equal(new Version(1, 2), file.FormatVersion);
         Assert.Equal(["", "string, int -> long", "-> ptr"], file.Context.Captures!.Select(spec => spec?.ToString() ?? ""));
         var events = file.ReadEvents().ToArray();
         Assert.Equal(

@@ -59,6 +59,9 @@ internal static class SyntheticTrace
         SelfNs = (ulong)Self(i),
     };
 
+    /// <summary>Event <paramref name="i"/> as the sink takes it, from the wire as a live trace reads it.</summary>
+    public static TracedCall Call(long i) => Record(i).ToTracedCall(Context, null);
+
     /// <summary>Writes events 0 to <paramref name="count"/> - 1 with a writer that waits rather than drops.</summary>
     public static TraceFileWriter Write(string path, long count)
     {
@@ -66,7 +69,7 @@ internal static class SyntheticTrace
         var sink = (IEventSink)writer;
         sink.Begin(Context, Origin);
         for (long i = 0; i < count; i++)
-            sink.OnEvent(Record(i));
+            sink.OnEvent(Call(i));
         sink.Complete();
         return writer;
     }

@@ -1,6 +1,7 @@
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
+using Utrace.Native.Bpf;
 using Utrace.Native.Recording;
 using Utrace.Native.Tracing;
 using Xunit;
@@ -24,13 +25,13 @@ public sealed class TraceFileTests : IDisposable
         var writer = TraceFileWriter.Create(path, dropWhenBehind: false);
         var sink = (IEventSink)writer;
         sink.Begin(new TraceContext(functions, SyntheticTrace.StartMonotonicNs, SyntheticTrace.StartTime), SyntheticTrace.Origin);
-        sink.OnEvent(SyntheticTrace.Record(0));
+        sink.OnEvent(SyntheticTrace.Call(0));
         // More than the first table's four-fold room could hold without the fixed reserve.
         var added = Enumerable.Range(0, 2_000)
-            .Select(i => new FunctionInfo($"child_{i}", $"child_{i}", "child", Native.Elf.FunctionKind.Function, (ulong)i, 8, "/bin/child", "child"))
+            .Select(i => new FunctionInfo($"child_{i}", $"child_{i}", "child", FunctionKind.Function, (ulong)i, 8, "/bin/child", "child"))
             .ToArray();
         var first = functions.Append(added);
-        sink.OnEvent(SyntheticTrace.Record(1) with { FunctionId = (uint)(first + 1_999), CallerId = (uint)first });
+        sink.OnEvent((SyntheticTrace.Record(1) with { FunctionId = (uint)(first + 1_999), CallerId = (uint)first }).ToTracedCall(SyntheticTrace.Context, null));
         sink.Complete();
 
         using var file = TraceFile.Open(path);
@@ -52,7 +53,7 @@ public sealed class TraceFileTests : IDisposable
         Assert.Null(writer.Failure);
 
         using var file = TraceFile.Open(path);
-        Assert.Equal(new Version(1, 1), file.FormatVersion);
+        Assert.Equal(new Version(1, 2), file.FormatVersion);
         Assert.Equal(SyntheticTrace.Origin.Command, file.Origin.Command);
         Assert.Equal([SyntheticTrace.Pid], file.Origin.ProcessIds);
         Assert.Equal("testhost", file.Origin.HostName);
@@ -93,7 +94,7 @@ public sealed class TraceFileTests : IDisposable
         var sink = (IEventSink)writer;
         sink.Begin(SyntheticTrace.Context, SyntheticTrace.Origin);
         for (long i = 0; i < fed; i++)
-            sink.OnEvent(SyntheticTrace.Record(i));
+            sink.OnEvent(SyntheticTrace.Call(i));
         sink.Complete();
         Assert.Equal(fed, writer.EventsWritten + writer.EventsDropped);
         using var file = TraceFile.Open(path);
@@ -225,8 +226,8 @@ public sealed class TraceFileTests : IDisposable
         var path = Path.Combine(_folder, "t.arrow");
         var sink = (IEventSink)TraceFileWriter.Create(path, dropWhenBehind: false);
         sink.Begin(SyntheticTrace.Context, SyntheticTrace.Origin);
-        sink.OnEvent(SyntheticTrace.Record(0));
-        sink.OnEvent(SyntheticTrace.Record(1) with { FunctionId = 99 });
+        sink.OnEvent(SyntheticTrace.Call(0));
+        sink.OnEvent((SyntheticTrace.Record(1) with { FunctionId = 99 }).ToTracedCall(SyntheticTrace.Context, null));
         sink.Complete();
         using var file = TraceFile.Open(path);
         var error = Assert.Throws<UtraceException>(() => file.ReadEvents().Count());

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace Utrace.Tests.Reports;
 
+// Tests that measure the managed heap run alone: another test's allocations would count in it.
 [CollectionDefinition(nameof(BoundedMemoryTests), DisableParallelization = true)]
 public sealed class BoundedMemoryCollection;
 

@@ -48,7 +48,7 @@ public sealed class CallGraphWriterTests
     public void FlushesCallsWhoseOutermostCallNeverReturned()
     {
         var writer = new CallGraphWriter(flat: false, timestamps: false);
-        Assert.Empty(writer.Add(new CallSample("geo::area(int) const", "prog", 1, 9, 1, 10, 30, 30)));
+        Assert.Empty(writer.Add(TestCalls.Of("geo::area(int) const", "prog", 1, 9, 1, 10, 30, 30)));
         Assert.Equal(["     30 ns [     9] |   geo::area(int) const;"], writer.Flush());
     }
 
@@ -58,8 +58,8 @@ public sealed class CallGraphWriterTests
         // main called printf, then exit(), which ran __cxa_finalize and never returned: neither
         // main nor exit completes, and __cxa_finalize (depth 2) started after printf returned.
         var writer = new CallGraphWriter(flat: false, timestamps: false);
-        Assert.Empty(writer.Add(new CallSample("printf", "libc.so.6", 1, 9, 1, 100, 50, 50)));
-        Assert.Empty(writer.Add(new CallSample("__cxa_finalize", "libc.so.6", 1, 9, 2, 200, 30, 30)));
+        Assert.Empty(writer.Add(TestCalls.Of("printf", "libc.so.6", 1, 9, 1, 100, 50, 50)));
+        Assert.Empty(writer.Add(TestCalls.Of("__cxa_finalize", "libc.so.6", 1, 9, 2, 200, 30, 30)));
         Assert.Equal([
             "     50 ns [     9] |   printf();",
             "     30 ns [     9] |     __cxa_finalize();",
@@ -85,7 +85,7 @@ public sealed class CallGraphWriterTests
     {
         // Entry-only tracing: each call arrives at its entry, with no duration, caller first.
         var writer = new CallGraphWriter(flat: false, timestamps: false);
-        CallSample Entry(string function, int depth, long start) => new(function, "prog", 100, 9, depth, start, 0, 0);
+        TracedCall Entry(string function, int depth, long start) => TestCalls.Of(function, "prog", 100, 9, depth, start, 0, 0, kind: CallKind.EntryOnly);
         var lines = new[] { Entry("main", 0, 0), Entry("a", 1, 10), Entry("b", 2, 20), Entry("c", 1, 30), Entry("main", 0, 40) }
             .SelectMany(c => writer.Add(c)).ToList();
         lines.AddRange(writer.Flush());

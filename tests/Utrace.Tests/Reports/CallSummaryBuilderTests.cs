@@ -5,7 +5,7 @@ namespace Utrace.Tests.Reports;
 
 public sealed class CallSummaryBuilderTests
 {
-    private static Dictionary<string, FunctionSummary> Summarize(IEnumerable<CallSample> calls, bool byThread = false)
+    private static Dictionary<string, FunctionSummary> Summarize(IEnumerable<TracedCall> calls, bool byThread = false)
     {
         var builder = new CallSummaryBuilder(byThread);
         foreach (var call in calls)
@@ -76,10 +76,10 @@ public sealed class CallSummaryBuilderTests
     public void TakesCallsWhoseCallerWasNotReported()
     {
         // main's child at depth 1 was filtered out (-MinDuration): c arrives at depth 2.
-        var calls = new List<CallSample>
+        var calls = new List<TracedCall>
         {
-            new("c", "prog", 100, 7, 2, 5, 10, 10),
-            new("main", "prog", 100, 7, 0, 0, 40, 20),
+            TestCalls.Of("c", "prog", 100, 7, 2, 5, 10, 10),
+            TestCalls.Of("main", "prog", 100, 7, 0, 0, 40, 20),
         };
         var summary = Summarize(calls);
         Assert.Equal(100, summary["main"].TotalPercent);

@@ -11,21 +11,22 @@ internal sealed record CallTree(string Function, long SelfNs, params CallTree[] 
 {
     public long DurationNs => SelfNs + Children.Sum(c => c.DurationNs);
 
-    public List<CallSample> Complete(int threadId, long startNs = 0, int depth = 0, int processId = 100, string computerName = "")
+    public List<TracedCall> Complete(int threadId, long startNs = 0, int depth = 0, int processId = 100, string computerName = "",
+        long traceStartUnixNs = 0)
     {
-        var calls = new List<CallSample>();
-        Complete(calls, new ThreadKey(computerName, processId, threadId), startNs, depth);
+        var calls = new List<TracedCall>();
+        Complete(calls, new ThreadKey(computerName, processId, threadId), startNs, depth, traceStartUnixNs);
         return calls;
     }
 
-    private void Complete(List<CallSample> calls, ThreadKey thread, long startNs, int depth)
+    private void Complete(List<TracedCall> calls, ThreadKey thread, long startNs, int depth, long traceStartUnixNs)
     {
         var childStart = startNs + (Children.Length > 0 ? 1 : 0);
         foreach (var child in Children)
         {
-            child.Complete(calls, thread, childStart, depth + 1);
+            child.Complete(calls, thread, childStart, depth + 1, traceStartUnixNs);
             childStart += child.DurationNs;
         }
-        calls.Add(new CallSample(Function, "prog", thread.ProcessId, thread.ThreadId, depth, startNs, DurationNs, SelfNs, thread.ComputerName));
+        calls.Add(TestCalls.Of(Function, "prog", thread.ProcessId, thread.ThreadId, depth, startNs, DurationNs, SelfNs, thread.ComputerName, traceStartUnixNs));
     }
 }

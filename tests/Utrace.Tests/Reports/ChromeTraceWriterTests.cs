@@ -9,7 +9,7 @@ public sealed class ChromeTraceWriterTests
     [Fact]
     public void WritesCompleteEventsAndThreadNamesAsOneJsonArray()
     {
-        var writer = new ChromeTraceWriter();
+        var writer = new ChromeTraceWriter(includeArguments: true);
         var calls = new CallTree("main", 1_500, new CallTree("say \"hi\"", 1_234)).Complete(threadId: 100, startNs: 2_000_001)
             .Concat(new CallTree("work", 7).Complete(threadId: 101));
         var lines = new List<string> { ChromeTraceWriter.Begin };
@@ -31,6 +31,13 @@ public sealed class ChromeTraceWriterTests
         var names = events.Where(e => e.GetProperty("ph").GetString() == "M")
             .Select(e => $"{e.GetProperty("name").GetString()} {e.GetProperty("tid").GetInt32()} {e.GetProperty("args").GetProperty("name").GetString()}");
         Assert.Equal(["thread_name 100 main thread (100)", "process_name 100 prog (100)", "thread_name 101 thread 101"], names);
+    }
+
+    [Fact]
+    public void GivesEventsNoArgsUnlessAsked()
+    {
+        var line = new ChromeTraceWriter().Add(new CallTree("main", 1_500).Complete(threadId: 100)[0]).Last();
+        Assert.Equal("""{"name":"main","cat":"prog","ph":"X","pid":100,"tid":100,"ts":0.000,"dur":1.500}""", line.TrimStart(','));
     }
 
     [Fact]
@@ -60,10 +67,10 @@ public sealed class ChromeTraceWriterTests
     {
         // Two trace files read together: the second began 2.5 ms after the first, on another host.
         var writer = new ChromeTraceWriter();
-        var first = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "alpha")
-            .Select(c => c with { TraceStartUnixNs = 1_700_000_000_000_000_000 });
-        var second = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "beta")
-            .Select(c => c with { TraceStartUnixNs = 1_700_000_000_002_500_000 });
+        var first = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "alpha",
+            traceStartUnixNs: 1_700_000_000_000_000_000);
+        var second = new CallTree("main", 1_000).Complete(threadId: 100, startNs: 10_000, computerName: "beta",
+            traceStartUnixNs: 1_700_000_000_002_500_000);
         var lines = new List<string> { ChromeTraceWriter.Begin };
         lines.AddRange(first.Concat(second).SelectMany(writer.Add));
         lines.Add(ChromeTraceWriter.End);

@@ -5,7 +5,7 @@ namespace Utrace.Tests.Reports;
 
 public sealed class StackTreeTests
 {
-    private static List<string> Fold(IEnumerable<CallSample> calls)
+    private static List<string> Fold(IEnumerable<TracedCall> calls)
     {
         var tree = new StackTree();
         foreach (var call in calls)
@@ -42,8 +42,8 @@ public sealed class StackTreeTests
         // main calls inner, inner calls deeper, deeper calls helper and longjmps back to main
         // (inner and deeper are unwound, never reported); then main calls after. helper started
         // before after did: it is not after's callee.
-        CallSample Call(string function, int depth, long start, long duration, long self) =>
-            new(function, "prog", 100, 100, depth, start, duration, self);
+        TracedCall Call(string function, int depth, long start, long duration, long self) =>
+            TestCalls.Of(function, "prog", 100, 100, depth, start, duration, self);
         var calls = new[] { Call("helper", 3, 30, 5, 5), Call("after", 1, 50, 7, 7), Call("main", 0, 0, 100, 88) };
         Assert.Equal(["main 88", "main;after 7", "main;helper 5"], Fold(calls));
     }
@@ -64,7 +64,7 @@ public sealed class StackTreeTests
         for (var i = 0; i < 10_000; i++)
             foreach (var call in new CallTree("loop", 1, new CallTree("step", 2)).Complete(threadId: 1, startNs: i * 10, depth: 1))
                 tree.Add(call);
-        tree.Add(new CallSample("main", "prog", 100, 1, 0, 0, 100_000, 70_000));
+        tree.Add(TestCalls.Of("main", "prog", 100, 1, 0, 0, 100_000, 70_000));
         var main = Assert.Single(tree.Root.Children);
         var loop = Assert.Single(main.Children);
         Assert.Equal(10_000, loop.SelfNs);

@@ -38,7 +38,7 @@ public sealed class SummaryFromFileTests : IDisposable
             using (var file = TraceFile.Open(path))
             {
                 foreach (var e in file.ReadEvents())
-                    fromEvents.Add(CallSample.From(e));
+                    fromEvents.Add(e.Call);
             }
             var fromColumns = new CallSummaryBuilder(byThread);
             using (var file = TraceFile.Open(path))
@@ -149,7 +149,8 @@ public sealed class SummaryFromFileTests : IDisposable
         var path = Path.Combine(_folder, "calls.arrow");
         var writer = TraceFileWriter.Create(path, dropWhenBehind: false);
         var sink = (IEventSink)writer;
-        sink.Begin(new TraceContext(Functions, 1_000_000, new DateTime(2026, 11, 27, 6, 0, 0, DateTimeKind.Utc)),
+        var context = new TraceContext(Functions, 1_000_000, new DateTime(2026, 11, 27, 6, 0, 0, DateTimeKind.Utc));
+        sink.Begin(context,
             new TraceOrigin { Command = "prog", ProcessIds = [Pid], HostName = "testhost", KernelRelease = "6.18.0-test" });
         foreach (var c in calls)
         {
@@ -164,7 +165,7 @@ public sealed class SummaryFromFileTests : IDisposable
                 StartNs = 1_000_000 + (ulong)c.StartNs,
                 DurationNs = (ulong)c.DurationNs,
                 SelfNs = (ulong)c.SelfNs,
-            });
+            }.ToTracedCall(context, null));
         }
         sink.Complete();
         Assert.Equal(calls.Count, writer.EventsWritten);

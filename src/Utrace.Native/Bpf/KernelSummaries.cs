@@ -1,6 +1,6 @@
-using Utrace.Native.Bpf;
+using Utrace.Native.Reports;
 
-namespace Utrace.Native.Reports;
+namespace Utrace.Native.Bpf;
 
 /// <summary>Turns the kernel's per-function counters (summary mode) into the FunctionSummary objects Measure-UTrace writes.</summary>
 internal static class KernelSummaries

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The events ring and the call records on it: a call that ended is popped off its thread's
+ * stack and sent (or summarized, or filtered out), with its duration, self time, depth and
+ * caller.
+ */
+#ifndef UTRACE_EVENTS_BPF_H
+#define UTRACE_EVENTS_BPF_H
+
+#include "utrace-stack.bpf.h"
+#include "utrace-summary.bpf.h"
+
+/* Calls, read by the engine's reader thread; the engine sets the size before loading. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* Sends one call record (UTRACE_RECORD_CALL or UTRACE_RECORD_ENTRY); counts it as lost when the
+ * ring is full. Wakes the reader only once per config.wakeup_bytes sent from this CPU. */
+static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 function_id, __u32 caller, __u32 depth,
+				       __u64 start, __u64 duration, __u64 self)
+{
+	struct utrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		COUNT(lost);
+		return;
+	}
+	e->type = type;
+	e->depth = depth;
+	e->start_ns = start;
+	e->duration_ns = duration;
+	e->self_ns = self;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->function_id = function_id;
+	e->caller_id = caller;
+	/* Waking the reader per record doubles the cost of a traced call: wake it each time this
+	 * CPU has sent another wakeup_bytes. The per-CPU count decides it, which is cheaper than
+	 * asking the ring how much is waiting (a helper call and a cache line the reader writes). */
+	__u32 zero = 0;
+	struct utrace_stats *s = bpf_map_lookup_elem(&stats, &zero);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (s) {
+		__u64 sent_bytes = s->sent++ * sizeof(*e);
+		if ((sent_bytes + sizeof(*e)) / config.wakeup_bytes != sent_bytes / config.wakeup_bytes)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
+	bpf_ringbuf_submit(e, flags);
+}
+
+/* The top frame (at depth - 1, with 1 <= depth <= UTRACE_MAX_DEPTH) ended at `now`: pops it,
+ * gives its time to its caller's children, and reports it unless the thread is silent, the
+ * recording has ended or a filter drops it. */
+static __always_inline void complete_top(struct thread_stack *st, __u32 depth, __u64 now, __u64 pid_tgid)
+{
+	__u32 top = depth - 1;
+	struct frame *f = FRAME(st, top);
+	__u64 duration = now - f->start_ns;
+	__u64 self = duration > f->child_ns ? duration - f->child_ns : 0;
+	__u32 caller = UTRACE_NO_CALLER;
+	/* A call filtered out (-MinDuration, -MaxDepth) stays in its caller's self time, so that
+	 * self times still add up to the traced time. */
+	int filtered = duration < config.min_duration_ns || top > config.max_depth;
+
+	st->depth = top;
+	if (top >= 1) {
+		struct frame *parent = FRAME(st, top - 1);
+		if (!filtered)
+			parent->child_ns += duration;
+		caller = parent->function_id;
+	}
+	if (st->silent || recording_ended)
+		return;
+	if (filtered) {
+		COUNT(filtered);
+		return;
+	}
+	if (config.summary_only) {
+		summarize(st, top, f->function_id, duration, self);
+		return;
+	}
+	send_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth - 1, f->start_ns, duration, self);
+}
+
+#endif

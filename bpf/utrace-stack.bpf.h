@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The per-thread call stack (struct thread_stack of utrace-stack.h) and its primitives: a
+ * frame by index the verifier accepts, dropping the frames of calls that ended unseen, and the
+ * return address the kernel's return probes put in place.
+ */
+#ifndef UTRACE_STACK_BPF_H
+#define UTRACE_STACK_BPF_H
+
+#include "utrace-common.bpf.h"
+#include "utrace-stack.h"
+
+/* Most stale frames dropped at one probe; more go at the next ones (a catch re-arms only
+ * frames above its stack pointer, whatever is left below). */
+#define MAX_STALE_POPS 32
+
+/* One call stack per traced thread, freed by the kernel when the thread exits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_stack);
+} stacks SEC(".maps");
+
+/* Just what Utrace reads of the kernel's own types; CO-RE finds their offsets in the running
+ * kernel's BTF. The uretprobe trampoline sits at the start of the process's xol area. */
+struct xol_area {
+	unsigned long vaddr;
+} __attribute__((preserve_access_index));
+struct uprobes_state {
+	struct xol_area *xol_area;
+} __attribute__((preserve_access_index));
+struct mm_struct {
+	struct uprobes_state uprobes_state;
+} __attribute__((preserve_access_index));
+struct task_struct {
+	struct mm_struct *mm;
+} __attribute__((preserve_access_index));
+
+/* The return address the kernel's return probes put in place in this process (0: none yet). */
+static __always_inline __u64 kernel_trampoline(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	return BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+}
+
+/* Frame i of a stack. The empty asm hides i's range from clang, so it keeps the mask
+ * that proves the index to the verifier (clang drops it where it knows it is redundant). */
+static __always_inline struct frame *frame_at(struct thread_stack *st, __u32 i)
+{
+	asm volatile("" : "+r"(i));
+	return &st->frames[i & (UTRACE_MAX_DEPTH - 1)];
+}
+#define FRAME(st, i) frame_at(st, i)
+
+/* The function id of the caller of the call at `depth`, or UTRACE_NO_CALLER at depth 0. */
+static __always_inline __u32 caller_of(struct thread_stack *st, __u32 depth)
+{
+	return depth >= 1 ? FRAME(st, depth - 1)->function_id : UTRACE_NO_CALLER;
+}
+
+/* A call dropped unreported leaves its own time in its caller's self time, but not the time of
+ * the callees it reported: those are its caller's children too, or self times add up to more
+ * than the traced time. */
+static __always_inline void give_children_to_caller(struct thread_stack *st, __u32 depth, struct frame *dropped)
+{
+	if (depth > 0)
+		FRAME(st, depth - 1)->child_ns += dropped->child_ns;
+}
+
+/* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their
+ * calls ended without a probed return. Counted as unwound unless they simply returned.
+ * Returns the new depth. */
+static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slot, int at_slot, int returned)
+{
+	__u32 depth = st->depth;
+
+	for (int i = 0; i < MAX_STALE_POPS; i++) {
+		if (depth == 0 || depth > UTRACE_MAX_DEPTH)
+			break;
+		struct frame *f = FRAME(st, depth - 1);
+		if (f->ret_slot > live_slot || (f->ret_slot == live_slot && !at_slot))
+			break;
+		depth--;
+		give_children_to_caller(st, depth, f);
+		if (!returned)
+			COUNT(unwound);
+	}
+	st->depth = depth;
+	return depth;
+}
+
+#endif

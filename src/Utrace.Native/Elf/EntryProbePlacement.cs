@@ -1,0 +1,184 @@
+using Iced.Intel;
+
+namespace Utrace.Native.Elf;
+
+/// <summary>What one hit of a function's entry probe costs, by how the kernel handles the probed instruction.</summary>
+public enum EntryProbeKind
+{
+    /// <summary>A 5-byte nop, which Linux 6.18+ turns into a call into a trampoline after its first hit: the cheapest.</summary>
+    OptimizedNop,
+
+    /// <summary>The first instruction is one the kernel emulates (push of a register, nop, jmp, jcc, call).</summary>
+    Emulated,
+
+    /// <summary>
+    /// The first instruction would be single-stepped; the probe sits on a later one the kernel emulates, reached
+    /// before any branch, change of the stack pointer or write to an argument register, so it sees the same
+    /// arguments and return address.
+    /// </summary>
+    Moved,
+
+    /// <summary>The kernel single-steps the first instruction (the costliest hit) and no later one could take the probe.</summary>
+    SingleStepped,
+
+    /// <summary>The kernel refuses a probe on the first instruction: the function cannot be traced.</summary>
+    Refused,
+}
+
+/// <summary>Where a function's entry probe goes: <paramref name="Offset"/> bytes into the function.</summary>
+public readonly record struct EntryProbePlacement(ulong Offset, EntryProbeKind Kind)
+{
+    private const ulong PageSize = 4096;
+    private const int OptimizedNopLength = 5;
+
+    // The nops the kernel emulates besides 0x90 (its x86_nops table, lengths 3 to 8).
+    private static readonly byte[][] EmulatedNops =
+    [
+        [0x0f, 0x1f, 0x00],
+        [0x0f, 0x1f, 0x40, 0x00],
+        [0x0f, 0x1f, 0x44, 0x00, 0x00],
+        [0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+        [0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+        [0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+    ];
+
+    // What a moved probe must find as at entry: the stack pointer (the return address at [rsp]) and the
+    // registers that pass arguments, which -Capture reads.
+    private static readonly Register[] EntryRegisters =
+        [Register.RSP, Register.RDI, Register.RSI, Register.RDX, Register.RCX, Register.R8, Register.R9];
+
+    /// <summary>
+    /// The placement for the function whose code (all of it: jumps inside it are checked) is <paramref name="code"/>
+    /// and which starts at <paramref name="fileOffset"/> in its file (congruent to its address modulo the page size).
+    /// Follows arch/x86/kernel/uprobes.c of Linux 6.18: what it emulates, what it refuses, which nops it optimizes.
+    /// </summary>
+    public static EntryProbePlacement Choose(byte[] code, ulong fileOffset)
+    {
+        if (InstructionScanner.WhyUnprobeable(code) is not null)
+            return new(0, EntryProbeKind.Refused);
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), 0);
+        decoder.Decode(out var first);
+        if (first.IsInvalid)
+            return new(0, EntryProbeKind.SingleStepped);
+        if (IsOptimizedNop(first, code, fileOffset))
+            return new(0, EntryProbeKind.OptimizedNop);
+        if (IsEmulated(first, code))
+            return new(0, EntryProbeKind.Emulated);
+        return FindLaterEmulated(code, fileOffset) ?? new(0, EntryProbeKind.SingleStepped);
+    }
+
+    /// <summary>
+    /// The first emulated instruction, if only instructions that leave the arguments, the stack pointer and the
+    /// return address as they were come before it, and no jump in the function lands on it or before it.
+    /// </summary>
+    private static EntryProbePlacement? FindLaterEmulated(byte[] code, ulong fileOffset)
+    {
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), 0);
+        var info = new InstructionInfoFactory();
+        ulong? target = null;
+        var kind = EntryProbeKind.Moved;
+        while (decoder.IP < (ulong)code.Length)
+        {
+            decoder.Decode(out var instruction);
+            if (instruction.IsInvalid || instruction.NextIP > (ulong)code.Length)
+                return null;
+            if (target is null)
+            {
+                if (instruction.IP > 0 && IsEmulated(instruction, code))
+                {
+                    target = instruction.IP;
+                    if (IsOptimizedNop(instruction, code, fileOffset))
+                        kind = EntryProbeKind.OptimizedNop;
+                }
+                else if (!LeavesEntryStateAlone(instruction, info))
+                {
+                    return null;
+                }
+            }
+            if (!JumpsOutsideOf(instruction, target ?? (ulong)code.Length))
+                return null;
+        }
+        return target is { } offset ? new(offset, kind) : null;
+    }
+
+    /// <summary>
+    /// False for a jump that may land in (0, <paramref name="limit"/>]: the probe would then count a call that was not
+    /// made. Register- and memory-indirect jumps (switch tables) could land anywhere; RIP-relative ones are tail calls.
+    /// </summary>
+    private static bool JumpsOutsideOf(in Instruction instruction, ulong limit) => instruction.FlowControl switch
+    {
+        FlowControl.UnconditionalBranch or FlowControl.ConditionalBranch =>
+            instruction.NearBranchTarget == 0 || instruction.NearBranchTarget > limit,
+        FlowControl.IndirectBranch => instruction.IsIPRelativeMemoryOperand,
+        _ => true,
+    };
+
+    /// <summary>
+    /// True for an instruction after which the probe sees the call as at entry: it does not branch, does not touch the
+    /// stack pointer or the argument registers, and does not reach the return address or the caller's frame.
+    /// </summary>
+    private static bool LeavesEntryStateAlone(in Instruction instruction, InstructionInfoFactory factory)
+    {
+        if (instruction.FlowControl != FlowControl.Next || instruction.StackPointerIncrement != 0)
+            return false;
+        var info = factory.GetInfo(instruction);
+        foreach (var used in info.GetUsedRegisters())
+        {
+            if (used.Access is OpAccess.Write or OpAccess.CondWrite or OpAccess.ReadWrite or OpAccess.ReadCondWrite
+                && Array.IndexOf(EntryRegisters, used.Register.GetFullRegister()) >= 0)
+                return false;
+        }
+        foreach (var memory in info.GetUsedMemory())
+        {
+            if (memory.Base.GetFullRegister() == Register.RSP && (long)memory.Displacement >= 0)
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>True for what the kernel emulates rather than single-steps: push of a register, nops, relative jmp, jcc and call.</summary>
+    private static bool IsEmulated(in Instruction instruction, byte[] code)
+    {
+        var bytes = code.AsSpan((int)instruction.IP, instruction.Length);
+        if (InstructionScanner.WhyUnprobeable(bytes) is not null)
+            return false;
+        if (instruction.Code == Code.Push_r64)
+            return bytes.Length == 1 || (bytes.Length == 2 && bytes[0] == 0x41); // only the REX.B prefix
+        if (bytes[^1] == 0x90 && bytes[..^1].IndexOfAnyExcept((byte)0x66) < 0)
+            return true; // nop, with operand-size prefixes
+        foreach (var nop in EmulatedNops)
+        {
+            if (bytes.SequenceEqual(nop))
+                return true;
+        }
+        var relativeBranch = instruction.IsJccShortOrNear || instruction.IsJmpShortOrNear || instruction.IsCallNear;
+        // The kernel refuses to emulate a branch with an operand-size prefix.
+        return relativeBranch && !HasOperandSizePrefix(bytes);
+    }
+
+    private static bool HasOperandSizePrefix(ReadOnlySpan<byte> bytes)
+    {
+        foreach (var b in bytes)
+        {
+            if (b == 0x66)
+                return true;
+            var isPrefix = b is 0x26 or 0x2e or 0x36 or 0x3e or 0x64 or 0x65 or 0x67 or 0xf0 or 0xf2 or 0xf3 || (b & 0xf0) == 0x40;
+            if (!isPrefix)
+                return false;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// True for a 5-byte nop (nopl with reg 0, or 0x90 behind prefixes) that does not cross a page: the kernel turns
+    /// the int3 over it into a call.
+    /// </summary>
+    private static bool IsOptimizedNop(in Instruction instruction, byte[] code, ulong fileOffset)
+    {
+        if (instruction.Length != OptimizedNopLength || (fileOffset + instruction.IP) % PageSize > PageSize - OptimizedNopLength)
+            return false;
+        if (InstructionScanner.WhyUnprobeable(code.AsSpan((int)instruction.IP)) is not null)
+            return false;
+        return instruction.Code is Code.Nop_rm16 or Code.Nop_rm32 or Code.Nop_rm64 or Code.Nopw or Code.Nopd or Code.Nopq;
+    }
+}
