@@ -1,5 +1,14 @@
 namespace Utrace;
 
+/// <summary>What Compare-UTrace orders its lines by: the largest change of this figure first.</summary>
+public enum ComparisonOrder
+{
+    Total,
+    Self,
+    Calls,
+    Average,
+}
+
 /// <summary>Where a function was called: in both traces compared, or in one of them only.</summary>
 public enum ComparisonSide
 {

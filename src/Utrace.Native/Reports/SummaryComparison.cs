@@ -1,14 +1,5 @@
 namespace Utrace.Native.Reports;
 
-/// <summary>What Compare-UTrace orders its lines by: the largest change of this figure first.</summary>
-public enum ComparisonOrder
-{
-    Total,
-    Self,
-    Calls,
-    Average,
-}
-
 /// <summary>
 /// Pairs two traces' function summaries by function and module (names, not ids: the traces may
 /// come from two builds or two machines) and orders the pairs by the size of their change.
