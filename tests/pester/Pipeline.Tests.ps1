@@ -38,7 +38,7 @@ Describe 'Tab completion' {
             ($byId | Where-Object CompletionText -EQ "$PID").ListItemText | Should -Be "$PID $((Get-Process -Id $PID).ProcessName)"
             @($byId.CompletionText | Where-Object { $_ -notlike "$PID*" }).Count | Should -Be 0
             (Get-Completion "$command -ProcessId $((Get-Process -Id $PID).ProcessName)").CompletionText | Should -Contain "$PID"
-            New-Item -ItemType File -Path (Join-Path $TestDrive "$PID-file") | Out-Null
+            New-Item -ItemType File -Path (Join-Path $TestDrive "$PID-file") -Force | Out-Null
             Push-Location $TestDrive
             try { (Get-Completion "$command -ProcessId $PID").CompletionText | Should -Not -Contain "./$PID-file" }
             finally { Pop-Location }
@@ -64,12 +64,13 @@ Describe '[OutputType]' {
         @{ Name = 'ConvertTo-UTraceFlameGraph'; Types = , 'System.String' }
         @{ Name = 'ConvertTo-UTraceChromeTrace'; Types = , 'System.String' }
         @{ Name = 'ConvertTo-UTracePerfetto'; Types = , 'System.IO.FileInfo' }
+        @{ Name = 'Compare-UTrace'; Types = , 'Utrace.FunctionComparison' }
     ) {
         ((Get-Command $Name).OutputType.Type.FullName | Sort-Object) -join ',' | Should -Be ($Types -join ',')
     }
 
     It 'covers every cmdlet of the module' {
         ((Get-Command -Module Utrace -CommandType Cmdlet).Name | Sort-Object) -join ',' |
-            Should -Be 'ConvertTo-UTraceCallGraph,ConvertTo-UTraceChromeTrace,ConvertTo-UTraceFlameGraph,ConvertTo-UTracePerfetto,Get-UTraceFunction,Import-UTrace,Measure-UTrace,Start-UTrace,Stop-UTrace'
+            Should -Be 'Compare-UTrace,ConvertTo-UTraceCallGraph,ConvertTo-UTraceChromeTrace,ConvertTo-UTraceFlameGraph,ConvertTo-UTracePerfetto,Get-UTraceFunction,Import-UTrace,Measure-UTrace,Start-UTrace,Stop-UTrace'
     }
 }
