@@ -90,9 +90,9 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
     [InlineData(ReturnMode.EntryOnly, ReturnMode.EntryOnly, null)]
     public void AProgramRunLaterSwitchingStacksLeavesReturnProbesOnly(ReturnMode traceMode, ReturnMode expected, string? warning)
     {
-        Assert.Equal(expected, ReturnPolicy.ForProgram(Coro, traceMode, ranLater: true, out var given));
+        Assert.Equal(expected, ReturnPolicy.ForProgram(Coro, new FunctionSelection(), traceMode, ranLater: true, out var given));
         Assert.Equal(warning, given);
-        Assert.Equal(ReturnMode.Uretprobe, ReturnPolicy.ForProgram(Fib, ReturnMode.Uretprobe, ranLater: true, out var none));
+        Assert.Equal(ReturnMode.Uretprobe, ReturnPolicy.ForProgram(Fib, new FunctionSelection(), ReturnMode.Uretprobe, ranLater: true, out var none));
         Assert.Null(none);
     }
 
