@@ -13,6 +13,8 @@ packages+=(openssh-server openssh-client)
 command -v chromium >/dev/null || packages+=(chromium)
 # The Perfetto test decodes the trace with protoc --decode_raw, a decoder Utrace did not write.
 packages+=(protobuf-compiler)
+# The runtimes test traces a Go program and Ruby fibers, whose stacks move under return probes.
+packages+=(golang-go ruby)
 extra_release=()
 
 # Debian 12 ships libbpf 1.1; multi-uprobe links need >= 1.3, which bookworm-backports has.

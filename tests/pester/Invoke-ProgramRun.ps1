@@ -7,7 +7,7 @@
     line goes to both stdout and stderr; this script writes nothing else there. Each run is bounded
     by -TimeoutSeconds: a program still running then is reported as hung (with its /proc state)
     and killed; so is a traced program that calls a function more often than its CallLimits allow.
-    What cannot go to stdout (exit code, call counts, errors) goes to -ResultFile, one JSON line
+    What cannot go to stdout (exit code, call counts, warnings, errors) goes to -ResultFile, one JSON line
     per run, written as soon as the run ends so that a runner killed on the way still tells what
     it finished.
 #>
@@ -68,7 +68,7 @@ function Invoke-Traced($Run) {
         do {
             # Polled often: a looping program makes 10,000s of calls a second, slow to receive all at once.
             $finished = $job.Finished.WaitOne(100)
-            foreach ($call in Receive-Job $job -ErrorVariable +jobErrors -ErrorAction SilentlyContinue) {
+            foreach ($call in Receive-Job $job -ErrorVariable +jobErrors -ErrorAction SilentlyContinue -WarningVariable +jobWarnings) {
                 $result.Counts[$call.Function]++
             }
             $runaway = Find-Runaway $Run $result.Counts
@@ -83,6 +83,7 @@ function Invoke-Traced($Run) {
         $result.CallsUnwound = $summary.CallsUnwound
         $result.EventsDropped = $summary.EventsDropped
         if ($jobErrors) { $result.Error = ($jobErrors | ForEach-Object ToString) -join "`n" }
+        $result.Warnings = @($jobWarnings | ForEach-Object Message)
         $result
     } finally {
         Remove-Job $job -Force

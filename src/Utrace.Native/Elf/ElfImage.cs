@@ -14,6 +14,10 @@ internal sealed class ElfImage
     private const SymbolType STT_GNU_IFUNC = (SymbolType)10;
     private const int MaxSymlinkHops = 40; // Linux's own limit before ELOOP
 
+    // Sections only Go's toolchain writes, kept by stripping: its build info (Go 1.13 on) and its
+    // own table of functions and their frames, which its runtime reads to walk and move stacks.
+    private static readonly string[] GoSections = [".go.buildinfo", ".gopclntab"];
+
     private ElfImage(string path, ELF<ulong> elf)
     {
         Path = path;
@@ -24,12 +28,15 @@ internal sealed class ElfImage
         var symtab = symbolTables.FirstOrDefault(table => table.Type == SectionType.SymbolTable);
         var dynamicSymbols = symbolTables.FirstOrDefault(table => table.Type == SectionType.DynamicSymbolTable)?.Entries.ToArray() ?? [];
         HasSymtab = symtab is not null;
+        IsGo = GoSections.Any(name => elf.TryGetSection(name, out _));
         Functions = FunctionTable.Build(symtab?.Entries ?? dynamicSymbols, FunctionKind.Function);
         Exports = FunctionTable.Build(dynamicSymbols.Where(IsExported), FunctionKind.Export);
         PltStubs = PltStubReader.Read(elf, dynamicSymbols);
-        // IFUNCs count here: an import of strlen binds to libc's strlen resolver all the same.
+        // IFUNCs count here: an import of strlen binds to libc's strlen resolver all the same; so do
+        // untyped symbols, as hand-written assembly leaves its routines (libruby's coroutine_transfer).
         ProvidedNames = dynamicSymbols
-            .Where(symbol => IsExported(symbol) && symbol.Type is SymbolType.Function or STT_GNU_IFUNC && FunctionTable.IsDefined(symbol))
+            .Where(symbol => IsExported(symbol) && symbol.Type is SymbolType.Function or STT_GNU_IFUNC or SymbolType.NotSpecified
+                && FunctionTable.IsDefined(symbol))
             .Select(symbol => symbol.Name)
             .ToArray();
 
@@ -81,6 +88,9 @@ internal sealed class ElfImage
 
     /// <summary>False for stripped files, whose <see cref="Functions"/> then come from .dynsym.</summary>
     public bool HasSymtab { get; }
+
+    /// <summary>Built by Go's toolchain: its runtime walks its stacks and copies them as they grow.</summary>
+    public bool IsGo { get; }
 
     /// <summary>The functions defined in this file, one per address, sorted by address, without the C runtime's start-up code.</summary>
     public IReadOnlyList<ElfFunction> Functions { get; }

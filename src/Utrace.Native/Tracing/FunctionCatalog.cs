@@ -113,15 +113,22 @@ public sealed class FunctionCatalog
     internal static IEnumerable<FunctionInfo> NestedFunctions(ElfImage library, string path, string program, FunctionSelection selection) =>
         library.Exports.Select(f => new FunctionInfo(f, library.SoName ?? library.FileName, path, program)).Where(f => Traceable(f, selection));
 
+    /// <summary>Built by Go's toolchain, whose runtime moves the stacks return probes would be on.</summary>
+    internal bool IsGoProgram => _executable.IsGo;
+
     /// <summary>
     /// A function the program, or a library it uses other than the C library, imports or defines
-    /// to run code on another stack within a thread (swapcontext, jump_fcontext...); null if none.
+    /// to run code on another stack within a thread (swapcontext, jump_fcontext...), or that such a
+    /// library traced by <paramref name="nestLibrary"/> defines (libruby's coroutine_transfer): its
+    /// traced functions run on the stacks it switches. Null if none.
     /// </summary>
-    internal string? StackSwitchSign()
+    internal string? StackSwitchSign(Func<string, bool>? nestLibrary)
     {
         var libraries = _libraries.LibraryPaths
             .Where(path => !LibraryName(path).StartsWith("libc.so", StringComparison.Ordinal))
-            .SelectMany(path => _libraries.Open(path).ImportedNames);
+            .SelectMany(path => nestLibrary?.Invoke(LibraryName(path)) == true
+                ? _libraries.Open(path).ImportedNames.Concat(_libraries.Open(path).ProvidedNames)
+                : _libraries.Open(path).ImportedNames);
         return ReturnPolicy.StackSwitchSign(_executable.ImportedNames
             .Concat(_executable.Functions.Select(f => f.RawName))
             .Concat(libraries));

@@ -259,7 +259,7 @@ internal sealed class ProcessFollower : IDisposable
         // Its libraries are found as its dynamic linker, which has not run yet, will find them.
         var catalog = FunctionCatalog.ForExecutable(path, ProcFs.EnvironmentVariable(pid, "LD_LIBRARY_PATH"),
             ProcFs.EnvironmentVariable(pid, "LD_PRELOAD"));
-        var mode = ReturnPolicy.ForProgram(catalog, _returnMode, ranLater: true, out var switchWarning);
+        var mode = ReturnPolicy.ForProgram(catalog, _selection, _returnMode, ranLater: true, out var switchWarning);
         if (switchWarning is not null)
             Warn(switchWarning);
         var module = Module(catalog.Select(_selection), _unwindHooks ? catalog.UnwindHooks() : [], mode);

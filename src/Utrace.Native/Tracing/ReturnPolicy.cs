@@ -23,13 +23,13 @@ internal static class ReturnPolicy
 
     /// <summary>
     /// Functions through which a program runs code on another stack within a thread (ucontext,
-    /// boost.context): every function live across a switch would return through a trampoline
-    /// the kernel keeps for the other stack.
+    /// boost.context, the coroutine_transfer of Ruby's fibers): every function live across a switch
+    /// would return through a trampoline the kernel keeps for the other stack.
     /// </summary>
     private static readonly FrozenSet<string> SwitchesStacks = new[]
     {
         "swapcontext", "__swapcontext", "makecontext", "__makecontext",
-        "jump_fcontext", "ontop_fcontext", "make_fcontext",
+        "jump_fcontext", "ontop_fcontext", "make_fcontext", "coroutine_transfer",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     public static bool MustNotReturnProbe(string rawName) => ReadsOwnReturnAddress.Contains(rawName);
@@ -39,23 +39,29 @@ internal static class ReturnPolicy
 
     /// <summary>
     /// The return mode of a program: <paramref name="mode"/>, except that return probes chosen for the user
-    /// give way to EntryOnly in a program that switches stacks, with <paramref name="warning"/> saying so.
-    /// For the first program Auto is that choice (an explicit mode stays); for one a followed process
-    /// ran, the trace's own mode is (Uretprobe, however it was chosen).
+    /// give way to EntryOnly in a program whose stacks move under them (a Go program; one that switches
+    /// stacks, or traces a library that does), with <paramref name="warning"/> saying so. For the first
+    /// program Auto is that choice (an explicit mode stays); for one a followed process ran, the trace's
+    /// own mode is (Uretprobe, however it was chosen).
     /// </summary>
-    public static ReturnMode ForProgram(FunctionCatalog catalog, ReturnMode mode, bool ranLater, out string? warning)
+    public static ReturnMode ForProgram(FunctionCatalog catalog, FunctionSelection selection, ReturnMode mode, bool ranLater, out string? warning)
     {
         warning = null;
         var returnProbes = ranLater ? mode == ReturnMode.Uretprobe : mode == ReturnMode.Auto;
         if (!returnProbes)
             return mode;
-        if (catalog.StackSwitchSign() is not { } sign)
+        var (why, durations) = catalog.IsGoProgram
+            ? ("is a Go program, whose runtime moves and walks its stacks",
+               "For durations of the calls during which its stack does not move, use -ReturnMode RetInstruction")
+            : catalog.StackSwitchSign(selection.NestLibrary) is { } sign
+                ? ($"switches stacks ({sign})", "For durations use -ReturnMode RetInstruction")
+                : default;
+        if (why is null)
             return ReturnMode.Uretprobe;
         warning = ranLater
-            ? $"{catalog.ExecutableName} switches stacks ({sign}): its calls are reported at entry, without durations."
-            : $"{catalog.ExecutableName} switches stacks ({sign}): return probes would change what it computes, so its calls " +
-              "are reported at entry, without durations (-ReturnMode EntryOnly). For durations use -ReturnMode RetInstruction, " +
-              "which costs several microseconds more per call.";
+            ? $"{catalog.ExecutableName} {why}: its calls are reported at entry, without durations."
+            : $"{catalog.ExecutableName} {why}: return probes would change what it computes, so its calls are reported at entry, " +
+              $"without durations (-ReturnMode EntryOnly). {durations}, which costs several microseconds more per call.";
         return ReturnMode.EntryOnly;
     }
 }

@@ -55,7 +55,7 @@ internal sealed class TraceSetup
     public static TraceSetup Resolve(TraceOptions options, FunctionCatalog catalog, IReadOnlyList<FunctionInfo> functions, KernelFeatures kernel, int processId)
     {
         var warnings = new List<string>();
-        var returnMode = ReturnPolicy.ForProgram(catalog, options.ReturnMode, ranLater: false, out var switchWarning);
+        var returnMode = ReturnPolicy.ForProgram(catalog, options.Selection, options.ReturnMode, ranLater: false, out var switchWarning);
         if (switchWarning is not null)
             warnings.Add(switchWarning);
         if (returnMode == ReturnMode.EntryOnly && options.MinDuration.Nanoseconds > 0)

@@ -9,7 +9,7 @@ namespace Utrace.Tests.Tracing;
 
 /// <summary>
 /// The decisions a trace makes before it loads anything, on the fixtures' ELF files and kernels described
-/// by value: no BPF, no process. fib is plain C; coro runs a coroutine through swapcontext.
+/// by value: no BPF, no process. fib is plain C; coro runs a coroutine through swapcontext; a Go program is built by its test.
 /// </summary>
 [Collection(ElfFixturesCollection.Name)]
 public sealed class TraceSetupTests(ElfFixtures fixtures)
@@ -90,10 +90,35 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
     [InlineData(ReturnMode.EntryOnly, ReturnMode.EntryOnly, null)]
     public void AProgramRunLaterSwitchingStacksLeavesReturnProbesOnly(ReturnMode traceMode, ReturnMode expected, string? warning)
     {
-        Assert.Equal(expected, ReturnPolicy.ForProgram(Coro, traceMode, ranLater: true, out var given));
+        Assert.Equal(expected, ReturnPolicy.ForProgram(Coro, new FunctionSelection(), traceMode, ranLater: true, out var given));
         Assert.Equal(warning, given);
-        Assert.Equal(ReturnMode.Uretprobe, ReturnPolicy.ForProgram(Fib, ReturnMode.Uretprobe, ranLater: true, out var none));
+        Assert.Equal(ReturnMode.Uretprobe, ReturnPolicy.ForProgram(Fib, new FunctionSelection(), ReturnMode.Uretprobe, ranLater: true, out var none));
         Assert.Null(none);
+    }
+
+    [Theory]
+    [InlineData("runtimes", "")]
+    [InlineData("runtimes-stripped", "-s -w")] // no .symtab: known by the sections Go keeps
+    public void AGoProgramIsTracedEntryOnlyWithAWarning(string name, string linkerFlags)
+    {
+        var directory = Path.Combine(AppContext.BaseDirectory, "go-fixtures");
+        var program = Path.Combine(directory, name);
+        // Go's build cache and home in the test's own directory: go builds as any user, root included.
+        Tool.Run("env", $"GOCACHE={directory}/cache", $"HOME={directory}", $"GOPATH={directory}/go",
+            "go", "build", $"-ldflags={linkerFlags}", "-o", program, RepoPaths.File("tests/fixtures/go/runtimes.go"));
+        var go = FunctionCatalog.ForExecutable(program, null);
+
+        var setup = Resolve(go, new TraceOptions());
+
+        Assert.Equal(ReturnMode.EntryOnly, setup.ReturnMode);
+        Assert.Equal(
+            [$"{name} is a Go program, whose runtime moves and walks its stacks: return probes would change what it computes, so its calls " +
+             "are reported at entry, without durations (-ReturnMode EntryOnly). For durations of the calls during which its stack does not move, " +
+             "use -ReturnMode RetInstruction, which costs several microseconds more per call."],
+            setup.Warnings);
+        Assert.Equal(ReturnMode.RetInstruction, Resolve(go, new TraceOptions { ReturnMode = ReturnMode.RetInstruction }).ReturnMode);
+        Assert.Equal(ReturnMode.EntryOnly, ReturnPolicy.ForProgram(go, new FunctionSelection(), ReturnMode.Uretprobe, ranLater: true, out var followed));
+        Assert.Equal($"{name} is a Go program, whose runtime moves and walks its stacks: its calls are reported at entry, without durations.", followed);
     }
 
     [Fact]
