@@ -25,7 +25,7 @@ BeforeAll {
         'at entry, without durations (-ReturnMode EntryOnly). For durations use -ReturnMode RetInstruction, which costs several ' +
         'microseconds more per call.'
 
-    $go = @{ Program = $goProgram; Arguments = @(); CallLimits = @{ 'main.level' = 100000 } }
+    $go = @{ Program = $goProgram; Arguments = @(); CallLimits = @{ 'main.level' = 100000; 'main.depth' = 100000 } }
     $rubyRun = @{ Program = $ruby; Arguments = @($rubyScript); CallLimits = @{ 'rb_fiber_resume_kw' = 1000 } }
     $runs = @(
         $go + @{ Key = 'go/untraced'; Trace = $null }
@@ -47,8 +47,10 @@ Describe 'A Go program (goroutines, stack growth, a recovered panic)' -Skip:$noB
         $run = $Results[$_]
         Format-ProgramRun $run | Should -BeExactly (Format-ProgramRun $Results['go/untraced'])
         $run.Warnings | Should -Be @($goWarning)
-        # level has no stack check, so it is entered once per call: 10001 levels in main, 1001 to 4001 in the workers.
+        # 10001 levels in main, 1001 to 4001 in the workers. level has no stack check; depth's probe sits past its
+        # stack check, so a call whose stack grows (and starts over from the entry) is still counted once.
         $run.Counts['main.level'] | Should -Be 20005
+        $run.Counts['main.depth'] | Should -Be 20005
     }
 }
 

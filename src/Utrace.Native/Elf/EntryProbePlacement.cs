@@ -18,7 +18,10 @@ public enum EntryProbeKind
     /// </summary>
     Moved,
 
-    /// <summary>The kernel single-steps the first instruction (the costliest hit) and no later one could take the probe.</summary>
+    /// <summary>
+    /// The kernel single-steps the probed instruction (the costliest hit): the first one, as no later one could take the
+    /// probe; or, in a Go function, the first one past its stack check.
+    /// </summary>
     SingleStepped,
 
     /// <summary>The kernel refuses a probe on the first instruction: the function cannot be traced.</summary>
@@ -60,6 +63,8 @@ public readonly record struct EntryProbePlacement(ulong Offset, EntryProbeKind K
         decoder.Decode(out var first);
         if (first.IsInvalid)
             return new(0, EntryProbeKind.SingleStepped);
+        if (AfterGoStackCheck(code) is { } body)
+            return new(body, IsEmulated(DecodeAt(code, body), code) ? EntryProbeKind.Moved : EntryProbeKind.SingleStepped);
         if (IsOptimizedNop(first, code, fileOffset))
             return new(0, EntryProbeKind.OptimizedNop);
         if (IsEmulated(first, code))
@@ -99,6 +104,69 @@ public readonly record struct EntryProbePlacement(ulong Offset, EntryProbeKind K
                 return null;
         }
         return target is { } offset ? new(offset, kind) : null;
+    }
+
+    /// <summary>
+    /// Where a Go function's body starts, after its stack check (<c>[lea r12,[rsp-N];] cmp rsp|r12,[r14+16]; jbe grow</c>,
+    /// r14 holding the goroutine): a call whose stack must grow runs <c>grow</c>, which calls the runtime and jumps
+    /// back to the function's first instruction, so a probe there would count the call again. Null for any other code.
+    /// </summary>
+    private static ulong? AfterGoStackCheck(byte[] code)
+    {
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), 0);
+        decoder.Decode(out var check);
+        var limitRegister = Register.RSP;
+        if (check.Code == Code.Lea_r64_m && check.Op0Register == Register.R12 && check.MemoryBase == Register.RSP)
+        {
+            limitRegister = Register.R12;
+            decoder.Decode(out check);
+        }
+        if (check.Code != Code.Cmp_r64_rm64 || check.Op0Register != limitRegister || check.MemoryBase != Register.R14
+            || check.MemoryIndex != Register.None || check.MemoryDisplacement64 != GoStackGuardOffset)
+            return null;
+        decoder.Decode(out var branch);
+        if (!branch.IsJccShortOrNear || branch.ConditionCode != ConditionCode.be || branch.NearBranchTarget >= (ulong)code.Length)
+            return null;
+        var body = branch.NextIP;
+        if (!GrowsAndStartsOver(code, branch.NearBranchTarget))
+            return null;
+        // The probe moves past the check only if no jump of the function lands inside it.
+        var all = Decoder.Create(64, new ByteArrayCodeReader(code), 0);
+        while (all.IP < (ulong)code.Length)
+        {
+            all.Decode(out var instruction);
+            if (instruction.IsInvalid || !JumpsOutsideOf(instruction, body))
+                return instruction.IsInvalid && instruction.IP > body ? body : null; // padding (int3) after the code is fine
+        }
+        return body;
+    }
+
+    // The stack guard's offset in Go's g struct (g.stackguard0), which the check compares with.
+    private const long GoStackGuardOffset = 0x10;
+
+    /// <summary>True when the block at <paramref name="start"/> calls (the runtime's morestack) and then jumps back to offset 0.</summary>
+    private static bool GrowsAndStartsOver(byte[] code, ulong start)
+    {
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code, (int)start, code.Length - (int)start), start);
+        var called = false;
+        for (var i = 0; i < 32 && decoder.IP < (ulong)code.Length; i++)
+        {
+            decoder.Decode(out var instruction);
+            if (instruction.IsInvalid)
+                return false;
+            if (instruction.FlowControl == FlowControl.Call)
+                called = true;
+            else if (instruction.FlowControl != FlowControl.Next)
+                return called && instruction.IsJmpShortOrNear && instruction.NearBranchTarget == 0;
+        }
+        return false;
+    }
+
+    private static Instruction DecodeAt(byte[] code, ulong offset)
+    {
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code, (int)offset, code.Length - (int)offset), offset);
+        decoder.Decode(out var instruction);
+        return instruction;
     }
 
     /// <summary>

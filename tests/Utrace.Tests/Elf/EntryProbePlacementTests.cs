@@ -34,6 +34,11 @@ public sealed class EntryProbePlacementTests
     [InlineData("8b 07 55 ff c8 75 fc 5d c3", 0x1000, 2, EntryProbeKind.Moved)]       // a jump lands after the push
     [InlineData("8b 07 55 ff c8 75 f9 5d c3", 0x1000, 2, EntryProbeKind.Moved)]       // a jump back to the entry itself
     [InlineData("31 c0 e9 00 00 00 00", 0x1000, 2, EntryProbeKind.Moved)]             // xor %eax,%eax; tail-call jmp
+    // Go: past the stack check, whose slow path grows the stack and starts the call over from the entry.
+    [InlineData("4c 8d a4 24 50 ff ff ff 4d 3b 66 10 0f 86 0f 00 00 00 48 81 ec 30 01 00 00 48 81 c4 30 01 00 00 c3 48 89 44 24 08 e8 00 00 00 00 48 8b 44 24 08 e9 cb ff ff ff", 0x1000, 0x12, EntryProbeKind.SingleStepped)] // lea; cmp r12,16(%r14); jbe; sub $0x130,%rsp
+    [InlineData("49 3b 66 10 76 07 55 48 89 e5 5d c3 cc e8 00 00 00 00 eb ec", 0x1000, 6, EntryProbeKind.Moved)]          // cmp %rsp,16(%r14); jbe; push %rbp
+    [InlineData("49 3b 66 10 76 07 55 48 89 e5 5d c3 cc e8 00 00 00 00 eb 00", 0x1000, 4, EntryProbeKind.Moved)] // slow path does not start over: the usual rule
+    [InlineData("49 3b 66 18 76 07 55 48 89 e5 5d c3 cc e8 00 00 00 00 eb ec", 0x1000, 4, EntryProbeKind.Moved)] // not the stack guard: the usual rule
     // Kept at the entry, single-stepped.
     [InlineData("48 83 ec 08 55 5d 48 83 c4 08 c3", 0x1000, 0, EntryProbeKind.SingleStepped)] // sub $8,%rsp moves the stack
     [InlineData("48 89 f7 55 5d c3", 0x1000, 0, EntryProbeKind.SingleStepped)]        // mov %rsi,%rdi writes an argument
