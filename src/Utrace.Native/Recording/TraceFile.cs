@@ -103,21 +103,9 @@ public sealed class TraceFile : IDisposable
                 var n = batch.Length;
                 if (events.Length != n)
                     events = new CallEvent[n];
-                var functionIds = batch.FunctionIds;
-                var callerIds = batch.CallerIds;
-                var processIds = batch.ProcessIds;
-                var threadIds = batch.ThreadIds;
-                var depths = batch.Depths;
-                var starts = batch.StartsMonotonicNs;
-                var durations = batch.DurationsNs;
-                var selfTimes = batch.SelfTimesNs;
-                var kinds = batch.Kinds;
                 var captures = _captureColumns is null ? null : new CaptureColumns(batch.Source, _captureColumns);
                 for (var i = 0; i < n; i++)
-                {
-                    events[i] = new CallEvent(new TracedCall(Context, kinds[i], functionIds[i], callerIds[i], processIds[i], threadIds[i], depths[i],
-                        starts[i], durations[i], selfTimes[i], captures?.At(i)));
-                }
+                    events[i] = new CallEvent(batch.CallAt(Context, i, captures?.At(i)));
                 foreach (var e in events)
                     yield return e;
             }

@@ -105,7 +105,8 @@ internal sealed class PerfettoTraceWriter : IDisposable
         BeginPacket((ulong)call.StartUnixNs, interned: true);
         var name = _names.IdOf(call.Function, out var newName);
         var category = _categories.IdOf(call.Module, out var newCategory);
-        var annotations = call.CapturedValues();
+        // Built once: each pass over the captured values would type them again.
+        (string Name, object Value)[] annotations = call.Captured is null ? [] : [.. call.CapturedValues()];
         if (newName || newCategory || annotations.Any(value => _annotationNames.IsNew(value.Name)))
         {
             _out.BeginMessage(InternedDataField);

@@ -16,7 +16,7 @@ internal sealed class TraceSetup
     public const int AddedFunctionsSummarized = 4096;
 
     public required TraceConfig Config { get; init; }
-    public required ReturnMode ReturnMode { get; init; }
+    public ReturnMode ReturnMode => Config.ReturnMode;
 
     /// <summary>Auto resolved.</summary>
     public required AttachMode AttachMode { get; init; }
@@ -91,7 +91,6 @@ internal sealed class TraceSetup
                 SummaryOnly = options.SummaryOnly ? 1u : 0u,
                 ReturnMode = returnMode,
             },
-            ReturnMode = returnMode,
             AttachMode = attachMode,
             Plan = ProbePlan.Build(functions, returnMode, captures),
             UnwindHooks = unwindHooks,
