@@ -91,6 +91,22 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
     }
 
     [Fact]
+    public void RubyWithLibrubyNestedIsWatchedForItsFibersSwitchesInLibruby()
+    {
+        var ruby = FunctionCatalog.ForExecutable(Tool.Run("sh", "-c", "readlink -f \"$(command -v ruby)\"").Trim(), null);
+        var options = new TraceOptions { Selection = new FunctionSelection { NestLibrary = name => name.StartsWith("libruby", StringComparison.Ordinal) } };
+
+        var setup = Resolve(ruby, options);
+
+        Assert.Equal(ReturnMode.Uretprobe, setup.ReturnMode);
+        Assert.Equal(AttachMode.Session, setup.AttachMode);
+        Assert.Empty(setup.Warnings);
+        // coroutine_transfer is untyped assembly in libruby: hooked all the same.
+        var transfer = Assert.Single(setup.UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch && UnwindHook.StackSwitchRoutine((uint)(hook.Cookie >> 32)) == "coroutine_transfer");
+        Assert.StartsWith("libruby", Path.GetFileName(transfer.Path));
+    }
+
+    [Fact]
     public void ASessionTraceWatchesStackSwitchesOfAnyProgramAndOthersDoNot()
     {
         var withDepth = Resolve(Fib, new TraceOptions { Selection = FibOnly().Selection, MaxDepth = 3 });
