@@ -69,9 +69,10 @@ internal sealed class TraceSetup
                 "Leave out -MinDuration, or trace with -ReturnMode RetInstruction.", options.MinDuration, errorId: "MinDurationWithoutReturns");
         if (returnMode == ReturnMode.EntryOnly && captures?.Any(c => c?.Returns is not null) == true)
             warnings.Add("Return values are not captured: calls are reported at their entry (-ReturnMode EntryOnly), before they return.");
-        var switchesStacks = watchesSwitches && returnMode == ReturnMode.Uretprobe && !catalog.IsGoProgram &&
-            catalog.StackSwitchSign(options.Selection.NestLibrary) is not null;
-        var attachMode = ResolveAttachMode(options, returnMode, kernel, switchesStacks);
+        // The programs -Follow meets may switch stacks too (a script running curl, which links libcrypto).
+        var mayMeetSwitches = watchesSwitches && returnMode == ReturnMode.Uretprobe &&
+            (options.Follow || !catalog.IsGoProgram && catalog.StackSwitchSign(options.Selection.NestLibrary) is not null);
+        var attachMode = ResolveAttachMode(options, returnMode, kernel, mayMeetSwitches);
         // Return probes are what the unwinder cannot walk through (nor a stack switch); without them nothing needs patching.
         var unwindHooks = returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks(stackSwitches: attachMode == AttachMode.Session) : [];
         if (options.Follow && attachMode == AttachMode.PerFunction)
@@ -127,13 +128,13 @@ internal sealed class TraceSetup
     /// Sessions only time calls through return probes: other return modes get multi-uprobe links. They
     /// save the return probes of the calls their entry drops, but a delivered call costs what it costs on
     /// the pair (bench/results/overhead-modes.md), so Auto takes them for traces that drop calls at entry,
-    /// and for a program that may switch stacks (<paramref name="switchesStacks"/>), whose process stops
-    /// getting return probes at its first switch.
+    /// and for programs that may switch stacks (<paramref name="mayMeetSwitches"/>): a process that does
+    /// gets no return probe from its first switch on.
     /// </summary>
-    private static AttachMode ResolveAttachMode(TraceOptions options, ReturnMode returnMode, KernelFeatures kernel, bool switchesStacks)
+    private static AttachMode ResolveAttachMode(TraceOptions options, ReturnMode returnMode, KernelFeatures kernel, bool mayMeetSwitches)
     {
         var sessionsUseful = returnMode == ReturnMode.Uretprobe;
-        var dropsAtEntry = options.ThreadIds is { Count: > 0 } || options.MaxDepth is not null || switchesStacks;
+        var dropsAtEntry = options.ThreadIds is { Count: > 0 } || options.MaxDepth is not null || mayMeetSwitches;
         switch (options.AttachMode)
         {
             case AttachMode.Auto when sessionsUseful && dropsAtEntry && kernel.Sessions:

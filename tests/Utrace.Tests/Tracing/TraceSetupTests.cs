@@ -208,7 +208,9 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
         Assert.Equal("FollowNotSupported", ErrorIdOf(() => Resolve(Fib, new TraceOptions { Follow = true }, Newest with { StopsChildren = false })));
 
         var setup = Resolve(Fib, new TraceOptions { Follow = true, SummaryOnly = true, Selection = FibOnly().Selection });
-        // Children have their own pids; they may throw through return probes; their functions get summaries too.
+        // Children have their own pids; they may throw through return probes, or switch stacks; their functions get summaries too.
+        Assert.Equal(AttachMode.Session, setup.AttachMode);
+        Assert.Contains(setup.UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch);
         Assert.Equal(0u, setup.Config.TargetTgid);
         Assert.Equal(1u, setup.Config.ProtectUnwind);
         Assert.Equal(1u, setup.Config.SummaryOnly);
