@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * C++ unwinding under uretprobes: the unwinder cannot walk through the kernel's trampoline.
- * Entry remembers each real return address; when unwinding starts (_Unwind_RaiseException and
- * friends) the real ones go back on the stack, and when a handler catches (__cxa_begin_catch)
- * the frames that survived get the trampoline again. Kernel lockdown forbids
+ * C++ unwinding and stack switches under uretprobes: the unwinder cannot walk through the
+ * kernel's trampoline. Entry remembers each real return address; when unwinding starts
+ * (_Unwind_RaiseException and friends) the real ones go back on the stack, and when a handler
+ * catches (__cxa_begin_catch) the frames that survived get the trampoline again.
+ * A thread about to switch stacks (swapcontext, jump_fcontext...) would return through
+ * trampolines the kernel keeps in one list for all the stacks it runs on, in another order than
+ * they were set: its real return addresses go back for good, and its process gets no return
+ * probe from then on (a session's entry declines it, see on_entry_reading). Kernel lockdown forbids
  * bpf_probe_write_user, so the writes go to utrace-guard on their own ring and the process is
  * stopped until they are done.
  */
@@ -12,6 +16,7 @@
 
 #include <linux/signal.h>
 #include "utrace-stack.bpf.h"
+#include "utrace-events.bpf.h"
 
 /* Stack patches for C++ unwinding, read by utrace-guard: never behind events. A thread
  * waits stopped for its patch, so each has at most one here at a time. */
@@ -34,13 +39,38 @@ static __always_inline __u64 *in_flight_exception_at(struct thread_stack *st, __
 	return &st->in_flight_exception[i & (MAX_NESTED_UNWINDS - 1)];
 }
 
+/* The processes that switched stacks, each with its first switch (reported by the engine). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct utrace_stack_switch);
+} stack_switches SEC(".maps");
+
+/* True once a thread of this process switched stacks: its calls get no return probe. */
+static __always_inline int switched_stacks(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	return bpf_map_lookup_elem(&stack_switches, &tgid) != 0;
+}
+
+/* A fresh unwind generation (0 means "not restored"). */
+static __always_inline __u32 next_generation(struct thread_stack *st)
+{
+	__u32 generation = ++st->generation;
+	if (!generation)
+		generation = st->generation = 1;
+	return generation;
+}
+
 struct patch_walk {
 	struct thread_stack *st;
 	struct utrace_patch *patch;
 	__u64 trampoline;
 	__u64 catch_sp; /* a catch re-arms only frames above this: below it is the handler's own stack */
+	__u64 pid_tgid;
 	__u32 depth;
-	__u32 generation; /* the unwind being begun or caught */
+	__u32 generation; /* the unwind being begun or caught, or the stack switch */
 	int wanted;
 };
 
@@ -85,6 +115,22 @@ static long rearm_return_probe(__u64 k, void *data)
 	return 0;
 }
 
+/* A stack switch restored frame k: its call will end unseen, so it is reported now, at its entry
+ * and untimed, as an entry-only call would have been. Outermost first. A bpf_loop callback. */
+static long report_unfinished_call(__u64 k, void *data)
+{
+	struct patch_walk *walk = data;
+	struct frame *f = FRAME(walk->st, k);
+
+	if (f->restored != walk->generation || walk->st->silent || recording_ended)
+		return 0;
+	if (k > config.max_depth)
+		COUNT(filtered);
+	else
+		send_event(UTRACE_RECORD_ENTRY, walk->pid_tgid, f->function_id, caller_of(walk->st, k), k, f->start_ns, 0, 0);
+	return 0;
+}
+
 /* Frames at the catch's own slot that were restored belong to calls the exception ended
  * (the catching frame calls __cxa_begin_catch from where it called them): drops them,
  * counted as unwound. Returns the new depth. */
@@ -106,30 +152,41 @@ static __always_inline __u32 drop_unwound_at(struct thread_stack *st, __u64 slot
 	return depth;
 }
 
-/* An unwinder hook (cookie UTRACE_UNWIND_BEGIN or UTRACE_UNWIND_CATCH): sends the patch that
- * restores (begin) or re-arms (catch) this thread's return addresses, then stops the process
- * until utrace-guard has written it. */
+/* An unwinder hook (cookie UTRACE_UNWIND_BEGIN or UTRACE_UNWIND_CATCH) or a stack switch
+ * (UTRACE_STACK_SWITCH): sends the patch that restores (begin, switch) or re-arms (catch) this
+ * thread's return addresses, then stops the process until utrace-guard has written it. */
 static __always_inline int on_unwind(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!wanted_process(pid_tgid))
 		return 0;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	int stack_switch = (__u32)cookie == UTRACE_STACK_SWITCH;
+	if (stack_switch) {
+		/* The first switch is kept (BPF_NOEXIST): the engine says when return probes stopped. */
+		__u32 tgid = pid_tgid >> 32;
+		struct utrace_stack_switch first = {
+			.time_ns = bpf_ktime_get_ns(), .tid = (__u32)pid_tgid, .routine = cookie >> 32,
+		};
+		bpf_map_update_elem(&stack_switches, &tgid, &first, BPF_NOEXIST);
+	}
 	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0, 0);
 	if (!st)
 		return 0;
-	int begin = bpf_get_attach_cookie(ctx) == UTRACE_UNWIND_BEGIN;
+	int begin = (__u32)cookie == UTRACE_UNWIND_BEGIN;
 	__u64 exception = PT_REGS_PARM1(ctx);
 	__u32 depth = st->depth;
 	__u32 generation;
 	__u32 count = st->in_flight_count;
-	if (begin) {
+	if (stack_switch) {
+		/* Not in flight: no catch ever puts these frames' trampolines back. */
+		generation = next_generation(st);
+	} else if (begin) {
 		if (count && count <= MAX_NESTED_UNWINDS && *in_flight_exception_at(st, count - 1) == exception) {
 			/* The same raise passing a second hook: it keeps its generation. */
 			generation = *in_flight_at(st, count - 1);
 		} else {
-			generation = ++st->generation;
-			if (!generation) /* 0 means "not restored" */
-				generation = st->generation = 1;
+			generation = next_generation(st);
 			if (count < MAX_NESTED_UNWINDS) {
 				*in_flight_at(st, count) = generation;
 				*in_flight_exception_at(st, count) = exception;
@@ -161,9 +218,9 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 	}
 	struct patch_walk walk = {
 		.st = st, .patch = patch, .trampoline = trampoline, .catch_sp = PT_REGS_SP(ctx),
-		.depth = depth, .generation = generation,
+		.pid_tgid = pid_tgid, .depth = depth, .generation = generation,
 	};
-	bpf_loop(depth, begin ? restore_return_address : rearm_return_probe, &walk, 0);
+	bpf_loop(depth, begin || stack_switch ? restore_return_address : rearm_return_probe, &walk, 0);
 	if (!walk.wanted) {
 		bpf_ringbuf_discard(patch, 0);
 		return 0;
@@ -174,6 +231,8 @@ static __always_inline int on_unwind(struct pt_regs *ctx)
 	patch->header.count = depth;
 	bpf_ringbuf_submit(patch, BPF_RB_FORCE_WAKEUP);
 	COUNT(patches);
+	if (stack_switch)
+		bpf_loop(depth, report_unfinished_call, &walk, 0);
 	/* Stop before the next user instruction; utrace-guard continues the process once
 	 * every thread has stopped and the writes are done. */
 	bpf_send_signal_thread(SIGSTOP);

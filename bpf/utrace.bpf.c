@@ -41,7 +41,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* The entry of a traced call: drops the frames of calls that ended unseen, sends the arguments
  * a spec asks for, then reports an entry-only call at once, or pushes a frame for its return.
- * Returns 0 when a frame was pushed and the return is awaited, else NO_RETURN_WANTED.
+ * Returns 0 when the return is awaited, else NO_RETURN_WANTED (an entry-only call's frame, kept
+ * for depth and caller, awaits none).
  * may_fault: a sleepable program, which also reads the C-string arguments of a spec.
  * session: a session program, whose calls get a return probe only when this returns 0. */
 static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, int session)
@@ -62,6 +63,9 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 		return NO_RETURN_WANTED;
 	}
 	st->silent = silent;
+	/* A process that switched stacks is traced as entry-only from then on; only a session's entry
+	 * can spare its calls the kernel's return probe. */
+	int entry_only = config.return_mode == UTRACE_RETURN_ENTRY_ONLY || (session && switched_stacks(pid_tgid));
 	__u64 now = bpf_ktime_get_ns();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 function_id = (__u32)cookie;
@@ -70,7 +74,7 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 	__u64 ret_addr = 0;
 	__u32 depth;
 
-	if (config.return_mode == UTRACE_RETURN_ENTRY_ONLY) {
+	if (entry_only) {
 		/* A frame at this slot or below has returned (or tail-called away). */
 		depth = drop_frames(st, slot, 1, 1);
 	} else if (config.return_mode == UTRACE_RETURN_RET_INSTRUCTION) {
@@ -103,7 +107,7 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 
 	if ((cookie & UTRACE_COOKIE_ARGUMENTS) && !silent && depth <= config.max_depth)
 		send_arguments(ctx, cookie, pid_tgid, depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH, now, may_fault);
-	if (config.return_mode == UTRACE_RETURN_ENTRY_ONLY || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
+	if (entry_only || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
 		/* Reported now, however deep: a call past the stack's depth is still counted (with
 		 * the depth and caller of the deepest frame kept). */
 		__u32 shown = depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH;
@@ -112,7 +116,7 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 		else if (!silent && !recording_ended)
 			send_event(UTRACE_RECORD_ENTRY, pid_tgid, function_id, caller_of(st, shown), shown, now, 0, 0);
 		/* No return will pop a frame of a function without a return probe. */
-		if (config.return_mode != UTRACE_RETURN_ENTRY_ONLY || depth >= UTRACE_MAX_DEPTH)
+		if (!entry_only || depth >= UTRACE_MAX_DEPTH)
 			return NO_RETURN_WANTED;
 	}
 	/* The kernel sets no return probe past 64 pending ones either: such a call never returns to us. */
@@ -135,7 +139,7 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 	f->restored = 0;
 	f->child_ns = 0;
 	f->start_ns = now;
-	return 0;
+	return entry_only ? NO_RETURN_WANTED : 0;
 }
 
 /* The entry of a traced function, in a program that cannot sleep. */

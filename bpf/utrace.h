@@ -16,6 +16,9 @@
 /* Cookies of the unwinder hooks (function ids stay below them). */
 #define UTRACE_UNWIND_BEGIN 0xfffffff0u /* _Unwind_RaiseException and friends: unwinding starts */
 #define UTRACE_UNWIND_CATCH 0xfffffff1u /* __cxa_begin_catch: a handler caught the exception */
+/* swapcontext, jump_fcontext and the like: the thread is about to run on another stack. The
+ * switch routine's index in the engine's list is in the cookie's high 32 bits. */
+#define UTRACE_STACK_SWITCH 0xfffffff2u
 
 /* A probe cookie is the function id in its low 32 bits, and these flags above. */
 #define UTRACE_COOKIE_ENTRY_ONLY (1ull << 32) /* no return is probed: report the call at entry */
@@ -151,6 +154,14 @@ struct utrace_patch_header {
 struct utrace_patch {
 	struct utrace_patch_header header;
 	struct utrace_patch_write writes[UTRACE_MAX_DEPTH];
+};
+
+/* The first stack switch of a process (map stack_switches, keyed by its tgid). From then on its
+ * calls get no return probe: they are reported at entry. */
+struct utrace_stack_switch {
+	__u64 time_ns; /* CLOCK_MONOTONIC */
+	__u32 tid;
+	__u32 routine; /* the switch routine's index, from the hook's cookie */
 };
 
 /* Per-CPU counters, summed by the engine. */

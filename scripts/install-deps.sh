@@ -15,6 +15,8 @@ command -v chromium >/dev/null || packages+=(chromium)
 packages+=(protobuf-compiler)
 # The runtimes test traces a Go program and Ruby fibers, whose stacks move under return probes.
 packages+=(golang-go ruby)
+# The stack-switch test builds a program with OpenSSL's libcrypto and traces a real redis-server under redis-benchmark.
+packages+=(libssl-dev redis-server redis-tools)
 extra_release=()
 
 # Debian 12 ships libbpf 1.1; multi-uprobe links need >= 1.3, which bookworm-backports has.

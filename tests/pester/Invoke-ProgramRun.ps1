@@ -63,13 +63,14 @@ function Invoke-Traced($Run) {
     foreach ($property in $Run.Trace.PSObject.Properties) { $trace[$property.Name] = $property.Value }
     $job = Start-UTrace -Command $Run.Program -ArgumentList $Run.Arguments @trace -AsJob
     try {
-        $result = @{ Counts = @{} }
+        $result = @{ Counts = @{}; Timed = @{} }
         $clock = [Diagnostics.Stopwatch]::StartNew()
         do {
             # Polled often: a looping program makes 10,000s of calls a second, slow to receive all at once.
             $finished = $job.Finished.WaitOne(100)
             foreach ($call in Receive-Job $job -ErrorVariable +jobErrors -ErrorAction SilentlyContinue -WarningVariable +jobWarnings) {
                 $result.Counts[$call.Function]++
+                if ($call.HasDuration) { $result.Timed[$call.Function]++ }
             }
             $runaway = Find-Runaway $Run $result.Counts
         } until ($finished -or $runaway -or $clock.Elapsed.TotalSeconds -gt $TimeoutSeconds)

@@ -9,7 +9,8 @@ function Get-ProgramRunMarker([string] $Key) { "$ProgramRunMarkerPrefix$Key`n" }
 <#
 .SYNOPSIS
     Runs every run of -Run in a child pwsh (Invoke-ProgramRun.ps1) and returns a hashtable: key ->
-    @{ Stdout; Stderr; ExitCode; Hung; Error; Counts (function -> calls); CallsUnwound; EventsDropped;
+    @{ Stdout; Stderr; ExitCode; Hung; Error; Counts (function -> calls); Timed (function -> calls with a
+    duration); CallsUnwound; EventsDropped;
     Warnings }.
 .DESCRIPTION
     Each run is bounded by the runner. A runner that itself stops answering (a cmdlet that never

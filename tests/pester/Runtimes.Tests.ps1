@@ -1,6 +1,7 @@
 # Runtimes whose stacks move under return probes: Go copies a goroutine's stack as it grows and
-# walks it, Ruby's fibers switch stacks with its own coroutine_transfer. Traced, they write and exit
-# as untraced, their calls reported at entry, with one warning that says why.
+# walks it, so its calls are reported at entry; Ruby's fibers switch stacks with its own
+# coroutine_transfer, so its calls are timed until the first switch and reported at entry after it.
+# Traced, they write and exit as untraced, with one warning that says why.
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $noBpf = [bool]$env:UTRACE_NO_BPF
@@ -21,9 +22,9 @@ BeforeAll {
     $goWarning = 'runtimes is a Go program, whose runtime moves and walks its stacks: return probes would change what it computes, ' +
         'so its calls are reported at entry, without durations (-ReturnMode EntryOnly). For durations of the calls during which its ' +
         'stack does not move, use -ReturnMode RetInstruction, which costs several microseconds more per call.'
-    $rubyWarning = 'ruby3.1 switches stacks (coroutine_transfer): return probes would change what it computes, so its calls are reported ' +
-        'at entry, without durations (-ReturnMode EntryOnly). For durations use -ReturnMode RetInstruction, which costs several ' +
-        'microseconds more per call.'
+    $rubyWarning = '^ruby3\.1 \(process \d+\) switched stacks \(coroutine_transfer, thread \d+\) at \d\d:\d\d:\d\d\.\d{3}: from then on ' +
+        'its calls are reported at entry, without durations, since return probes would have broken the switch \(the calls then running ' +
+        'in that thread have none either\)\.$'
 
     $go = @{ Program = $goProgram; Arguments = @(); CallLimits = @{ 'main.level' = 100000; 'main.depth' = 100000 } }
     $rubyRun = @{ Program = $ruby; Arguments = @($rubyScript); CallLimits = @{ 'rb_fiber_resume_kw' = 1000 } }
@@ -60,11 +61,19 @@ Describe 'A Ruby script with fibers and a rescued exception, libruby traced' -Sk
             "counters [[10, 11, 12], [20, 21, 22]]\n'; stderr ''")
     }
 
-    It 'writes and exits as untraced, entry-only with one warning' {
+    It 'writes and exits as untraced, timed until its first fiber switch, with one warning that says when' {
         $run = $Results['ruby/nested']
         Format-ProgramRun $run | Should -BeExactly (Format-ProgramRun $Results['ruby/untraced'])
-        $run.Warnings | Should -Be @($rubyWarning)
+        $run.Warnings | Should -HaveCount 1
+        $run.Warnings[0] | Should -Match $rubyWarning
         # Four resumes of the producer (the fourth ends in the exception), two of each of three counters.
         $run.Counts['rb_fiber_resume_kw'] | Should -Be 10
+        # Every resume and yield runs across a switch: none is timed. Ruby asks for the current fiber (and its
+        # scheduler) while it starts, before any switch: each of those calls is.
+        [int]$run.Timed['rb_fiber_resume_kw'] | Should -Be 0
+        [int]$run.Timed['rb_fiber_yield_kw'] | Should -Be 0
+        $run.Counts['rb_fiber_current'] | Should -BeGreaterThan 0
+        $run.Timed['rb_fiber_current'] | Should -Be $run.Counts['rb_fiber_current']
+        $run.Timed['rb_fiber_scheduler_current'] | Should -Be $run.Counts['rb_fiber_scheduler_current']
     }
 }

@@ -126,6 +126,15 @@ internal struct EventRecord
     public const uint NoCaller = 0xffffffff;
 }
 
+/// <summary>struct utrace_stack_switch: a process's first stack switch (map stack_switches).</summary>
+[StructLayout(LayoutKind.Sequential), AbiStruct("utrace_stack_switch")]
+internal struct StackSwitchRecord
+{
+    public ulong TimeNs;
+    public uint Tid;
+    public uint Routine;
+}
+
 /// <summary>struct utrace_config: .rodata settings, fixed at load.</summary>
 [StructLayout(LayoutKind.Sequential), AbiStruct("utrace_config")]
 internal struct TraceConfig
@@ -207,6 +216,10 @@ internal static class Abi
     /// <summary>UTRACE_UNWIND_CATCH: the cookie of the hook where a handler catches.</summary>
     [AbiConstant("UTRACE_UNWIND_CATCH")]
     public const uint UnwindCatch = 0xfffffff1;
+
+    /// <summary>UTRACE_STACK_SWITCH: the cookie of the hooks on stack-switch routines (the routine's index in the high 32 bits).</summary>
+    [AbiConstant("UTRACE_STACK_SWITCH")]
+    public const uint StackSwitch = 0xfffffff2;
 
     /// <summary>UTRACE_HISTOGRAM_BUCKETS: bucket b of a latency histogram counts calls of [2^b, 2^(b+1)) ns.</summary>
     [AbiConstant("UTRACE_HISTOGRAM_BUCKETS")]

@@ -45,6 +45,7 @@ internal sealed class TraceProgram : IDisposable
         StatsMapFd = MapFd("stats");
         SummariesMapFd = MapFd("summaries");
         ThreadFilterMapFd = MapFd("thread_filter");
+        StackSwitchesMapFd = MapFd("stack_switches");
     }
 
     public AttachMode Mode { get; }
@@ -58,6 +59,7 @@ internal sealed class TraceProgram : IDisposable
     private int StatsMapFd { get; }
     private int SummariesMapFd { get; }
     private int ThreadFilterMapFd { get; }
+    private int StackSwitchesMapFd { get; }
 
     /// <summary>
     /// Opens, configures and loads the object; <paramref name="mode"/> must not be Auto, and
@@ -228,6 +230,22 @@ internal sealed class TraceProgram : IDisposable
             }
         }
         return totals;
+    }
+
+    /// <summary>The first stack switch of each process that switched, by process id.</summary>
+    public unsafe IReadOnlyDictionary<int, StackSwitchRecord> ReadStackSwitches()
+    {
+        var switches = new Dictionary<int, StackSwitchRecord>();
+        uint key = 0;
+        var first = true;
+        while (Interop.Libbpf.MapGetNextKey(StackSwitchesMapFd, first ? null : &key, &key) == 0)
+        {
+            first = false;
+            StackSwitchRecord value;
+            if (Interop.Libbpf.MapLookupElem(StackSwitchesMapFd, &key, &value) == 0)
+                switches[(int)key] = value;
+        }
+        return switches;
     }
 
     /// <summary>

@@ -31,6 +31,7 @@ internal sealed class ElfImage
         IsGo = GoSections.Any(name => elf.TryGetSection(name, out _));
         Functions = FunctionTable.Build(symtab?.Entries ?? dynamicSymbols, FunctionKind.Function);
         Exports = FunctionTable.Build(dynamicSymbols.Where(IsExported), FunctionKind.Export);
+        UntypedCode = FunctionTable.BuildUntyped((symtab?.Entries ?? []).Concat(dynamicSymbols.Where(IsExported)));
         PltStubs = PltStubReader.Read(elf, dynamicSymbols);
         // IFUNCs count here: an import of strlen binds to libc's strlen resolver all the same; so do
         // untyped symbols, as hand-written assembly leaves its routines (libruby's coroutine_transfer).
@@ -100,6 +101,9 @@ internal sealed class ElfImage
 
     /// <summary>The functions this file exports to others (from .dynsym), one per address, sorted by address.</summary>
     public IReadOnlyList<ElfFunction> Exports { get; }
+
+    /// <summary>Untyped code symbols, as hand-written assembly leaves its routines: never traced, but hooked (a stack switch).</summary>
+    public IReadOnlyList<ElfFunction> UntypedCode { get; }
 
     /// <summary>DT_NEEDED, in order.</summary>
     public IReadOnlyList<string> Needed { get; }

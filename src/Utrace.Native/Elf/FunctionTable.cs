@@ -60,6 +60,18 @@ internal static class FunctionTable
             .Select(entry => new ElfFunction(entry.Name, kind, entry.Symbol.Value, FileOffset(entry.Symbol), entry.Symbol.Size))
             .ToArray();
 
+    /// <summary>
+    /// Entry points of hand-written assembly among <paramref name="symbols"/>: defined symbols without a type
+    /// in an executable section (libruby's coroutine_transfer). Not traced, but hooks may go on them.
+    /// </summary>
+    internal static IReadOnlyList<ElfFunction> BuildUntyped(IEnumerable<SymbolEntry<ulong>> symbols) =>
+        symbols
+            .Where(symbol => symbol.Type == SymbolType.NotSpecified && symbol.Name.Length > 0 && IsDefined(symbol)
+                && (symbol.PointedSection.Flags & SectionFlags.Executable) != 0)
+            .DistinctBy(symbol => symbol.Value)
+            .Select(symbol => new ElfFunction(StripVersion(symbol.Name), FunctionKind.Export, symbol.Value, FileOffset(symbol), symbol.Size))
+            .ToArray();
+
     private static int BindingRank(SymbolBinding binding) => binding switch
     {
         SymbolBinding.Global => 0,

@@ -83,13 +83,15 @@ public sealed class FunctionCatalog
 
     /// <summary>
     /// Entry probes on the C++ runtime's unwinder and catch, wherever the program has them
-    /// (its own code, libgcc_s, libstdc++): they let exceptions pass through return probes.
+    /// (its own code, libgcc_s, libstdc++): they let exceptions pass through return probes. With
+    /// <paramref name="stackSwitches"/>, on its stack-switch routines too (libc's swapcontext...).
     /// </summary>
-    internal IReadOnlyList<UnwindHook> UnwindHooks()
+    internal IReadOnlyList<UnwindHook> UnwindHooks(bool stackSwitches)
     {
-        var places = _executable.Functions.Select(f => (Function: f, Path: _executablePath))
-            .Concat(_libraries.LibraryPaths.SelectMany(path => _libraries.Open(path).Exports.Select(f => (Function: f, Path: path))));
-        return UnwindHook.Among(places);
+        var places = _executable.Functions.Concat(_executable.UntypedCode).Select(f => (Function: f, Path: _executablePath))
+            .Concat(_libraries.LibraryPaths.SelectMany(path =>
+                _libraries.Open(path).Exports.Concat(_libraries.Open(path).UntypedCode).Select(f => (Function: f, Path: path))));
+        return UnwindHook.Among(places, stackSwitches);
     }
 
     /// <summary>The real paths of the executable and of the libraries it was found to use.</summary>

@@ -259,10 +259,10 @@ internal sealed class ProcessFollower : IDisposable
         // Its libraries are found as its dynamic linker, which has not run yet, will find them.
         var catalog = FunctionCatalog.ForExecutable(path, ProcFs.EnvironmentVariable(pid, "LD_LIBRARY_PATH"),
             ProcFs.EnvironmentVariable(pid, "LD_PRELOAD"));
-        var mode = ReturnPolicy.ForProgram(catalog, _selection, _returnMode, ranLater: true, out var switchWarning);
+        var mode = ReturnPolicy.ForProgram(catalog, _selection, _returnMode, ranLater: true, WatchesSwitches, out var switchWarning);
         if (switchWarning is not null)
             Warn(switchWarning);
-        var module = Module(catalog.Select(_selection), _unwindHooks ? catalog.UnwindHooks() : [], mode);
+        var module = Module(catalog.Select(_selection), _unwindHooks ? catalog.UnwindHooks(WatchesSwitches) : [], mode);
         return _programs[path] = new ProgramProbes(catalog, module, _selection.NestLibrary is not null);
     }
 
@@ -286,12 +286,15 @@ internal sealed class ProcessFollower : IDisposable
             var nested = _selection.NestLibrary is { } nest && nest(library.SoName ?? library.FileName)
                 ? FunctionCatalog.NestedFunctions(library, path, program.Name, _selection).ToArray()
                 : [];
-            var hooks = _unwindHooks ? UnwindHook.Among(library.Exports.Select(f => (f, path))) : [];
+            var hooks = _unwindHooks ? UnwindHook.Among(library.Exports.Concat(library.UntypedCode).Select(f => (f, path)), WatchesSwitches) : [];
             if (nested.Length > 0 || hooks.Count > 0)
                 module = Module(nested, hooks, _returnMode);
         }
         return program.Libraries[path] = module;
     }
+
+    /// <summary>Session links can decline return probes: a process is then kept safe from its first stack switch on.</summary>
+    private bool WatchesSwitches => _program.Mode == AttachMode.Session;
 
     private ModuleProbes Module(IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks, ReturnMode mode)
     {

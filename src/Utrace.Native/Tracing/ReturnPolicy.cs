@@ -40,11 +40,13 @@ internal static class ReturnPolicy
     /// <summary>
     /// The return mode of a program: <paramref name="mode"/>, except that return probes chosen for the user
     /// give way to EntryOnly in a program whose stacks move under them (a Go program; one that switches
-    /// stacks, or traces a library that does), with <paramref name="warning"/> saying so. For the first
-    /// program Auto is that choice (an explicit mode stays); for one a followed process ran, the trace's
-    /// own mode is (Uretprobe, however it was chosen).
+    /// stacks, or traces a library that does, unless <paramref name="watchesSwitches"/>: its switches are then
+    /// caught as they happen, and only the process that switches loses its return probes), with
+    /// <paramref name="warning"/> saying so. For the first program Auto is that choice (an explicit mode stays);
+    /// for one a followed process ran, the trace's own mode is (Uretprobe, however it was chosen).
     /// </summary>
-    public static ReturnMode ForProgram(FunctionCatalog catalog, FunctionSelection selection, ReturnMode mode, bool ranLater, out string? warning)
+    public static ReturnMode ForProgram(FunctionCatalog catalog, FunctionSelection selection, ReturnMode mode, bool ranLater, bool watchesSwitches,
+        out string? warning)
     {
         warning = null;
         var returnProbes = ranLater ? mode == ReturnMode.Uretprobe : mode == ReturnMode.Auto;
@@ -53,7 +55,7 @@ internal static class ReturnPolicy
         var (why, durations) = catalog.IsGoProgram
             ? ("is a Go program, whose runtime moves and walks its stacks",
                "For durations of the calls during which its stack does not move, use -ReturnMode RetInstruction")
-            : catalog.StackSwitchSign(selection.NestLibrary) is { } sign
+            : !watchesSwitches && catalog.StackSwitchSign(selection.NestLibrary) is { } sign
                 ? ($"switches stacks ({sign})", "For durations use -ReturnMode RetInstruction")
                 : default;
         if (why is null)
@@ -64,4 +66,9 @@ internal static class ReturnPolicy
               $"without durations (-ReturnMode EntryOnly). {durations}, which costs several microseconds more per call.";
         return ReturnMode.EntryOnly;
     }
+
+    /// <summary>What a process that switched stacks lost, and when (the return probes' end in it).</summary>
+    public static string SwitchedStacksWarning(string program, int pid, string routine, int tid, Timestamp time) =>
+        $"{program} (process {pid}) switched stacks ({routine}, thread {tid}) at {time.LocalDateTime:HH:mm:ss.fff}: from then on its calls " +
+        "are reported at entry, without durations, since return probes would have broken the switch (the calls then running in that thread have none either).";
 }

@@ -49,10 +49,12 @@ internal sealed class TraceSession : IDisposable
     public TraceState State => _summary?.State ?? TraceState.Running;
 
     /// <summary>Things the user should know before trusting the trace (with -Follow, more may come while it runs).</summary>
-    public IReadOnlyList<string> Warnings => _follower is { } follower ? [.. _warnings, .. follower.Warnings, .. _endWarnings] : _warnings;
+    public IReadOnlyList<string> Warnings => [.. _warnings, .. _follower?.Warnings ?? [], .. _endWarnings];
 
     private IReadOnlyList<string> _warnings = [];
     private IReadOnlyList<string> _endWarnings = [];
+    private TraceContext? _context;
+    private string? _programName;
 
     /// <summary>Why writing the trace file failed and ended the trace, or null.</summary>
     public UtraceException? RecordingFailure => _options.Recording?.Failure;
@@ -166,7 +168,8 @@ internal sealed class TraceSession : IDisposable
         _program = TraceProgram.Load(setup.Config, setup.AttachMode, setup.RingBufferBytes, setup.SummaryCapacity, setup.ReadsStrings);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
-        var context = TraceContext.StartingNow(Functions, setup.Captures);
+        var context = _context = TraceContext.StartingNow(Functions, setup.Captures);
+        _programName = catalog.ExecutableName;
         _pump.Begin(context, joinsCaptures: setup.Captures is not null);
         _recorder?.Begin(context, TraceOrigin.Here(Command, ProcessId));
         _reader = new RingBufferReader(_program.EventsMapFd, setup.RingBufferBytes, _pump);
@@ -214,8 +217,7 @@ internal sealed class TraceSession : IDisposable
                 _guard?.Finish(_follower?.Survivors);
                 _reader?.StopAndDrain();
                 counters = _program?.ReadCounters() ?? [];
-                if (NothingMatchedWarning() is { } nothing)
-                    _endWarnings = [nothing];
+                _endWarnings = [.. StackSwitchWarnings(), .. NothingMatchedWarning() is { } nothing ? [nothing] : Array.Empty<string>()];
                 if (_options.SummaryOnly && _program is not null)
                     FunctionSummaries = KernelSummaries.Build(Functions, _program.ReadSummaries(Math.Min(Functions.Count, _setup!.SummaryCapacity)),
                         (ulong)KernelCounters.Apply(new TraceSummary(), counters).OutermostNs);
@@ -237,6 +239,12 @@ internal sealed class TraceSession : IDisposable
             }
         }
     }
+
+    // Each process that switched stacks lost its return probes then: say which, and when.
+    private IEnumerable<string> StackSwitchWarnings() => _program is null || _context is null ? [] : _program.ReadStackSwitches()
+        .OrderBy(entry => entry.Value.TimeNs)
+        .Select(entry => ReturnPolicy.SwitchedStacksWarning(entry.Key == ProcessId ? _programName! : "A program it ran", entry.Key,
+            UnwindHook.StackSwitchRoutine(entry.Value.Routine), (int)entry.Value.Tid, _context.ToWallClock(entry.Value.TimeNs)));
 
     // A selection may match nothing at the start when it is meant for what comes later (-Follow,
     // a library loaded later); if nothing ever came, the user must not take silence for no calls.

@@ -55,16 +55,26 @@ internal sealed class TraceSetup
     public static TraceSetup Resolve(TraceOptions options, FunctionCatalog catalog, IReadOnlyList<FunctionInfo> functions, KernelFeatures kernel, int processId)
     {
         var warnings = new List<string>();
-        var returnMode = ReturnPolicy.ForProgram(catalog, options.Selection, options.ReturnMode, ranLater: false, out var switchWarning);
+        var captures = ResolveCaptures(options, functions);
+        // Session programs can decline a call's return probe: a process is then kept safe from its
+        // first stack switch on, where otherwise a program that may switch is traced entry-only.
+        var watchesSwitches = kernel.Sessions && options.AttachMode is AttachMode.Auto or AttachMode.Session &&
+            options.ReturnMode is ReturnMode.Auto or ReturnMode.Uretprobe && captures?.Any(c => c?.ReadsStrings == true) != true;
+        var returnMode = ReturnPolicy.ForProgram(catalog, options.Selection, options.ReturnMode, ranLater: false, watchesSwitches, out var switchWarning);
         if (switchWarning is not null)
             warnings.Add(switchWarning);
         if (returnMode == ReturnMode.EntryOnly && options.MinDuration.Nanoseconds > 0)
             throw new UtraceException(TraceErrorKind.InvalidArgument,
                 "-MinDuration needs durations, which entry-only tracing does not measure.",
                 "Leave out -MinDuration, or trace with -ReturnMode RetInstruction.", options.MinDuration, errorId: "MinDurationWithoutReturns");
-        // Return probes are what the unwinder cannot walk through; without them nothing needs patching.
-        var unwindHooks = returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks() : [];
-        var attachMode = ResolveAttachMode(options, returnMode, kernel);
+        if (returnMode == ReturnMode.EntryOnly && captures?.Any(c => c?.Returns is not null) == true)
+            warnings.Add("Return values are not captured: calls are reported at their entry (-ReturnMode EntryOnly), before they return.");
+        // The programs -Follow meets may switch stacks too (a script running curl, which links libcrypto).
+        var mayMeetSwitches = watchesSwitches && returnMode == ReturnMode.Uretprobe &&
+            (options.Follow || !catalog.IsGoProgram && catalog.StackSwitchSign(options.Selection.NestLibrary) is not null);
+        var attachMode = ResolveAttachMode(options, returnMode, kernel, mayMeetSwitches);
+        // Return probes are what the unwinder cannot walk through (nor a stack switch); without them nothing needs patching.
+        var unwindHooks = returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks(stackSwitches: attachMode == AttachMode.Session) : [];
         if (options.Follow && attachMode == AttachMode.PerFunction)
             throw new UtraceException(TraceErrorKind.InvalidArgument,
                 "-Follow needs multi-uprobe links (Linux 6.6 or later), whose process filter each child gets its own of.",
@@ -72,7 +82,6 @@ internal sealed class TraceSetup
         // A child, or a library that only comes later, may throw through return probes: keep the
         // unwinder protected (it costs about a second more of BPF verification at the start).
         var protectUnwind = unwindHooks.Count > 0 || (returnMode == ReturnMode.Uretprobe && (options.Follow || LibraryComesLater(catalog, options)));
-        var captures = ResolveCaptures(options, returnMode, functions, warnings);
         if (options.Follow && !kernel.StopsChildren)
             throw new UtraceException(TraceErrorKind.NotSupported,
                 "-Follow needs Linux 6.13 or later: its BPF kfunc bpf_send_signal_task stops a forked child before it runs, which exact counts need.",
@@ -105,28 +114,27 @@ internal sealed class TraceSetup
     private static bool LibraryComesLater(FunctionCatalog catalog, TraceOptions options) =>
         options.Selection.NestLibrary is { } nest && !catalog.LibraryNames.Any(nest);
 
-    private static CaptureSpec?[]? ResolveCaptures(TraceOptions options, ReturnMode returnMode, IReadOnlyList<FunctionInfo> functions, List<string> warnings)
+    private static CaptureSpec?[]? ResolveCaptures(TraceOptions options, IReadOnlyList<FunctionInfo> functions)
     {
         if (options.Captures is not { Count: > 0 } rules)
             return null;
         if (options.SummaryOnly)
             throw new UtraceException(TraceErrorKind.InvalidArgument, "-Summary sends no calls, so it has nothing to capture arguments of.",
                 "Leave out -Capture, or -Summary.", rules[0].Pattern, errorId: "CaptureWithSummary");
-        var captures = CaptureRule.Resolve(rules, functions);
-        if (returnMode == ReturnMode.EntryOnly && captures.Any(c => c?.Returns is not null))
-            warnings.Add("Return values are not captured: calls are reported at their entry (-ReturnMode EntryOnly), before they return.");
-        return captures;
+        return CaptureRule.Resolve(rules, functions);
     }
 
     /// <summary>
     /// Sessions only time calls through return probes: other return modes get multi-uprobe links. They
     /// save the return probes of the calls their entry drops, but a delivered call costs what it costs on
-    /// the pair (bench/results/overhead-modes.md), so Auto takes them for traces that drop calls at entry.
+    /// the pair (bench/results/overhead-modes.md), so Auto takes them for traces that drop calls at entry,
+    /// and for programs that may switch stacks (<paramref name="mayMeetSwitches"/>): a process that does
+    /// gets no return probe from its first switch on.
     /// </summary>
-    private static AttachMode ResolveAttachMode(TraceOptions options, ReturnMode returnMode, KernelFeatures kernel)
+    private static AttachMode ResolveAttachMode(TraceOptions options, ReturnMode returnMode, KernelFeatures kernel, bool mayMeetSwitches)
     {
         var sessionsUseful = returnMode == ReturnMode.Uretprobe;
-        var dropsAtEntry = options.ThreadIds is { Count: > 0 } || options.MaxDepth is not null;
+        var dropsAtEntry = options.ThreadIds is { Count: > 0 } || options.MaxDepth is not null || mayMeetSwitches;
         switch (options.AttachMode)
         {
             case AttachMode.Auto when sessionsUseful && dropsAtEntry && kernel.Sessions:

@@ -124,6 +124,42 @@ public sealed class ElfImageTests(ElfFixtures fixtures)
     }
 
     [Fact]
+    public void UntypedCodeIsTheRoutinesHandWrittenAssemblyLeavesWithoutAType()
+    {
+        var directory = Directory.CreateTempSubdirectory("utrace-elf-");
+        try
+        {
+            // switch_to has no .type, as hand-written stack switches often have not (libruby's coroutine_transfer).
+            var source = Path.Combine(directory.FullName, "routines.S");
+            File.WriteAllText(source, """
+                .text
+                .globl typed
+                .type typed, @function
+                typed: nop
+                ret
+                .size typed, 2
+                .globl switch_to
+                switch_to: int3
+                ret
+                """);
+            var library = Path.Combine(directory.FullName, "libroutines.so");
+            Tool.Run("gcc", "-shared", "-nostdlib", "-o", library, source);
+
+            var image = ElfImage.Open(library);
+
+            Assert.Equal(["switch_to"], image.UntypedCode.Select(f => f.RawName));
+            Assert.Equal(["typed"], image.Exports.Select(f => f.RawName));
+            // Its file offset is where its first instruction is: int3 (0xcc), then ret.
+            var bytes = File.ReadAllBytes(library);
+            Assert.Equal([0xcc, 0xc3], bytes.AsSpan((int)image.UntypedCode[0].FileOffset, 2).ToArray());
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void FileNameIsThatOfTheRealFile()
     {
         var directory = Directory.CreateTempSubdirectory("utrace-elf-");

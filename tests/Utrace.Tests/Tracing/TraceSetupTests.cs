@@ -57,9 +57,28 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
     }
 
     [Fact]
-    public void AProgramThatSwitchesStacksIsTracedEntryOnlyWithAWarning()
+    public void AProgramThatMaySwitchStacksKeepsReturnProbesOnSessionsThatWatchItsSwitches()
     {
         var setup = Resolve(Coro, new TraceOptions());
+
+        Assert.Equal(ReturnMode.Uretprobe, setup.ReturnMode);
+        Assert.Equal(AttachMode.Session, setup.AttachMode);
+        Assert.Equal(1u, setup.Config.ProtectUnwind);
+        Assert.Empty(setup.Warnings);
+        // libc's two ucontext switches, each hook's cookie naming its routine.
+        var switches = setup.UnwindHooks.Where(hook => (uint)hook.Cookie == Abi.StackSwitch)
+            .Select(hook => UnwindHook.StackSwitchRoutine((uint)(hook.Cookie >> 32))).Order();
+        Assert.Equal(["setcontext", "swapcontext"], switches);
+        Assert.All(setup.UnwindHooks.Where(hook => (uint)hook.Cookie == Abi.StackSwitch), hook => Assert.EndsWith("libc.so.6", hook.Path));
+    }
+
+    [Theory]
+    [InlineData(false, AttachMode.Auto)]
+    [InlineData(true, AttachMode.MultiLink)]
+    [InlineData(true, AttachMode.PerFunction)]
+    public void AProgramThatMaySwitchStacksIsTracedEntryOnlyWithAWarningWithoutSessions(bool kernelSessions, AttachMode attachMode)
+    {
+        var setup = Resolve(Coro, new TraceOptions { AttachMode = attachMode }, Newest with { Sessions = kernelSessions });
 
         Assert.Equal(ReturnMode.EntryOnly, setup.ReturnMode);
         Assert.Equal(ReturnMode.EntryOnly, setup.Config.ReturnMode);
@@ -69,6 +88,32 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
             ["coro switches stacks (swapcontext): return probes would change what it computes, so its calls are reported at entry, " +
              "without durations (-ReturnMode EntryOnly). For durations use -ReturnMode RetInstruction, which costs several microseconds more per call."],
             setup.Warnings);
+    }
+
+    [Fact]
+    public void RubyWithLibrubyNestedIsWatchedForItsFibersSwitchesInLibruby()
+    {
+        var ruby = FunctionCatalog.ForExecutable(Tool.Run("sh", "-c", "readlink -f \"$(command -v ruby)\"").Trim(), null);
+        var options = new TraceOptions { Selection = new FunctionSelection { NestLibrary = name => name.StartsWith("libruby", StringComparison.Ordinal) } };
+
+        var setup = Resolve(ruby, options);
+
+        Assert.Equal(ReturnMode.Uretprobe, setup.ReturnMode);
+        Assert.Equal(AttachMode.Session, setup.AttachMode);
+        Assert.Empty(setup.Warnings);
+        // coroutine_transfer is untyped assembly in libruby: hooked all the same.
+        var transfer = Assert.Single(setup.UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch && UnwindHook.StackSwitchRoutine((uint)(hook.Cookie >> 32)) == "coroutine_transfer");
+        Assert.StartsWith("libruby", Path.GetFileName(transfer.Path));
+    }
+
+    [Fact]
+    public void ASessionTraceWatchesStackSwitchesOfAnyProgramAndOthersDoNot()
+    {
+        var withDepth = Resolve(Fib, new TraceOptions { Selection = FibOnly().Selection, MaxDepth = 3 });
+        var plain = Resolve(Fib, FibOnly());
+
+        Assert.Contains(withDepth.UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch);
+        Assert.DoesNotContain(plain.UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch);
     }
 
     [Theory]
@@ -85,14 +130,16 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
     }
 
     [Theory]
-    [InlineData(ReturnMode.Uretprobe, ReturnMode.EntryOnly, "coro switches stacks (swapcontext): its calls are reported at entry, without durations.")]
-    [InlineData(ReturnMode.RetInstruction, ReturnMode.RetInstruction, null)]
-    [InlineData(ReturnMode.EntryOnly, ReturnMode.EntryOnly, null)]
-    public void AProgramRunLaterSwitchingStacksLeavesReturnProbesOnly(ReturnMode traceMode, ReturnMode expected, string? warning)
+    [InlineData(ReturnMode.Uretprobe, false, ReturnMode.EntryOnly, "coro switches stacks (swapcontext): its calls are reported at entry, without durations.")]
+    [InlineData(ReturnMode.Uretprobe, true, ReturnMode.Uretprobe, null)]
+    [InlineData(ReturnMode.RetInstruction, false, ReturnMode.RetInstruction, null)]
+    [InlineData(ReturnMode.EntryOnly, false, ReturnMode.EntryOnly, null)]
+    public void AProgramRunLaterSwitchingStacksLeavesReturnProbesOnlyWhereSwitchesAreNotWatched(ReturnMode traceMode, bool watchesSwitches,
+        ReturnMode expected, string? warning)
     {
-        Assert.Equal(expected, ReturnPolicy.ForProgram(Coro, new FunctionSelection(), traceMode, ranLater: true, out var given));
+        Assert.Equal(expected, ReturnPolicy.ForProgram(Coro, new FunctionSelection(), traceMode, ranLater: true, watchesSwitches, out var given));
         Assert.Equal(warning, given);
-        Assert.Equal(ReturnMode.Uretprobe, ReturnPolicy.ForProgram(Fib, new FunctionSelection(), ReturnMode.Uretprobe, ranLater: true, out var none));
+        Assert.Equal(ReturnMode.Uretprobe, ReturnPolicy.ForProgram(Fib, new FunctionSelection(), ReturnMode.Uretprobe, ranLater: true, watchesSwitches, out var none));
         Assert.Null(none);
     }
 
@@ -117,14 +164,15 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
              "use -ReturnMode RetInstruction, which costs several microseconds more per call."],
             setup.Warnings);
         Assert.Equal(ReturnMode.RetInstruction, Resolve(go, new TraceOptions { ReturnMode = ReturnMode.RetInstruction }).ReturnMode);
-        Assert.Equal(ReturnMode.EntryOnly, ReturnPolicy.ForProgram(go, new FunctionSelection(), ReturnMode.Uretprobe, ranLater: true, out var followed));
+        Assert.Equal(ReturnMode.EntryOnly, ReturnPolicy.ForProgram(go, new FunctionSelection(), ReturnMode.Uretprobe, ranLater: true, watchesSwitches: true, out var followed));
         Assert.Equal($"{name} is a Go program, whose runtime moves and walks its stacks: its calls are reported at entry, without durations.", followed);
     }
 
     [Fact]
     public void MinDurationWithoutDurationsIsRefused()
     {
-        Assert.Equal("MinDurationWithoutReturns", ErrorIdOf(() => Resolve(Coro, new TraceOptions { MinDuration = Duration.FromNanoseconds(1000) })));
+        Assert.Equal("MinDurationWithoutReturns", ErrorIdOf(() => Resolve(Coro, new TraceOptions { MinDuration = Duration.FromNanoseconds(1000) },
+            Newest with { Sessions = false })));
         Assert.Equal(1000ul, Resolve(Coro, new TraceOptions { MinDuration = Duration.FromNanoseconds(1000), ReturnMode = ReturnMode.RetInstruction }).Config.MinDurationNs);
     }
 
@@ -139,7 +187,7 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
         Assert.Equal(AttachMode.Session, Resolve(Fib, withThreads).AttachMode);
         Assert.Equal(1u, Resolve(Fib, withThreads).Config.FilterThreads);
         Assert.Equal(AttachMode.MultiLink, Resolve(Fib, withDepth, Newest with { Sessions = false }).AttachMode);
-        Assert.Equal(AttachMode.MultiLink, Resolve(Coro, new TraceOptions { MaxDepth = 3 }).AttachMode);
+        Assert.Equal(AttachMode.MultiLink, Resolve(Fib, new TraceOptions { MaxDepth = 3, ReturnMode = ReturnMode.EntryOnly }).AttachMode);
         Assert.Equal(AttachMode.PerFunction, Resolve(Fib, FibOnly(), new KernelFeatures(false, false, false)).AttachMode);
     }
 
@@ -160,7 +208,9 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
         Assert.Equal("FollowNotSupported", ErrorIdOf(() => Resolve(Fib, new TraceOptions { Follow = true }, Newest with { StopsChildren = false })));
 
         var setup = Resolve(Fib, new TraceOptions { Follow = true, SummaryOnly = true, Selection = FibOnly().Selection });
-        // Children have their own pids; they may throw through return probes; their functions get summaries too.
+        // Children have their own pids; they may throw through return probes, or switch stacks; their functions get summaries too.
+        Assert.Equal(AttachMode.Session, setup.AttachMode);
+        Assert.Contains(setup.UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch);
         Assert.Equal(0u, setup.Config.TargetTgid);
         Assert.Equal(1u, setup.Config.ProtectUnwind);
         Assert.Equal(1u, setup.Config.SummaryOnly);
