@@ -93,3 +93,16 @@ Describe 'bash running gawk, sqlite3 and git, under -Follow' -Skip:$noBpf {
         Format-CallCount $counts $Results['tools/traced'].Counts | Should -Be (Format-CallCount $counts)
     }
 }
+
+Describe 'A -Follow trace of many short processes' -Skip:$noBpf {
+    It 'traces each of 100 processes a loop runs, and its loop, with exact counts' {
+        $fib = Join-Path $FixtureBin 'gcc-O2-pie/fib'
+        $loop = "for ((i = 0; i < 100; i++)); do '$fib' 5 > /dev/null; done"
+        $events = Start-UTrace -Command /bin/bash -ArgumentList '-c', $loop -Follow -Function 'fib', 'make_child' -SummaryVariable summary
+        $summary.ExitCode | Should -Be 0
+        $summary.EventsDropped | Should -Be 0
+        # bash forks once per run; fib 5 makes 15 calls of fib, each run in a process of its own.
+        $perProcess = $events | Group-Object ProcessId | ForEach-Object { ($_.Group | Group-Object Function | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ' ' }
+        $perProcess | Group-Object | Sort-Object Name | ForEach-Object { "$($_.Count)x $($_.Name)" } | Should -Be @('100x fib=15', '1x make_child=100')
+    }
+}
