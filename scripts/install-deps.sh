@@ -13,8 +13,10 @@ packages+=(openssh-server openssh-client)
 command -v chromium >/dev/null || packages+=(chromium)
 # The Perfetto test decodes the trace with protoc --decode_raw, a decoder Utrace did not write.
 packages+=(protobuf-compiler)
-# The runtimes test traces a Go program and Ruby fibers, whose stacks move under return probes.
-packages+=(golang-go ruby)
+# The runtimes tests trace real runtimes and tools: Go and Ruby fibers (their stacks move under
+# return probes), Rust built with the distribution's rustc, Lua, Perl, CPython running its own
+# regression suite, and bash running gawk, sqlite3 and git under -Follow.
+packages+=(golang-go ruby rustc lua5.4 perl python3.11 libpython3.11-testsuite gawk git)
 # The stack-switch test builds a program with OpenSSL's libcrypto and traces a real redis-server under redis-benchmark.
 packages+=(libssl-dev redis-server redis-tools)
 extra_release=()

@@ -207,6 +207,7 @@ internal sealed class TraceSession : IDisposable
             if (_summary is not null)
                 return;
             var clock = Stopwatch.StartNew();
+            TimeSpan? detachTime = null;
             ulong[] counters = [];
             try
             {
@@ -215,6 +216,9 @@ internal sealed class TraceSession : IDisposable
                 _program?.EndRecording();
                 DetachProbes();
                 _guard?.Finish(_follower?.Survivors);
+                // What follows goes at the consumer's pace: the reader hands the last events over
+                // as the queue makes room, seconds after a trace of millions of calls.
+                detachTime = clock.Elapsed;
                 _reader?.StopAndDrain();
                 counters = _program?.ReadCounters() ?? [];
                 _endWarnings = [.. StackSwitchWarnings(), .. NothingMatchedWarning() is { } nothing ? [nothing] : Array.Empty<string>()];
@@ -233,7 +237,7 @@ internal sealed class TraceSession : IDisposable
                 _recorder?.Complete();
                 _guard?.Dispose();
                 _program?.Dispose();
-                _summary = BuildSummary(state, clock.Elapsed, counters);
+                _summary = BuildSummary(state, detachTime ?? clock.Elapsed, counters);
                 _pump.Complete();
                 _completion.TrySetResult();
             }

@@ -82,6 +82,10 @@ public sealed record TraceSummary
     [KernelCounter("outermost_ns", 72)]
     internal long OutermostNs { get; init; }
     public TimeSpan AttachTime { get; init; }
+    /// <summary>
+    /// From the trace's end until its probes are detached; not the delivery of the events still
+    /// queued after that, which goes at the consumer's pace.
+    /// </summary>
     public TimeSpan DetachTime { get; init; }
     public DateTime StartTime { get; init; }
     public DateTime? EndTime { get; init; }
