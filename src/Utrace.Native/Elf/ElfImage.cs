@@ -45,6 +45,8 @@ internal sealed class ElfImage
             .Select(symbol => symbol.Name)
             .ToArray();
 
+        RendezvousAddress = dynamicSymbols.FirstOrDefault(symbol => symbol.Name == "_r_debug" && FunctionTable.IsDefined(symbol))?.Value;
+
         var dynamic = ReadDynamicSection(elf);
         Needed = dynamic.Needed;
         SoName = dynamic.SoName;
@@ -118,6 +120,9 @@ internal sealed class ElfImage
 
     /// <summary>Every function name (aliases included) this file's .dynsym defines for other files to bind to.</summary>
     internal IReadOnlyList<string> ProvidedNames { get; }
+
+    /// <summary>The address of _r_debug, the rendezvous the dynamic linker keeps for debuggers (only the linker defines it), or null.</summary>
+    internal ulong? RendezvousAddress { get; }
 
     /// <exception cref="ElfFormatException">The file cannot be read, or is not an x86_64 executable or shared library.</exception>
     public static ElfImage Open(string path)

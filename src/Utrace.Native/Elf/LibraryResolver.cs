@@ -95,13 +95,22 @@ internal sealed class LibraryResolver
     public static LibraryResolver ForProcess(int pid, ElfImage executable)
     {
         ArgumentNullException.ThrowIfNull(executable);
+        return ForFiles(ProcFs.ExecutableMappings(pid).Where(path => path != executable.RealPath).Select(path => ProcFs.RootedPath(pid, path)), executable);
+    }
+
+    /// <summary>
+    /// The libraries at <paramref name="paths"/>, in that order (the search order when it is the dynamic
+    /// linker's load order), leaving out the executable, repeats and files that are not ELF.
+    /// </summary>
+    public static LibraryResolver ForFiles(IEnumerable<string> paths, ElfImage executable)
+    {
+        ArgumentNullException.ThrowIfNull(executable);
         var resolver = new LibraryResolver();
-        foreach (var path in ProcFs.ExecutableMappings(pid))
+        foreach (var path in paths)
         {
-            var reachable = ProcFs.RootedPath(pid, path);
-            if (path != executable.RealPath && !resolver._libraryPaths.Contains(reachable) && resolver.TryOpen(reachable) is not null)
+            if (path != executable.RealPath && !resolver._libraryPaths.Contains(path) && resolver.TryOpen(path) is not null)
             {
-                resolver._libraryPaths.Add(reachable);
+                resolver._libraryPaths.Add(path);
             }
         }
 
