@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using Microsoft.Win32.SafeHandles;
 using Utrace.Native.Bpf;
 using Utrace.Native.Elf;
-using Utrace.Native.SafeHandles;
 
 namespace Utrace.Native.Tracing;
 
@@ -23,6 +23,9 @@ internal sealed class DynamicLinker
 
     // A chain read while it changes could loop.
     private const int MaxEntries = 65536;
+
+    // Mapping the libraries takes milliseconds; a slow disk or a huge LD_PRELOAD, more.
+    private static readonly TimeSpan LoadTimeout = TimeSpan.FromSeconds(30);
 
     private readonly string _path;
     private readonly ElfFunction _stateFunction;
@@ -54,9 +57,47 @@ internal sealed class DynamicLinker
             : null;
     }
 
-    /// <summary>Stops process <paramref name="pid"/> once this linker has mapped its libraries, before their constructors run.</summary>
-    public SafeBpfLinkHandle StopWhenMapped(FollowProgram follow, int pid) =>
-        follow.AttachLibrariesMapped(pid, _path, _stateFunction.FileOffset, _rendezvousAddress - _stateFunction.Address);
+    /// <summary>
+    /// Lets process <paramref name="pid"/>, about to run this linker, go on by <paramref name="resume"/> and
+    /// holds it stopped where the linker has loaded its libraries (preloaded ones too), before any
+    /// constructor runs; returns <see cref="LoadedFiles"/> then. <paramref name="follow"/> holds the probe that stops it.
+    /// </summary>
+    /// <exception cref="UtraceException">The process exited first, or the linker did not report in time, or its list could not be read.</exception>
+    public IReadOnlyList<string> HoldWhenLoaded(FollowProgram follow, int pid, Action resume, string program)
+    {
+        using (follow.AttachLibrariesMapped(pid, _path, _stateFunction.FileOffset, _rendezvousAddress - _stateFunction.Address))
+        {
+            resume();
+            WaitUntilStopped(pid, program);
+        }
+        try
+        {
+            return LoadedFiles(pid);
+        }
+        catch (IOException ex)
+        {
+            throw new UtraceException(TraceErrorKind.OperationFailed, $"The libraries of {program} could not be read from process {pid}: {ex.Message}",
+                null, pid, inner: ex, errorId: "LibrariesUnreadable");
+        }
+    }
+
+    // The stop comes from the probe on the linker (bpf/utrace-follow.bpf.c, utrace_libraries_mapped).
+    private static void WaitUntilStopped(int pid, string program)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!ProcFs.IsStopped(pid))
+        {
+            if (!ProcFs.IsRunning(pid))
+                throw new UtraceException(TraceErrorKind.ProcessNotFound,
+                    $"{program} exited before its dynamic linker had loaded its libraries; its own error, if any, is printed above.",
+                    "Run the program without Utrace to see why it does not start (a missing library, a file that cannot be executed).",
+                    pid, errorId: "ProgramExitedAtStart");
+            if (waited.Elapsed > LoadTimeout)
+                throw new UtraceException(TraceErrorKind.OperationFailed, $"The dynamic linker of {program} did not report its libraries in time.",
+                    null, pid, errorId: "LibrariesTimedOut");
+            Thread.Sleep(1);
+        }
+    }
 
     /// <summary>
     /// The files this linker has loaded into process <paramref name="pid"/> (stopped), the executable
@@ -64,7 +105,7 @@ internal sealed class DynamicLinker
     /// </summary>
     /// <exception cref="UtraceException">The process exited.</exception>
     /// <exception cref="IOException">Its memory could not be read.</exception>
-    public IReadOnlyList<string> LoadedFiles(int pid)
+    private IReadOnlyList<string> LoadedFiles(int pid)
     {
         var mappings = ProcFs.FileMappings(pid);
         var linkerBase = ProcFs.AuxiliaryValue(pid, AT_BASE)

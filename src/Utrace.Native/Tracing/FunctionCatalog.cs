@@ -44,10 +44,10 @@ public sealed class FunctionCatalog
     }
 
     /// <summary>
-    /// Functions of a launched program held where its dynamic linker has loaded <paramref name="loadedFiles"/>
-    /// (LaunchedChild.RunToLibraries), in the linker's order; null for a program without libraries.
+    /// Functions of a program held where its dynamic linker has loaded <paramref name="loadedFiles"/>
+    /// (DynamicLinker.HoldWhenLoaded), in the linker's order; null for a program without libraries.
     /// </summary>
-    internal static FunctionCatalog ForLaunched(ElfImage executable, string path, IReadOnlyList<string>? loadedFiles) =>
+    internal static FunctionCatalog ForLoadedProgram(ElfImage executable, string path, IReadOnlyList<string>? loadedFiles) =>
         new(executable, path, LibraryResolver.ForFiles(loadedFiles ?? [], executable));
 
     /// <summary>

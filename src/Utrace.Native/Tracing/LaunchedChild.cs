@@ -18,7 +18,6 @@ internal sealed class LaunchedChild : IDisposable
     private const int RunAsFailedExit = 125;
     private const int NotExecutableExit = 126;
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan LibrariesTimeout = TimeSpan.FromSeconds(30);
     private readonly Process _process;
     private bool _heldAtLibraries;
 
@@ -100,22 +99,10 @@ internal sealed class LaunchedChild : IDisposable
     {
         if (DynamicLinker.Of(executable) is not { } linker)
             return null;
-        using (var follow = FollowProgram.Load(eventsMapFd: null, children: false))
-        using (linker.StopWhenMapped(follow, ProcessId))
-        {
-            Signal(Interop.Libc.SIGUSR1);
-            WaitUntilStopped(executable.FileName);
-        }
+        using var follow = FollowProgram.Load(eventsMapFd: null, children: false);
+        var files = linker.HoldWhenLoaded(follow, ProcessId, () => Signal(Interop.Libc.SIGUSR1), executable.FileName);
         _heldAtLibraries = true;
-        try
-        {
-            return linker.LoadedFiles(ProcessId);
-        }
-        catch (IOException ex)
-        {
-            throw new UtraceException(TraceErrorKind.OperationFailed, $"The libraries of {executable.FileName} could not be read from process {ProcessId}: {ex.Message}",
-                null, ProcessId, inner: ex, errorId: "LibrariesUnreadable");
-        }
+        return files;
     }
 
     /// <summary>Lets the program run: the launcher execs it, or the program held after its exec goes on.</summary>
@@ -126,24 +113,6 @@ internal sealed class LaunchedChild : IDisposable
         if (Interop.Libc.Kill(ProcessId, signal) != 0)
             throw new UtraceException(TraceErrorKind.ProcessNotFound, $"The launched process {ProcessId} went away before it could start.",
                 null, ProcessId, Interop.LastErrno, errorId: "LaunchedProcessExited");
-    }
-
-    // The stop comes from the probe on the dynamic linker (bpf/utrace-follow.bpf.c, utrace_libraries_mapped).
-    private void WaitUntilStopped(string program)
-    {
-        var waited = Stopwatch.StartNew();
-        while (!ProcFs.IsStopped(ProcessId))
-        {
-            if (_process.HasExited)
-                throw new UtraceException(TraceErrorKind.ProcessNotFound,
-                    $"{program} exited with code {_process.ExitCode} before its dynamic linker had loaded its libraries; its own error, if any, is printed above.",
-                    "Run the program without Utrace to see why it does not start (a missing library, a file that cannot be executed).",
-                    ProcessId, errorId: "ProgramExitedAtStart");
-            if (waited.Elapsed > LibrariesTimeout)
-                throw new UtraceException(TraceErrorKind.OperationFailed, $"The dynamic linker of {program} did not report its libraries in time.",
-                    null, ProcessId, errorId: "LibrariesTimedOut");
-            Thread.Sleep(1);
-        }
     }
 
     /// <summary>Asks the child to end, then kills it if it has not within half a second.</summary>

@@ -74,7 +74,7 @@ internal sealed class TraceSession : IDisposable
         TraceSession session;
         try
         {
-            catalog = FunctionCatalog.ForLaunched(executable, tracedBinary, child.RunToLibraries(executable));
+            catalog = FunctionCatalog.ForLoadedProgram(executable, tracedBinary, child.RunToLibraries(executable));
             session = new TraceSession(child.ProcessId, string.Join(' ', argv), options, TraceSetup.SelectFunctions(catalog, options, program)) { _child = child };
         }
         catch
