@@ -5,7 +5,10 @@ namespace Utrace.Native.Elf;
 
 /// <summary>
 /// The shared libraries of one program in ld.so's search order, and which of them provides each import.
-/// Libraries are opened once and cached.
+/// Libraries are opened once and cached. A program that runs has them from its own process (ForFiles
+/// with the dynamic linker's list, ForProcess); only a file that is not running (Get-UTraceFunction on a
+/// path, tab completion) has them found by a copy of ld.so's search (ForExecutable), which knows nothing
+/// of its cache's glibc-hwcaps choices.
 /// </summary>
 internal sealed class LibraryResolver
 {
