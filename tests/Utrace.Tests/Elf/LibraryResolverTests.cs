@@ -128,6 +128,32 @@ public sealed class LibraryResolverTests(ElfFixtures fixtures)
     }
 
     [Fact]
+    public void AGlibcHwcapsSubdirectoryIsPreferredAsTheLinkerPrefersIt()
+    {
+        var origin = Path.GetDirectoryName(fixtures.RunPathUser)!;
+        var directory = Directory.CreateTempSubdirectory("utrace-elf-");
+        try
+        {
+            // runpath-user finds libutfix.so.1 through its RUNPATH, $ORIGIN/a; a CPU of level x86-64-v2
+            // (any this suite runs on) makes ld.so take the copy in a/glibc-hwcaps/x86-64-v2 first.
+            var program = Path.Combine(directory.FullName, "runpath-user");
+            var subdirectory = Directory.CreateDirectory(Path.Combine(directory.FullName, "a", "glibc-hwcaps", "x86-64-v2")).FullName;
+            File.Copy(fixtures.RunPathUser, program);
+            File.Copy(Path.Combine(origin, "a", "libutfix.so.1"), Path.Combine(directory.FullName, "a", "libutfix.so.1"));
+            File.Copy(Path.Combine(origin, "a", "libutfix.so.1"), Path.Combine(subdirectory, "libutfix.so.1"));
+
+            var resolver = LibraryResolver.ForExecutable(ElfImage.Open(program), ldLibraryPath: null);
+
+            Assert.Equal(Path.Combine(subdirectory, "libutfix.so.1"), resolver.LibraryPaths[0]);
+            Assert.Equal(Binutils.Ldd(program), resolver.LibraryPaths);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void RPathComesBeforeLdLibraryPath()
     {
         var executable = ElfImage.Open(fixtures.RPathUser);
