@@ -48,7 +48,8 @@ internal sealed class FollowProgram : IDisposable
             foreach (var name in TracepointPrograms)
                 Interop.Libbpf.ProgramSetAutoload(Interop.Libbpf.FindProgramByName(obj, name), children);
             if (Interop.Libbpf.ObjectLoad(obj) != 0)
-                throw Interop.BpfError(Interop.LastErrno, "Loading the BPF programs that follow processes");
+                // Without a ring to share, this is a launch's first BPF load, where missing capabilities show.
+                throw Interop.BpfError(Interop.LastErrno, eventsMapFd is null ? "Loading the BPF programs" : "Loading the BPF programs that follow processes");
             var program = new FollowProgram(obj);
             try
             {

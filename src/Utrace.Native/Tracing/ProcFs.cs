@@ -112,21 +112,6 @@ internal static class ProcFs
     /// <exception cref="UtraceException">The process exited.</exception>
     public static SafeFileHandle OpenMemory(int pid) => Read(pid, "mem", path => File.OpenHandle(path));
 
-    /// <summary>A variable of the process's initial environment, or null; the process may have exited.</summary>
-    public static string? EnvironmentVariable(int pid, string name)
-    {
-        try
-        {
-            var prefix = name + "=";
-            return File.ReadAllText($"/proc/{pid}/environ").Split('\0')
-                .FirstOrDefault(v => v.StartsWith(prefix, StringComparison.Ordinal))?[prefix.Length..];
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>A hexadecimal mask of /proc/PID/status (SigCgt, CapEff, ...); 0 when the field is absent.</summary>
     /// <exception cref="UtraceException">The process exited.</exception>
     public static ulong StatusMask(int pid, string field)
