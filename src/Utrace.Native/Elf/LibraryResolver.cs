@@ -80,14 +80,17 @@ internal sealed class LibraryResolver
     }
 
     /// <summary>
-    /// The ELF files mapped executable into a running process, other than its main executable, in map order,
-    /// as paths through /proc/PID/root, which reach them from this mount namespace (a container's too).
+    /// The ELF files mapped executable into a running process, other than its main executable: those its
+    /// dynamic linker loaded, in its search order, then any other in map order; as paths through
+    /// /proc/PID/root, which reach them from this mount namespace (a container's too).
     /// </summary>
     /// <exception cref="UtraceException">The process exited.</exception>
     public static LibraryResolver ForProcess(int pid, ElfImage executable)
     {
         ArgumentNullException.ThrowIfNull(executable);
-        return ForFiles(ProcFs.ExecutableMappings(pid).Where(path => path != executable.RealPath).Select(path => ProcFs.RootedPath(pid, path)), executable);
+        var mapped = ProcFs.ExecutableMappings(pid);
+        var ordered = DynamicLinker.LoadedFilesOf(pid, executable) is { } loaded ? loaded.Where(mapped.Contains).Concat(mapped) : mapped;
+        return ForFiles(ordered.Where(path => path != executable.RealPath).Select(path => ProcFs.RootedPath(pid, path)), executable);
     }
 
     /// <summary>

@@ -39,10 +39,29 @@ internal sealed class DynamicLinker
     }
 
     /// <summary>The dynamic linker of <paramref name="executable"/>; null for a static program, or a linker that keeps no rendezvous.</summary>
-    public static DynamicLinker? Of(ElfImage executable)
+    public static DynamicLinker? Of(ElfImage executable) => executable.Interpreter is { } path ? At(path) : null;
+
+    /// <summary>
+    /// The files the dynamic linker of running process <paramref name="pid"/> (whose executable is
+    /// <paramref name="executable"/>) has loaded, in its search order; null when they cannot be read
+    /// (a static program, a process on its way out), which its maps still list.
+    /// </summary>
+    public static IReadOnlyList<string>? LoadedFilesOf(int pid, ElfImage executable)
     {
-        if (executable.Interpreter is not { } path)
+        if (executable.Interpreter is not { } path || At(ProcFs.RootedPath(pid, path)) is not { } linker)
             return null;
+        try
+        {
+            return linker.LoadedFiles(pid);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or UtraceException)
+        {
+            return null;
+        }
+    }
+
+    private static DynamicLinker? At(string path)
+    {
         ElfImage linker;
         try
         {

@@ -184,33 +184,48 @@ public sealed class LibraryResolverTests(ElfFixtures fixtures)
     }
 
     [Fact]
-    public void ForProcessListsTheMappedLibrariesInMapOrder()
+    public void ForProcessListsTheMappedLibrariesInTheLinkersOrder()
     {
         var sleeper = fixtures.Sleeper;
-        using var process = Process.Start(new ProcessStartInfo(sleeper) { RedirectStandardOutput = true })!;
+        var directory = Directory.CreateTempSubdirectory("utrace-elf-");
         try
         {
-            Assert.Equal("ready", process.StandardOutput.ReadLine());
-            var executable = ElfImage.Open($"/proc/{process.Id}/exe");
+            // A preloaded rand comes first in the linker's search order, though mapped below libc.
+            var source = Path.Combine(directory.FullName, "myrand.c");
+            File.WriteAllText(source, "int rand(void) { return 4; }\n");
+            var myRand = Path.Combine(directory.FullName, "libmyrand.so");
+            Tool.Run("gcc", "-shared", "-fPIC", "-o", myRand, source);
+            var start = new ProcessStartInfo(sleeper) { RedirectStandardOutput = true };
+            start.Environment["LD_PRELOAD"] = myRand;
+            using var process = Process.Start(start)!;
+            try
+            {
+                Assert.Equal("ready", process.StandardOutput.ReadLine());
+                var executable = ElfImage.Open($"/proc/{process.Id}/exe");
 
-            var resolver = LibraryResolver.ForProcess(process.Id, executable);
+                var resolver = LibraryResolver.ForProcess(process.Id, executable);
 
-            Assert.Equal("sleeper", executable.FileName);
-            Assert.Equal(sleeper, executable.RealPath);
-            var expected = File.ReadLines($"/proc/{process.Id}/maps")
-                .Select(line => line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries))
-                .Where(fields => fields.Length == 6 && fields[1].Contains('x', StringComparison.Ordinal))
-                .Select(fields => fields[5].Trim())
-                .Where(path => path.StartsWith('/') && path != sleeper)
-                .Distinct()
-                .Select(path => $"/proc/{process.Id}/root{path}");
-            Assert.Equal(expected, resolver.LibraryPaths);
-            Assert.Contains(resolver.LibraryPaths, path => Path.GetFileName(path) == "libc.so.6");
-            Assert.Equal("libc.so.6", resolver.FindProvider("pause"));
+                Assert.Equal("sleeper", executable.FileName);
+                Assert.Equal(sleeper, executable.RealPath);
+                var mapped = File.ReadLines($"/proc/{process.Id}/maps")
+                    .Select(line => line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries))
+                    .Where(fields => fields.Length == 6 && fields[1].Contains('x', StringComparison.Ordinal))
+                    .Select(fields => fields[5].Trim())
+                    .Where(path => path.StartsWith('/') && path != sleeper)
+                    .Select(path => $"/proc/{process.Id}/root{path}");
+                Assert.Equal(mapped.Order(), resolver.LibraryPaths.Order());
+                Assert.Equal(["libmyrand.so", "libc.so.6", "ld-linux-x86-64.so.2"], resolver.LibraryPaths.Select(Path.GetFileName));
+                Assert.Equal("libmyrand.so", resolver.FindProvider("rand"));
+                Assert.Equal("libc.so.6", resolver.FindProvider("pause"));
+            }
+            finally
+            {
+                process.Kill();
+            }
         }
         finally
         {
-            process.Kill();
+            directory.Delete(recursive: true);
         }
     }
 }
