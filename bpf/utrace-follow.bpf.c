@@ -148,3 +148,23 @@ int utrace_linker(struct pt_regs *ctx)
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
+
+/* glibc's struct r_debug (<link.h>): r_state, and its value once the list of libraries is complete. */
+#define R_DEBUG_STATE_OFFSET 24
+#define RT_CONSISTENT 0
+
+/* A launched program's dynamic linker calls its rendezvous with r_state RT_CONSISTENT once it has
+ * mapped the program's libraries (preloaded ones included), before it runs any constructor: the
+ * process stops there, so that the engine reads the libraries as the linker chose them and
+ * attaches their probes first. The attach cookie is how far _r_debug lies from _dl_debug_state.
+ * Nothing is reported: the engine waits for the stop itself, and detaches this probe then. */
+SEC("uprobe.multi")
+int utrace_libraries_mapped(struct pt_regs *ctx)
+{
+	__u64 r_debug = bpf_get_func_ip(ctx) + bpf_get_attach_cookie(ctx);
+	int state;
+
+	if (bpf_probe_read_user(&state, sizeof(state), (void *)(r_debug + R_DEBUG_STATE_OFFSET)) == 0 && state == RT_CONSISTENT)
+		bpf_send_signal(SIGSTOP);
+	return 0;
+}

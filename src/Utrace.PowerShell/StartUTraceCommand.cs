@@ -203,9 +203,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
                 WriteWarning(note);
             if (!ShouldProcess(string.Join(' ', target.Argv), "Run and trace"))
                 return null;
-            var launchCatalog = target.LoadCatalog();
             recording = outFile is null ? null : TraceFileWriter.Create(outFile);
-            return TraceSession.Launch(target.Program, target.Argv, CurrentDirectory, Options(progress, recording, runAs, output), launchCatalog);
+            return TraceSession.Launch(target.Program, target.TracedBinary, target.Argv, CurrentDirectory, Options(progress, recording, runAs, output));
         }
         catch (UtraceException ex)
         {

@@ -5,7 +5,8 @@ namespace Utrace.Native.Bpf;
 /// <summary>
 /// The loaded object of bpf/utrace-follow.bpf.c: it reports forks, execs and exits of the
 /// followed processes, and their dynamic linker's library changes, on the trace's events ring,
-/// each but an exit with the process stopped until the engine continues it.
+/// each but an exit with the process stopped until the engine continues it; and a launched
+/// program's first stop, once its dynamic linker has mapped its libraries.
 /// </summary>
 internal sealed class FollowProgram : IDisposable
 {
@@ -15,36 +16,40 @@ internal sealed class FollowProgram : IDisposable
     private readonly SafeBpfObjectHandle _object;
     private readonly List<SafeBpfLinkHandle> _tracepoints = [];
     private readonly IntPtr _linkerProgram;
+    private readonly IntPtr _librariesMappedProgram;
     private readonly int _followedFd;
 
     private FollowProgram(SafeBpfObjectHandle obj)
     {
         _object = obj;
         _linkerProgram = Interop.Libbpf.FindProgramByName(obj, "utrace_linker");
+        _librariesMappedProgram = Interop.Libbpf.FindProgramByName(obj, "utrace_libraries_mapped");
         var followed = Interop.Libbpf.FindMapByName(obj, "followed");
         _followedFd = followed == IntPtr.Zero ? -1 : Interop.Libbpf.MapFd(followed);
-        if (_linkerProgram == IntPtr.Zero || _followedFd < 0)
-            throw new InvalidOperationException("The follow BPF object lacks its linker program or its 'followed' map.");
+        if (_linkerProgram == IntPtr.Zero || _librariesMappedProgram == IntPtr.Zero || _followedFd < 0)
+            throw new InvalidOperationException("The follow BPF object lacks its linker programs or its 'followed' map.");
     }
 
     /// <summary>
-    /// Loads the programs, reporting on the ring <paramref name="eventsMapFd"/>; with
+    /// Loads the programs, reporting on the ring <paramref name="eventsMapFd"/> (null: a ring of
+    /// their own that nobody reads, for <see cref="AttachLibrariesMapped"/> alone); with
     /// <paramref name="children"/>, attaches the fork, exec and exit tracepoints as well
     /// (the kernel must stop children: KernelFeatures.StopsChildren).
     /// </summary>
-    public static FollowProgram Load(int eventsMapFd, bool children)
+    public static FollowProgram Load(int? eventsMapFd, bool children)
     {
         var obj = EmbeddedObject.Open(ResourceName);
         try
         {
             EmbeddedObject.WriteReadOnly(obj, children ? 1u : 0u);
             var events = Interop.Libbpf.FindMapByName(obj, "events");
-            if (events == IntPtr.Zero || Interop.Libbpf.MapReuseFd(events, eventsMapFd) != 0)
+            if (events == IntPtr.Zero || eventsMapFd is { } shared && Interop.Libbpf.MapReuseFd(events, shared) != 0)
                 throw Interop.BpfError(Interop.LastErrno, "Sharing the events ring with the follow programs");
             foreach (var name in TracepointPrograms)
                 Interop.Libbpf.ProgramSetAutoload(Interop.Libbpf.FindProgramByName(obj, name), children);
             if (Interop.Libbpf.ObjectLoad(obj) != 0)
-                throw Interop.BpfError(Interop.LastErrno, "Loading the BPF programs that follow processes");
+                // Without a ring to share, this is a launch's first BPF load, where missing capabilities show.
+                throw Interop.BpfError(Interop.LastErrno, eventsMapFd is null ? "Loading the BPF programs" : "Loading the BPF programs that follow processes");
             var program = new FollowProgram(obj);
             try
             {
@@ -88,11 +93,20 @@ internal sealed class FollowProgram : IDisposable
     }
 
     /// <summary>A probe on the dynamic linker's rendezvous function, for process <paramref name="pid"/> only.</summary>
-    public unsafe SafeBpfLinkHandle AttachLinker(int pid, string linkerPath, ulong offset)
+    public SafeBpfLinkHandle AttachLinker(int pid, string linkerPath, ulong offset) => AttachToLinker(_linkerProgram, pid, linkerPath, offset, 0);
+
+    /// <summary>
+    /// Stops process <paramref name="pid"/> once its dynamic linker reports its libraries complete
+    /// (at <paramref name="offset"/>, _dl_debug_state, with _r_debug <paramref name="stateDistance"/> bytes away).
+    /// </summary>
+    public SafeBpfLinkHandle AttachLibrariesMapped(int pid, string linkerPath, ulong offset, ulong stateDistance) =>
+        AttachToLinker(_librariesMappedProgram, pid, linkerPath, offset, stateDistance);
+
+    private static unsafe SafeBpfLinkHandle AttachToLinker(IntPtr program, int pid, string linkerPath, ulong offset, ulong cookie)
     {
         var place = (nuint)offset;
-        var options = new Interop.Libbpf.UprobeMultiOptions { Size = (nuint)sizeof(Interop.Libbpf.UprobeMultiOptions), Offsets = &place, Count = 1 };
-        var link = Interop.Libbpf.AttachUprobeMulti(_linkerProgram, pid, linkerPath, null, &options);
+        var options = new Interop.Libbpf.UprobeMultiOptions { Size = (nuint)sizeof(Interop.Libbpf.UprobeMultiOptions), Offsets = &place, Cookies = &cookie, Count = 1 };
+        var link = Interop.Libbpf.AttachUprobeMulti(program, pid, linkerPath, null, &options);
         return link.IsInvalid
             ? throw Interop.BpfError(Interop.LastErrno, $"Attaching a probe to the dynamic linker {linkerPath} of process {pid}", pid)
             : link;

@@ -46,6 +46,8 @@ internal sealed class ElfImage
             .Select(symbol => symbol.Name)
             .ToArray();
 
+        RendezvousAddress = dynamicSymbols.FirstOrDefault(symbol => symbol.Name == "_r_debug" && FunctionTable.IsDefined(symbol))?.Value;
+
         var dynamic = ReadDynamicSection(elf);
         Needed = dynamic.Needed;
         SoName = dynamic.SoName;
@@ -58,13 +60,6 @@ internal sealed class ElfImage
         IsPie = elf.Type == FileType.SharedObject
             && ((dynamic.Flags1 & DF_1_PIE) != 0 || (hasInterpreter && dynamic.SoName is null));
         IsSharedLibrary = elf.Type == FileType.SharedObject && !IsPie;
-        RunPathsFromRPath = dynamic.RunPath is null && dynamic.RPath is not null;
-        // ld.so takes $ORIGIN of the executable from its resolved path, and of a library from the path it was loaded by.
-        var origin = System.IO.Path.GetDirectoryName(IsSharedLibrary ? System.IO.Path.GetFullPath(path) : RealPath) ?? "/";
-        RunPaths = (dynamic.RunPath ?? dynamic.RPath ?? "")
-            .Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => directory.Replace("${ORIGIN}", origin, StringComparison.Ordinal).Replace("$ORIGIN", origin, StringComparison.Ordinal))
-            .ToArray();
     }
 
     /// <summary>The dynamic linker the kernel loads with this program (PT_INTERP), or null.</summary>
@@ -108,20 +103,14 @@ internal sealed class ElfImage
     /// <summary>DT_NEEDED, in order.</summary>
     public IReadOnlyList<string> Needed { get; }
 
-    /// <summary>DT_RUNPATH, or DT_RPATH when there is no DT_RUNPATH, with $ORIGIN expanded.</summary>
-    public IReadOnlyList<string> RunPaths { get; }
-
-    /// <summary>
-    /// True when <see cref="RunPaths"/> came from DT_RPATH: ld.so then searches them before LD_LIBRARY_PATH,
-    /// and also for the file's dependencies.
-    /// </summary>
-    public bool RunPathsFromRPath { get; }
-
     /// <summary>The function names this file's .dynsym imports from other files.</summary>
     public IReadOnlyList<string> ImportedNames { get; }
 
     /// <summary>Every function name (aliases included) this file's .dynsym defines for other files to bind to.</summary>
     internal IReadOnlyList<string> ProvidedNames { get; }
+
+    /// <summary>The address of _r_debug, the rendezvous the dynamic linker keeps for debuggers (only the linker defines it), or null.</summary>
+    internal ulong? RendezvousAddress { get; }
 
     /// <exception cref="ElfFormatException">The file cannot be read, or is not an x86_64 executable or shared library.</exception>
     public static ElfImage Open(string path)
@@ -192,12 +181,6 @@ internal sealed class ElfImage
                 case DynamicTag.SoName:
                     info.SoName = strings[(long)entry.Value];
                     break;
-                case DynamicTag.RunPath:
-                    info.RunPath = strings[(long)entry.Value];
-                    break;
-                case DynamicTag.RPath:
-                    info.RPath = strings[(long)entry.Value];
-                    break;
                 case DynamicTag.Flags1:
                     info.Flags1 = entry.Value;
                     break;
@@ -266,10 +249,6 @@ internal sealed class ElfImage
         public List<string> Needed { get; } = [];
 
         public string? SoName { get; set; }
-
-        public string? RunPath { get; set; }
-
-        public string? RPath { get; set; }
 
         public ulong Flags1 { get; set; }
     }

@@ -1,17 +1,20 @@
 using System.Collections.Concurrent;
+using System.ComponentModel;
+using System.Diagnostics;
 using Utrace.Native.Tracing;
 
 namespace Utrace.Native.Elf;
 
 /// <summary>
 /// The shared libraries of one program in ld.so's search order, and which of them provides each import.
-/// Libraries are opened once and cached.
+/// Libraries are opened once and cached. The list is always the dynamic linker's own: read from the
+/// process of a program that runs (ForFiles with DynamicLinker's list, ForProcess), or, for a file
+/// that is not running, printed by the linker asked to load it without running it (ForExecutable).
 /// </summary>
 internal sealed class LibraryResolver
 {
-    // ld.so's built-in directories for x86_64, after its cache; Debian's multiarch ones first.
-    private static readonly string[] DefaultDirectories =
-        ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"];
+    // The x86-64 ABI's dynamic linker: the one asked to list a file's libraries, never one the file names.
+    private const string SystemLinker = "/lib64/ld-linux-x86-64.so.2";
 
     private readonly ConcurrentDictionary<string, ElfImage> _images = new(StringComparer.Ordinal);
     private readonly List<string> _libraryPaths = [];
@@ -26,82 +29,83 @@ internal sealed class LibraryResolver
     public IReadOnlyList<string> LibraryPaths => _libraryPaths;
 
     /// <summary>
-    /// Resolves the libraries of <paramref name="executable"/> as ld.so would when launching it with
-    /// <paramref name="ldLibraryPath"/> as LD_LIBRARY_PATH and <paramref name="ldPreload"/> as LD_PRELOAD:
-    /// the preloaded libraries (and /etc/ld.so.preload's) first, then the DT_NEEDED tree breadth-first.
-    /// Libraries that cannot be found are left out.
+    /// The libraries of <paramref name="executable"/>, a file not running, as ld.so would load them with
+    /// <paramref name="ldLibraryPath"/> as LD_LIBRARY_PATH and <paramref name="ldPreload"/> as LD_PRELOAD
+    /// (the rest of the environment this process's): the linker lists them itself, as ldd does
+    /// (ld.so --list: it loads them and runs none of their code), in its load order, which is its
+    /// search order. Libraries it cannot find are left out; a static program has none.
     /// </summary>
     public static LibraryResolver ForExecutable(ElfImage executable, string? ldLibraryPath, string? ldPreload = null)
     {
         ArgumentNullException.ThrowIfNull(executable);
-        var resolver = new LibraryResolver();
-        var environmentDirectories = (ldLibraryPath ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
-        var systemDirectories = LdSoConf.Directories().Concat(DefaultDirectories).ToArray();
-        var resolvedNames = new HashSet<string>(StringComparer.Ordinal);
-        var queue = new Queue<(ElfImage Image, IReadOnlyList<string> LoaderRPaths)>();
-        queue.Enqueue((executable, []));
-        // Preloaded libraries come right after the executable in the symbol search order, their own needs later.
-        foreach (var name in PreloadNames(ldPreload))
+        var info = new ProcessStartInfo(SystemLinker) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add("--list");
+        info.ArgumentList.Add(executable.Path);
+        info.Environment.Remove("LD_LIBRARY_PATH");
+        info.Environment.Remove("LD_PRELOAD");
+        if (ldLibraryPath is not null)
+            info.Environment["LD_LIBRARY_PATH"] = ldLibraryPath;
+        if (ldPreload is not null)
+            info.Environment["LD_PRELOAD"] = ldPreload;
+        string listing;
+        try
         {
-            if (resolvedNames.Add(name) && resolver.Locate(name, environmentDirectories.Concat(systemDirectories)) is { } library)
-            {
-                resolver._libraryPaths.Add(library.Path);
-                queue.Enqueue((library, []));
-            }
+            using var linker = Process.Start(info)!;
+            // Its complaints (a static program, a library not found) are no error here.
+            var complaints = linker.StandardError.ReadToEndAsync();
+            listing = linker.StandardOutput.ReadToEnd();
+            linker.WaitForExit();
+            complaints.Wait();
         }
-
-        while (queue.TryDequeue(out var item))
+        catch (Win32Exception)
         {
-            var (image, loaderRPaths) = item;
-            // ld.so uses the DT_RPATH of the requesting file and of the files that loaded it, up to the executable,
-            // but none of them when the requesting file has DT_RUNPATH (whose presence also voids its own DT_RPATH).
-            var hasRunPath = image.RunPaths.Count > 0 && !image.RunPathsFromRPath;
-            IReadOnlyList<string> rpaths = [.. image.RunPathsFromRPath ? image.RunPaths : [], .. loaderRPaths];
-            var directories = (hasRunPath ? [] : rpaths)
-                .Concat(environmentDirectories)
-                .Concat(hasRunPath ? image.RunPaths : [])
-                .Concat(systemDirectories)
-                .ToArray();
-            foreach (var name in image.Needed)
-            {
-                if (!resolvedNames.Add(name) || resolver.Locate(name, directories) is not { } library)
-                {
-                    continue;
-                }
-
-                resolver._libraryPaths.Add(library.Path);
-                queue.Enqueue((library, rpaths));
-            }
+            return new LibraryResolver(); // no such linker on this system: no libraries known
         }
-
-        return resolver;
+        return ForFiles(listing.Split('\n').Select(ListedPath).OfType<string>(), executable);
     }
 
-    // LD_PRELOAD's entries (separated by spaces or colons), then /etc/ld.so.preload's (by white space), as ld.so reads them.
-    private static IEnumerable<string> PreloadNames(string? ldPreload)
+    // A line of ld.so --list: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)", a preloaded
+    // "/path/librig.so (0x...)", the linker's own path, "linux-vdso.so.1 (0x...)", "libx.so => not found".
+    private static string? ListedPath(string line)
     {
-        var fromFile = File.Exists(PreloadFile) ? File.ReadAllText(PreloadFile) : "";
-        return (ldPreload ?? "").Split([' ', ':'], StringSplitOptions.RemoveEmptyEntries)
-            .Concat(fromFile.Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries));
+        var text = line.Trim();
+        var arrow = text.IndexOf(" => ", StringComparison.Ordinal);
+        if (arrow >= 0)
+            text = text[(arrow + 4)..];
+        var address = text.LastIndexOf(" (0x", StringComparison.Ordinal);
+        if (address >= 0)
+            text = text[..address];
+        // A path it was given relative (LD_PRELOAD=./lib.so) is relative to its directory, which is this process's.
+        return text.Contains('/', StringComparison.Ordinal) ? Path.GetFullPath(text) : null;
     }
-
-    private const string PreloadFile = "/etc/ld.so.preload";
 
     /// <summary>
-    /// The ELF files mapped executable into a running process, other than its main executable, in map order,
-    /// as paths through /proc/PID/root, which reach them from this mount namespace (a container's too).
+    /// The ELF files mapped executable into a running process, other than its main executable: those its
+    /// dynamic linker loaded, in its search order, then any other in map order; as paths through
+    /// /proc/PID/root, which reach them from this mount namespace (a container's too).
     /// </summary>
     /// <exception cref="UtraceException">The process exited.</exception>
     public static LibraryResolver ForProcess(int pid, ElfImage executable)
     {
         ArgumentNullException.ThrowIfNull(executable);
+        var mapped = ProcFs.ExecutableMappings(pid);
+        var ordered = DynamicLinker.LoadedFilesOf(pid, executable) is { } loaded ? loaded.Where(mapped.Contains).Concat(mapped) : mapped;
+        return ForFiles(ordered.Where(path => path != executable.RealPath).Select(path => ProcFs.RootedPath(pid, path)), executable);
+    }
+
+    /// <summary>
+    /// The libraries at <paramref name="paths"/>, in that order (the search order when it is the dynamic
+    /// linker's load order), leaving out the executable, repeats and files that are not ELF.
+    /// </summary>
+    public static LibraryResolver ForFiles(IEnumerable<string> paths, ElfImage executable)
+    {
+        ArgumentNullException.ThrowIfNull(executable);
         var resolver = new LibraryResolver();
-        foreach (var path in ProcFs.ExecutableMappings(pid))
+        foreach (var path in paths)
         {
-            var reachable = ProcFs.RootedPath(pid, path);
-            if (path != executable.RealPath && !resolver._libraryPaths.Contains(reachable) && resolver.TryOpen(reachable) is not null)
+            if (path != executable.RealPath && !resolver._libraryPaths.Contains(path) && resolver.TryOpen(path) is not null)
             {
-                resolver._libraryPaths.Add(reachable);
+                resolver._libraryPaths.Add(path);
             }
         }
 
@@ -142,23 +146,6 @@ internal sealed class LibraryResolver
         {
             return null;
         }
-    }
-
-    /// <summary>The first loadable file named <paramref name="name"/> in <paramref name="directories"/>; ld.so skips files of another architecture.</summary>
-    private ElfImage? Locate(string name, IEnumerable<string> directories)
-    {
-        // A DT_NEEDED with a slash is a path, not a name to search for.
-        if (name.Contains('/', StringComparison.Ordinal))
-        {
-            return TryOpen(name);
-        }
-
-        // File.Exists first: most directories lack the file, and a failed open costs an exception.
-        return directories
-            .Select(directory => Path.Join(directory, name))
-            .Where(File.Exists)
-            .Select(TryOpen)
-            .FirstOrDefault(image => image is not null);
     }
 
     // One dictionary for every import: the first library in search order wins, as in ld.so's global scope.

@@ -34,14 +34,21 @@ public sealed class FunctionCatalog
     public IEnumerable<string> LibraryNames => _libraries.LibraryPaths.Select(LibraryName);
 
     /// <summary>
-    /// Functions of a program that is about to be launched, with libraries found as ld.so would with
+    /// Functions of a program file that is not running, with libraries found as ld.so would with
     /// <paramref name="ldLibraryPath"/> (LD_LIBRARY_PATH) and <paramref name="ldPreload"/> (LD_PRELOAD).
     /// </summary>
     public static FunctionCatalog ForExecutable(string path, string? ldLibraryPath, string? ldPreload = null)
     {
-        var executable = Open(path);
+        var executable = OpenExecutable(path);
         return new FunctionCatalog(executable, path, LibraryResolver.ForExecutable(executable, ldLibraryPath, ldPreload));
     }
+
+    /// <summary>
+    /// Functions of a program held where its dynamic linker has loaded <paramref name="loadedFiles"/>
+    /// (DynamicLinker.HoldWhenLoaded), in the linker's order; null for a program without libraries.
+    /// </summary>
+    internal static FunctionCatalog ForLoadedProgram(ElfImage executable, string path, IReadOnlyList<string>? loadedFiles) =>
+        new(executable, path, LibraryResolver.ForFiles(loadedFiles ?? [], executable));
 
     /// <summary>
     /// Functions of a running process, with the libraries it has mapped; a process still starting
@@ -161,7 +168,8 @@ public sealed class FunctionCatalog
     // Library calls name their library by DT_SONAME ("libstdc++.so.6"), so nested libraries do too.
     private string LibraryName(string path) => _libraries.Open(path).SoName ?? Path.GetFileName(path);
 
-    private static ElfImage Open(string path)
+    /// <exception cref="UtraceException">The file is not an x86-64 ELF executable.</exception>
+    internal static ElfImage OpenExecutable(string path)
     {
         try
         {

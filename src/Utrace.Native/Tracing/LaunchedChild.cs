@@ -1,12 +1,16 @@
 using System.Diagnostics;
 using System.Globalization;
+using Utrace.Native.Bpf;
+using Utrace.Native.Elf;
 
 namespace Utrace.Native.Tracing;
 
 /// <summary>
 /// A command started through bpf/utrace-launch: the child waits, with its final pid, until the
-/// probes are attached, then execs the program. It shares the console's stdin, stdout and stderr,
-/// unless its output is captured line by line (then its stdin is empty).
+/// probes are attached, then execs the program. A dynamically linked program is held once more
+/// where its dynamic linker has loaded its libraries, before any of their code runs, so that they
+/// are read from the process as the linker chose them. It shares the console's stdin, stdout and
+/// stderr, unless its output is captured line by line (then its stdin is empty).
 /// </summary>
 internal sealed class LaunchedChild : IDisposable
 {
@@ -15,8 +19,12 @@ internal sealed class LaunchedChild : IDisposable
     private const int NotExecutableExit = 126;
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(10);
     private readonly Process _process;
+    private bool _heldAtLibraries;
 
     private LaunchedChild(Process process) => _process = process;
+
+    /// <summary>The execs of the child still to come before the program runs: 1 while the launcher waits, 0 once held after it.</summary>
+    public uint ExecsToCome => _heldAtLibraries ? 0u : 1u;
 
     public int ProcessId => _process.Id;
 
@@ -80,10 +88,29 @@ internal sealed class LaunchedChild : IDisposable
         _process.BeginErrorReadLine();
     }
 
-    /// <summary>Lets the child exec the program.</summary>
-    public void Release()
+    /// <summary>
+    /// Lets the child exec <paramref name="executable"/> and holds it where its dynamic linker has
+    /// loaded the libraries (preloaded ones too), before any constructor runs; then returns the
+    /// files the linker loaded, the executable first, in its search order. Returns null, the child
+    /// still waiting before its exec, for a program without such a linker (a static one).
+    /// </summary>
+    /// <exception cref="UtraceException">The program exited, or its linker did not report, before its libraries were loaded.</exception>
+    public IReadOnlyList<string>? RunToLibraries(ElfImage executable)
     {
-        if (Interop.Libc.Kill(ProcessId, Interop.Libc.SIGUSR1) != 0)
+        if (DynamicLinker.Of(executable) is not { } linker)
+            return null;
+        using var follow = FollowProgram.Load(eventsMapFd: null, children: false);
+        var files = linker.HoldWhenLoaded(follow, ProcessId, () => Signal(Interop.Libc.SIGUSR1), executable.FileName);
+        _heldAtLibraries = true;
+        return files;
+    }
+
+    /// <summary>Lets the program run: the launcher execs it, or the program held after its exec goes on.</summary>
+    public void Release() => Signal(_heldAtLibraries ? Interop.Libc.SIGCONT : Interop.Libc.SIGUSR1);
+
+    private void Signal(int signal)
+    {
+        if (Interop.Libc.Kill(ProcessId, signal) != 0)
             throw new UtraceException(TraceErrorKind.ProcessNotFound, $"The launched process {ProcessId} went away before it could start.",
                 null, ProcessId, Interop.LastErrno, errorId: "LaunchedProcessExited");
     }

@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Utrace.Native.Tracing;
 
 /// <summary>
@@ -16,17 +18,23 @@ internal static class ProcFs
     public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}");
 
     /// <summary>True while the process runs: it exists and is not a zombie.</summary>
-    public static bool IsRunning(int pid)
+    public static bool IsRunning(int pid) => State(pid) is { } state && state is not ('Z' or 'X');
+
+    /// <summary>True while the process is stopped by a signal (SIGSTOP).</summary>
+    public static bool IsStopped(int pid) => State(pid) == 'T';
+
+    // The letter of /proc/PID/stat's state (R, S, T, Z...); null once the process is gone.
+    private static char? State(int pid)
     {
         try
         {
             // The state follows the command name, which may itself hold spaces or parentheses.
             var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] is not ('Z' or 'X');
+            return stat[(stat.LastIndexOf(')') + 2)..][0];
         }
         catch (IOException)
         {
-            return false;
+            return null;
         }
     }
 
@@ -68,40 +76,48 @@ internal static class ProcFs
 
     /// <summary>The paths of the files mapped executable, in map order, repeats included.</summary>
     /// <exception cref="UtraceException">The process exited.</exception>
-    public static IReadOnlyList<string> ExecutableMappings(int pid)
+    public static IReadOnlyList<string> ExecutableMappings(int pid) =>
+        FileMappings(pid).Where(mapping => mapping.Executable).Select(mapping => mapping.Path).ToArray();
+
+    /// <summary>The files mapped into the process, in map order, each mapping apart.</summary>
+    /// <exception cref="UtraceException">The process exited.</exception>
+    public static IReadOnlyList<FileMapping> FileMappings(int pid)
     {
-        var paths = new List<string>();
-        foreach (var line in ReadLines(pid, "maps"))
+        var mappings = new List<FileMapping>();
+        foreach (var line in Read(pid, "maps", File.ReadAllLines))
         {
             // address perms offset dev inode pathname; the pathname may contain spaces.
             var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length == 6 && fields[1].Length >= 3 && fields[1][2] == 'x' && fields[5].TrimStart() is ['/', ..] path)
-                paths.Add(path);
+            if (fields.Length == 6 && fields[1].Length >= 3 && fields[5].TrimStart() is ['/', ..] path && fields[0].Split('-') is [var start, var end])
+                mappings.Add(new FileMapping(Convert.ToUInt64(start, 16), Convert.ToUInt64(end, 16), fields[1][2] == 'x', path));
         }
-        return paths;
+        return mappings;
     }
 
-    /// <summary>A variable of the process's initial environment, or null; the process may have exited.</summary>
-    public static string? EnvironmentVariable(int pid, string name)
+    /// <summary>An entry of the auxiliary vector the kernel gave the process at exec (AT_BASE...), or null.</summary>
+    /// <exception cref="UtraceException">The process exited.</exception>
+    public static ulong? AuxiliaryValue(int pid, ulong type)
     {
-        try
+        var vector = Read(pid, "auxv", File.ReadAllBytes);
+        // Pairs of 64-bit words, type then value, up to AT_NULL.
+        for (var at = 0; at + 16 <= vector.Length && BitConverter.ToUInt64(vector, at) is var entry && entry != 0; at += 16)
         {
-            var prefix = name + "=";
-            return File.ReadAllText($"/proc/{pid}/environ").Split('\0')
-                .FirstOrDefault(v => v.StartsWith(prefix, StringComparison.Ordinal))?[prefix.Length..];
+            if (entry == type)
+                return BitConverter.ToUInt64(vector, at + 8);
         }
-        catch (IOException)
-        {
-            return null;
-        }
+        return null;
     }
+
+    /// <summary>The process's memory, to read with RandomAccess at its addresses.</summary>
+    /// <exception cref="UtraceException">The process exited.</exception>
+    public static SafeFileHandle OpenMemory(int pid) => Read(pid, "mem", path => File.OpenHandle(path));
 
     /// <summary>A hexadecimal mask of /proc/PID/status (SigCgt, CapEff, ...); 0 when the field is absent.</summary>
     /// <exception cref="UtraceException">The process exited.</exception>
     public static ulong StatusMask(int pid, string field)
     {
         var prefix = field + ":";
-        var line = ReadLines(pid, "status").FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        var line = Read(pid, "status", File.ReadAllLines).FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
         return line is null ? 0 : Convert.ToUInt64(line[prefix.Length..].Trim(), 16);
     }
 
@@ -122,12 +138,12 @@ internal static class ProcFs
         new(TraceErrorKind.PermissionDenied, $"Utrace may not read process {pid}: it belongs to another user, and reading it needs CAP_SYS_PTRACE.",
             "Run PowerShell as root: sudo pwsh.", pid, inner: inner, errorId: "ProcessAccessDenied");
 
-    private static IEnumerable<string> ReadLines(int pid, string file)
+    // Read at once: a lazy reader would fail later, outside this catch.
+    private static T Read<T>(int pid, string file, Func<string, T> read)
     {
         try
         {
-            // Read at once: a lazy reader would fail later, outside this catch.
-            return File.ReadAllLines($"/proc/{pid}/{file}");
+            return read($"/proc/{pid}/{file}");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException && !IsRunning(pid))
         {
@@ -139,3 +155,6 @@ internal static class ProcFs
         }
     }
 }
+
+/// <summary>A file mapped into a process: its addresses, whether they are executable, and its path in the process's mount namespace.</summary>
+internal readonly record struct FileMapping(ulong Start, ulong End, bool Executable, string Path);

@@ -178,7 +178,7 @@ internal sealed class ProcessFollower : IDisposable
                 var detaching = _processes.Remove(pid, out var before) ? DetachLater(before, returnsFirst: false) : Task.CompletedTask;
                 try
                 {
-                    var program = ProgramOf(pid);
+                    var program = ProgramOf(pid, detaching);
                     var process = new TracedProcess(pid, program);
                     _processes[pid] = process;
                     process.Seen.UnionWith(program.StartPaths);
@@ -250,15 +250,24 @@ internal sealed class ProcessFollower : IDisposable
             process.Linker = _follow.AttachLinker(process.Pid, linker.Path, linker.Offset);
     }
 
-    /// <summary>The program a process has just exec'd, its functions appended to the table the first time it is seen.</summary>
-    private ProgramProbes ProgramOf(int pid)
+    /// <summary>
+    /// The program a process has just exec'd, its functions appended to the table the first time it is
+    /// seen; then the process runs its dynamic linker, once <paramref name="oldLinksGone"/>, up to where its
+    /// libraries are loaded, and waits there.
+    /// </summary>
+    private ProgramProbes ProgramOf(int pid, Task oldLinksGone)
     {
         var path = ElfImage.ResolveRealPath(ProcFs.ExecutablePath(pid));
         if (_programs.TryGetValue(path, out var known))
             return known;
-        // Its libraries are found as its dynamic linker, which has not run yet, will find them.
-        var catalog = FunctionCatalog.ForExecutable(path, ProcFs.EnvironmentVariable(pid, "LD_LIBRARY_PATH"),
-            ProcFs.EnvironmentVariable(pid, "LD_PRELOAD"));
+        var executable = FunctionCatalog.OpenExecutable(path);
+        // The old program's links (its probe on the linker among them) must not fire in the new one.
+        var loaded = DynamicLinker.Of(executable)?.HoldWhenLoaded(_follow, pid, () =>
+        {
+            oldLinksGone.Wait(OldLinksWait);
+            Interop.Libc.Kill(pid, Interop.Libc.SIGCONT);
+        }, executable.FileName);
+        var catalog = FunctionCatalog.ForLoadedProgram(executable, path, loaded);
         var mode = ReturnPolicy.ForProgram(catalog, _selection, _returnMode, ranLater: true, WatchesSwitches, out var switchWarning);
         if (switchWarning is not null)
             Warn(switchWarning);

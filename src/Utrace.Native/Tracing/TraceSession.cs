@@ -64,29 +64,47 @@ internal sealed class TraceSession : IDisposable
 
     /// <summary>
     /// Starts <paramref name="program"/> stopped, attaches the probes, then lets it run: main and
-    /// everything after it is traced.
+    /// everything after it is traced, and the constructors of its libraries. Its functions are those
+    /// of <paramref name="tracedBinary"/> (the program, or a script's interpreter) and of the libraries
+    /// its dynamic linker loaded.
     /// </summary>
-    public static TraceSession Launch(string program, IReadOnlyList<string> argv, string workingDirectory,
-        TraceOptions options, FunctionCatalog catalog)
+    public static TraceSession Launch(string program, string tracedBinary, IReadOnlyList<string> argv, string workingDirectory, TraceOptions options)
     {
-        var functions = TraceSetup.SelectFunctions(catalog, options, program);
-        var session = new TraceSession(0, string.Join(' ', argv), options, functions);
+        var executable = FunctionCatalog.OpenExecutable(tracedBinary);
+        var child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs, options.ProgramOutput);
+        FunctionCatalog catalog;
+        TraceSession session;
         try
         {
-            session._child = LaunchedChild.Start(program, argv[0], argv.Skip(1).ToArray(), workingDirectory, options.RunAs, options.ProgramOutput);
-            session.ProcessId = session._child.ProcessId;
-            session.AttachProbes(catalog);
-            session._child.Release();
-            session.EndOnRecordingFailure();
-            if (options.Follow)
-                session.WatchExits();
-            else
-                _ = session._child.WaitForExitAsync().ContinueWith(_ => session.FinishQuietly(TraceState.Completed), TaskScheduler.Default);
-            return session;
+            catalog = FunctionCatalog.ForLoadedProgram(executable, tracedBinary, child.RunToLibraries(executable));
+            session = new TraceSession(child.ProcessId, string.Join(' ', argv), options, TraceSetup.SelectFunctions(catalog, options, program)) { _child = child };
         }
         catch
         {
-            session.Dispose();
+            child.Terminate();
+            child.Dispose();
+            throw;
+        }
+        session.Start(catalog);
+        return session;
+    }
+
+    // From here the session owns the child: Dispose ends it.
+    private void Start(FunctionCatalog catalog)
+    {
+        try
+        {
+            AttachProbes(catalog);
+            _child!.Release();
+            EndOnRecordingFailure();
+            if (_options.Follow)
+                WatchExits();
+            else
+                _ = _child.WaitForExitAsync().ContinueWith(_ => FinishQuietly(TraceState.Completed), TaskScheduler.Default);
+        }
+        catch
+        {
+            Dispose();
             throw;
         }
     }
@@ -175,7 +193,7 @@ internal sealed class TraceSession : IDisposable
         _reader = new RingBufferReader(_program.EventsMapFd, setup.RingBufferBytes, _pump);
         _probes = ProbeSet.Attach(_program, ProcessId, setup.Plan, setup.UnwindHooks, _options.Progress);
         if (TraceSetup.Grows(_options))
-            _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, setup, ProcessId, _child is null ? 0u : 1u, catalog, _probes);
+            _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, setup, ProcessId, _child?.ExecsToCome ?? 0u, catalog, _probes);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
         if (setup.ProtectUnwind)
             _guard = PatchGuard.Start(_program.PatchesMapFd, _program.StacksMapFd, ProcessId,

@@ -92,8 +92,6 @@ public sealed class LibraryResolverTests(ElfFixtures fixtures)
         var executable = ElfImage.Open(fixtures.RunPathUser);
         var origin = Path.GetDirectoryName(fixtures.RunPathUser)!;
 
-        Assert.False(executable.RunPathsFromRPath);
-        Assert.Equal([Path.Combine(origin, "a")], executable.RunPaths);
         Assert.Equal(Path.Combine(origin, "a", "libutfix.so.1"), LibraryResolver.ForExecutable(executable, null).LibraryPaths[0]);
         var resolver = LibraryResolver.ForExecutable(executable, Path.Combine(origin, "b"));
         Assert.Equal(Path.Combine(origin, "b", "libutfix.so.1"), resolver.LibraryPaths[0]);
@@ -130,13 +128,37 @@ public sealed class LibraryResolverTests(ElfFixtures fixtures)
     }
 
     [Fact]
+    public void AGlibcHwcapsSubdirectoryIsPreferredAsTheLinkerPrefersIt()
+    {
+        var origin = Path.GetDirectoryName(fixtures.RunPathUser)!;
+        var directory = Directory.CreateTempSubdirectory("utrace-elf-");
+        try
+        {
+            // runpath-user finds libutfix.so.1 through its RUNPATH, $ORIGIN/a; a CPU of level x86-64-v2
+            // (any this suite runs on) makes ld.so take the copy in a/glibc-hwcaps/x86-64-v2 first.
+            var program = Path.Combine(directory.FullName, "runpath-user");
+            var subdirectory = Directory.CreateDirectory(Path.Combine(directory.FullName, "a", "glibc-hwcaps", "x86-64-v2")).FullName;
+            File.Copy(fixtures.RunPathUser, program);
+            File.Copy(Path.Combine(origin, "a", "libutfix.so.1"), Path.Combine(directory.FullName, "a", "libutfix.so.1"));
+            File.Copy(Path.Combine(origin, "a", "libutfix.so.1"), Path.Combine(subdirectory, "libutfix.so.1"));
+
+            var resolver = LibraryResolver.ForExecutable(ElfImage.Open(program), ldLibraryPath: null);
+
+            Assert.Equal(Path.Combine(subdirectory, "libutfix.so.1"), resolver.LibraryPaths[0]);
+            Assert.Equal(Binutils.Ldd(program), resolver.LibraryPaths);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void RPathComesBeforeLdLibraryPath()
     {
         var executable = ElfImage.Open(fixtures.RPathUser);
         var origin = Path.GetDirectoryName(fixtures.RPathUser)!;
 
-        Assert.True(executable.RunPathsFromRPath);
-        Assert.Equal([Path.Combine(origin, "a")], executable.RunPaths);
         Assert.Equal(Path.Combine(origin, "a", "libutfix.so.1"), LibraryResolver.ForExecutable(executable, Path.Combine(origin, "b")).LibraryPaths[0]);
     }
 
@@ -162,50 +184,44 @@ public sealed class LibraryResolverTests(ElfFixtures fixtures)
     }
 
     [Fact]
-    public void ForProcessListsTheMappedLibrariesInMapOrder()
+    public void ForProcessListsTheMappedLibrariesInTheLinkersOrder()
     {
         var sleeper = fixtures.Sleeper;
-        using var process = Process.Start(new ProcessStartInfo(sleeper) { RedirectStandardOutput = true })!;
-        try
-        {
-            Assert.Equal("ready", process.StandardOutput.ReadLine());
-            var executable = ElfImage.Open($"/proc/{process.Id}/exe");
-
-            var resolver = LibraryResolver.ForProcess(process.Id, executable);
-
-            Assert.Equal("sleeper", executable.FileName);
-            Assert.Equal(sleeper, executable.RealPath);
-            var expected = File.ReadLines($"/proc/{process.Id}/maps")
-                .Select(line => line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries))
-                .Where(fields => fields.Length == 6 && fields[1].Contains('x', StringComparison.Ordinal))
-                .Select(fields => fields[5].Trim())
-                .Where(path => path.StartsWith('/') && path != sleeper)
-                .Distinct()
-                .Select(path => $"/proc/{process.Id}/root{path}");
-            Assert.Equal(expected, resolver.LibraryPaths);
-            Assert.Contains(resolver.LibraryPaths, path => Path.GetFileName(path) == "libc.so.6");
-            Assert.Equal("libc.so.6", resolver.FindProvider("pause"));
-        }
-        finally
-        {
-            process.Kill();
-        }
-    }
-
-    [Fact]
-    public void LdSoConfFollowsIncludesOnce()
-    {
         var directory = Directory.CreateTempSubdirectory("utrace-elf-");
         try
         {
-            var main = Path.Combine(directory.FullName, "ld.so.conf");
-            Directory.CreateDirectory(Path.Combine(directory.FullName, "conf.d"));
-            File.WriteAllText(main, "include conf.d/*.conf\n/opt/main # comment\n\n# /opt/commented\n");
-            File.WriteAllText(Path.Combine(directory.FullName, "conf.d", "b.conf"), "/opt/b\n/opt/main\n");
-            File.WriteAllText(Path.Combine(directory.FullName, "conf.d", "a.conf"), $"/opt/a\ninclude {main}\n");
-            File.WriteAllText(Path.Combine(directory.FullName, "conf.d", "ignored.txt"), "/opt/ignored\n");
+            // A preloaded rand comes first in the linker's search order, though mapped below libc.
+            var source = Path.Combine(directory.FullName, "myrand.c");
+            File.WriteAllText(source, "int rand(void) { return 4; }\n");
+            var myRand = Path.Combine(directory.FullName, "libmyrand.so");
+            Tool.Run("gcc", "-shared", "-fPIC", "-o", myRand, source);
+            var start = new ProcessStartInfo(sleeper) { RedirectStandardOutput = true };
+            start.Environment["LD_PRELOAD"] = myRand;
+            using var process = Process.Start(start)!;
+            try
+            {
+                Assert.Equal("ready", process.StandardOutput.ReadLine());
+                var executable = ElfImage.Open($"/proc/{process.Id}/exe");
 
-            Assert.Equal(["/opt/a", "/opt/b", "/opt/main"], Utrace.Native.Elf.LdSoConf.Directories(main));
+                var resolver = LibraryResolver.ForProcess(process.Id, executable);
+
+                Assert.Equal("sleeper", executable.FileName);
+                Assert.Equal(sleeper, executable.RealPath);
+                var mapped = File.ReadLines($"/proc/{process.Id}/maps")
+                    .Select(line => line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries))
+                    .Where(fields => fields.Length == 6 && fields[1].Contains('x', StringComparison.Ordinal))
+                    .Select(fields => fields[5].Trim())
+                    .Where(path => path.StartsWith('/') && path != sleeper)
+                    .Select(path => $"/proc/{process.Id}/root{path}");
+                Assert.Equal(mapped.Order(), resolver.LibraryPaths.Order());
+                Assert.Equal(["libmyrand.so", "libc.so.6", "ld-linux-x86-64.so.2"], resolver.LibraryPaths.Select(Path.GetFileName));
+                Assert.Equal("libmyrand.so", resolver.FindProvider("rand"));
+                Assert.Equal("libc.so.6", resolver.FindProvider("pause"));
+            }
+            finally
+            {
+                process.Kill();
+            }
         }
         finally
         {

@@ -21,7 +21,7 @@ public sealed class SlowConsumerTests(ElfFixtures fixtures)
             QueueCapacity = 8,
             RingBufferBytes = 4096,
         };
-        using var session = TraceSession.Launch(path, [path, "20"], Path.GetTempPath(), options, FunctionCatalog.ForExecutable(path, null));
+        using var session = TraceSession.Launch(path, path, [path, "20"], Path.GetTempPath(), options);
 
         // Read nothing more until the program has exited: its 21,891 calls cannot fit in 4 KiB of ring buffer
         // and 8 queued events, so the kernel must have dropped some, whatever the machine's speed.

@@ -134,8 +134,8 @@ public sealed class ThroughputTests(ElfFixtures fixtures)
                 StreamEvents = false,
             };
             TraceSummary summary;
-            using (var session = TraceSession.Launch(path, [path, $"{threads}", $"{CallsPerThread}", resultFile, function], Path.GetTempPath(),
-                       options, FunctionCatalog.ForExecutable(path, null)))
+            using (var session = TraceSession.Launch(path, path, [path, $"{threads}", $"{CallsPerThread}", resultFile, function], Path.GetTempPath(),
+                       options))
             {
                 Assert.True(session.Completion.Wait(TimeSpan.FromMinutes(2)), "hammer did not end within 2 minutes");
                 summary = session.Summary;

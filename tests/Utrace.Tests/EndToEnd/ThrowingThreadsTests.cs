@@ -29,7 +29,7 @@ public sealed class ThrowingThreadsTests(ElfFixtures fixtures, ITestOutputHelper
         {
             var trace = Task.Run(() =>
             {
-                using var session = TraceSession.Launch(path, [path, resultFile], Path.GetTempPath(), options, FunctionCatalog.ForExecutable(path, null));
+                using var session = TraceSession.Launch(path, path, [path, resultFile], Path.GetTempPath(), options);
                 processId = session.ProcessId;
                 using var events = session.ReadEvents(CancellationToken.None).GetEnumerator();
                 Assert.True(TracedProcess.WaitForExit(processId, Patience), $"throw_threads has not exited after {Patience.TotalSeconds} s");
