@@ -57,7 +57,7 @@ internal static class GotCallReader
     /// </summary>
     internal static IReadOnlyList<GotCallSite> InFunction(byte[] code, ulong address, ulong fileOffset, IReadOnlyDictionary<ulong, string> imports)
     {
-        var instructions = Decode(code, address);
+        var instructions = InstructionScanner.DecodeAll(code, address);
         if (instructions is null)
             return [];
         var end = address + (ulong)code.Length;
@@ -79,21 +79,6 @@ internal static class GotCallReader
             sites.Add(new GotCallSite(import, instruction.IP, fileOffset + (ulong)offset, returns ? next : null));
         }
         return sites;
-    }
-
-    private static List<Instruction>? Decode(byte[] code, ulong address)
-    {
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), address);
-        var end = address + (ulong)code.Length;
-        var instructions = new List<Instruction>();
-        while (decoder.IP < end)
-        {
-            decoder.Decode(out var instruction);
-            if (instruction.IsInvalid || instruction.NextIP > end)
-                return null;
-            instructions.Add(instruction);
-        }
-        return instructions;
     }
 
     /// <summary>The import a call or jmp reaches: through its GOT slot, or through a register that holds the slot's value.</summary>
