@@ -23,6 +23,8 @@
  *   the stack is never touched. At those, sp is back at the entry's return slot.
  * - ENTRY_ONLY: entry probes only; calls are reported at entry, untimed. Frames stay on
  *   the stack only to give depth and caller, and go when sp shows they returned.
+ * Library calls made through the GOT without a PLT stub (-fno-plt) are probed at the call
+ * instruction and the one after it, whatever the mode (on_call_site, on_call_return).
  *
  * Frames left by longjmp or an exception sit below the live stack pointer and are
  * dropped (counted as unwound) at the next probe of the thread.
@@ -201,6 +203,74 @@ static __always_inline int on_ret_instruction(struct pt_regs *ctx)
 	return on_return_at(ctx, now, PT_REGS_SP(ctx), 1);
 }
 
+/* A call of a library function through its GOT slot (-fno-plt code), probed at the call instruction
+ * in the program's own code: the call pushes its return address at sp - 8, the frame's slot. That
+ * address is never replaced, so the frame has no ret_addr for the unwinder or utrace-guard to put
+ * back, and a thread left out needs no frame. The call ends at the instruction after it
+ * (on_call_return), or is reported now (ENTRY_ONLY, a tail-call jmp, an unprobed return). */
+static __always_inline int on_call_site(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!wanted_process(pid_tgid) || !wanted_thread(pid_tgid))
+		return 0;
+	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0,
+						       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st) {
+		COUNT(no_stack);
+		return 0;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 slot = PT_REGS_SP(ctx) - 8;
+	int entry_only_mode = config.return_mode == UTRACE_RETURN_ENTRY_ONLY;
+	/* The caller runs at this stack pointer again: the calls it made at this slot have ended. */
+	__u32 depth = drop_frames(st, slot, 1, entry_only_mode);
+	__u32 shown = depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH;
+
+	if ((cookie & UTRACE_COOKIE_ARGUMENTS) && depth <= config.max_depth)
+		send_arguments(ctx, cookie, pid_tgid, shown, now, 0);
+	if (entry_only_mode || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
+		if (shown > config.max_depth)
+			COUNT(filtered);
+		else if (!recording_ended)
+			send_event(UTRACE_RECORD_ENTRY, pid_tgid, (__u32)cookie, caller_of(st, shown), shown, now, 0, 0);
+		/* In ENTRY_ONLY mode the frame stays, for its callbacks' depth and caller. */
+		if (!entry_only_mode)
+			return 0;
+	}
+	if (depth >= UTRACE_MAX_DEPTH) {
+		COUNT(too_deep);
+		return 0;
+	}
+	st->depth = depth + 1;
+	struct frame *f = FRAME(st, depth);
+	f->function_id = (__u32)cookie;
+	f->ret_slot = slot;
+	f->ret_addr = 0;
+	f->restored = 0;
+	f->child_ns = 0;
+	f->start_ns = now;
+	return 0;
+}
+
+/* The instruction a call through the GOT returns to (see on_call_site): sp is back one slot above
+ * the call's. It may also be a jump target (after a call that never returns): only a frame that
+ * owns that very slot is a call ending here. */
+static __always_inline int on_call_return(struct pt_regs *ctx)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 slot = PT_REGS_SP(ctx) - 8;
+	if (!wanted_process(bpf_get_current_pid_tgid()))
+		return 0;
+	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0, 0);
+	if (!st)
+		return 0;
+	__u32 depth = drop_frames(st, slot, 0, 0);
+	if (depth == 0 || depth > UTRACE_MAX_DEPTH || FRAME(st, depth - 1)->ret_slot != slot)
+		return 0;
+	return on_return_at(ctx, now, slot, 1);
+}
+
 /* Uprobe session programs (Linux 6.13): one program and one link for the entry and the return of
  * each call, where a pair needs two of each. */
 extern _Bool bpf_session_is_return(void) __ksym __weak;
@@ -226,6 +296,8 @@ PROGRAMS(entry_faulting, "uprobe.multi.s", "uprobe.s", on_entry_faulting)
 PROGRAMS(uretprobe, "uretprobe.multi", "uretprobe", on_uretprobe)
 PROGRAMS(ret_instruction, "uprobe.multi", "uprobe", on_ret_instruction)
 PROGRAMS(unwind, "uprobe.multi", "uprobe", on_unwind)
+PROGRAMS(call_site, "uprobe.multi", "uprobe", on_call_site)
+PROGRAMS(call_return, "uprobe.multi", "uprobe", on_call_return)
 /* Loaded with the session attach type (BPF_TRACE_UPROBE_SESSION) by the engine: libbpf 1.4 knows no
  * section for it, nor how to link it (the engine calls bpf(BPF_LINK_CREATE) itself). */
 SEC("uprobe.multi") int utrace_session_multi(struct pt_regs *ctx) { return on_session(ctx); }

@@ -18,6 +18,10 @@ internal enum ProbeKind
     RetInstruction,
     /// <summary>On the C++ unwinder's entry points (cookie UnwindBegin or UnwindCatch).</summary>
     Unwind,
+    /// <summary>On a call of a library function through its GOT slot, in the program's own code (-fno-plt).</summary>
+    CallSite,
+    /// <summary>On the instruction such a call returns to.</summary>
+    CallReturn,
 }
 
 /// <summary>
@@ -92,6 +96,7 @@ internal sealed class TraceProgram : IDisposable
                     ProbeKind.RetInstruction => config.ReturnMode == ReturnMode.RetInstruction,
                     ProbeKind.Unwind => config.ProtectUnwind != 0,
                     ProbeKind.EntryFaulting => readsStrings,
+                    ProbeKind.CallReturn => config.ReturnMode != ReturnMode.EntryOnly,
                     _ => true,
                 };
                 SetAutoload(obj, ProgramName(kind, AttachMode.MultiLink), wanted && mode != AttachMode.PerFunction);

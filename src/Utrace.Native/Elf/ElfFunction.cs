@@ -34,5 +34,11 @@ internal sealed class ElfFunction
     /// <summary>For a <see cref="FunctionKind.LibraryCall"/>, the library that provides the import, when known.</summary>
     public string? Library { get; internal set; }
 
+    /// <summary>For a <see cref="FunctionKind.LibraryCall"/>, the places the program's own code calls it through its GOT slot, not its PLT stub.</summary>
+    public IReadOnlyList<GotCallSite> CallSites { get; internal set; } = [];
+
+    /// <summary>A library call without a PLT stub (-fno-plt code): <see cref="Address"/> is its first call site, and only its call sites are probed.</summary>
+    public bool CalledOnlyThroughGot => Kind == FunctionKind.LibraryCall && Size == 0 && CallSites.Count > 0;
+
     public override string ToString() => $"{Name} ({Kind}, 0x{Address:x})";
 }

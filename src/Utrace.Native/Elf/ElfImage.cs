@@ -33,6 +33,7 @@ internal sealed class ElfImage
         Exports = FunctionTable.Build(dynamicSymbols.Where(IsExported), FunctionKind.Export);
         UntypedCode = FunctionTable.BuildUntyped((symtab?.Entries ?? []).Concat(dynamicSymbols.Where(IsExported)));
         PltStubs = PltStubReader.Read(elf, dynamicSymbols);
+        LibraryCalls = WithGotCallSites(PltStubs, GotCallReader.Read(elf, dynamicSymbols, Functions));
         // IFUNCs count here: an import of strlen binds to libc's strlen resolver all the same; so do
         // untyped symbols, as hand-written assembly leaves its routines (libruby's coroutine_transfer).
         ProvidedNames = dynamicSymbols
@@ -93,6 +94,12 @@ internal sealed class ElfImage
 
     /// <summary>One stub per imported function that is called through the PLT, sorted by address.</summary>
     public IReadOnlyList<ElfFunction> PltStubs { get; }
+
+    /// <summary>
+    /// Every imported function the file's own code calls: its PLT stubs, and the imports it calls only through their
+    /// GOT slots (-fno-plt), each with its <see cref="ElfFunction.CallSites"/>; sorted by address.
+    /// </summary>
+    public IReadOnlyList<ElfFunction> LibraryCalls { get; }
 
     /// <summary>The functions this file exports to others (from .dynsym), one per address, sorted by address.</summary>
     public IReadOnlyList<ElfFunction> Exports { get; }
@@ -158,6 +165,27 @@ internal sealed class ElfImage
     }
 
     public override string ToString() => Path;
+
+    /// <summary>The stubs, given the call sites of their imports, and one library call per import that has call sites but no stub.</summary>
+    private static IReadOnlyList<ElfFunction> WithGotCallSites(IReadOnlyList<ElfFunction> stubs, IReadOnlyList<GotCallSite> sites)
+    {
+        if (sites.Count == 0)
+            return stubs;
+        var calls = stubs.ToList();
+        foreach (var import in sites.GroupBy(site => site.Import))
+        {
+            var stub = stubs.FirstOrDefault(stub => stub.RawName == import.Key);
+            if (stub is null)
+            {
+                var first = import.First();
+                stub = new ElfFunction(import.Key, FunctionKind.LibraryCall, first.Address, first.FileOffset, 0);
+                calls.Add(stub);
+            }
+            stub.CallSites = import.ToArray();
+        }
+        calls.Sort((x, y) => x.Address.CompareTo(y.Address));
+        return calls;
+    }
 
     private static bool IsExported(SymbolEntry<ulong> symbol) =>
         symbol.Binding is SymbolBinding.Global or SymbolBinding.Weak && symbol.Visibility == SymbolVisibility.Default;

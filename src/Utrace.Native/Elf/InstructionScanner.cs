@@ -43,14 +43,12 @@ internal static class InstructionScanner
     /// </summary>
     public static IReadOnlyList<ulong>? ExitSites(byte[] code, ulong address)
     {
-        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), address);
+        if (DecodeAll(code, address) is not { } instructions)
+            return null;
         var end = address + (ulong)code.Length;
         var sites = new List<ulong>();
-        while (decoder.IP < end)
+        foreach (var instruction in instructions)
         {
-            decoder.Decode(out var instruction);
-            if (instruction.IsInvalid || instruction.NextIP > end)
-                return null;
             var leaves = instruction.FlowControl switch
             {
                 FlowControl.Return => true,
@@ -63,5 +61,21 @@ internal static class InstructionScanner
                 sites.Add(instruction.IP - address);
         }
         return sites;
+    }
+
+    /// <summary>The instructions of <paramref name="code"/>, loaded at <paramref name="address"/>; null unless it decodes cleanly to its end.</summary>
+    public static List<Instruction>? DecodeAll(byte[] code, ulong address)
+    {
+        var decoder = Decoder.Create(64, new ByteArrayCodeReader(code), address);
+        var end = address + (ulong)code.Length;
+        var instructions = new List<Instruction>();
+        while (decoder.IP < end)
+        {
+            decoder.Decode(out var instruction);
+            if (instruction.IsInvalid || instruction.NextIP > end)
+                return null;
+            instructions.Add(instruction);
+        }
+        return instructions;
     }
 }

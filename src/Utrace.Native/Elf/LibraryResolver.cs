@@ -126,11 +126,11 @@ internal sealed class LibraryResolver
     /// <exception cref="ElfFormatException">The library cannot be read.</exception>
     public ElfImage Open(string libraryPath) => _images.GetOrAdd(libraryPath, ElfImage.Open);
 
-    /// <summary>Sets <see cref="ElfFunction.Library"/> on each of the executable's PLT stubs.</summary>
+    /// <summary>Sets <see cref="ElfFunction.Library"/> on each of the executable's library calls.</summary>
     public void AssignProviders(ElfImage executable)
     {
         ArgumentNullException.ThrowIfNull(executable);
-        foreach (var stub in executable.PltStubs)
+        foreach (var stub in executable.LibraryCalls)
         {
             stub.Library = FindProvider(stub.RawName);
         }

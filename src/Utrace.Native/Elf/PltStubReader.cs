@@ -53,7 +53,7 @@ internal static class PltStubReader
     }
 
     /// <summary>The import whose GOT slot the entry's "jmp *disp32(%rip)" reads, whatever prefixes (endbr64, bnd) precede it.</summary>
-    private static string? FindImport(ReadOnlySpan<byte> entry, ulong entryAddress, Dictionary<ulong, string> slots)
+    private static string? FindImport(ReadOnlySpan<byte> entry, ulong entryAddress, Dictionary<ulong, SymbolEntry<ulong>> slots)
     {
         for (var i = 0; i + JumpLength <= entry.Length; i++)
         {
@@ -66,23 +66,24 @@ internal static class PltStubReader
             var slot = entryAddress + (ulong)(i + JumpLength) + (ulong)(long)displacement;
             if (slots.TryGetValue(slot, out var import))
             {
-                return import;
+                return import.Name;
             }
         }
 
         return null;
     }
 
-    private static Dictionary<ulong, string> ImportsByGotSlot(ELF<ulong> elf, IReadOnlyList<SymbolEntry<ulong>> dynamicSymbols)
+    /// <summary>The imported symbols whose addresses the dynamic linker writes in GOT slots (JUMP_SLOT and GLOB_DAT relocations), by slot address.</summary>
+    internal static Dictionary<ulong, SymbolEntry<ulong>> ImportsByGotSlot(ELF<ulong> elf, IReadOnlyList<SymbolEntry<ulong>> dynamicSymbols)
     {
-        var slots = new Dictionary<ulong, string>();
+        var slots = new Dictionary<ulong, SymbolEntry<ulong>>();
         AddSlots(elf, ".rela.plt", R_X86_64_JUMP_SLOT, dynamicSymbols, slots);
         AddSlots(elf, ".rela.dyn", R_X86_64_GLOB_DAT, dynamicSymbols, slots);
         return slots;
     }
 
     // ELFSharp does not decode relocations; an Elf64_Rela is r_offset, r_info (symbol << 32 | type), r_addend.
-    private static void AddSlots(ELF<ulong> elf, string sectionName, uint type, IReadOnlyList<SymbolEntry<ulong>> dynamicSymbols, Dictionary<ulong, string> slots)
+    private static void AddSlots(ELF<ulong> elf, string sectionName, uint type, IReadOnlyList<SymbolEntry<ulong>> dynamicSymbols, Dictionary<ulong, SymbolEntry<ulong>> slots)
     {
         if (!elf.TryGetSection(sectionName, out var section))
         {
@@ -97,7 +98,7 @@ internal static class PltStubReader
             var symbol = info >> 32;
             if ((uint)info == type && symbol != 0 && symbol < (ulong)dynamicSymbols.Count)
             {
-                slots[offset] = dynamicSymbols[(int)symbol].Name;
+                slots[offset] = dynamicSymbols[(int)symbol];
             }
         }
     }

@@ -3,8 +3,8 @@ using Utrace.Native.Elf;
 namespace Utrace.Native.Tracing;
 
 /// <summary>
-/// Every traceable function of a program: its own functions, its library calls (PLT stubs,
-/// named after the library that provides them), and on request the exports of its libraries.
+/// Every traceable function of a program: its own functions, its library calls (PLT stubs, or
+/// call sites through the GOT, named after the library that provides them), and on request the exports of its libraries.
 /// </summary>
 public sealed class FunctionCatalog
 {
@@ -20,7 +20,7 @@ public sealed class FunctionCatalog
         _libraries.AssignProviders(executable);
         var module = executable.FileName;
         Own = executable.Functions.Select(f => new FunctionInfo(f, module, executablePath, module))
-            .Concat(executable.PltStubs.Select(f => new FunctionInfo(f, f.Library ?? module, executablePath, module)))
+            .Concat(executable.LibraryCalls.Select(f => new FunctionInfo(f, f.Library ?? module, executablePath, module)))
             .ToArray();
     }
 

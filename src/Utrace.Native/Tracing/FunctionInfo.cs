@@ -8,6 +8,8 @@ public sealed class FunctionInfo
     internal FunctionInfo(ElfFunction function, string module, string path, string? program = null)
         : this(function.Name, function.RawName, module, function.Kind, function.FileOffset, function.Size, path, program)
     {
+        CallSites = function.CallSites;
+        CalledOnlyThroughGot = function.CalledOnlyThroughGot;
     }
 
     /// <summary>A function as a trace file records it (files from before format 1.1 have no program).</summary>
@@ -34,7 +36,10 @@ public sealed class FunctionInfo
 
     public FunctionKind Kind { get; }
 
-    /// <summary>File offset of the function's first instruction in <see cref="Path"/>.</summary>
+    /// <summary>
+    /// File offset of the function's first instruction in <see cref="Path"/>; for a library call the program makes
+    /// without a PLT stub (code built with -fno-plt), of its first call site.
+    /// </summary>
     public ulong Offset { get; }
 
     public ulong Size { get; }
@@ -44,6 +49,12 @@ public sealed class FunctionInfo
 
     /// <summary>File name of the program (executable) whose process calls the function: with -Follow, one table holds several programs.</summary>
     public string? Program { get; }
+
+    /// <summary>For a library call, where the program's own code calls it through its GOT slot (each is probed).</summary>
+    internal IReadOnlyList<GotCallSite> CallSites { get; } = [];
+
+    /// <summary>A library call without a PLT stub: only its <see cref="CallSites"/> are probed.</summary>
+    internal bool CalledOnlyThroughGot { get; }
 
     /// <summary>What a hit of the entry probe costs; null until a trace or Get-UTraceFunction has read the function's code.</summary>
     public EntryProbeKind? EntryProbe => _entryProbe?.Kind;
@@ -56,7 +67,8 @@ public sealed class FunctionInfo
     /// <summary>Chooses, and records, where the entry probe goes, given all of the function's <paramref name="code"/>.</summary>
     internal EntryProbePlacement PlaceEntryProbe(byte[] code)
     {
-        var placement = EntryProbePlacement.Choose(code, Offset);
+        // An indirect call is an instruction the kernel single-steps.
+        var placement = CalledOnlyThroughGot ? new EntryProbePlacement(0, EntryProbeKind.SingleStepped) : EntryProbePlacement.Choose(code, Offset);
         _entryProbe = placement;
         return placement;
     }

@@ -13,7 +13,8 @@ internal readonly record struct ProbeSite(ProbeKind Kind, string Path, ulong Off
 /// Where the probes of a trace go, decided from each function's code: an entry probe on every
 /// function the kernel can probe (moved past a first instruction the kernel would single-step when
 /// that is safe, see <see cref="EntryProbePlacement"/>), and, by return mode, a uretprobe, probes on its ret and
-/// tail-call jmp instructions, or nothing (the call is then reported at entry).
+/// tail-call jmp instructions, or nothing (the call is then reported at entry). A library call the program makes
+/// through its GOT slot is probed at each call site instead (see <see cref="AddCallSites"/>).
 /// </summary>
 internal sealed class ProbePlan
 {
@@ -43,6 +44,12 @@ internal sealed class ProbePlan
         for (var id = firstId; id < firstId + functions.Count; id++)
         {
             var function = functions[id - firstId];
+            AddCallSites(sites, function, mode, (uint)id | CaptureFlags(captures?[id]));
+            if (function.CalledOnlyThroughGot)
+            {
+                function.PlaceEntryProbe([]);
+                continue;
+            }
             var code = reader.Read(function);
             var entry = function.PlaceEntryProbe(code);
             if (entry.Kind == EntryProbeKind.Refused)
@@ -84,6 +91,26 @@ internal sealed class ProbePlan
     }
 
     /// <summary>
+    /// Probes where the program calls a library function through its GOT slot (-fno-plt code): on the call, and, but
+    /// in EntryOnly mode, on the instruction it returns to, which sees the stack pointer as it was at the call. No
+    /// return address is ever replaced, so these calls are timed in Uretprobe and RetInstruction modes alike. A tail-call
+    /// jmp, or a call whose return cannot be probed, is reported at entry.
+    /// </summary>
+    private static void AddCallSites(List<ProbeSite> sites, FunctionInfo function, ReturnMode mode, ulong cookie)
+    {
+        foreach (var site in function.CallSites)
+        {
+            if (mode == ReturnMode.EntryOnly || site.ReturnFileOffset is not { } returnOffset)
+            {
+                sites.Add(new ProbeSite(ProbeKind.CallSite, function.Path, site.FileOffset, (cookie | Abi.CookieEntryOnly) & ~Abi.CookieReturnValue));
+                continue;
+            }
+            sites.Add(new ProbeSite(ProbeKind.CallSite, function.Path, site.FileOffset, cookie));
+            sites.Add(new ProbeSite(ProbeKind.CallReturn, function.Path, returnOffset, cookie));
+        }
+    }
+
+    /// <summary>
     /// Reads each function's code and records on it where its entry probe goes, as a trace would place it; a function
     /// whose file cannot be read is left unplaced.
     /// </summary>
@@ -92,6 +119,11 @@ internal sealed class ProbePlan
         using var reader = new FunctionCodeReader();
         foreach (var function in functions)
         {
+            if (function.CalledOnlyThroughGot)
+            {
+                function.PlaceEntryProbe([]);
+                continue;
+            }
             try
             {
                 function.PlaceEntryProbe(reader.Read(function));

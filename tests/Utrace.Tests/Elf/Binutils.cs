@@ -86,6 +86,15 @@ internal static partial class Binutils
             .OrderBy(stub => stub.Item1)
             .ToArray();
 
+    /// <summary>
+    /// The calls and jmps `objdump -d` shows through a RIP-relative GOT slot in .text, which it labels with the
+    /// slot's import ("# 3fe0 &lt;rand@GLIBC_2.2.5&gt;"): address, import, and whether it is a call.
+    /// </summary>
+    public static IReadOnlyList<(ulong Address, string Import, bool IsCall)> ObjdumpGotCalls(string path) =>
+        GotCallLine().Matches(Tool.Run("objdump", "-d", "--section=.text", path))
+            .Select(match => (Hex(match.Groups[1].Value), match.Groups[3].Value, match.Groups[2].Value == "call"))
+            .ToArray();
+
     /// <summary>The libraries `ldd` lists, in load order, without the vDSO.</summary>
     public static IReadOnlyList<string> Ldd(string path) =>
         Tool.Run("ldd", path)
@@ -98,6 +107,9 @@ internal static partial class Binutils
     private static ulong Hex(string text) => ulong.Parse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
 
     // address, type letter, name (a demangled name may hold spaces)
+    [GeneratedRegex(@"^\s*([0-9a-f]+):\s+(?:[0-9a-f]{2} )+\s*(call|jmp)\s+\*0x[0-9a-f]+\(%rip\)\s+# [0-9a-f]+ <([^@>+]+)@", RegexOptions.Multiline)]
+    private static partial Regex GotCallLine();
+
     [GeneratedRegex(@"^[0-9a-f]+ (\w) (.+)$")]
     private static partial Regex NmLine();
 
