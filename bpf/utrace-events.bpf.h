@@ -59,9 +59,9 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 	__u64 duration = now - f->start_ns;
 	__u64 self = duration > f->child_ns ? duration - f->child_ns : 0;
 	__u32 caller = UTRACE_NO_CALLER;
-	/* A call filtered out (-MinDuration, -MaxDepth) stays in its caller's self time, so that
-	 * self times still add up to the traced time. */
-	int filtered = duration < config.min_duration_ns || top > config.max_depth;
+	/* A call filtered out (-MinDuration, -MaxDepth, outside -Within) stays in its caller's self
+	 * time, so that self times still add up to the traced time. */
+	int filtered = duration < config.min_duration_ns || top > config.max_depth || !in_scope(st, depth);
 
 	st->depth = top;
 	if (top >= 1) {

@@ -68,6 +68,28 @@ static __always_inline void give_children_to_caller(struct thread_stack *st, __u
 		FRAME(st, depth - 1)->child_ns += dropped->child_ns;
 }
 
+/* -Within: whether the scope call is among the stack's first `count` frames (it starts the scope and
+ * ends it when it returns, so every call above it is inside). Always, unscoped. */
+static __always_inline int in_scope(struct thread_stack *st, __u32 count)
+{
+	__u32 scope = st->scope_depth;
+	return !config.scoped ||
+	       (scope && scope <= count && scope <= UTRACE_MAX_DEPTH && FRAME(st, scope - 1)->start_ns == st->scope_start_ns);
+}
+
+/* -Within: whether the call about to be pushed at `depth`, started at `now`, is in scope: a scope call
+ * is below it, or it opens the scope (its function is a scope function). */
+static __always_inline int enter_scope(struct thread_stack *st, __u32 depth, __u64 cookie, __u64 now)
+{
+	if (in_scope(st, depth))
+		return 1;
+	if (!(cookie & UTRACE_COOKIE_SCOPE) || depth >= UTRACE_MAX_DEPTH)
+		return 0;
+	st->scope_depth = depth + 1;
+	st->scope_start_ns = now;
+	return 1;
+}
+
 /* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their
  * calls ended without a probed return. Counted as unwound unless they simply returned.
  * Returns the new depth. */

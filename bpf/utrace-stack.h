@@ -31,6 +31,10 @@ struct thread_stack {
 	__u64 in_flight_exception[MAX_NESTED_UNWINDS];
 	__u32 in_flight_count;
 	__u32 silent; /* a thread -ThreadId leaves out: its frames are kept for unwinding, its calls not sent */
+	/* -Within: the outermost call of a scope function on the stack, as depth + 1 (0: none) and
+	 * start time; it has ended when the frame at that depth is another call's. */
+	__u32 scope_depth;
+	__u64 scope_start_ns;
 	struct frame frames[UTRACE_MAX_DEPTH];
 };
 

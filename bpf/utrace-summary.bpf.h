@@ -68,7 +68,8 @@ static __always_inline void summarize(struct thread_stack *st, __u32 top, __u32 
 	asm volatile("" : "+r"(bucket)); /* keep the check below for the verifier */
 	if (bucket < UTRACE_HISTOGRAM_BUCKETS)
 		sum->histogram[bucket]++;
-	if (top == 0) {
+	/* The outermost call: of the thread, or of the -Within scope. */
+	if (top + 1 == (config.scoped ? st->scope_depth : 1)) {
 		__u32 zero = 0;
 		struct utrace_stats *stats_here = bpf_map_lookup_elem(&stats, &zero);
 		if (stats_here)

@@ -124,7 +124,7 @@ static long report_unfinished_call(__u64 k, void *data)
 
 	if (f->restored != walk->generation || walk->st->silent || recording_ended)
 		return 0;
-	if (k > config.max_depth)
+	if (k > config.max_depth || !in_scope(walk->st, k + 1))
 		COUNT(filtered);
 	else
 		send_event(UTRACE_RECORD_ENTRY, walk->pid_tgid, f->function_id, caller_of(walk->st, k), k, f->start_ns, 0, 0);

@@ -107,15 +107,17 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 		}
 	}
 
-	if ((cookie & UTRACE_COOKIE_ARGUMENTS) && !silent && depth <= config.max_depth)
+	/* Sent, if it passes the depth filter: a thread not left out, in the -Within scope. */
+	int reported = !silent && enter_scope(st, depth, cookie, now);
+	if ((cookie & UTRACE_COOKIE_ARGUMENTS) && reported && depth <= config.max_depth)
 		send_arguments(ctx, cookie, pid_tgid, depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH, now, may_fault);
 	if (entry_only || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
 		/* Reported now, however deep: a call past the stack's depth is still counted (with
 		 * the depth and caller of the deepest frame kept). */
 		__u32 shown = depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH;
-		if (!silent && shown > config.max_depth)
+		if (!silent && (!reported || shown > config.max_depth))
 			COUNT(filtered);
-		else if (!silent && !recording_ended)
+		else if (reported && !recording_ended)
 			send_event(UTRACE_RECORD_ENTRY, pid_tgid, function_id, caller_of(st, shown), shown, now, 0, 0);
 		/* No return will pop a frame of a function without a return probe. */
 		if (!entry_only || depth >= UTRACE_MAX_DEPTH)

@@ -24,6 +24,7 @@
 #define UTRACE_COOKIE_ENTRY_ONLY (1ull << 32) /* no return is probed: report the call at entry */
 #define UTRACE_COOKIE_ARGUMENTS (1ull << 33) /* entry: send the argument registers (utrace_arguments) */
 #define UTRACE_COOKIE_RETURN_VALUE (1ull << 34) /* uretprobe or ret instruction: send rax (utrace_return_value) */
+#define UTRACE_COOKIE_SCOPE (1ull << 35) /* -Within: the calls inside this function's calls are sent (config.scoped) */
 #define UTRACE_COOKIE_STRINGS_SHIFT 40 /* bits 40-45: the arguments that are C strings to read (bit 0 = first) */
 
 /* How calls are seen to end (utrace_config.return_mode): the values of the engine's ReturnMode,
@@ -115,6 +116,8 @@ struct utrace_config {
 	__u32 protect_unwind;  /* 1 = keep C++ exceptions working through return probes */
 	__u32 return_mode;     /* UTRACE_RETURN_* */
 	__u32 summary_only;    /* 1 = aggregate calls per function in the summaries map, send nothing */
+	__u32 scoped;          /* 1 = only calls inside a UTRACE_COOKIE_SCOPE function's call are sent (-Within) */
+	__u32 reserved;        /* keeps the struct's size a multiple of 8 */
 };
 
 /* Buckets of a latency histogram: bucket b counts calls that lasted [2^b, 2^(b+1)) ns

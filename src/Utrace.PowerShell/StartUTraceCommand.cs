@@ -106,11 +106,21 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     public AttachMode AttachMode { get; set; } = AttachMode.Auto;
 
     /// <summary>
-    /// How the end of a call is seen: Auto (return probes, or EntryOnly for a program that switches
-    /// stacks), Uretprobe, RetInstruction (never touches the stack; slower), EntryOnly (no durations; cheapest).
+    /// How the end of a call is seen: Auto (return probes, or EntryOnly for a Go program), Uretprobe,
+    /// RetInstruction (never touches the stack; slower), EntryOnly (no durations; cheapest).
     /// </summary>
     [Parameter]
     public ReturnMode ReturnMode { get; set; } = ReturnMode.Auto;
+
+    /// <summary>
+    /// Wildcard patterns on function names: only the calls made while a matching function's call is on the
+    /// thread's stack (that call included) are sent; the others are filtered in the kernel. Matching
+    /// functions are traced even where -Function leaves them out.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(FunctionNameCompleter))]
+    public string[]? Within { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -228,7 +238,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     {
         TraceId = TraceRegistry.NextId(),
         Progress = progress,
-        Selection = BuildSelection(),
+        Selection = BuildSelection(Within),
         MinDuration = MinDuration,
         MaxDepth = MaxDepth,
         ThreadIds = ThreadId,

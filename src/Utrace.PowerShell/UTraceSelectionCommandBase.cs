@@ -36,9 +36,11 @@ public abstract class UTraceSelectionCommandBase : PSCmdlet
     [ArgumentCompleter(typeof(LibraryNameCompleter))]
     public string[]? NestLibrary { get; set; }
 
+    /// <summary>The selection, scoped to the calls inside the functions <paramref name="within"/> matches (Start-UTrace -Within).</summary>
     /// <exception cref="UtraceException">A pattern is not a valid wildcard.</exception>
-    internal FunctionSelection BuildSelection() => new()
+    internal FunctionSelection BuildSelection(string[]? within = null) => new()
     {
+        Within = Matcher(within, "Within"),
         Include = Matcher(Function, nameof(Function)),
         Exclude = Matcher(ExcludeFunction, nameof(ExcludeFunction)),
         IncludeLibrary = Matcher(Library, nameof(Library)),

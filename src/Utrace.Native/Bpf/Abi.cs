@@ -148,6 +148,8 @@ internal struct TraceConfig
     /// <summary>UTRACE_RETURN_*: the resolved mode, never Auto (ReturnMode mirrors the constants).</summary>
     public ReturnMode ReturnMode;
     public uint SummaryOnly;
+    public uint Scoped;
+    public uint Reserved;
 }
 
 /// <summary>struct utrace_function_summary: one function's calls on one CPU, in summary mode.</summary>
@@ -236,6 +238,10 @@ internal static class Abi
     /// <summary>UTRACE_COOKIE_RETURN_VALUE: the return (or ret instruction) sends rax.</summary>
     [AbiConstant("UTRACE_COOKIE_RETURN_VALUE")]
     public const ulong CookieReturnValue = 1UL << 34;
+
+    /// <summary>UTRACE_COOKIE_SCOPE: the function opens the -Within scope.</summary>
+    [AbiConstant("UTRACE_COOKIE_SCOPE")]
+    public const ulong CookieScope = 1UL << 35;
 
     /// <summary>UTRACE_COOKIE_STRINGS_SHIFT: where the mask of C-string arguments starts in a cookie.</summary>
     [AbiConstant("UTRACE_COOKIE_STRINGS_SHIFT")]

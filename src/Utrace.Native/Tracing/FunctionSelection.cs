@@ -21,10 +21,21 @@ public sealed class FunctionSelection
     /// <summary>Also traces the exported functions of the shared libraries whose file name matches.</summary>
     public Func<string, bool>? NestLibrary { get; init; }
 
+    /// <summary>
+    /// Scopes the trace: only the calls made while a matching function's call is on the thread's stack (that
+    /// call included) are reported. Matching functions are traced whatever the other predicates say.
+    /// </summary>
+    public Func<string, bool>? Within { get; init; }
+
     public static FunctionSelection All { get; } = new();
+
+    /// <summary>A function whose calls open the -Within scope.</summary>
+    internal bool Scopes(FunctionInfo function) => Within is not null && (Within(function.Name) || Within(function.RawName));
 
     internal bool Accepts(FunctionInfo function)
     {
+        if (Scopes(function))
+            return true;
         if (Include is not null && !Include(function.Name) && !Include(function.RawName))
             return false;
         if (Exclude is not null && (Exclude(function.Name) || Exclude(function.RawName)))

@@ -34,9 +34,11 @@ internal sealed class ProbePlan
 
     /// <summary>
     /// The plan for <paramref name="functions"/>, whose ids in the trace's table start at <paramref name="firstId"/>;
-    /// <paramref name="captures"/> (by function id, may be null) adds capture flags to the cookies.
+    /// <paramref name="captures"/> (by function id, may be null) adds capture flags to the cookies, and
+    /// <paramref name="selection"/> the -Within scope flag.
     /// </summary>
-    public static ProbePlan Build(IReadOnlyList<FunctionInfo> functions, ReturnMode mode, IReadOnlyList<CaptureSpec?>? captures = null, int firstId = 0)
+    public static ProbePlan Build(IReadOnlyList<FunctionInfo> functions, ReturnMode mode, IReadOnlyList<CaptureSpec?>? captures = null, int firstId = 0,
+        FunctionSelection? selection = null)
     {
         var sites = new List<ProbeSite>(functions.Count * 2);
         var unprobeable = new Dictionary<int, string>();
@@ -60,7 +62,7 @@ internal sealed class ProbePlan
             // A moved entry probe still sees the return address at [rsp]: the return probe goes with it.
             var entryOffset = function.Offset + entry.Offset;
             var spec = captures?[id];
-            var cookie = (uint)id | CaptureFlags(spec);
+            var cookie = (uint)id | CaptureFlags(spec) | (selection?.Scopes(function) == true ? Abi.CookieScope : 0);
             switch (mode)
             {
                 case ReturnMode.Uretprobe when ReturnPolicy.MustNotReturnProbe(function.RawName):

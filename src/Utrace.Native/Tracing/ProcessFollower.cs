@@ -308,6 +308,6 @@ internal sealed class ProcessFollower : IDisposable
     private ModuleProbes Module(IReadOnlyList<FunctionInfo> functions, IReadOnlyList<UnwindHook> hooks, ReturnMode mode)
     {
         var firstId = _functions.Append(functions);
-        return new ModuleProbes(ProbePlan.Build(functions, mode, firstId: firstId), hooks);
+        return new ModuleProbes(ProbePlan.Build(functions, mode, firstId: firstId, selection: _selection), hooks);
     }
 }
