@@ -44,6 +44,18 @@ static __always_inline __u64 kernel_trampoline(void)
 	return BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
 }
 
+/* The thread's stack in this program: after an exec (-Follow), the old program's frames are gone. */
+static __always_inline void forget_old_program(struct thread_stack *st)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u64 mm = (__u64)BPF_CORE_READ(task, mm);
+	if (st->mm == mm)
+		return;
+	st->mm = mm;
+	st->depth = 0;
+	st->scope_depth = 0;
+}
+
 /* Frame i of a stack. The empty asm hides i's range from clang, so it keeps the mask
  * that proves the index to the verifier (clang drops it where it knows it is redundant). */
 static __always_inline struct frame *frame_at(struct thread_stack *st, __u32 i)
@@ -88,6 +100,20 @@ static __always_inline int enter_scope(struct thread_stack *st, __u32 depth, __u
 	st->scope_depth = depth + 1;
 	st->scope_start_ns = now;
 	return 1;
+}
+
+/* Pushes the frame of a call entered at `now` (depth < UTRACE_MAX_DEPTH frames below it), whose
+ * return address sits at `slot` (ret_addr: the real one, for the unwinder; 0 = not kept). */
+static __always_inline void push_frame(struct thread_stack *st, __u32 depth, __u32 function_id, __u64 slot, __u64 ret_addr, __u64 now)
+{
+	st->depth = depth + 1;
+	struct frame *f = FRAME(st, depth);
+	f->function_id = function_id;
+	f->ret_slot = slot;
+	f->ret_addr = ret_addr;
+	f->restored = 0;
+	f->child_ns = 0;
+	f->start_ns = now;
 }
 
 /* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their

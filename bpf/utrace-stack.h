@@ -35,6 +35,9 @@ struct thread_stack {
 	 * start time; it has ended when the frame at that depth is another call's. */
 	__u32 scope_depth;
 	__u64 scope_start_ns;
+	/* The address space the frames were pushed in: a thread that exec'd keeps its task storage, but
+	 * its old program's calls ended there. */
+	__u64 mm;
 	struct frame frames[UTRACE_MAX_DEPTH];
 };
 

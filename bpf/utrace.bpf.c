@@ -65,6 +65,7 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 		return NO_RETURN_WANTED;
 	}
 	st->silent = silent;
+	forget_old_program(st);
 	/* A process that switched stacks is traced as entry-only from then on; only a session's entry
 	 * can spare its calls the kernel's return probe. */
 	int entry_only = config.return_mode == UTRACE_RETURN_ENTRY_ONLY || (session && switched_stacks(pid_tgid));
@@ -135,14 +136,7 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 		COUNT(filtered);
 		return NO_RETURN_WANTED;
 	}
-	st->depth = depth + 1;
-	struct frame *f = FRAME(st, depth);
-	f->function_id = function_id;
-	f->ret_slot = slot;
-	f->ret_addr = ret_addr;
-	f->restored = 0;
-	f->child_ns = 0;
-	f->start_ns = now;
+	push_frame(st, depth, function_id, slot, ret_addr, now);
 	return entry_only ? NO_RETURN_WANTED : 0;
 }
 
@@ -221,6 +215,7 @@ static __always_inline int on_call_site(struct pt_regs *ctx)
 		COUNT(no_stack);
 		return 0;
 	}
+	forget_old_program(st);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u64 slot = PT_REGS_SP(ctx) - 8;
@@ -229,10 +224,11 @@ static __always_inline int on_call_site(struct pt_regs *ctx)
 	__u32 depth = drop_frames(st, slot, 1, entry_only_mode);
 	__u32 shown = depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH;
 
-	if ((cookie & UTRACE_COOKIE_ARGUMENTS) && depth <= config.max_depth)
+	int reported = enter_scope(st, depth, cookie, now);
+	if ((cookie & UTRACE_COOKIE_ARGUMENTS) && reported && depth <= config.max_depth)
 		send_arguments(ctx, cookie, pid_tgid, shown, now, 0);
 	if (entry_only_mode || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
-		if (shown > config.max_depth)
+		if (!reported || shown > config.max_depth)
 			COUNT(filtered);
 		else if (!recording_ended)
 			send_event(UTRACE_RECORD_ENTRY, pid_tgid, (__u32)cookie, caller_of(st, shown), shown, now, 0, 0);
@@ -244,14 +240,7 @@ static __always_inline int on_call_site(struct pt_regs *ctx)
 		COUNT(too_deep);
 		return 0;
 	}
-	st->depth = depth + 1;
-	struct frame *f = FRAME(st, depth);
-	f->function_id = (__u32)cookie;
-	f->ret_slot = slot;
-	f->ret_addr = 0;
-	f->restored = 0;
-	f->child_ns = 0;
-	f->start_ns = now;
+	push_frame(st, depth, (__u32)cookie, slot, 0, now);
 	return 0;
 }
 

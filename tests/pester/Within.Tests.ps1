@@ -23,9 +23,9 @@ Describe 'Start-UTrace -Within' -Skip:$noBpf {
         $calls = Start-UTrace -Command $scoped -Within caller_a -SummaryVariable summary
         Format-Scoped $calls | Should -Be $underCallerA
         $summary.ExitCode | Should -Be 0
-        # Filtered in the kernel: main, caller_b, work(5..7) and the printf call.
+        # Filtered in the kernel: main, caller_b, work(5..7), and the calls to printf and (at exit) __cxa_finalize.
         $summary.EventsSent | Should -Be 12
-        $summary.EventsFiltered | Should -Be 6
+        $summary.EventsFiltered | Should -Be 7
         @($calls | Where-Object { -not $_.HasDuration }).Count | Should -Be 0
     }
 
