@@ -70,20 +70,20 @@ Describe 'redis-server, linked with libcrypto, attached under redis-benchmark' -
         New-Item -ItemType Directory $dir | Out-Null
         $redis = Start-Process redis-server -ArgumentList '--port', $port, '--save', '""', '--appendonly', 'no', '--dir', $dir `
             -RedirectStandardOutput (Join-Path $dir 'out') -PassThru
-        function Get-RedisCalls([string] $Command) {
+        function Get-RedisCallCount([string] $Command) {
             $line = redis-cli -p $port info commandstats | Select-String "cmdstat_$($Command):calls=(\d+)"
             if ($line) { [int]$line.Matches[0].Groups[1].Value } else { 0 }
         }
         $deadline = [DateTime]::UtcNow.AddSeconds(20)
         while ((redis-cli -p $port ping 2>$null) -ne 'PONG' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
 
-        $before = @{ set = Get-RedisCalls set; get = Get-RedisCalls get }
+        $before = @{ set = Get-RedisCallCount set; get = Get-RedisCallCount get }
         $job = Start-UTrace -ProcessId $redis.Id -Function setCommand, getCommand, processCommand -AsJob
         # Attached once the job runs; the benchmark's own commands are then all seen.
         $deadline = [DateTime]::UtcNow.AddSeconds(60)
         while ($job.State -ne 'Running' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
         redis-benchmark -p $port -n 1000 -c 4 -t 'set,get' -q | Out-Null
-        $script:RedisCounted = @{ set = (Get-RedisCalls set) - $before.set; get = (Get-RedisCalls get) - $before.get }
+        $script:RedisCounted = @{ set = (Get-RedisCallCount set) - $before.set; get = (Get-RedisCallCount get) - $before.get }
         Stop-UTrace $job | Out-Null
         $script:Calls = @(Receive-Job $job -Wait -WarningVariable redisWarnings)
         $script:RedisWarnings = $redisWarnings

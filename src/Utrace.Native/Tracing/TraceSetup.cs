@@ -74,7 +74,7 @@ internal sealed class TraceSetup
             (options.Follow || !catalog.IsGoProgram && catalog.StackSwitchSign(options.Selection.NestLibrary) is not null);
         var attachMode = ResolveAttachMode(options, returnMode, kernel, mayMeetSwitches);
         // Return probes are what the unwinder cannot walk through (nor a stack switch); without them nothing needs patching.
-        var unwindHooks = returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks(stackSwitches: attachMode == AttachMode.Session) : [];
+        var unwindHooks = returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks(stackSwitches: attachMode == AttachMode.Session && mayMeetSwitches) : [];
         if (options.Follow && attachMode == AttachMode.PerFunction)
             throw new UtraceException(TraceErrorKind.InvalidArgument,
                 "-Follow needs multi-uprobe links (Linux 6.6 or later), whose process filter each child gets its own of.",

@@ -107,13 +107,13 @@ public sealed class TraceSetupTests(ElfFixtures fixtures)
     }
 
     [Fact]
-    public void ASessionTraceWatchesStackSwitchesOfAnyProgramAndOthersDoNot()
+    public void AProgramThatImportsNoSwitchRoutineGetsNoSwitchHooksEvenOnSessions()
     {
         var withDepth = Resolve(Fib, new TraceOptions { Selection = FibOnly().Selection, MaxDepth = 3 });
-        var plain = Resolve(Fib, FibOnly());
 
-        Assert.Contains(withDepth.UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch);
-        Assert.DoesNotContain(plain.UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch);
+        Assert.Equal(AttachMode.Session, withDepth.AttachMode);
+        Assert.DoesNotContain(withDepth.UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch);
+        Assert.Contains(Resolve(Coro, new TraceOptions { MaxDepth = 3 }).UnwindHooks, hook => (uint)hook.Cookie == Abi.StackSwitch);
     }
 
     [Theory]
