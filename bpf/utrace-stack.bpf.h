@@ -59,13 +59,36 @@ static __always_inline __u32 caller_of(struct thread_stack *st, __u32 depth)
 	return depth >= 1 ? FRAME(st, depth - 1)->function_id : UTRACE_NO_CALLER;
 }
 
+/* Counts one call in counts[kind] (kind: UTRACE_HIT_*), an unknown kind as the costliest. Constant
+ * indexes: the verifier takes no bound on a variable one that clang re-derives after checking it. */
+static __always_inline void count_hit(__u32 *counts, __u32 kind)
+{
+	if (kind == UTRACE_HIT_EMULATED)
+		counts[UTRACE_HIT_EMULATED]++;
+	else if (kind == UTRACE_HIT_OPTIMIZED_NOP)
+		counts[UTRACE_HIT_OPTIMIZED_NOP]++;
+	else
+		counts[UTRACE_HIT_SINGLE_STEPPED]++;
+}
+
+/* The traced calls inside a call that ended are inside its caller too, and so is the call itself. */
+static __always_inline void count_inner_calls(struct frame *caller, struct frame *ended)
+{
+	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
+		caller->inner_calls[k] += ended->inner_calls[k];
+	count_hit(caller->inner_calls, ended->entry_hit);
+}
+
 /* A call dropped unreported leaves its own time in its caller's self time, but not the time of
  * the callees it reported: those are its caller's children too, or self times add up to more
- * than the traced time. */
+ * than the traced time. Its probes, and those of the calls inside it, were hit in its caller. */
 static __always_inline void give_children_to_caller(struct thread_stack *st, __u32 depth, struct frame *dropped)
 {
-	if (depth > 0)
-		FRAME(st, depth - 1)->child_ns += dropped->child_ns;
+	if (depth > 0) {
+		struct frame *caller = FRAME(st, depth - 1);
+		caller->child_ns += dropped->child_ns;
+		count_inner_calls(caller, dropped);
+	}
 }
 
 /* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their

@@ -120,10 +120,32 @@ internal struct EventRecord
     public uint Tid;
     public uint FunctionId;
     public uint CallerId;
+    public ProbeHitKind EntryHit;
+    public ProbeHitCounts InnerCalls;
+    public ProbeHitCounts ChildCalls;
+    public uint Reserved;
 
     /// <summary>UTRACE_NO_CALLER.</summary>
     [AbiConstant("UTRACE_NO_CALLER")]
     public const uint NoCaller = 0xffffffff;
+}
+
+/// <summary>UTRACE_HIT_*: what a hit of an entry probe costs, by how the kernel handles the probed instruction.</summary>
+internal enum ProbeHitKind : uint
+{
+    [AbiConstant("UTRACE_HIT_EMULATED")]
+    Emulated = 0,
+    [AbiConstant("UTRACE_HIT_SINGLE_STEPPED")]
+    SingleStepped = 1,
+    [AbiConstant("UTRACE_HIT_OPTIMIZED_NOP")]
+    OptimizedNop = 2,
+}
+
+/// <summary>Calls counted by the <see cref="ProbeHitKind"/> of their entry probe (utrace_event's inner_calls, child_calls).</summary>
+[InlineArray(Abi.HitKinds)]
+internal struct ProbeHitCounts
+{
+    private uint _first;
 }
 
 /// <summary>struct utrace_config: .rodata settings, fixed at load.</summary>
@@ -223,6 +245,14 @@ internal static class Abi
     /// <summary>UTRACE_COOKIE_RETURN_VALUE: the return (or ret instruction) sends rax.</summary>
     [AbiConstant("UTRACE_COOKIE_RETURN_VALUE")]
     public const ulong CookieReturnValue = 1UL << 34;
+
+    /// <summary>UTRACE_COOKIE_HIT_SHIFT: where the entry probe's <see cref="ProbeHitKind"/> sits in a cookie.</summary>
+    [AbiConstant("UTRACE_COOKIE_HIT_SHIFT")]
+    public const int CookieHitShift = 35;
+
+    /// <summary>UTRACE_HIT_KINDS: the kinds of <see cref="ProbeHitKind"/>.</summary>
+    [AbiConstant("UTRACE_HIT_KINDS")]
+    public const int HitKinds = 3;
 
     /// <summary>UTRACE_COOKIE_STRINGS_SHIFT: where the mask of C-string arguments starts in a cookie.</summary>
     [AbiConstant("UTRACE_COOKIE_STRINGS_SHIFT")]

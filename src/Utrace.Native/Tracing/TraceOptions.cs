@@ -90,6 +90,13 @@ internal sealed class TraceOptions
     /// <summary>Queue a CallEvent per call for <see cref="TraceSession.ReadEvents"/>; off when only recording.</summary>
     public bool StreamEvents { get; init; } = true;
 
+    /// <summary>
+    /// Take the probes' cost out of each call's duration, with the figures of a calibration run on this machine (made
+    /// once, then cached); off for the calibration run itself, and for summary-only and entry-only traces, which the
+    /// kernel sums or does not time.
+    /// </summary>
+    public bool AccountProbeCost { get; init; } = true;
+
     /// <summary>Wake the reader once this many bytes of events wait in the ring buffer.</summary>
     public int WakeupBytes { get; init; } = 64 * 1024;
 }

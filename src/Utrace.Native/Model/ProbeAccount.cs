@@ -1,0 +1,15 @@
+namespace Utrace;
+
+/// <summary>
+/// The part of a call's measured time that is Utrace's probes: the traced calls the kernel counted inside it, times
+/// what each costs on this machine (a <see cref="ProbeCalibration"/>), plus the part of its own probes between its
+/// two timestamps. All zero when the trace was not calibrated (or is a file from before probe costs were kept).
+/// </summary>
+internal readonly record struct ProbeAccount(long CostNs, long SelfCostNs, int CallsInside)
+{
+    /// <summary>Past this share of the raw duration, the estimate is mostly its own error.</summary>
+    public const double DominatedShare = 0.8;
+
+    /// <summary>True when the probes' cost is more than <see cref="DominatedShare"/> of <paramref name="rawDurationNs"/>.</summary>
+    public bool Dominates(long rawDurationNs) => rawDurationNs > 0 && CostNs > DominatedShare * rawDurationNs;
+}
