@@ -10,6 +10,12 @@ internal readonly record struct ProbeAccount(long CostNs, long SelfCostNs, int C
     /// <summary>Past this share of the raw duration, the estimate is mostly its own error.</summary>
     public const double DominatedShare = 0.8;
 
+    /// <summary>The program's own time in <paramref name="rawNs"/> measured, <paramref name="costNs"/> of which are probes: never negative.</summary>
+    public static long OwnTime(long rawNs, long costNs) => Math.Max(0, rawNs - costNs);
+
     /// <summary>True when the probes' cost is more than <see cref="DominatedShare"/> of <paramref name="rawDurationNs"/>.</summary>
-    public bool Dominates(long rawDurationNs) => rawDurationNs > 0 && CostNs > DominatedShare * rawDurationNs;
+    public bool Dominates(long rawDurationNs) => Dominated(CostNs, rawDurationNs);
+
+    /// <summary>True when <paramref name="costNs"/> of probes is more than <see cref="DominatedShare"/> of <paramref name="rawDurationNs"/>.</summary>
+    public static bool Dominated(long costNs, long rawDurationNs) => rawDurationNs > 0 && costNs > DominatedShare * rawDurationNs;
 }

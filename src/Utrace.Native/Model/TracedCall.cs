@@ -52,10 +52,10 @@ internal readonly struct TracedCall
     public ProbeAccount Probes { get; }
 
     /// <summary>The program's own time: the raw duration minus the probes' cost, never negative.</summary>
-    public long DurationNs => Math.Max(0, RawDurationNs - Probes.CostNs);
+    public long DurationNs => ProbeAccount.OwnTime(RawDurationNs, Probes.CostNs);
 
     /// <summary>The program's own self time: the raw self time minus the probes' cost in it, never negative.</summary>
-    public long SelfNs => Math.Max(0, RawSelfNs - Probes.SelfCostNs);
+    public long SelfNs => ProbeAccount.OwnTime(RawSelfNs, Probes.SelfCostNs);
 
     /// <summary>True when the probes took so much of the call that <see cref="DurationNs"/> is mostly the estimate's error.</summary>
     public bool ProbeDominated => Probes.Dominates(RawDurationNs);
