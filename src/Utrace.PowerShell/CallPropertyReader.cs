@@ -37,9 +37,16 @@ internal static class CallPropertyReader
         var startNs = Number<long>("StartNs");
         var durationNs = Number<long>("DurationNs");
         var selfNs = Number<long>("SelfNs");
+        // An export of calls with probe costs keeps the measured duration and the cost; SelfNs is already the program's own.
+        var probes = default(ProbeAccount);
+        if (bag.Properties["RawDurationNs"] is not null && bag.Properties["ProbeCostNs"] is not null && bag.Properties["CallsInside"] is not null)
+        {
+            durationNs = Number<long>("RawDurationNs");
+            probes = new ProbeAccount(Number<long>("ProbeCostNs"), 0, Number<int>("CallsInside"));
+        }
         return table.Add(function, module, Text("Caller"), Text("Program"), Text("ComputerName") ?? "",
             bag.Properties["Start"]?.Value is { } start ? StartOf(start, which) : null,
-            KindOf(bag, which), processId, threadId, depth, startNs, durationNs, selfNs);
+            KindOf(bag, which), processId, threadId, depth, startNs, durationNs, selfNs, probes);
     }
 
     // A CSV holds "True"/"False", which PowerShell would take as two true strings; a bag without it is timed.
