@@ -37,12 +37,15 @@ internal static class CallPropertyReader
         var startNs = Number<long>("StartNs");
         var durationNs = Number<long>("DurationNs");
         var selfNs = Number<long>("SelfNs");
-        // An export of calls with probe costs keeps the measured duration and the cost; SelfNs is already the program's own.
+        // An export of calls with probe costs keeps the measured times and the cost (older ones hold the measured times only).
         var probes = default(ProbeAccount);
-        if (bag.Properties["RawDurationNs"] is not null && bag.Properties["ProbeCostNs"] is not null && bag.Properties["CallsInside"] is not null)
+        if (bag.Properties["RawDurationNs"] is not null && bag.Properties["RawSelfNs"] is not null && bag.Properties["ProbeCostNs"] is not null
+            && bag.Properties["CallsInside"] is not null)
         {
             durationNs = Number<long>("RawDurationNs");
-            probes = new ProbeAccount(Number<long>("ProbeCostNs"), 0, Number<int>("CallsInside"));
+            var rawSelfNs = Number<long>("RawSelfNs");
+            probes = new ProbeAccount(Number<long>("ProbeCostNs"), rawSelfNs - selfNs, Number<int>("CallsInside"));
+            selfNs = rawSelfNs;
         }
         return table.Add(function, module, Text("Caller"), Text("Program"), Text("ComputerName") ?? "",
             bag.Properties["Start"]?.Value is { } start ? StartOf(start, which) : null,

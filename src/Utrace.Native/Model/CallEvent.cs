@@ -93,6 +93,9 @@ public sealed class CallEvent
     public long DurationNs => _call.DurationNs;
     public long SelfNs => _call.SelfNs;
     public long RawDurationNs => _call.RawDurationNs;
+
+    /// <summary>The self time as measured: RawDuration minus the raw durations of the traced children.</summary>
+    public long RawSelfNs => _call.RawSelfNs;
     public long ProbeCostNs => _call.Probes.CostNs;
 
     /// <summary>
