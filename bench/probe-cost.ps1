@@ -18,7 +18,9 @@ try {
 #include <stdlib.h>
 /* Leaves whose first instruction the kernel emulates (push) or single-steps (mov). */
 __asm__(".text\n.globl leaf_emulated\n.type leaf_emulated,@function\nleaf_emulated:\n\tpush %rbp\n\tpop %rbp\n\tret\n"
-        ".globl leaf_single_stepped\n.type leaf_single_stepped,@function\nleaf_single_stepped:\n\tmov %edi, %eax\n\tret\n");
+        ".size leaf_emulated, .-leaf_emulated\n"
+        ".globl leaf_single_stepped\n.type leaf_single_stepped,@function\nleaf_single_stepped:\n\tmov %edi, %eax\n\tret\n"
+        ".size leaf_single_stepped, .-leaf_single_stepped\n");
 void leaf_emulated(void);
 void leaf_single_stepped(void);
 static volatile unsigned long sink;
