@@ -198,9 +198,9 @@ internal sealed class TraceSession : IDisposable
         {
             return ProbeCalibrator.For(setup.ReturnMode, setup.AttachMode);
         }
-        catch (UtraceException ex)
+        catch (Exception ex) when (ex is UtraceException or IOException or UnauthorizedAccessException)
         {
-            _calibrationWarning = $"Durations include the probes' cost: measuring it failed. {ex.Message} {ex.Hint}";
+            _calibrationWarning = $"Durations include the probes' cost: measuring it failed. {ex.Message} {(ex as UtraceException)?.Hint}";
             return null;
         }
     }
