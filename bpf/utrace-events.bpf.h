@@ -62,9 +62,8 @@ static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 functio
 	if (!e)
 		return;
 	e->entry_hit = 0;
-	e->reserved = 0;
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
-		e->inner_calls[k] = e->child_calls[k] = 0;
+		e->inner_calls[k] = e->child_calls[k] = e->unreported_calls[k] = 0;
 	submit_event(e);
 }
 
@@ -76,10 +75,10 @@ static __always_inline void send_call(__u64 pid_tgid, struct frame *f, __u32 cal
 	if (!e)
 		return;
 	e->entry_hit = f->entry_hit;
-	e->reserved = 0;
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++) {
 		e->inner_calls[k] = f->inner_calls[k];
 		e->child_calls[k] = f->child_calls[k];
+		e->unreported_calls[k] = f->unreported_calls[k];
 	}
 	submit_event(e);
 }
@@ -104,8 +103,10 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 		if (!filtered) {
 			parent->child_ns += duration;
 			count_hit(parent->child_calls, f->entry_hit);
+		} else {
+			count_calls(parent->unreported_calls, f);
 		}
-		count_inner_calls(parent, f);
+		count_calls(parent->inner_calls, f);
 		caller = parent->function_id;
 	}
 	if (st->silent || recording_ended)

@@ -71,12 +71,12 @@ static __always_inline void count_hit(__u32 *counts, __u32 kind)
 		counts[UTRACE_HIT_SINGLE_STEPPED]++;
 }
 
-/* The traced calls inside a call that ended are inside its caller too, and so is the call itself. */
-static __always_inline void count_inner_calls(struct frame *caller, struct frame *ended)
+/* Adds a call that ended, and the traced calls inside it, to counts (one of its caller's). */
+static __always_inline void count_calls(__u32 *counts, struct frame *ended)
 {
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
-		caller->inner_calls[k] += ended->inner_calls[k];
-	count_hit(caller->inner_calls, ended->entry_hit);
+		counts[k] += ended->inner_calls[k];
+	count_hit(counts, ended->entry_hit);
 }
 
 /* A call dropped unreported leaves its own time in its caller's self time, but not the time of
@@ -87,7 +87,12 @@ static __always_inline void give_children_to_caller(struct thread_stack *st, __u
 	if (depth > 0) {
 		struct frame *caller = FRAME(st, depth - 1);
 		caller->child_ns += dropped->child_ns;
-		count_inner_calls(caller, dropped);
+		count_calls(caller->inner_calls, dropped);
+		for (int k = 0; k < UTRACE_HIT_KINDS; k++) {
+			caller->child_calls[k] += dropped->child_calls[k];
+			caller->unreported_calls[k] += dropped->unreported_calls[k];
+		}
+		count_hit(caller->unreported_calls, dropped->entry_hit);
 	}
 }
 

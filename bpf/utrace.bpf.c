@@ -136,7 +136,7 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 	f->child_ns = 0;
 	f->entry_hit = (cookie >> UTRACE_COOKIE_HIT_SHIFT) & 3;
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
-		f->inner_calls[k] = f->child_calls[k] = 0;
+		f->inner_calls[k] = f->child_calls[k] = f->unreported_calls[k] = 0;
 	f->start_ns = now;
 	return 0;
 }

@@ -73,8 +73,9 @@ struct utrace_event {
 	__u32 caller_id;   /* function_id of the traced parent, or UTRACE_NO_CALLER */
 	__u32 entry_hit;   /* UTRACE_HIT_* of the call's own entry probe */
 	__u32 inner_calls[UTRACE_HIT_KINDS]; /* timed traced calls inside this one, at any depth, by entry hit */
-	__u32 child_calls[UTRACE_HIT_KINDS]; /* those of them it made itself (its traced children) */
-	__u32 reserved;    /* keeps the record a multiple of 8 bytes; 0 */
+	__u32 child_calls[UTRACE_HIT_KINDS]; /* those of them it made itself and reported (its traced children) */
+	__u32 unreported_calls[UTRACE_HIT_KINDS]; /* those whose whole time stays in its self time: filtered out
+						   * (min_duration, max_depth), and the calls inside them */
 };
 
 /* Argument registers of the System V AMD64 ABI: rdi, rsi, rdx, rcx, r8, r9. */

@@ -123,7 +123,7 @@ internal struct EventRecord
     public ProbeHitKind EntryHit;
     public ProbeHitCounts InnerCalls;
     public ProbeHitCounts ChildCalls;
-    public uint Reserved;
+    public ProbeHitCounts UnreportedCalls;
 
     /// <summary>UTRACE_NO_CALLER.</summary>
     [AbiConstant("UTRACE_NO_CALLER")]
@@ -141,7 +141,7 @@ internal enum ProbeHitKind : uint
     OptimizedNop = 2,
 }
 
-/// <summary>Calls counted by the <see cref="ProbeHitKind"/> of their entry probe (utrace_event's inner_calls, child_calls).</summary>
+/// <summary>Calls counted by the <see cref="ProbeHitKind"/> of their entry probe (utrace_event's inner_calls, child_calls, unreported_calls).</summary>
 [InlineArray(Abi.HitKinds)]
 internal struct ProbeHitCounts
 {

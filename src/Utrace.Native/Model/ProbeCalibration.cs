@@ -80,7 +80,8 @@ public sealed class ProbeCalibration
 
     /// <summary>
     /// The probes' share of a call the kernel reported: its own probes' inside part, plus each traced call inside it at
-    /// its full cost; in its self time, the inside part plus the outside part of each of its traced children.
+    /// its full cost; in its self time, the inside part, the outside part of each of its reported children, and the full
+    /// cost of each call whose time stayed its own (filtered out, and the calls inside those).
     /// </summary>
     internal ProbeAccount Account(in EventRecord record)
     {
@@ -90,7 +91,7 @@ public sealed class ProbeCalibration
         for (var k = 0; k < Abi.HitKinds; k++)
         {
             cost += record.InnerCalls[k] * PerCallNs[k];
-            selfCost += record.ChildCalls[k] * (PerCallNs[k] - InsideNs[k]);
+            selfCost += record.ChildCalls[k] * (PerCallNs[k] - InsideNs[k]) + record.UnreportedCalls[k] * PerCallNs[k];
             inside += (int)record.InnerCalls[k];
         }
         return new ProbeAccount(cost, selfCost, inside);

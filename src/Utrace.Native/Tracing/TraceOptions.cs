@@ -61,7 +61,7 @@ internal sealed class TraceOptions
     public int QueueCapacity { get; init; } = 1 << 20;
 
     /// <summary>
-    /// Size of the kernel's ring buffer (a power of two, at least 4 KiB): how many events (56 bytes
+    /// Size of the kernel's ring buffer (a power of two, at least 4 KiB): how many events (88 bytes
     /// each) wait for the reader before the kernel drops, and counts, new ones. Null: 16 MiB, or
     /// 64 MiB when arguments are captured (a captured call takes 3 to 8 times the bytes of a plain
     /// one, so the default ring still holds as many calls while the reader is held up).

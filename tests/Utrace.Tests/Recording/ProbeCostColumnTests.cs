@@ -20,7 +20,10 @@ public sealed class ProbeCostColumnTests : IDisposable
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    /// <summary>A single-stepped call with 3 emulated, 2 single-stepped and 1 nop call inside, 1 of each its own children.</summary>
+    /// <summary>
+    /// A single-stepped call with 3 emulated, 2 single-stepped and 1 nop call inside: 1 of each its own reported children,
+    /// and 1 single-stepped one filtered out (its time, probes included, stays the call's self time).
+    /// </summary>
     private static EventRecord Record(long durationNs, long selfNs)
     {
         var record = SyntheticTrace.Record(1) with { Type = RecordType.Call, EntryHit = ProbeHitKind.SingleStepped, DurationNs = (ulong)durationNs, SelfNs = (ulong)selfNs };
@@ -28,6 +31,7 @@ public sealed class ProbeCostColumnTests : IDisposable
         record.InnerCalls[1] = 2;
         record.InnerCalls[2] = 1;
         record.ChildCalls[0] = record.ChildCalls[1] = record.ChildCalls[2] = 1;
+        record.UnreportedCalls[1] = 1;
         return record;
     }
 
@@ -35,12 +39,13 @@ public sealed class ProbeCostColumnTests : IDisposable
     public void PricesTheCallsTheKernelCountedWithTheCalibration()
     {
         var call = Record(100_000, 50_000).ToTracedCall(Context, null);
-        // Own inside part + every call inside at its whole cost; in self time, the children's outside parts.
+        // Own inside part + every call inside at its whole cost; in self time, the reported children's outside parts and
+        // the unreported call whole.
         Assert.Equal(1_400 + 3 * 700 + 2 * 2_000 + 1 * 300, call.Probes.CostNs);
-        Assert.Equal(1_400 + (700 - 150) + (2_000 - 1_400) + (300 - 100), call.Probes.SelfCostNs);
+        Assert.Equal(1_400 + (700 - 150) + (2_000 - 1_400) + (300 - 100) + 2_000, call.Probes.SelfCostNs);
         Assert.Equal(6, call.Probes.CallsInside);
         Assert.Equal(100_000 - 7_800, call.DurationNs);
-        Assert.Equal(50_000 - 2_750, call.SelfNs);
+        Assert.Equal(50_000 - 4_750, call.SelfNs);
         Assert.False(call.ProbeDominated);
     }
 
