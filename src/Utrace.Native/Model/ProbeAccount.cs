@@ -13,6 +13,12 @@ internal readonly record struct ProbeAccount(long CostNs, long SelfCostNs, int C
     /// <summary>The program's own time in <paramref name="rawNs"/> measured, <paramref name="costNs"/> of which are probes: never negative.</summary>
     public static long OwnTime(long rawNs, long costNs) => Math.Max(0, rawNs - costNs);
 
+    /// <summary>
+    /// The program's own self time: <paramref name="rawSelfNs"/> less <paramref name="selfCostNs"/>, between 0 and the call's own
+    /// time <paramref name="ownDurationNs"/> (where the estimate overshoots a callee, a self time could otherwise exceed it).
+    /// </summary>
+    public static long OwnSelfTime(long rawSelfNs, long selfCostNs, long ownDurationNs) => Math.Min(ownDurationNs, OwnTime(rawSelfNs, selfCostNs));
+
     /// <summary>True when the probes' cost is more than <see cref="DominatedShare"/> of <paramref name="rawDurationNs"/>.</summary>
     public bool Dominates(long rawDurationNs) => Dominated(CostNs, rawDurationNs);
 

@@ -54,8 +54,8 @@ internal readonly struct TracedCall
     /// <summary>The program's own time: the raw duration minus the probes' cost, never negative.</summary>
     public long DurationNs => ProbeAccount.OwnTime(RawDurationNs, Probes.CostNs);
 
-    /// <summary>The program's own self time: the raw self time minus the probes' cost in it, never negative.</summary>
-    public long SelfNs => ProbeAccount.OwnTime(RawSelfNs, Probes.SelfCostNs);
+    /// <summary>The program's own self time: the raw self time minus the probes' cost in it, never negative nor past DurationNs.</summary>
+    public long SelfNs => ProbeAccount.OwnSelfTime(RawSelfNs, Probes.SelfCostNs, DurationNs);
 
     /// <summary>True when the probes took so much of the call that <see cref="DurationNs"/> is mostly the estimate's error.</summary>
     public bool ProbeDominated => Probes.Dominates(RawDurationNs);

@@ -52,7 +52,7 @@ internal sealed class CallSummaryBuilder
         {
             // As TracedCall does: the program's own time, from the measured one and the probes' cost (none in older files).
             var duration = probeCosts.IsEmpty ? durations[i] : ProbeAccount.OwnTime(durations[i], probeCosts[i]);
-            var self = selfProbeCosts.IsEmpty ? selfTimes[i] : ProbeAccount.OwnTime(selfTimes[i], selfProbeCosts[i]);
+            var self = selfProbeCosts.IsEmpty ? selfTimes[i] : ProbeAccount.OwnSelfTime(selfTimes[i], selfProbeCosts[i], duration);
             Add(ids[functionIds[i]], new ThreadKey(host, processIds[i], threadIds[i]), depths[i], duration, self, durations[i]);
         }
     }
