@@ -22,7 +22,7 @@
 #define UTRACE_COOKIE_ARGUMENTS (1ull << 33) /* entry: send the argument registers (utrace_arguments) */
 #define UTRACE_COOKIE_RETURN_VALUE (1ull << 34) /* uretprobe or ret instruction: send rax (utrace_return_value) */
 #define UTRACE_COOKIE_STRINGS_SHIFT 40 /* bits 40-45: the arguments that are C strings to read (bit 0 = first) */
-#define UTRACE_COOKIE_HIT_SHIFT 35 /* bits 35-36: what a hit of the entry probe costs, UTRACE_HIT_* */
+#define UTRACE_COOKIE_HIT_SHIFT 36 /* bits 36-37: what a hit of the entry probe costs, UTRACE_HIT_* */
 
 /* What a hit of a function's entry probe costs, by how the kernel handles the probed instruction:
  * the traced calls inside a call are counted by it, so the engine can take their probes' cost out. */

@@ -248,7 +248,7 @@ internal static class Abi
 
     /// <summary>UTRACE_COOKIE_HIT_SHIFT: where the entry probe's <see cref="ProbeHitKind"/> sits in a cookie.</summary>
     [AbiConstant("UTRACE_COOKIE_HIT_SHIFT")]
-    public const int CookieHitShift = 35;
+    public const int CookieHitShift = 36;
 
     /// <summary>UTRACE_HIT_KINDS: the kinds of <see cref="ProbeHitKind"/>.</summary>
     [AbiConstant("UTRACE_HIT_KINDS")]
