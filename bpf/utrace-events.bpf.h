@@ -16,15 +16,15 @@ struct {
 	__uint(max_entries, 16 << 20);
 } events SEC(".maps");
 
-/* Sends one call record (UTRACE_RECORD_CALL or UTRACE_RECORD_ENTRY); counts it as lost when the
- * ring is full. Wakes the reader only once per config.wakeup_bytes sent from this CPU. */
-static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 function_id, __u32 caller, __u32 depth,
-				       __u64 start, __u64 duration, __u64 self)
+/* Reserves a call record (UTRACE_RECORD_CALL or UTRACE_RECORD_ENTRY) and fills what every call has;
+ * counts it as lost when the ring is full. */
+static __always_inline struct utrace_event *reserve_event(__u32 type, __u64 pid_tgid, __u32 function_id, __u32 caller,
+							  __u32 depth, __u64 start, __u64 duration, __u64 self)
 {
 	struct utrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		COUNT(lost);
-		return;
+		return 0;
 	}
 	e->type = type;
 	e->depth = depth;
@@ -35,9 +35,14 @@ static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 functio
 	e->tid = (__u32)pid_tgid;
 	e->function_id = function_id;
 	e->caller_id = caller;
-	/* Waking the reader per record doubles the cost of a traced call: wake it each time this
-	 * CPU has sent another wakeup_bytes. The per-CPU count decides it, which is cheaper than
-	 * asking the ring how much is waiting (a helper call and a cache line the reader writes). */
+	return e;
+}
+
+/* Sends a reserved record. Waking the reader per record doubles the cost of a traced call: wakes it
+ * each time this CPU has sent another wakeup_bytes. The per-CPU count decides it, which is cheaper
+ * than asking the ring how much is waiting (a helper call and a cache line the reader writes). */
+static __always_inline void submit_event(struct utrace_event *e)
+{
 	__u32 zero = 0;
 	struct utrace_stats *s = bpf_map_lookup_elem(&stats, &zero);
 	__u64 flags = BPF_RB_NO_WAKEUP;
@@ -47,6 +52,35 @@ static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 functio
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, flags);
+}
+
+/* Sends one call record with no traced calls inside it (an entry record). */
+static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 function_id, __u32 caller, __u32 depth,
+				       __u64 start, __u64 duration, __u64 self)
+{
+	struct utrace_event *e = reserve_event(type, pid_tgid, function_id, caller, depth, start, duration, self);
+	if (!e)
+		return;
+	e->entry_hit = 0;
+	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
+		e->inner_calls[k] = e->child_calls[k] = e->unreported_calls[k] = 0;
+	submit_event(e);
+}
+
+/* Sends the record of a call that returned, with the traced calls counted inside it. */
+static __always_inline void send_call(__u64 pid_tgid, struct frame *f, __u32 caller, __u32 depth, __u64 duration, __u64 self)
+{
+	struct utrace_event *e = reserve_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth, f->start_ns,
+					       duration, self);
+	if (!e)
+		return;
+	e->entry_hit = f->entry_hit;
+	for (int k = 0; k < UTRACE_HIT_KINDS; k++) {
+		e->inner_calls[k] = f->inner_calls[k];
+		e->child_calls[k] = f->child_calls[k];
+		e->unreported_calls[k] = f->unreported_calls[k];
+	}
+	submit_event(e);
 }
 
 /* The top frame (at depth - 1, with 1 <= depth <= UTRACE_MAX_DEPTH) ended at `now`: pops it,
@@ -66,8 +100,13 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 	st->depth = top;
 	if (top >= 1) {
 		struct frame *parent = FRAME(st, top - 1);
-		if (!filtered)
+		if (!filtered) {
 			parent->child_ns += duration;
+			count_hit(parent->child_calls, f->entry_hit);
+		} else {
+			count_calls(parent->unreported_calls, f);
+		}
+		count_calls(parent->inner_calls, f);
 		caller = parent->function_id;
 	}
 	if (st->silent || recording_ended)
@@ -80,7 +119,7 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 		summarize(st, top, f->function_id, duration, self);
 		return;
 	}
-	send_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth - 1, f->start_ns, duration, self);
+	send_call(pid_tgid, f, caller, depth - 1, duration, self);
 }
 
 #endif

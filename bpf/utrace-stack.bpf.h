@@ -71,13 +71,41 @@ static __always_inline __u32 caller_of(struct thread_stack *st, __u32 depth)
 	return depth >= 1 ? FRAME(st, depth - 1)->function_id : UTRACE_NO_CALLER;
 }
 
+/* Counts one call in counts[kind] (kind: UTRACE_HIT_*), an unknown kind as the costliest. Constant
+ * indexes: the verifier takes no bound on a variable one that clang re-derives after checking it. */
+static __always_inline void count_hit(__u32 *counts, __u32 kind)
+{
+	if (kind == UTRACE_HIT_EMULATED)
+		counts[UTRACE_HIT_EMULATED]++;
+	else if (kind == UTRACE_HIT_OPTIMIZED_NOP)
+		counts[UTRACE_HIT_OPTIMIZED_NOP]++;
+	else
+		counts[UTRACE_HIT_SINGLE_STEPPED]++;
+}
+
+/* Adds a call that ended, and the traced calls inside it, to counts (one of its caller's). */
+static __always_inline void count_calls(__u32 *counts, struct frame *ended)
+{
+	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
+		counts[k] += ended->inner_calls[k];
+	count_hit(counts, ended->entry_hit);
+}
+
 /* A call dropped unreported leaves its own time in its caller's self time, but not the time of
  * the callees it reported: those are its caller's children too, or self times add up to more
- * than the traced time. */
+ * than the traced time. Its probes, and those of the calls inside it, were hit in its caller. */
 static __always_inline void give_children_to_caller(struct thread_stack *st, __u32 depth, struct frame *dropped)
 {
-	if (depth > 0)
-		FRAME(st, depth - 1)->child_ns += dropped->child_ns;
+	if (depth > 0) {
+		struct frame *caller = FRAME(st, depth - 1);
+		caller->child_ns += dropped->child_ns;
+		count_calls(caller->inner_calls, dropped);
+		for (int k = 0; k < UTRACE_HIT_KINDS; k++) {
+			caller->child_calls[k] += dropped->child_calls[k];
+			caller->unreported_calls[k] += dropped->unreported_calls[k];
+		}
+		count_hit(caller->unreported_calls, dropped->entry_hit);
+	}
 }
 
 /* -Within: whether the scope call is among the stack's first `count` frames (it starts the scope and
@@ -103,8 +131,10 @@ static __always_inline int enter_scope(struct thread_stack *st, __u32 depth, __u
 }
 
 /* Pushes the frame of a call entered at `now` (depth < UTRACE_MAX_DEPTH frames below it), whose
- * return address sits at `slot` (ret_addr: the real one, for the unwinder; 0 = not kept). */
-static __always_inline void push_frame(struct thread_stack *st, __u32 depth, __u32 function_id, __u64 slot, __u64 ret_addr, __u64 now)
+ * return address sits at `slot` (ret_addr: the real one, for the unwinder; 0 = not kept), and whose
+ * entry probe costs a hit of kind entry_hit (UTRACE_HIT_*). */
+static __always_inline void push_frame(struct thread_stack *st, __u32 depth, __u32 function_id, __u64 slot, __u64 ret_addr,
+				       __u32 entry_hit, __u64 now)
 {
 	st->depth = depth + 1;
 	struct frame *f = FRAME(st, depth);
@@ -113,6 +143,9 @@ static __always_inline void push_frame(struct thread_stack *st, __u32 depth, __u
 	f->ret_addr = ret_addr;
 	f->restored = 0;
 	f->child_ns = 0;
+	f->entry_hit = entry_hit;
+	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
+		f->inner_calls[k] = f->child_calls[k] = f->unreported_calls[k] = 0;
 	f->start_ns = now;
 }
 

@@ -14,6 +14,10 @@ struct frame {
 	__u64 ret_addr;  /* the real return address (protect_unwind only) */
 	__u32 function_id;
 	__u32 restored;  /* the unwind (generation) that wrote ret_addr back; 0 = none */
+	__u32 entry_hit; /* UTRACE_HIT_* of this call's entry probe (from its cookie) */
+	__u32 inner_calls[UTRACE_HIT_KINDS]; /* completed traced calls inside this one, at any depth */
+	__u32 child_calls[UTRACE_HIT_KINDS]; /* of those, the ones this call made itself and reported */
+	__u32 unreported_calls[UTRACE_HIT_KINDS]; /* of those, the ones whose whole time is this call's self time */
 };
 
 /* Exceptions in flight at once in a thread: one thrown and caught inside a destructor

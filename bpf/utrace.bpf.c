@@ -136,7 +136,7 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 		COUNT(filtered);
 		return NO_RETURN_WANTED;
 	}
-	push_frame(st, depth, function_id, slot, ret_addr, now);
+	push_frame(st, depth, function_id, slot, ret_addr, (cookie >> UTRACE_COOKIE_HIT_SHIFT) & 3, now);
 	return entry_only ? NO_RETURN_WANTED : 0;
 }
 
@@ -240,7 +240,7 @@ static __always_inline int on_call_site(struct pt_regs *ctx)
 		COUNT(too_deep);
 		return 0;
 	}
-	push_frame(st, depth, (__u32)cookie, slot, 0, now);
+	push_frame(st, depth, (__u32)cookie, slot, 0, (cookie >> UTRACE_COOKIE_HIT_SHIFT) & 3, now);
 	return 0;
 }
 

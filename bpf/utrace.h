@@ -26,6 +26,14 @@
 #define UTRACE_COOKIE_RETURN_VALUE (1ull << 34) /* uretprobe or ret instruction: send rax (utrace_return_value) */
 #define UTRACE_COOKIE_SCOPE (1ull << 35) /* -Within: the calls inside this function's calls are sent (config.scoped) */
 #define UTRACE_COOKIE_STRINGS_SHIFT 40 /* bits 40-45: the arguments that are C strings to read (bit 0 = first) */
+#define UTRACE_COOKIE_HIT_SHIFT 36 /* bits 36-37: what a hit of the entry probe costs, UTRACE_HIT_* */
+
+/* What a hit of a function's entry probe costs, by how the kernel handles the probed instruction:
+ * the traced calls inside a call are counted by it, so the engine can take their probes' cost out. */
+#define UTRACE_HIT_EMULATED 0       /* the kernel emulates the instruction (push, nop, jmp...) */
+#define UTRACE_HIT_SINGLE_STEPPED 1 /* the kernel single-steps it out of line */
+#define UTRACE_HIT_OPTIMIZED_NOP 2  /* a 5-byte nop the kernel turned into a call (6.18+) */
+#define UTRACE_HIT_KINDS 3
 
 /* How calls are seen to end (utrace_config.return_mode): the values of the engine's ReturnMode,
  * whose Auto (0) the engine resolves to one of these before loading. */
@@ -67,6 +75,11 @@ struct utrace_event {
 	__u32 tid;         /* thread id */
 	__u32 function_id; /* index into the engine's function table (the probe's cookie) */
 	__u32 caller_id;   /* function_id of the traced parent, or UTRACE_NO_CALLER */
+	__u32 entry_hit;   /* UTRACE_HIT_* of the call's own entry probe */
+	__u32 inner_calls[UTRACE_HIT_KINDS]; /* timed traced calls inside this one, at any depth, by entry hit */
+	__u32 child_calls[UTRACE_HIT_KINDS]; /* those of them it made itself and reported (its traced children) */
+	__u32 unreported_calls[UTRACE_HIT_KINDS]; /* those whose whole time stays in its self time: filtered out
+						   * (min_duration, max_depth), and the calls inside them */
 };
 
 /* Argument registers of the System V AMD64 ABI: rdi, rsi, rdx, rcx, r8, r9. */

@@ -37,9 +37,19 @@ internal static class CallPropertyReader
         var startNs = Number<long>("StartNs");
         var durationNs = Number<long>("DurationNs");
         var selfNs = Number<long>("SelfNs");
+        // An export of calls with probe costs keeps the measured times and the cost (older ones hold the measured times only).
+        var probes = default(ProbeAccount);
+        if (bag.Properties["RawDurationNs"] is not null && bag.Properties["RawSelfNs"] is not null && bag.Properties["ProbeCostNs"] is not null
+            && bag.Properties["CallsInside"] is not null)
+        {
+            durationNs = Number<long>("RawDurationNs");
+            var rawSelfNs = Number<long>("RawSelfNs");
+            probes = new ProbeAccount(Number<long>("ProbeCostNs"), rawSelfNs - selfNs, Number<int>("CallsInside"));
+            selfNs = rawSelfNs;
+        }
         return table.Add(function, module, Text("Caller"), Text("Program"), Text("ComputerName") ?? "",
             bag.Properties["Start"]?.Value is { } start ? StartOf(start, which) : null,
-            KindOf(bag, which), processId, threadId, depth, startNs, durationNs, selfNs);
+            KindOf(bag, which), processId, threadId, depth, startNs, durationNs, selfNs, probes);
     }
 
     // A CSV holds "True"/"False", which PowerShell would take as two true strings; a bag without it is timed.

@@ -144,8 +144,8 @@ Describe 'Kernel-side filters' -Skip:$noBpf {
         $events = Start-UTrace -Command "$bin/fib 10" -MaxDepth 3
         Get-Count $events | Should -Be '__cxa_finalize=1 fib=7 main=1 printf=1 strtol=1'
         ($events | Measure-Object Depth -Maximum).Maximum | Should -Be 3
-        # The calls not reported stay in their callers' self time: self times add up to the traced time.
-        ($events | Measure-Object SelfNs -Sum).Sum | Should -Be ($events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum
+        # The calls not reported stay in their callers' self time: measured self times add up to the traced time.
+        ($events | Measure-Object RawSelfNs -Sum).Sum | Should -Be ($events | Where-Object Depth -EQ 0 | Measure-Object RawDurationNs -Sum).Sum
     }
 
     It '-MinDuration drops short calls in the kernel and keeps Depth and Caller of the rest' {
@@ -159,7 +159,7 @@ Describe 'Kernel-side filters' -Skip:$noBpf {
         # What was not sent stopped in the kernel, counted.
         $trace.Summary.EventsSent | Should -Be $trace.Events.Count
         $trace.Summary.EventsSent + $trace.Summary.EventsFiltered | Should -Be 7
-        ($trace.Events | Measure-Object SelfNs -Sum).Sum | Should -Be ($trace.Events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum
+        ($trace.Events | Measure-Object RawSelfNs -Sum).Sum | Should -Be ($trace.Events | Where-Object Depth -EQ 0 | Measure-Object RawDurationNs -Sum).Sum
     }
 
     It '-SummaryVariable hands back the summary of a foreground trace' {

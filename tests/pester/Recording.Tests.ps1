@@ -108,7 +108,7 @@ Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
             $trace.Origin.ProcessIds | Should -Be @($summary.ProcessId)
             $trace.Origin.HostName | Should -Be ([Environment]::MachineName)
             $trace.Origin.KernelRelease | Should -Be (uname -r)
-            $trace.FormatVersion | Should -Be ([version]'1.2')
+            $trace.FormatVersion | Should -Be ([version]'1.3')
             $trace.Context.Functions.Name | Should -Contain 'fib'
             ($trace.Context.Functions | Where-Object Name -EQ 'fib').Path | Should -Be "$Bin/fib"
             $trace.Context.StartTime | Should -BeGreaterOrEqual $summary.StartTime.ToUniversalTime().AddSeconds(-1)
@@ -169,10 +169,10 @@ Describe 'A recording that ends badly' -Skip:$noBpf {
     It 'ends the recording on a full disk with an error and a file that reads' {
         $disk = Join-Path $TestDrive 'tiny'
         New-Item -ItemType Directory $disk | Out-Null
-        mount -t tmpfs -o size=1m utrace-test $disk
+        mount -t tmpfs -o size=2m utrace-test $disk
         try {
             $file = Join-Path $disk 'full.arrow'
-            # fib(24) makes 75,024 calls: 3 MB of events for a 1 MB disk.
+            # fib(24) makes 75,024 calls: 5 MB of events for a 2 MB disk (a batch of 16,384 takes about 1 MB).
             $out = Start-UTrace -Command "$Bin/fib 24" -OutFile $file -SummaryVariable summary `
                 -ErrorVariable failures -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
             $out | Should -BeNullOrEmpty
@@ -298,9 +298,10 @@ Describe 'A reader nobody here wrote' -Skip:$noBpf {
         $seen = node (Join-Path $NodeDir 'read-trace.mjs') $file | ConvertFrom-Json
         $LASTEXITCODE | Should -Be 0
         $seen.rows | Should -Be $events.Count
-        [long]$seen.durationSum | Should -Be ($events | Measure-Object DurationNs -Sum).Sum
+        # duration_ns holds the measured durations; probe_cost_ns what the probes took of them.
+        [long]$seen.durationSum | Should -Be ($events | Measure-Object RawDurationNs -Sum).Sum
         $seen.calls.work | Should -Be 4000
-        $seen.formatVersion | Should -Be '1.2'
-        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64,kind:Uint8'
+        $seen.formatVersion | Should -Be '1.3'
+        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64,kind:Uint8,probe_cost_ns:Int64,self_probe_cost_ns:Int64,calls_inside:Int32'
     }
 }

@@ -74,7 +74,9 @@ Describe 'Measure-UTrace' -Skip:$noBpf {
         $main.Calls | Should -Be 1
         $main.TotalPercent | Should -Be ([math]::Round(100.0 * ($fib | Where-Object Function -EQ 'main').DurationNs / $traced, 2))
         ($summary.Function | Sort-Object) -join ',' | Should -Be (($fib.Function | Sort-Object -Unique) -join ',')
-        [math]::Abs(($summary | Measure-Object SelfPercent -Sum).Sum - 100) | Should -BeLessOrEqual (0.005 * $summary.Count)
+        # Self times add up to the traced time, but for calls whose probes' estimate exceeds their measured time (clamped at 0).
+        $selfSum = ($fib | Measure-Object SelfNs -Sum).Sum
+        [math]::Abs(($summary | Measure-Object SelfPercent -Sum).Sum - 100.0 * $selfSum / $traced) | Should -BeLessOrEqual (0.005 * $summary.Count)
         $totals = $summary.Total.Nanoseconds
         ($totals -join ',') | Should -Be (($totals | Sort-Object -Descending) -join ',')
         # Export-Csv keeps the figures as integers too.
@@ -130,7 +132,9 @@ Describe 'ConvertTo-UTraceFlameGraph -Format Folded' -Skip:$noBpf {
             ForEach-Object { '{0} {1}' -f $_.Name, ($_.Group | Measure-Object SelfNs -Sum).Sum } | Where-Object { $_ -notmatch ' 0$' }
         $folded = @($fib | ConvertTo-UTraceFlameGraph -Format Folded)
         $folded | Should -Be (ConvertTo-OrdinalOrder $expected)
-        @($folded -match '^main(;fib)+ ').Count | Should -Be 10
+        # One line per depth of the recursion, but for a depth whose calls are all probes (no self time left).
+        @($folded -match '^main(;fib)+ ').Count | Should -Be @($expected -match '^main(;fib)+ ').Count
+        @($folded -match '^main(;fib)+ ').Count | Should -BeLessOrEqual 10
     }
 
     It 'folds main -> a -> b -> c with the two usleep calls under their own callers' {
@@ -138,7 +142,8 @@ Describe 'ConvertTo-UTraceFlameGraph -Format Folded' -Skip:$noBpf {
         foreach ($call in $chain | Sort-Object Depth) {
             $path[$call.Function + "@$($call.Depth)"] = if ($call.Caller) { $path[$call.Caller + "@$($call.Depth - 1)"] + ';' + $call.Function } else { $call.Function }
         }
-        $expected = $chain | ForEach-Object { '{0} {1}' -f $path[$_.Function + "@$($_.Depth)"], $_.SelfNs }
+        # A stack without self time (all of it the probes') has no line.
+        $expected = $chain | Where-Object SelfNs -gt 0 | ForEach-Object { '{0} {1}' -f $path[$_.Function + "@$($_.Depth)"], $_.SelfNs }
         $folded = @($chain | ConvertTo-UTraceFlameGraph -Format Folded)
         $folded | Should -Be (ConvertTo-OrdinalOrder $expected)
         $folded -match '^main;a;b;c;usleep \d+$' | Should -HaveCount 1
@@ -200,7 +205,7 @@ Describe 'ConvertTo-UTraceChromeTrace' -Skip:$noBpf {
         $complete.Count | Should -Be $threads.Count
         # dur is in us with ns precision; JSON numbers come back as doubles: compare whole ns per event.
         ($complete | ForEach-Object { [long][math]::Round([double]$_.dur * 1000) } | Measure-Object -Sum).Sum |
-            Should -Be (($threads | Measure-Object DurationNs -Sum).Sum)
+            Should -Be (($threads | Measure-Object RawDurationNs -Sum).Sum)
         $threadNames = @($json | Where-Object { $_.ph -eq 'M' -and $_.name -eq 'thread_name' })
         ($threadNames.tid | Sort-Object) -join ',' | Should -Be (($threads.ThreadId | Sort-Object -Unique) -join ',')
         ($json | Where-Object { $_.ph -eq 'M' -and $_.name -eq 'process_name' }).args.name | Should -Be "threads ($($threads[0].ProcessId))"
@@ -236,7 +241,7 @@ Describe 'The speedscope app in headless Chromium' -Skip:$noBpf {
         $summary = @($chain | Measure-UTrace)
     }
 
-    It 'shows one Sandwich row per function of a Chrome trace, with Measure-UTrace''s self time' {
+    It 'shows one Sandwich row per function of a Chrome trace, with the measured self time' {
         $file = Join-Path $TestDrive 'chain.json'
         $chain | ConvertTo-UTraceChromeTrace | Set-Content $file
         $rows = @(Get-SandwichRow $file)
@@ -246,7 +251,8 @@ Describe 'The speedscope app in headless Chromium' -Skip:$noBpf {
             # speedscope prints times to two decimals of the largest unit that fits: equal to that precision.
             $row.self -match '^([\d.]+)(s|ms|µs|ns)$' | Should -BeTrue -Because "$($row.name) shows '$($row.self)'"
             $unit = $units[$Matches[2]]
-            $expected = ($summary | Where-Object Function -EQ $row.name).Self.Nanoseconds
+            # The timeline keeps the measured durations (probes included), so that callees nest.
+            $expected = ($chain | Where-Object Function -EQ $row.name | Measure-Object RawSelfNs -Sum).Sum
             [math]::Abs([double]$Matches[1] * $unit - $expected) | Should -BeLessOrEqual (0.005 * $unit + 1) -Because "$($row.name) shows $($row.self)"
         }
     }
@@ -331,7 +337,7 @@ Describe 'ConvertTo-UTracePerfetto' -Skip:$noBpf {
         $null = $fib | ConvertTo-UTracePerfetto -OutFile $file
         $slices = @(Get-PerfettoSlice @(Read-PerfettoPacket $file))
         $start = $fib[0].Start.UnixNanoseconds - $fib[0].StartNs
-        $expected = foreach ($call in $fib) { "B $($start + $call.StartNs)"; "E $($start + $call.StartNs + $call.DurationNs)" }
+        $expected = foreach ($call in $fib) { "B $($start + $call.StartNs)"; "E $($start + $call.StartNs + $call.RawDurationNs)" }
         ($slices | ForEach-Object { "$(if ($_.Type -eq 1) { 'B' } else { 'E' }) $($_.Timestamp)" } | Sort-Object) -join ',' |
             Should -Be (($expected | Sort-Object) -join ',')
         ($slices | Where-Object Type -EQ 1 | Select-Object -First 1).Name | Should -Be 'main'
@@ -359,7 +365,8 @@ Describe 'ConvertTo-UTraceFlameGraph -Format Svg in a browser' -Skip:$noBpf {
         # The page's script ran: the search from the URL marked fib's share of the time.
         $dom = (Invoke-Chromium @('--dump-dom', "file://$($svg)?s=^fib`$")) -join "`n"
         $dom | Should -Match 'data-ready="true"'
-        $fibShare = 100.0 * ($fib | Where-Object { $_.Function -eq 'fib' -and $_.Depth -eq 1 }).DurationNs / (Get-TracedNs $fib)
+        # The flame graph is drawn from self times: fib's frame holds the self times of every fib call.
+        $fibShare = 100.0 * ($fib | Where-Object Function -EQ 'fib' | Measure-Object SelfNs -Sum).Sum / ($fib | Measure-Object SelfNs -Sum).Sum
         [double]([regex]::Match($dom, 'data-matched="([0-9.]+)"').Groups[1].Value) | Should -BeGreaterOrEqual ([math]::Round($fibShare, 2) - 0.01)
         [double]([regex]::Match($dom, 'data-matched="([0-9.]+)"').Groups[1].Value) | Should -BeLessOrEqual ([math]::Round($fibShare, 2) + 0.01)
         $dom | Should -Match 'Matched: '
@@ -371,7 +378,9 @@ Describe 'ConvertTo-UTraceFlameGraph -Format Svg in a browser' -Skip:$noBpf {
         $frames = @{}
         foreach ($g in $document.svg.g.g) { $frames[($g.title -replace ' \([^()]*\)$', '')] = $g }
         $frames.Keys -contains 'main' | Should -BeTrue
-        @($document.svg.g.g | Where-Object { $_.title -like 'fib (*' }).Count | Should -Be 10
+        # A frame per depth of the recursion down to the deepest fib call with self time left (the probes' cost taken out).
+        $deepest = ($fib | Where-Object { $_.Function -eq 'fib' -and $_.SelfNs -gt 0 } | Measure-Object Depth -Maximum).Maximum
+        @($document.svg.g.g | Where-Object { $_.title -like 'fib (*' }).Count | Should -Be $deepest
         $mainColour = [int[]]($frames['main'].rect.fill -replace '[^0-9,]', '' -split ',')
         $fibColour = [int[]]($frames['fib'].rect.fill -replace '[^0-9,]', '' -split ',')
         # A frame is 15 px high; labels cover part of it.

@@ -46,10 +46,10 @@ Describe 'Start-UTrace -Command on <Variant>' -ForEach $variants -Skip:$noBpf {
         $children = $events | Where-Object { $_.Caller -eq 'b' -and $_.Depth -eq $b.Depth + 1 }
         ($children.Function | Sort-Object) -join ',' | Should -Be 'c,usleep'
         $b.SelfNs | Should -Be ($b.DurationNs - ($children | Measure-Object DurationNs -Sum).Sum)
-        # A call's interval contains its children's.
+        # A call's measured interval contains its children's.
         foreach ($child in $children) {
             $child.StartNs | Should -BeGreaterOrEqual $b.StartNs
-            $child.StartNs + $child.DurationNs | Should -BeLessOrEqual ($b.StartNs + $b.DurationNs)
+            $child.StartNs + $child.RawDurationNs | Should -BeLessOrEqual ($b.StartNs + $b.RawDurationNs)
         }
     }
 
@@ -82,8 +82,8 @@ Describe 'Start-UTrace -Command on <Variant>' -ForEach $variants -Skip:$noBpf {
         $job.Summary.CallsUnwound | Should -Be 9
         @($events | Where-Object Function -EQ 'main').Count | Should -Be 1
         # The unwound calls' own time stays in their caller's self time, their reported callees'
-        # (__cxa_allocate_exception...) does not: self times add up to the outermost calls' time.
-        ($events | Measure-Object SelfNs -Sum).Sum | Should -Be ($events | Where-Object Depth -EQ 0 | Measure-Object DurationNs -Sum).Sum
+        # (__cxa_allocate_exception...) does not: measured self times add up to the outermost calls' measured time.
+        ($events | Measure-Object RawSelfNs -Sum).Sum | Should -Be ($events | Where-Object Depth -EQ 0 | Measure-Object RawDurationNs -Sum).Sum
         Remove-Job $job
     }
 

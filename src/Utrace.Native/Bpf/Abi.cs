@@ -120,6 +120,10 @@ internal struct EventRecord
     public uint Tid;
     public uint FunctionId;
     public uint CallerId;
+    public ProbeHitKind EntryHit;
+    public ProbeHitCounts InnerCalls;
+    public ProbeHitCounts ChildCalls;
+    public ProbeHitCounts UnreportedCalls;
 
     /// <summary>UTRACE_NO_CALLER.</summary>
     [AbiConstant("UTRACE_NO_CALLER")]
@@ -133,6 +137,24 @@ internal struct StackSwitchRecord
     public ulong TimeNs;
     public uint Tid;
     public uint Routine;
+}
+
+/// <summary>UTRACE_HIT_*: what a hit of an entry probe costs, by how the kernel handles the probed instruction.</summary>
+internal enum ProbeHitKind : uint
+{
+    [AbiConstant("UTRACE_HIT_EMULATED")]
+    Emulated = 0,
+    [AbiConstant("UTRACE_HIT_SINGLE_STEPPED")]
+    SingleStepped = 1,
+    [AbiConstant("UTRACE_HIT_OPTIMIZED_NOP")]
+    OptimizedNop = 2,
+}
+
+/// <summary>Calls counted by the <see cref="ProbeHitKind"/> of their entry probe (utrace_event's inner_calls, child_calls, unreported_calls).</summary>
+[InlineArray(Abi.HitKinds)]
+internal struct ProbeHitCounts
+{
+    private uint _first;
 }
 
 /// <summary>struct utrace_config: .rodata settings, fixed at load.</summary>
@@ -242,6 +264,14 @@ internal static class Abi
     /// <summary>UTRACE_COOKIE_SCOPE: the function opens the -Within scope.</summary>
     [AbiConstant("UTRACE_COOKIE_SCOPE")]
     public const ulong CookieScope = 1UL << 35;
+
+    /// <summary>UTRACE_COOKIE_HIT_SHIFT: where the entry probe's <see cref="ProbeHitKind"/> sits in a cookie.</summary>
+    [AbiConstant("UTRACE_COOKIE_HIT_SHIFT")]
+    public const int CookieHitShift = 36;
+
+    /// <summary>UTRACE_HIT_KINDS: the kinds of <see cref="ProbeHitKind"/>.</summary>
+    [AbiConstant("UTRACE_HIT_KINDS")]
+    public const int HitKinds = 3;
 
     /// <summary>UTRACE_COOKIE_STRINGS_SHIFT: where the mask of C-string arguments starts in a cookie.</summary>
     [AbiConstant("UTRACE_COOKIE_STRINGS_SHIFT")]

@@ -66,16 +66,37 @@ public sealed class CallEvent
     /// <summary>Wall-clock time of the call's entry, to the nanosecond; prints as local ISO 8601 time.</summary>
     public Timestamp Start => _call.Context.ToWallClock(_call.StartMonotonicNs);
 
+    /// <summary>The program's own time: <see cref="RawDuration"/> minus <see cref="ProbeCost"/>, never negative.</summary>
     public Duration Duration => Duration.FromNanoseconds(DurationNs);
 
     /// <summary>Duration minus the time spent in traced children.</summary>
     public Duration SelfDuration => Duration.FromNanoseconds(SelfNs);
+
+    /// <summary>Entry to return as measured, Utrace's probes included.</summary>
+    public Duration RawDuration => Duration.FromNanoseconds(_call.RawDurationNs);
+
+    /// <summary>
+    /// The part of <see cref="RawDuration"/> that is Utrace's probes: the calibrated cost of the traced calls counted
+    /// inside the call, plus the part of its own probes between its timestamps; zero when the trace was not calibrated.
+    /// </summary>
+    public Duration ProbeCost => Duration.FromNanoseconds(_call.Probes.CostNs);
+
+    /// <summary>Traced calls inside this one, at any depth, as the kernel counted them.</summary>
+    public int CallsInside => _call.Probes.CallsInside;
+
+    /// <summary>True when the probes took most of the call (more than 80% of its raw duration): Duration is then mostly the estimate's error.</summary>
+    public bool ProbeDominated => _call.ProbeDominated;
 
     /// <summary>Nanoseconds from the start of the trace to the call's entry.</summary>
     public long StartNs => _call.StartNs;
 
     public long DurationNs => _call.DurationNs;
     public long SelfNs => _call.SelfNs;
+    public long RawDurationNs => _call.RawDurationNs;
+
+    /// <summary>The self time as measured: RawDuration minus the raw durations of the traced children.</summary>
+    public long RawSelfNs => _call.RawSelfNs;
+    public long ProbeCostNs => _call.Probes.CostNs;
 
     /// <summary>
     /// False when the call was reported at its entry, with no duration (entry-only tracing, or a

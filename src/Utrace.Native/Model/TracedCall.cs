@@ -12,7 +12,7 @@ internal readonly struct TracedCall
     /// is CLOCK_MONOTONIC, like <see cref="TraceContext.StartMonotonicNs"/>.
     /// </summary>
     public TracedCall(TraceContext context, CallKind kind, int functionId, int callerId, int processId, int threadId, int depth,
-        ulong startMonotonicNs, long durationNs, long selfNs, CapturedCall? captured = null)
+        ulong startMonotonicNs, long durationNs, long selfNs, CapturedCall? captured = null, ProbeAccount probes = default)
     {
         Context = context;
         Kind = kind;
@@ -22,9 +22,10 @@ internal readonly struct TracedCall
         ThreadId = threadId;
         Depth = depth;
         StartMonotonicNs = startMonotonicNs;
-        DurationNs = durationNs;
-        SelfNs = selfNs;
+        RawDurationNs = durationNs;
+        RawSelfNs = selfNs;
         Captured = captured;
+        Probes = probes;
     }
 
     /// <summary>The trace the call belongs to: its function table, clock and host.</summary>
@@ -41,10 +42,23 @@ internal readonly struct TracedCall
     public int Depth { get; }
     public ulong StartMonotonicNs { get; }
 
-    /// <summary>0 for an entry-only call.</summary>
-    public long DurationNs { get; }
+    /// <summary>Entry to return as measured, the probes' cost included; 0 for an entry-only call.</summary>
+    public long RawDurationNs { get; }
 
-    public long SelfNs { get; }
+    /// <summary>As measured: the raw duration minus the raw durations of the traced children.</summary>
+    public long RawSelfNs { get; }
+
+    /// <summary>What Utrace's probes took of the call's time, and the traced calls counted inside it.</summary>
+    public ProbeAccount Probes { get; }
+
+    /// <summary>The program's own time: the raw duration minus the probes' cost, never negative.</summary>
+    public long DurationNs => ProbeAccount.OwnTime(RawDurationNs, Probes.CostNs);
+
+    /// <summary>The program's own self time: the raw self time minus the probes' cost in it, never negative nor past DurationNs.</summary>
+    public long SelfNs => ProbeAccount.OwnSelfTime(RawSelfNs, Probes.SelfCostNs, DurationNs);
+
+    /// <summary>True when the probes took so much of the call that <see cref="DurationNs"/> is mostly the estimate's error.</summary>
+    public bool ProbeDominated => Probes.Dominates(RawDurationNs);
 
     /// <summary>What the kernel captured of the call (-Capture), or null.</summary>
     public CapturedCall? Captured { get; }

@@ -12,7 +12,7 @@ namespace Utrace.Native.Recording;
 /// </summary>
 internal sealed class BatchEncoder
 {
-    private const int ColumnsWithoutCaptures = 9;
+    private const int ColumnsWithoutCaptures = 12;
     private readonly Schema _schema;
     private readonly byte[] _functionIds = new byte[EventChunk.Capacity * sizeof(int)];
     private readonly byte[] _callerIds = new byte[EventChunk.Capacity * sizeof(int)];
@@ -24,6 +24,9 @@ internal sealed class BatchEncoder
     private readonly byte[] _durations = new byte[EventChunk.Capacity * sizeof(long)];
     private readonly byte[] _selfTimes = new byte[EventChunk.Capacity * sizeof(long)];
     private readonly byte[] _kinds = new byte[EventChunk.Capacity];
+    private readonly byte[] _probeCosts = new byte[EventChunk.Capacity * sizeof(long)];
+    private readonly byte[] _selfProbeCosts = new byte[EventChunk.Capacity * sizeof(long)];
+    private readonly byte[] _callsInside = new byte[EventChunk.Capacity * sizeof(int)];
 
     // The capture columns (TraceFileFormat.CaptureFields), used only by traces with -Capture: a call has at most
     // Abi.MaxArguments registers and strings.
@@ -68,6 +71,9 @@ internal sealed class BatchEncoder
         var starts = MemoryMarshal.Cast<byte, ulong>(_starts.AsSpan());
         var durations = MemoryMarshal.Cast<byte, long>(_durations.AsSpan());
         var selfTimes = MemoryMarshal.Cast<byte, long>(_selfTimes.AsSpan());
+        var probeCosts = MemoryMarshal.Cast<byte, long>(_probeCosts.AsSpan());
+        var selfProbeCosts = MemoryMarshal.Cast<byte, long>(_selfProbeCosts.AsSpan());
+        var callsInside = MemoryMarshal.Cast<byte, int>(_callsInside.AsSpan());
         var validBytes = (n + 7) / 8;
         _callerValid.AsSpan(0, validBytes).Clear();
         var outermost = 0;
@@ -89,9 +95,12 @@ internal sealed class BatchEncoder
             threadIds[i] = c.ThreadId;
             depths[i] = c.Depth;
             starts[i] = c.StartMonotonicNs;
-            durations[i] = c.DurationNs;
-            selfTimes[i] = c.SelfNs;
+            durations[i] = c.RawDurationNs;
+            selfTimes[i] = c.RawSelfNs;
             _kinds[i] = (byte)c.Kind;
+            probeCosts[i] = c.Probes.CostNs;
+            selfProbeCosts[i] = c.Probes.SelfCostNs;
+            callsInside[i] = c.Probes.CallsInside;
         }
         List<IArrowArray> columns =
         [
@@ -104,6 +113,9 @@ internal sealed class BatchEncoder
             new Int64Array(Buffer(_durations, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
             new Int64Array(Buffer(_selfTimes, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
             new UInt8Array(Buffer(_kinds, n), ArrowBuffer.Empty, n, 0, 0),
+            new Int64Array(Buffer(_probeCosts, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
+            new Int64Array(Buffer(_selfProbeCosts, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
+            new Int32Array(Buffer(_callsInside, n * sizeof(int)), ArrowBuffer.Empty, n, 0, 0),
         ];
         if (_schema.FieldsList.Count > ColumnsWithoutCaptures)
             columns.AddRange(CaptureColumns(calls));

@@ -20,6 +20,9 @@ internal sealed class EventBatch
     private Int64Array? _selfTimes;
     private UInt8Array? _kinds;
     private byte[] _allTimed = [];
+    private Int64Array? _probeCosts;
+    private Int64Array? _selfProbeCosts;
+    private Int32Array? _callsInside;
 
     public int Length { get; private set; }
 
@@ -35,17 +38,28 @@ internal sealed class EventBatch
     public ReadOnlySpan<long> DurationsNs => _durations!.Values;
     public ReadOnlySpan<long> SelfTimesNs => _selfTimes!.Values;
 
+    /// <summary>What the probes took of each call's duration (duration_ns stays as measured); empty in a file from before 1.3.</summary>
+    public ReadOnlySpan<long> ProbeCostsNs => _probeCosts is null ? default : _probeCosts.Values;
+
+    /// <summary>What the probes took of each call's self time; empty in a file from before 1.3.</summary>
+    public ReadOnlySpan<long> SelfProbeCostsNs => _selfProbeCosts is null ? default : _selfProbeCosts.Values;
+
     /// <summary>Each call's <see cref="CallKind"/>; all timed in a file from before the kind column.</summary>
     public ReadOnlySpan<CallKind> Kinds => MemoryMarshal.Cast<byte, CallKind>(_kinds is null ? _allTimed.AsSpan(0, Length) : _kinds.Values);
 
     /// <summary>Row <paramref name="row"/> as a call of <paramref name="context"/>, the trace whose table the ids index.</summary>
     public TracedCall CallAt(TraceContext context, int row, CapturedCall? captured = null) =>
         new(context, Kinds[row], FunctionIds[row], CallerIds[row], ProcessIds[row], ThreadIds[row], Depths[row],
-            StartsMonotonicNs[row], DurationsNs[row], SelfTimesNs[row], captured);
+            StartsMonotonicNs[row], DurationsNs[row], SelfTimesNs[row], captured, ProbesAt(row));
+
+    /// <summary>Row <paramref name="row"/>'s probe cost; none in a file from before 1.3.</summary>
+    private ProbeAccount ProbesAt(int row) => _probeCosts is null
+        ? default
+        : new ProbeAccount(ProbeCostsNs[row], SelfProbeCostsNs[row], _callsInside!.Values[row]);
 
     /// <summary>
     /// Points the spans at <paramref name="batch"/>'s columns (indexes in <paramref name="columns"/>,
-    /// in TraceFileFormat's order; the kind's is -1 in a file without it). Returns what is damaged
+    /// in TraceFileFormat's order; the kind's and the probe costs' are -1 in a file without them). Returns what is damaged
     /// (an id not in a table of <paramref name="functionCount"/> functions, an unknown kind), or null.
     /// </summary>
     public string? Load(RecordBatch batch, int[] columns, int functionCount)
@@ -61,6 +75,9 @@ internal sealed class EventBatch
         _durations = (Int64Array)batch.Column(columns[6]);
         _selfTimes = (Int64Array)batch.Column(columns[7]);
         _kinds = columns[8] < 0 ? null : (UInt8Array)batch.Column(columns[8]);
+        _probeCosts = columns[9] < 0 ? null : (Int64Array)batch.Column(columns[9]);
+        _selfProbeCosts = columns[10] < 0 ? null : (Int64Array)batch.Column(columns[10]);
+        _callsInside = columns[11] < 0 ? null : (Int32Array)batch.Column(columns[11]);
         if (_kinds is null && _allTimed.Length < Length)
             _allTimed = new byte[Length];
 

@@ -243,6 +243,22 @@ public sealed class TraceFile : IDisposable
         if (kind >= 0 && schema.GetFieldByIndex(kind).DataType.TypeId != ArrowTypeId.UInt8)
             throw Invalid(path, $"its column '{TraceFileFormat.Kind}' is not a UInt8");
         indexes.Add(kind);
+        // Files from before 1.3 have no probe costs: their calls read as measured.
+        (string Name, ArrowTypeId Type)[] probeColumns =
+        [
+            (TraceFileFormat.ProbeCostNs, ArrowTypeId.Int64),
+            (TraceFileFormat.SelfProbeCostNs, ArrowTypeId.Int64),
+            (TraceFileFormat.CallsInside, ArrowTypeId.Int32),
+        ];
+        foreach (var column in probeColumns)
+        {
+            var index = schema.GetFieldIndex(column.Name, StringComparer.Ordinal);
+            if (index >= 0 && schema.GetFieldByIndex(index).DataType.TypeId != column.Type)
+                throw Invalid(path, $"its column '{column.Name}' is not a {column.Type}");
+            indexes.Add(index);
+        }
+        if (indexes.TakeLast(probeColumns.Length).Distinct().Count() > 1 && indexes.TakeLast(probeColumns.Length).Contains(-1))
+            throw Invalid(path, $"it has some of the probe cost columns but not all ({string.Join(", ", probeColumns.Select(c => c.Name))})");
         return indexes.ToArray();
     }
 

@@ -14,7 +14,7 @@ namespace Utrace.Native.Recording;
 internal static class TraceFileFormat
 {
     /// <summary>Written into every file; a reader refuses a newer major version.</summary>
-    public static readonly Version Version = new(1, 2);
+    public static readonly Version Version = new(1, 3);
 
     public const string FunctionId = "function_id";
     public const string CallerId = "caller_id";
@@ -27,6 +27,12 @@ internal static class TraceFileFormat
 
     // Since 1.2: a CallKind. A file without it holds timed calls only (entry-only calls read as timed before).
     public const string Kind = "kind";
+
+    // Since 1.3: what Utrace's probes took of each call (duration_ns and self_ns stay as measured), and the traced
+    // calls the kernel counted inside it. A file without them has no probe cost taken out.
+    public const string ProbeCostNs = "probe_cost_ns";
+    public const string SelfProbeCostNs = "self_probe_cost_ns";
+    public const string CallsInside = "calls_inside";
 
     // Since 1.1, only in traces with -Capture.
     public const string Arguments = "arguments";
@@ -69,6 +75,9 @@ internal static class TraceFileFormat
             new(DurationNs, Int64Type.Default, nullable: false),
             new(SelfNs, Int64Type.Default, nullable: false),
             new(Kind, UInt8Type.Default, nullable: false),
+            new(ProbeCostNs, Int64Type.Default, nullable: false),
+            new(SelfProbeCostNs, Int64Type.Default, nullable: false),
+            new(CallsInside, Int32Type.Default, nullable: false),
         ];
         if (context.Captures is not null)
             fields.AddRange(CaptureFields);

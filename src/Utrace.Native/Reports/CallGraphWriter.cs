@@ -104,12 +104,14 @@ internal sealed class CallGraphWriter
     }
 
     // Deeper and, when the outer call was timed, started before it returned: a call whose caller
-    // never returned (exit() called in main) is not shown inside the call before it.
+    // never returned (exit() called in main) is not shown inside the call before it. Where calls sit
+    // in time is as measured (the probes' cost included), so that they nest; the durations shown are
+    // the program's own.
     private static bool Encloses(in TracedCall outer, in TracedCall inner) =>
-        inner.Depth > outer.Depth && (!outer.HasDuration || inner.StartNs < outer.StartNs + outer.DurationNs);
+        inner.Depth > outer.Depth && (!outer.HasDuration || inner.StartNs < outer.StartNs + outer.RawDurationNs);
 
     private string Closer(in TracedCall call) =>
-        $"{Prefix(call.StartNs + call.DurationNs, DurationOf(call))}[{call.ThreadId,6}] | {new string(' ', 2 * call.Depth)}}} /* {call.Function} */";
+        $"{Prefix(call.StartNs + call.RawDurationNs, DurationOf(call))}[{call.ThreadId,6}] | {new string(' ', 2 * call.Depth)}}} /* {call.Function} */";
 
     /// <summary>The timestamp (seconds from the start of the trace) when asked for, then the duration or blanks.</summary>
     private string Prefix(long timestampNs, long? durationNs)

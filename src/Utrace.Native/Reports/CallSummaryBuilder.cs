@@ -30,7 +30,7 @@ internal sealed class CallSummaryBuilder
     public CallSummaryBuilder(bool byThread) => _byThread = byThread;
 
     public void Add(in TracedCall call) =>
-        Add(GetFunctionId(call.Function, call.Module), call.ThreadKey, call.Depth, call.DurationNs, call.SelfNs);
+        Add(GetFunctionId(call.Function, call.Module), call.ThreadKey, call.Depth, call.DurationNs, call.SelfNs, call.RawDurationNs);
 
     /// <summary>Adds every call of a trace file's record batch, straight from its columns.</summary>
     // The hot path of Measure-UTrace -Path, fully optimized from the first batch: a fresh pwsh would
@@ -45,9 +45,16 @@ internal sealed class CallSummaryBuilder
         var depths = batch.Depths;
         var durations = batch.DurationsNs;
         var selfTimes = batch.SelfTimesNs;
+        var probeCosts = batch.ProbeCostsNs;
+        var selfProbeCosts = batch.SelfProbeCostsNs;
         var host = context.HostName;
         for (var i = 0; i < batch.Length; i++)
-            Add(ids[functionIds[i]], new ThreadKey(host, processIds[i], threadIds[i]), depths[i], durations[i], selfTimes[i]);
+        {
+            // As TracedCall does: the program's own time, from the measured one and the probes' cost (none in older files).
+            var duration = probeCosts.IsEmpty ? durations[i] : ProbeAccount.OwnTime(durations[i], probeCosts[i]);
+            var self = selfProbeCosts.IsEmpty ? selfTimes[i] : ProbeAccount.OwnSelfTime(selfTimes[i], selfProbeCosts[i], duration);
+            Add(ids[functionIds[i]], new ThreadKey(host, processIds[i], threadIds[i]), depths[i], duration, self, durations[i]);
+        }
     }
 
     /// <summary>The summaries so far, the largest Total first.</summary>
@@ -63,11 +70,11 @@ internal sealed class CallSummaryBuilder
             .ThenBy(s => s.ThreadId);
     }
 
-    private void Add(int functionId, ThreadKey threadKey, int depth, long durationNs, long selfNs)
+    private void Add(int functionId, ThreadKey threadKey, int depth, long durationNs, long selfNs, long rawDurationNs)
     {
         var thread = GetThread(threadKey);
         var outermostInside = thread.Complete(functionId, depth, durationNs, out var spanInside);
-        GetAccumulator(thread, functionId).Add(durationNs, selfNs, durationNs - outermostInside);
+        GetAccumulator(thread, functionId).Add(durationNs, selfNs, durationNs - outermostInside, rawDurationNs);
         thread.TracedNs += durationNs - spanInside;
     }
 
@@ -246,10 +253,12 @@ internal sealed class CallSummaryBuilder
         private long _sumNs;
         private long _minNs = long.MaxValue;
         private long _maxNs = long.MinValue;
+        private long _rawSumNs;
 
-        public void Add(long durationNs, long selfNs, long outermostNs)
+        public void Add(long durationNs, long selfNs, long outermostNs, long rawDurationNs)
         {
             _calls++;
+            _rawSumNs += rawDurationNs;
             _totalNs += outermostNs;
             _selfNs += selfNs;
             _sumNs += durationNs;
@@ -261,7 +270,11 @@ internal sealed class CallSummaryBuilder
             function, module, threadId, _calls,
             Duration.FromNanoseconds(_totalNs), Duration.FromNanoseconds(_selfNs),
             Duration.FromNanoseconds(_sumNs / _calls), Duration.FromNanoseconds(_minNs), Duration.FromNanoseconds(_maxNs),
-            Percent(_totalNs, tracedNs), Percent(_selfNs, tracedNs));
+            Percent(_totalNs, tracedNs), Percent(_selfNs, tracedNs))
+        {
+            ProbeCost = Duration.FromNanoseconds(_rawSumNs - _sumNs),
+            ProbeDominated = ProbeAccount.Dominated(_rawSumNs - _sumNs, _rawSumNs),
+        };
 
         private static double Percent(long part, long whole) => whole == 0 ? 0 : Math.Round(100.0 * part / whole, 2);
     }

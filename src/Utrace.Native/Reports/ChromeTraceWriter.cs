@@ -51,8 +51,10 @@ internal sealed class ChromeTraceWriter(bool includeArguments = false)
             w.WriteNumber("tid", call.ThreadId);
             w.WritePropertyName("ts");
             w.WriteRawValue(Microseconds(startNs));
+            // Slices keep their measured place and length, so that callees nest in their callers; the
+            // arguments give the program's own time.
             w.WritePropertyName("dur");
-            w.WriteRawValue(Microseconds(call.DurationNs));
+            w.WriteRawValue(Microseconds(call.RawDurationNs));
             if (includeArguments)
                 Arguments(w, call);
         });
@@ -63,6 +65,10 @@ internal sealed class ChromeTraceWriter(bool includeArguments = false)
         w.WriteStartObject("args");
         w.WritePropertyName("self_us");
         w.WriteRawValue(Microseconds(call.SelfNs));
+        w.WritePropertyName("own_us");
+        w.WriteRawValue(Microseconds(call.DurationNs));
+        w.WritePropertyName("probe_cost_us");
+        w.WriteRawValue(Microseconds(call.Probes.CostNs));
         w.WriteNumber("depth", call.Depth);
         foreach (var (name, value) in call.CapturedValues())
         {

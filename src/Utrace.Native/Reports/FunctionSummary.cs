@@ -53,6 +53,15 @@ public sealed class FunctionSummary
     /// <summary>Self as a percentage of the traced time: these add up to 100.</summary>
     public double SelfPercent { get; }
 
+    /// <summary>What Utrace's probes took of the function's calls, summed over every call: taken out of the times above.</summary>
+    public Duration ProbeCost { get; init; }
+
+    /// <summary>
+    /// True when the probes took most (over 80%) of the function's measured time: its figures are then mostly the
+    /// estimate's error. Leave its callees out of the trace (-ExcludeFunction) to time it.
+    /// </summary>
+    public bool ProbeDominated { get; init; }
+
     /// <summary>How the durations spread (in-kernel summaries, Start-UTrace -Summary); null from Measure-UTrace.</summary>
     public LatencyHistogram? Histogram { get; }
 

@@ -90,13 +90,13 @@ internal sealed class PerfettoTraceWriter : IDisposable
         if (byStart != 0)
             return byStart;
         var byDepth = a.Depth.CompareTo(b.Depth);
-        return byDepth != 0 ? byDepth : b.DurationNs.CompareTo(a.DurationNs);
+        return byDepth != 0 ? byDepth : b.RawDurationNs.CompareTo(a.RawDurationNs);
     }
 
     // Whether a call still open when `call` begins holds it; one that ends as `call` begins holds it only if `call` is deeper.
     private static bool Encloses(in TracedCall open, in TracedCall call)
     {
-        long openEnd = open.StartUnixNs + open.DurationNs, callEnd = call.StartUnixNs + call.DurationNs;
+        long openEnd = open.StartUnixNs + open.RawDurationNs, callEnd = call.StartUnixNs + call.RawDurationNs;
         return callEnd <= openEnd && (call.StartUnixNs < openEnd || call.Depth > open.Depth);
     }
 
@@ -134,7 +134,7 @@ internal sealed class PerfettoTraceWriter : IDisposable
 
     private void WriteEnd(ulong track, in TracedCall call)
     {
-        BeginPacket((ulong)(call.StartUnixNs + call.DurationNs), interned: false);
+        BeginPacket((ulong)(call.StartUnixNs + call.RawDurationNs), interned: false);
         _out.BeginMessage(TrackEventField);
         _out.WriteVarint(EventTypeField, SliceEnd);
         _out.WriteVarint(EventTrackUuidField, track);

@@ -62,7 +62,8 @@ internal sealed class ProbePlan
             // A moved entry probe still sees the return address at [rsp]: the return probe goes with it.
             var entryOffset = function.Offset + entry.Offset;
             var spec = captures?[id];
-            var cookie = (uint)id | CaptureFlags(spec) | (selection?.Scopes(function) == true ? Abi.CookieScope : 0);
+            var cookie = (uint)id | CaptureFlags(spec) | (selection?.Scopes(function) == true ? Abi.CookieScope : 0)
+                | (ulong)ProbeCalibration.HitOf(entry.Kind) << Abi.CookieHitShift;
             switch (mode)
             {
                 case ReturnMode.Uretprobe when ReturnPolicy.MustNotReturnProbe(function.RawName):

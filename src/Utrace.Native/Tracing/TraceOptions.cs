@@ -61,7 +61,7 @@ internal sealed class TraceOptions
     public int QueueCapacity { get; init; } = 1 << 20;
 
     /// <summary>
-    /// Size of the kernel's ring buffer (a power of two, at least 4 KiB): how many events (56 bytes
+    /// Size of the kernel's ring buffer (a power of two, at least 4 KiB): how many events (88 bytes
     /// each) wait for the reader before the kernel drops, and counts, new ones. Null: 16 MiB, or
     /// 64 MiB when arguments are captured (a captured call takes 3 to 8 times the bytes of a plain
     /// one, so the default ring still holds as many calls while the reader is held up).
@@ -89,6 +89,13 @@ internal sealed class TraceOptions
 
     /// <summary>Queue a CallEvent per call for <see cref="TraceSession.ReadEvents"/>; off when only recording.</summary>
     public bool StreamEvents { get; init; } = true;
+
+    /// <summary>
+    /// Take the probes' cost out of each call's duration, with the figures of a calibration run on this machine (made
+    /// once, then cached); off for the calibration run itself, and for summary-only and entry-only traces, which the
+    /// kernel sums or does not time.
+    /// </summary>
+    public bool AccountProbeCost { get; init; } = true;
 
     /// <summary>Wake the reader once this many bytes of events wait in the ring buffer.</summary>
     public int WakeupBytes { get; init; } = 64 * 1024;

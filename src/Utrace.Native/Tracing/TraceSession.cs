@@ -186,7 +186,7 @@ internal sealed class TraceSession : IDisposable
         _program = TraceProgram.Load(setup.Config, setup.AttachMode, setup.RingBufferBytes, setup.SummaryCapacity, setup.ReadsStrings);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
-        var context = _context = TraceContext.StartingNow(Functions, setup.Captures);
+        var context = _context = TraceContext.StartingNow(Functions, setup.Captures, ProbeCostsFor(setup));
         _programName = catalog.ExecutableName;
         _pump.Begin(context, joinsCaptures: setup.Captures is not null);
         _recorder?.Begin(context, TraceOrigin.Here(Command, ProcessId));
@@ -201,9 +201,32 @@ internal sealed class TraceSession : IDisposable
         var notProbed = setup.Plan.Unprobeable.Concat(_probes.Refused).ToDictionary();
         _notProbed = notProbed.Count;
         _warnings = NotProbedWarning.For(notProbed, Functions) is { } leftOut ? [.. setup.Warnings, leftOut] : setup.Warnings;
+        if (_calibrationWarning is { } calibration)
+            _warnings = [.. _warnings, calibration];
         _reader.Start();
         _attachTime = clock.Elapsed;
     }
+
+    /// <summary>
+    /// The calibration of this trace's modes, when its calls are timed one by one; a calibration that fails leaves the
+    /// durations raw and says so, but never stops the trace.
+    /// </summary>
+    private ProbeCalibration? ProbeCostsFor(TraceSetup setup)
+    {
+        if (!_options.AccountProbeCost || _options.SummaryOnly || setup.ReturnMode == ReturnMode.EntryOnly)
+            return null;
+        try
+        {
+            return ProbeCalibrator.For(setup.ReturnMode, setup.AttachMode);
+        }
+        catch (Exception ex) when (ex is UtraceException or IOException or UnauthorizedAccessException)
+        {
+            _calibrationWarning = $"Durations include the probes' cost: measuring it failed. {ex.Message} {(ex as UtraceException)?.Hint}";
+            return null;
+        }
+    }
+
+    private string? _calibrationWarning;
 
     private void OnProcessEvent(ProcessRecord record)
     {
