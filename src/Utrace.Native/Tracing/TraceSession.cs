@@ -79,6 +79,13 @@ internal sealed class TraceSession : IDisposable
             catalog = FunctionCatalog.ForLoadedProgram(executable, tracedBinary, child.RunToLibraries(executable));
             session = new TraceSession(child.ProcessId, string.Join(' ', argv), options, TraceSetup.SelectFunctions(catalog, options, program)) { _child = child };
         }
+        catch (UtraceException ex) when (ex.ErrorId == "ProgramExitedAtStart")
+        {
+            // A library missing, say: the program ended as it does untraced, and its exit code is what to report.
+            var ended = new TraceSession(child.ProcessId, string.Join(' ', argv), options, []) { _child = child, _warnings = [$"{ex.Message} Nothing was traced."] };
+            ended.Finish(TraceState.Completed);
+            return ended;
+        }
         catch
         {
             child.Terminate();
