@@ -219,6 +219,41 @@ Describe 'Start-UTrace -OutFile that cannot be written' -Skip:$noBpf {
     }
 }
 
+Describe 'Start-UTrace -OutFile over what exists' -Skip:$noBpf {
+    It 'never writes over a device, a folder or a program, and leaves them as they were (<Case>)' -ForEach @(
+        @{ Case = '/dev/null'; Target = { '/dev/null' }; ErrorId = 'OutFileNotRegular' }
+        @{ Case = 'a folder'; Target = { $TestDrive }; ErrorId = 'OutFileIsFolder' }
+        @{ Case = 'the traced program'; Target = { $copy = Join-Path $TestDrive 'fib-copy'; Copy-Item "$Bin/fib" $copy; $copy }; ErrorId = 'OutFileIsProgram' }
+    ) {
+        $path = & $Target
+        $before = (Get-Item $path -Force).UnixMode
+        $command = if ($Case -eq 'the traced program') { "$path 3" } else { "$Bin/fib 3" }
+        { Start-UTrace -Command $command -OutFile $path -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,Utrace.PowerShell.StartUTraceCommand"
+        $Error[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        (Get-Item $path -Force).UnixMode | Should -Be $before
+        if ($Case -eq 'the traced program') { & $path 3 | Should -Be 'fib(3) = 2' }
+    }
+
+    It 'leaves a file that exists untouched when the trace does not start' {
+        $notes = Join-Path $TestDrive 'notes.txt'
+        Set-Content $notes 'keep me'
+        { Start-UTrace -Command "$Bin/fib 3" -Function no_such_function -OutFile $notes -ErrorAction Stop } |
+            Should -Throw -ErrorId 'NoFunctionMatches,Utrace.PowerShell.StartUTraceCommand'
+        Get-Content $notes | Should -Be 'keep me'
+    }
+
+    It 'replaces a file that exists with the trace, keeping its owner and mode' {
+        $shared = Join-Path $TestDrive 'shared.arrow'
+        Set-Content $shared ('an older, longer file than the trace will be' * 200)
+        chmod 666 $shared
+        chown nobody $shared
+        Start-UTrace -Command "$Bin/fib 5" -Function fib -OutFile $shared | Out-Null
+        @(Import-UTrace $shared).Count | Should -Be 15
+        (Get-Item $shared).UnixMode | Should -Be '-rw-rw-rw-'
+        (Get-Item $shared).User | Should -Be 'nobody'
+    }
+}
+
 Describe 'Import-UTrace paths' -Skip:$noBpf {
     BeforeAll {
         $script:Recorded = Join-Path $TestDrive 'fib.arrow'

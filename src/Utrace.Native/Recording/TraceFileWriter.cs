@@ -46,12 +46,16 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
     private bool _completed;
     private volatile UtraceException? _failure;
 
-    private TraceFileWriter(string path, SafeFileHandle file, bool dropWhenBehind)
+    private TraceFileWriter(string path, SafeFileHandle file, bool dropWhenBehind, bool created)
     {
         Path = path;
         _file = file;
         _dropWhenBehind = dropWhenBehind;
+        _created = created;
     }
+
+    // Whether this writer made the file: only then may it change its mode and owner, or delete it.
+    private readonly bool _created;
 
     /// <summary>The file's full path.</summary>
     public string Path { get; }
@@ -69,18 +73,32 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
     public event Action<UtraceException>? Failed;
 
     /// <summary>
-    /// Creates (or empties) the file now, mode 0640 and, under sudo, owned by the invoking user,
-    /// so a bad path fails before anything is traced. With <paramref name="dropWhenBehind"/>,
+    /// Creates the file now, mode 0640 and, under sudo, owned by the invoking user, so a bad path
+    /// fails before anything is traced. A file that exists is opened as it is, and emptied only when the
+    /// trace begins: a trace that fails to start leaves it untouched. A device, a pipe or a program is
+    /// never written over. With <paramref name="dropWhenBehind"/>,
     /// events that find the writer's queue full are counted as dropped (a live trace must not
     /// wait); without it, the caller waits (events made offline).
     /// </summary>
     public static TraceFileWriter Create(string path, bool dropWhenBehind = true)
     {
         var fullPath = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(fullPath))
+            throw new UtraceException(TraceErrorKind.InvalidArgument, $"Cannot create the trace file '{fullPath}': it is a folder.",
+                "Give -OutFile the path of a file in that folder.", fullPath, errorId: "OutFileIsFolder");
         SafeFileHandle file;
+        var created = true;
         try
         {
-            file = File.OpenHandle(fullPath, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            try
+            {
+                file = File.OpenHandle(fullPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+            }
+            catch (IOException) when (File.Exists(fullPath))
+            {
+                file = File.OpenHandle(fullPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+                created = false;
+            }
         }
         catch (DirectoryNotFoundException ex)
         {
@@ -99,19 +117,25 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
         }
         try
         {
-            MakePrivate(file);
+            if (created)
+                MakePrivate(file);
+            else
+                RefuseToOverwrite(file, fullPath);
         }
         catch
         {
             file.Dispose();
-            File.Delete(fullPath);
+            if (created)
+                File.Delete(fullPath);
             throw;
         }
-        return new TraceFileWriter(fullPath, file, dropWhenBehind);
+        return new TraceFileWriter(fullPath, file, dropWhenBehind, created);
     }
 
     void IEventSink.Begin(TraceContext context, TraceOrigin origin)
     {
+        if (!_created)
+            RandomAccess.SetLength(_file, 0);
         var schema = TraceFileFormat.BuildSchema(context, origin);
         _encoder = new BatchEncoder(schema);
         _arrow = new ArrowStreamWriter(_pending, schema, leaveOpen: true);
@@ -187,7 +211,7 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
         }
     }
 
-    /// <summary>Completes and closes the file if the trace began; a file whose trace never began is deleted.</summary>
+    /// <summary>Completes and closes the file if the trace began; a file it made for a trace that never began is deleted.</summary>
     public void Dispose()
     {
         if (_thread is not null)
@@ -198,7 +222,8 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
         if (_file.IsClosed)
             return;
         _file.Dispose();
-        File.Delete(Path);
+        if (_created)
+            File.Delete(Path);
     }
 
     // Under _gate. Only the reader (or Complete) waits here: the writer thread never takes _gate
@@ -334,9 +359,21 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
         _ = Task.Run(() => Failed?.Invoke(failure));
     }
 
+    // An existing file is replaced only if it is a regular file and no program: a trace written over
+    // /dev/null or the traced binary would harm the machine, not record anything.
+    private static void RefuseToOverwrite(SafeFileHandle file, string path)
+    {
+        if (Interop.Libc.FileMode(file) is { } mode && (mode & Interop.Libc.S_IFMT) != Interop.Libc.S_IFREG)
+            throw new UtraceException(TraceErrorKind.InvalidArgument, $"Cannot write the trace file over '{path}': it is not a regular file (a device, a pipe or a socket).",
+                "Give -OutFile the path of a new file, or of a trace file to replace.", path, errorId: "OutFileNotRegular");
+        Span<byte> magic = stackalloc byte[4];
+        if (RandomAccess.Read(file, magic, 0) == magic.Length && magic.SequenceEqual("\u007fELF"u8))
+            throw new UtraceException(TraceErrorKind.InvalidArgument, $"Cannot write the trace file over '{path}': it is a program or library (an ELF file).",
+                "Give -OutFile the path of a new file, or of a trace file to replace.", path, errorId: "OutFileIsProgram");
+    }
+
     private static void MakePrivate(SafeFileHandle file)
     {
-        // Mode 0640 also for a file that existed: its old mode is kept by FileMode.Create.
         File.SetUnixFileMode(file, Private);
         if (!Environment.IsPrivilegedProcess
             || !uint.TryParse(Environment.GetEnvironmentVariable("SUDO_UID"), out var uid)
