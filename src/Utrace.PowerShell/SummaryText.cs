@@ -31,7 +31,8 @@ internal static class SummaryText
     /// <summary>How a launched program ended, when not with exit code 0; null otherwise.</summary>
     public static string? Exit(TraceSummary summary) => summary.ExitCode switch
     {
-        > 128 and var code => $"'{summary.Command}' was ended by signal {code - 128}.",
+        // 128 + n is also how a process ended by signal n is reported: the two cannot be told apart here.
+        > 128 and <= 128 + 64 and var code => $"'{summary.Command}' exited with code {code} (as one ended by signal {code - 128} does).",
         0 or null => null,
         var code => $"'{summary.Command}' exited with code {code}.",
     };

@@ -55,6 +55,12 @@ Describe 'Start-UTrace -Within' -Skip:$noBpf {
         Format-Scoped $calls | Should -Be 'caller_a/1/main=4 helper/2/caller_a=4 work/2/caller_a=12 work/3/helper=4'
     }
 
+    It 'warns when no function opens the scope' {
+        $calls = Start-UTrace -Command $scoped -Within no_such_function -WarningVariable warned 3>$null
+        @($calls).Count | Should -Be 0
+        $warned.Message | Should -Contain '-Within matches no function of scoped: no call will be reported. List the names with Get-UTraceFunction.'
+    }
+
     It 'refuses a pattern that is not a wildcard' {
         $err = Get-ErrorRecord { Start-UTrace -Command $scoped -Within '[' }
         $err.CategoryInfo.Category | Should -Be 'InvalidArgument'

@@ -33,7 +33,7 @@ internal sealed class ElfImage
         Exports = FunctionTable.Build(dynamicSymbols.Where(IsExported), FunctionKind.Export);
         UntypedCode = FunctionTable.BuildUntyped((symtab?.Entries ?? []).Concat(dynamicSymbols.Where(IsExported)));
         PltStubs = PltStubReader.Read(elf, dynamicSymbols);
-        LibraryCalls = WithGotCallSites(PltStubs, GotCallReader.Read(elf, dynamicSymbols, Functions));
+        LibraryCalls = WithGotCallSites(PltStubs, GotCallReader.Read(elf, dynamicSymbols, [.. Functions, .. FunctionTable.ColdParts(symtab?.Entries ?? [])]));
         // IFUNCs count here: an import of strlen binds to libc's strlen resolver all the same; so do
         // untyped symbols, as hand-written assembly leaves its routines (libruby's coroutine_transfer).
         ProvidedNames = dynamicSymbols

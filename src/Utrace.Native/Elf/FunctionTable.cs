@@ -30,9 +30,22 @@ internal static class FunctionTable
     internal static bool IsStartupNoise(string name) =>
         StartupNoise.Contains(name)
         || name.StartsWith("__x86.get_pc_thunk.", StringComparison.Ordinal)
-        // gcc's hot/cold splitting: "f.cold" (or "f.cold.3") is only jumped to from inside f, never called.
-        || name.EndsWith(".cold", StringComparison.Ordinal)
-        || name.Contains(".cold.", StringComparison.Ordinal);
+        || IsColdPart(name);
+
+    // gcc's hot/cold splitting: "f.cold" (or "f.cold.3") is only jumped to from inside f, never called.
+    private static bool IsColdPart(string name) =>
+        name.EndsWith(".cold", StringComparison.Ordinal) || name.Contains(".cold.", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The parts gcc splits off functions as unlikely to run (f.cold): never called, so never traced, but
+    /// the calls they make are f's (its error paths), so call sites are looked for there too.
+    /// </summary>
+    internal static IReadOnlyList<ElfFunction> ColdParts(IEnumerable<SymbolEntry<ulong>> symbols) =>
+        symbols
+            .Where(symbol => IsDefinedCode(symbol) && IsColdPart(StripVersion(symbol.Name)))
+            .DistinctBy(symbol => symbol.Value)
+            .Select(symbol => new ElfFunction(StripVersion(symbol.Name), FunctionKind.Function, symbol.Value, FileOffset(symbol), symbol.Size))
+            .ToArray();
 
     /// <summary>.symtab spells versioned symbols "name@VERSION"; probes and people want the plain name.</summary>
     internal static string StripVersion(string name)

@@ -67,6 +67,9 @@ internal sealed class TraceSetup
             throw new UtraceException(TraceErrorKind.InvalidArgument,
                 "-MinDuration needs durations, which entry-only tracing does not measure.",
                 "Leave out -MinDuration, or trace with -ReturnMode RetInstruction.", options.MinDuration, errorId: "MinDurationWithoutReturns");
+        // As -Function's patterns are: a scope that never opens would report nothing, silently.
+        if (options.Selection.Within is not null && !functions.Any(options.Selection.Scopes) && !Grows(options))
+            warnings.Add($"-Within matches no function of {catalog.ExecutableName}: no call will be reported. List the names with Get-UTraceFunction.");
         if (returnMode == ReturnMode.EntryOnly && captures?.Any(c => c?.Returns is not null) == true)
             warnings.Add("Return values are not captured: calls are reported at their entry (-ReturnMode EntryOnly), before they return.");
         // The programs -Follow meets may switch stacks too (a script running curl, which links libcrypto).
