@@ -96,6 +96,12 @@ Describe 'gotcalls built with -fno-plt by <Build>' -ForEach $builds -Skip:$noBpf
         @($events | Where-Object Module -EQ 'libc.so.6' | Where-Object HasDuration).Count | Should -Be 0
     }
 
+    It 'opens a -Within scope at a call through the GOT' {
+        $events = @(Start-UTrace -Command "$Dir/gotcalls" -Within qsort 6>$null)
+        ($events | Group-Object Function -NoElement | Sort-Object Name | ForEach-Object { "$($_.Name) $($_.Count)" }) -join ', ' |
+            Should -Be 'compare 16, qsort 1'
+    }
+
     It 'nests the callbacks of a call through the GOT under it' {
         $compare = @(Start-UTrace -Command "$Dir/gotcalls" -Function compare, qsort 6>$null | Where-Object Function -EQ compare)
         $compare.Count | Should -Be 16

@@ -46,7 +46,9 @@ internal sealed class ProbePlan
         for (var id = firstId; id < firstId + functions.Count; id++)
         {
             var function = functions[id - firstId];
-            AddCallSites(sites, function, mode, (uint)id | CaptureFlags(captures?[id]));
+            // An indirect call through the GOT is single-stepped: its sites cost that kind of hit.
+            AddCallSites(sites, function, mode, (uint)id | CaptureFlags(captures?[id]) | ScopeFlag(selection, function)
+                | (ulong)ProbeHitKind.SingleStepped << Abi.CookieHitShift);
             if (function.CalledOnlyThroughGot)
             {
                 function.PlaceEntryProbe([]);
@@ -62,7 +64,7 @@ internal sealed class ProbePlan
             // A moved entry probe still sees the return address at [rsp]: the return probe goes with it.
             var entryOffset = function.Offset + entry.Offset;
             var spec = captures?[id];
-            var cookie = (uint)id | CaptureFlags(spec) | (selection?.Scopes(function) == true ? Abi.CookieScope : 0)
+            var cookie = (uint)id | CaptureFlags(spec) | ScopeFlag(selection, function)
                 | (ulong)ProbeCalibration.HitOf(entry.Kind) << Abi.CookieHitShift;
             switch (mode)
             {
@@ -137,6 +139,9 @@ internal sealed class ProbePlan
             }
         }
     }
+
+    /// <summary>The cookie flag of a function that opens the -Within scope.</summary>
+    private static ulong ScopeFlag(FunctionSelection? selection, FunctionInfo function) => selection?.Scopes(function) == true ? Abi.CookieScope : 0;
 
     /// <summary>The cookie flags that make the BPF programs send what <paramref name="spec"/> captures.</summary>
     private static ulong CaptureFlags(CaptureSpec? spec)
