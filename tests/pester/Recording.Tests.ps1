@@ -240,16 +240,17 @@ Describe 'Start-UTrace -OutFile over what exists' -Skip:$noBpf {
         { Start-UTrace -Command "$Bin/fib 3" -Function no_such_function -OutFile $notes -ErrorAction Stop } |
             Should -Throw -ErrorId 'NoFunctionMatches,Utrace.PowerShell.StartUTraceCommand'
         Get-Content $notes | Should -Be 'keep me'
+        (Get-Item $notes).UnixMode | Should -Be '-rw-r--r--'
     }
 
-    It 'replaces a file that exists with the trace, keeping its owner and mode' {
+    It 'replaces a file that exists with the trace, keeping its owner, private as a new one' {
         $shared = Join-Path $TestDrive 'shared.arrow'
         Set-Content $shared ('an older, longer file than the trace will be' * 200)
         chmod 666 $shared
         chown nobody $shared
         Start-UTrace -Command "$Bin/fib 5" -Function fib -OutFile $shared | Out-Null
         @(Import-UTrace $shared).Count | Should -Be 15
-        (Get-Item $shared).UnixMode | Should -Be '-rw-rw-rw-'
+        (Get-Item $shared).UnixMode | Should -Be '-rw-r-----'
         (Get-Item $shared).User | Should -Be 'nobody'
     }
 }

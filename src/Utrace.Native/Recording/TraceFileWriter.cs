@@ -74,8 +74,8 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
 
     /// <summary>
     /// Creates the file now, mode 0640 and, under sudo, owned by the invoking user, so a bad path
-    /// fails before anything is traced. A file that exists is opened as it is, and emptied only when the
-    /// trace begins: a trace that fails to start leaves it untouched. A device, a pipe or a program is
+    /// fails before anything is traced. A file that exists keeps its owner and loses any right beyond
+    /// 0640; it is emptied only when the trace begins, never deleted. A device, a pipe or a program is
     /// never written over. With <paramref name="dropWhenBehind"/>,
     /// events that find the writer's queue full are counted as dropped (a live trace must not
     /// wait); without it, the caller waits (events made offline).
@@ -135,7 +135,11 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
     void IEventSink.Begin(TraceContext context, TraceOrigin origin)
     {
         if (!_created)
+        {
+            // A trace may hold captured strings: the file it replaces loses any right beyond 0640, keeps its owner.
             RandomAccess.SetLength(_file, 0);
+            File.SetUnixFileMode(_file, File.GetUnixFileMode(_file) & Private);
+        }
         var schema = TraceFileFormat.BuildSchema(context, origin);
         _encoder = new BatchEncoder(schema);
         _arrow = new ArrowStreamWriter(_pending, schema, leaveOpen: true);
