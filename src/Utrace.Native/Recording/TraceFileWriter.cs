@@ -363,17 +363,19 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
         _ = Task.Run(() => Failed?.Invoke(failure));
     }
 
+    private const string ReplaceableFileHint = "Give -OutFile the path of a new file, or of a trace file to replace.";
+
     // An existing file is replaced only if it is a regular file and no program: a trace written over
     // /dev/null or the traced binary would harm the machine, not record anything.
     private static void RefuseToOverwrite(SafeFileHandle file, string path)
     {
         if (Interop.Libc.FileMode(file) is { } mode && (mode & Interop.Libc.S_IFMT) != Interop.Libc.S_IFREG)
             throw new UtraceException(TraceErrorKind.InvalidArgument, $"Cannot write the trace file over '{path}': it is not a regular file (a device, a pipe or a socket).",
-                "Give -OutFile the path of a new file, or of a trace file to replace.", path, errorId: "OutFileNotRegular");
+                ReplaceableFileHint, path, errorId: "OutFileNotRegular");
         Span<byte> magic = stackalloc byte[4];
         if (RandomAccess.Read(file, magic, 0) == magic.Length && magic.SequenceEqual("\u007fELF"u8))
             throw new UtraceException(TraceErrorKind.InvalidArgument, $"Cannot write the trace file over '{path}': it is a program or library (an ELF file).",
-                "Give -OutFile the path of a new file, or of a trace file to replace.", path, errorId: "OutFileIsProgram");
+                ReplaceableFileHint, path, errorId: "OutFileIsProgram");
     }
 
     private static void MakePrivate(SafeFileHandle file)
