@@ -99,6 +99,7 @@ static __always_inline void give_children_to_caller(struct thread_stack *st, __u
 	if (depth > 0) {
 		struct frame *caller = FRAME(st, depth - 1);
 		caller->child_ns += dropped->child_ns;
+		caller->child_own_ns += dropped->child_own_ns;
 		count_calls(caller->inner_calls, dropped);
 		for (int k = 0; k < UTRACE_HIT_KINDS; k++) {
 			caller->child_calls[k] += dropped->child_calls[k];
@@ -143,6 +144,7 @@ static __always_inline void push_frame(struct thread_stack *st, __u32 depth, __u
 	f->ret_addr = ret_addr;
 	f->restored = 0;
 	f->child_ns = 0;
+	f->child_own_ns = 0;
 	f->entry_hit = entry_hit;
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
 		f->inner_calls[k] = f->child_calls[k] = f->unreported_calls[k] = 0;
