@@ -61,6 +61,7 @@ static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 functio
 	struct utrace_event *e = reserve_event(type, pid_tgid, function_id, caller, depth, start, duration, self);
 	if (!e)
 		return;
+	e->on_cpu_ns = 0;
 	e->entry_hit = 0;
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
 		e->inner_calls[k] = e->child_calls[k] = e->unreported_calls[k] = 0;
@@ -74,6 +75,7 @@ static __always_inline void send_call(__u64 pid_tgid, struct frame *f, __u32 cal
 					       duration, self);
 	if (!e)
 		return;
+	e->on_cpu_ns = on_cpu_since(f, duration);
 	e->entry_hit = f->entry_hit;
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++) {
 		e->inner_calls[k] = f->inner_calls[k];

@@ -71,6 +71,7 @@ struct utrace_event {
 	__u64 start_ns;    /* CLOCK_MONOTONIC at entry */
 	__u64 duration_ns; /* entry to return; 0 for an entry record */
 	__u64 self_ns;     /* duration minus traced children */
+	__u64 on_cpu_ns;   /* of duration, the time the thread spent on a CPU (probes included); 0 for an entry record */
 	__u32 pid;         /* thread group id */
 	__u32 tid;         /* thread id */
 	__u32 function_id; /* index into the engine's function table (the probe's cookie) */

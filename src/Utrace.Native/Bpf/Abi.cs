@@ -116,6 +116,7 @@ internal struct EventRecord
     public ulong StartNs;
     public ulong DurationNs;
     public ulong SelfNs;
+    public ulong OnCpuNs;
     public uint Pid;
     public uint Tid;
     public uint FunctionId;

@@ -62,6 +62,12 @@ public sealed class FunctionSummary
     /// </summary>
     public bool ProbeDominated { get; init; }
 
+    /// <summary>
+    /// Of <see cref="Total"/>, the time the function's threads spent on a CPU (Utrace's probes taken out, as from Total):
+    /// far below Total when its calls sleep, wait or are preempted. Null when no call had it (entry-only, in-kernel summaries).
+    /// </summary>
+    public Duration? OnCpu { get; init; }
+
     /// <summary>How the durations spread (in-kernel summaries, Start-UTrace -Summary); null from Measure-UTrace.</summary>
     public LatencyHistogram? Histogram { get; }
 
