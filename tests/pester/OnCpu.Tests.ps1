@@ -73,4 +73,19 @@ Describe 'On-CPU time per call' -Skip:$noBpf {
         $summary.OnCpu.Nanoseconds | Should -Be (($calls | Where-Object Function -eq spin | Measure-Object OnCpuNs -Sum).Sum)
         (Measure-UTrace -Path $file | Where-Object Function -eq spin).OnCpu | Should -Be $summary.OnCpu
     }
+
+    It 'travels through Export-Csv and Export-Clixml exactly' {
+        $csv = Join-Path ([IO.Path]::GetTempPath()) "utrace-oncpu-$PID.csv"
+        $xml = Join-Path ([IO.Path]::GetTempPath()) "utrace-oncpu-$PID.xml"
+        try {
+            $calls | Export-Csv $csv
+            $calls | Export-Clixml $xml
+            $expected = ($calls | Measure-UTrace | ForEach-Object { "$($_.Function)=$($_.OnCpu.Nanoseconds)" }) -join ' '
+            (Import-Csv $csv | Measure-UTrace | ForEach-Object { "$($_.Function)=$($_.OnCpu.Nanoseconds)" }) -join ' ' | Should -Be $expected
+            (Import-Clixml $xml | Measure-UTrace | ForEach-Object { "$($_.Function)=$($_.OnCpu.Nanoseconds)" }) -join ' ' | Should -Be $expected
+        }
+        finally {
+            Remove-Item $csv, $xml -ErrorAction SilentlyContinue
+        }
+    }
 }
