@@ -584,10 +584,10 @@ $floorMedian = if ($stats['floor']) { $stats['floor'].Wall.Median } else { $null
 $md = ConvertTo-ResultMarkdown -Title 'Overhead' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $bpftraceVersion
 $null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop by each of $Threads thread(s); gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
 $first = @{
-    Emulated      = '``push``, emulated by the kernel'
-    SingleStepped = '``lea``, single-stepped by the kernel'
-    Moved         = '``mov``, single-stepped by the kernel, then ``push``, where Utrace moves its probe'
-    Nop           = 'a 5-byte ``nop``, which the kernel turns into a call'
+    Emulated      = '`push`, emulated by the kernel'
+    SingleStepped = '`lea`, single-stepped by the kernel'
+    Moved         = '`mov`, single-stepped by the kernel, then `push`, where Utrace moves its probe'
+    Nop           = 'a 5-byte `nop`, which the kernel turns into a call'
 }[$Variant]
 $null = $md.AppendLine("- ``leaf`` as objdump shows it ($Variant variant: first instruction $first):").AppendLine()
 $null = $md.AppendLine('```')
