@@ -118,7 +118,7 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 		return;
 	}
 	if (config.summary_only) {
-		summarize(st, top, f->function_id, duration, self);
+		summarize(st, top, f->function_id, duration, self, on_cpu_since(f, duration));
 		return;
 	}
 	send_call(pid_tgid, f, caller, depth - 1, duration, self);

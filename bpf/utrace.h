@@ -145,6 +145,7 @@ struct utrace_function_summary {
 	__u64 total_ns; /* outermost calls of the function only: a recursive call is inside its caller's time */
 	__u64 sum_ns;   /* every call, recursive ones included: for the average */
 	__u64 self_ns;
+	__u64 on_cpu_ns; /* of total_ns, the time on a CPU (probes included) */
 	__u64 min_ns;   /* 0 = no call yet */
 	__u64 max_ns;
 	__u64 histogram[UTRACE_HISTOGRAM_BUCKETS];

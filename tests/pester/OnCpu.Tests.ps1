@@ -74,6 +74,16 @@ Describe 'On-CPU time per call' -Skip:$noBpf {
         (Measure-UTrace -Path $file | Where-Object Function -eq spin).OnCpu | Should -Be $summary.OnCpu
     }
 
+    It 'is summed in the kernel by -Summary, as measured' {
+        $rows = @(Start-UTrace -Command "$program 2 /dev/null" -Function nap, spin -Summary)
+        $nap = $rows | Where-Object Function -eq nap
+        $spin = $rows | Where-Object Function -eq spin
+        $nap.Calls, $spin.Calls | Should -Be 2, 2
+        $nap.OnCpu.Nanoseconds | Should -BeLessThan (2 * 2000000)
+        $spin.OnCpu.Nanoseconds | Should -BeGreaterOrEqual (0.8 * $spin.Total.Nanoseconds)
+        $spin.OnCpu.Nanoseconds | Should -BeLessOrEqual $spin.Total.Nanoseconds
+    }
+
     It 'travels through Export-Csv and Export-Clixml exactly' {
         $csv = Join-Path ([IO.Path]::GetTempPath()) "utrace-oncpu-$PID.csv"
         $xml = Join-Path ([IO.Path]::GetTempPath()) "utrace-oncpu-$PID.xml"

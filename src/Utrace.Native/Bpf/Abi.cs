@@ -183,6 +183,7 @@ internal struct FunctionSummaryRecord
     public ulong TotalNs;
     public ulong SumNs;
     public ulong SelfNs;
+    public ulong OnCpuNs;
     public ulong MinNs;
     public ulong MaxNs;
     public HistogramBuckets Histogram;

@@ -229,6 +229,7 @@ internal sealed class TraceProgram : IDisposable
                     total.TotalNs += cpu.TotalNs;
                     total.SumNs += cpu.SumNs;
                     total.SelfNs += cpu.SelfNs;
+                    total.OnCpuNs += cpu.OnCpuNs;
                     for (var b = 0; b < Abi.HistogramBuckets; b++)
                         total.Histogram[b] += cpu.Histogram[b];
                 }
