@@ -64,7 +64,9 @@ static __always_inline __u64 run_lag(void)
 }
 
 /* How much of a call that lasted `duration` since its frame was pushed the thread spent on a CPU,
- * Utrace's probes included, within [0, duration] (the clocks of two CPUs may disagree a little). */
+ * Utrace's probes included, within [0, duration]: where the kernel takes stolen (or IRQ) time out
+ * of the scheduler clock, each CPU's clock lags by its own, so a call that moved may be off by the
+ * difference. */
 static __always_inline __u64 on_cpu_since(struct frame *f, __u64 duration)
 {
 	__s64 on_cpu = (__s64)(duration + run_lag() - f->run_lag);
