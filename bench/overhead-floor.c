@@ -7,6 +7,7 @@
  * Launches PROGRAM the way a tracer must: a forked child waits on a pipe before exec; the
  * counting programs of BPF_OBJECT are attached to FUNCTION of PROGRAM with entry and return
  * multi-uprobe links filtered on the child's pid (exec keeps it); then the child is released.
+ * FUNCTION is a symbol, or 0xOFFSET: a file offset in PROGRAM (an instruction past a function's first).
  * When it has exited, prints "entries E returns R exit X" (X = exit status, 128 + signal).
  * With --ring, the return program also sends a record per call on a ring buffer, which the
  * loader reads (polling every 50 ms, as Utrace does) and counts: "... records C".
@@ -14,6 +15,7 @@
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <stdio.h>
@@ -46,6 +48,13 @@ static int count_record(void *context, void *data, size_t size)
  * made with bpf(2) itself: libbpf 1.4's bpf_link_create refuses the attach type. */
 static int attach_session(struct bpf_program *session, struct bpf_link *entry, pid_t pid, const char *path)
 {
+#ifndef BPF_F_UPROBE_MULTI_RETURN
+	/* The system's linux/bpf.h predates multi-uprobe links (Debian 12's linux-libc-dev 6.1): the other
+	 * floors still build, through libbpf. */
+	(void)session, (void)entry, (void)pid, (void)path;
+	errno = ENOSYS;
+	return -1;
+#else
 	__u64 offset = 0;
 	struct bpf_link_info info = { .uprobe_multi = { .offsets = (unsigned long)&offset, .count = 1 } };
 	__u32 size = sizeof(info);
@@ -57,6 +66,7 @@ static int attach_session(struct bpf_program *session, struct bpf_link *entry, p
 		.uprobe_multi = { .path = (unsigned long)path, .offsets = (unsigned long)&offset, .cnt = 1, .pid = pid },
 	} };
 	return syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+#endif
 }
 
 int main(int argc, char **argv)
@@ -93,12 +103,15 @@ int main(int argc, char **argv)
 	    (session && bpf_program__set_expected_attach_type(session_program, UPROBE_SESSION_ATTACH_TYPE)) ||
 	    bpf_object__load(obj))
 		return fprintf(stderr, "cannot load %s\n", argv[1]), 1;
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, entry_opts);
-	LIBBPF_OPTS(bpf_uprobe_multi_opts, return_opts, .retprobe = true);
+	/* FUNCTION 0xOFFSET: probes at that file offset (an instruction past a function's first), not at a symbol. */
+	const char *symbol = strncmp(argv[2], "0x", 2) == 0 ? NULL : argv[2];
+	unsigned long offset = symbol ? 0 : strtoul(argv[2], NULL, 16);
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, entry_opts, .offsets = symbol ? NULL : &offset, .cnt = symbol ? 0 : 1);
+	LIBBPF_OPTS(bpf_uprobe_multi_opts, return_opts, .retprobe = true, .offsets = symbol ? NULL : &offset, .cnt = symbol ? 0 : 1);
 	struct bpf_link *entry = bpf_program__attach_uprobe_multi(
-		bpf_object__find_program_by_name(obj, "floor_entry"), child, argv[3], argv[2], &entry_opts);
+		bpf_object__find_program_by_name(obj, "floor_entry"), child, argv[3], symbol, &entry_opts);
 	struct bpf_link *ret = bpf_program__attach_uprobe_multi(
-		bpf_object__find_program_by_name(obj, ring ? "floor_return_ring" : "floor_return"), child, argv[3], argv[2], &return_opts);
+		bpf_object__find_program_by_name(obj, ring ? "floor_return_ring" : "floor_return"), child, argv[3], symbol, &return_opts);
 	if (!entry || !ret)
 		return fprintf(stderr, "cannot attach to %s in %s\n", argv[2], argv[3]), 1; /* the child reads EOF */
 	int session_link = -1;

@@ -40,6 +40,11 @@
                       received must equal N.
       floor-session   the floor loader with --session: one uprobe session program (Linux
                       6.13) on one link counts entries and returns; both must equal N.
+      floor-emulated  -Variant Moved and Nop only: the floor with both probes on leaf's second
+                      instruction (a push, which the kernel emulates), given to the loader as a
+                      file offset: the emulated floor of the same function in the same run.
+                      With Moved, Utrace's probe goes there too (Get-UTraceFunction must say
+                      so); with Nop, Utrace probes the nop, which the kernel turns into a call.
       bpftrace        bpftrace -e 'uprobe:BIN:leaf { @c = count(); } uretprobe:BIN:leaf
                       { @r = count(); }' -c 'BIN N FILE' (bpftrace 0.17 attaches two
                       system-wide perf-event uprobes, not multi links); @c and @r must equal
@@ -108,6 +113,9 @@
     pwsh bench/overhead.ps1 -Variant SingleStepped -Calls 200000 -OutFile /tmp/sstep.md
 
 .EXAMPLE
+    pwsh bench/overhead.ps1 -Variant Moved -Configuration untraced, floor, floor-emulated, utrace-job -Rounds 3
+
+.EXAMPLE
     pwsh bench/overhead.ps1 -Threads 2 -Configuration floor-ring, utrace-outfile, utrace-outnull
 #>
 [CmdletBinding()]
@@ -122,9 +130,12 @@ param(
     [switch] $SkipBpftrace,
 
     # Emulated: leaf starts with push %rbp, which the kernel emulates. SingleStepped: with lea,
-    # which the kernel must single-step (about 10x the cost of a probe hit here).
+    # which the kernel must single-step (about 10x the cost of a probe hit here). Moved: with a mov
+    # the kernel single-steps and then a push, onto which Utrace moves its probe. Nop: built with
+    # gcc -pg -mfentry -mnop-mcount -no-pie, so leaf starts with a 5-byte nop, which the kernel
+    # (6.18+) turns into a call to its trampoline after the first hit.
     [Alias('FirstInstruction')]
-    [ValidateSet('Emulated', 'SingleStepped')]
+    [ValidateSet('Emulated', 'SingleStepped', 'Moved', 'Nop')]
     [string] $Variant = 'Emulated',
 
     # Threads of the program, each making -Calls calls: throughput with several traced threads.
@@ -210,7 +221,12 @@ int main(int argc, char **argv)
 '@
 $leafFlags = @('-O2', '-fno-omit-frame-pointer', '-fcf-protection=none', '-pthread')
 $firstPattern = ':\s*push\s+%rbp\b'
-if ($Variant -eq 'SingleStepped') { $leafFlags += '-DSINGLE_STEP'; $firstPattern = ':\s*lea\s+0x1000\(' }
+$nopPattern = ':\s*nopl\s+0x0\(%rax,%rax,1\)'
+switch ($Variant) {
+    'SingleStepped' { $leafFlags += '-DSINGLE_STEP'; $firstPattern = ':\s*lea\s+0x1000\(' }
+    'Moved' { $leafFlags += '-DMOVED_PROBE'; $firstPattern = ':\s*mov\s+%edi,%eax' }
+    'Nop' { $leafFlags += '-pg', '-mfentry', '-mnop-mcount', '-fno-pie', '-no-pie'; $firstPattern = $nopPattern }
+}
 $leafC = Join-Path $temp 'leaf.c'
 $leaf = Join-Path $temp 'leaf'
 [IO.File]::WriteAllText($leafC, $leafSource)
@@ -218,7 +234,7 @@ $leaf = Join-Path $temp 'leaf'
 if ($LASTEXITCODE -ne 0) { throw "gcc failed on $leafC" }
 
 # leaf's first instructions, from objdump: the first must be push (emulated by the kernel), or for
-# SingleStepped lea (which the kernel single-steps).
+# SingleStepped lea (which the kernel single-steps), for Moved mov, for Nop the 5-byte nop.
 $disassembly = @(& objdump -d --no-show-raw-insn "--disassemble=leaf" $leaf)
 if ($LASTEXITCODE -ne 0) { throw "objdump failed on $leaf" }
 $start = [array]::FindIndex([string[]] $disassembly, [Predicate[string]] { param($l) $l -match '<leaf>:$' })
@@ -230,7 +246,22 @@ if ($leafInstructions.Count -eq 0 -or $leafInstructions[0] -notmatch $firstPatte
     throw "leaf's first instruction is not the one the $Variant variant needs: $($leafInstructions -join ' | ')"
 }
 $stringFirst = @(& objdump -d --no-show-raw-insn "--disassemble=leaf_string" $leaf) | Where-Object { $_ -match '^\s+[0-9a-f]+:\s' } | Select-Object -First 1
-if ($stringFirst -notmatch ':\s*push\s+%rbp\b') { throw "leaf_string's first instruction is not push %rbp: $stringFirst" }
+$stringPattern = if ($Variant -eq 'Nop') { $nopPattern } else { ':\s*push\s+%rbp\b' }
+if ($stringFirst -notmatch $stringPattern) { throw "leaf_string's first instruction is not the one the $Variant variant needs: $stringFirst" }
+
+# Moved and Nop: the file offset of leaf's second instruction, a push, for the emulated floor; and where
+# Utrace puts its probe, which must be that push (Moved) or the nop (Nop).
+$emulatedOffset = $null
+if ($Variant -in 'Moved', 'Nop') {
+    $addresses = $leafInstructions[0, 1] | ForEach-Object { [Convert]::ToUInt64(($_ -split ':')[0], 16) }
+    if ($leafInstructions[1] -notmatch ':\s*push\s+%rbp\b') { throw "leaf's second instruction is not push %rbp: $($leafInstructions[1])" }
+    $placed = Get-UTraceFunction $leaf -Function leaf
+    $expected = if ($Variant -eq 'Moved') { 'Moved', ($addresses[1] - $addresses[0]) } else { 'OptimizedNop', 0 }
+    if ("$($placed.EntryProbe)" -ne $expected[0] -or $placed.EntryProbeOffset -ne $expected[1]) {
+        throw "Utrace places leaf's probe as $($placed.EntryProbe) at +$($placed.EntryProbeOffset), expected $($expected[0]) at +$($expected[1])"
+    }
+    $emulatedOffset = '0x{0:x}' -f ($placed.Offset + $addresses[1] - $addresses[0])
+}
 
 # The floor: BPF object (clang) and libbpf loader (gcc).
 $floorBuild = Build-BenchFloor $temp
@@ -279,10 +310,11 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
             & $leaf $perThread $file $Threads
             if ($LASTEXITCODE -ne 0) { $problems.Add("exit code $LASTEXITCODE") }
         }
-        { $_ -in 'floor', 'floor-ring', 'floor-session' } {
+        { $_ -in 'floor', 'floor-ring', 'floor-session', 'floor-emulated' } {
             $ring = $Config -eq 'floor-ring'
-            $option = @{ 'floor' = @(); 'floor-ring' = @('--ring'); 'floor-session' = @('--session') }[$Config]
-            $out = @(& $floor @option $floorObject leaf $leaf $perThread $file $Threads 2>&1)
+            $option = @{ 'floor' = @(); 'floor-ring' = @('--ring'); 'floor-session' = @('--session'); 'floor-emulated' = @() }[$Config]
+            $target = if ($Config -eq 'floor-emulated') { $emulatedOffset } else { 'leaf' }
+            $out = @(& $floor @option $floorObject $target $leaf $perThread $file $Threads 2>&1)
             $line = "$($out | Where-Object { "$_" -match '^entries ' } | Select-Object -Last 1)"
             if ($LASTEXITCODE -ne 0 -or $line -notmatch '^entries (\d+) returns (\d+) exit (\d+)(?: records (\d+))?') {
                 $problems.Add("the floor loader failed (exit $LASTEXITCODE): $($out -join ' / ')")
@@ -463,6 +495,7 @@ function Invoke-Config([string] $Config, [int] $N, [int] $Round) {
 
 # --- run -------------------------------------------------------------------------------------
 $configs = @('untraced', 'floor', 'floor-ring', 'floor-session')
+if ($emulatedOffset) { $configs += 'floor-emulated' }
 if ($bpftrace) { $configs += 'bpftrace' }
 $configs += 'utrace-outfile', 'utrace-outnull', 'utrace-job', 'utrace-job-session', 'utrace-measure', 'utrace-min1ms', 'utrace-threadid', 'utrace-threadid-pair',
     'utrace-where', 'utrace-retinsn', 'utrace-entryonly', 'utrace-summary', 'utrace-capture', 'utrace-capture-string'
@@ -513,6 +546,7 @@ $describe = [ordered]@{
     'floor'          = 'floor: BPF counter, entry + return multi-uprobe links (libbpf loader)'
     'floor-ring'     = 'bare ring buffer: the floor + a 48-byte record per return, read by the loader'
     'floor-session'  = 'floor as a uprobe session: one counting program on one link (Linux 6.13)'
+    'floor-emulated' = 'emulated floor: the floor with its probes on leaf''s second instruction (push)'
     'utrace-outfile' = 'Utrace `-OutFile -AsJob` (every call recorded to a trace file)'
     'utrace-outnull' = 'Utrace `\| Out-Null`'
     'bpftrace'       = 'bpftrace `count()` on uprobe + uretprobe (perf-event uprobes)'
@@ -549,7 +583,13 @@ $floorMedian = if ($stats['floor']) { $stats['floor'].Wall.Median } else { $null
 
 $md = ConvertTo-ResultMarkdown -Title 'Overhead' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $bpftraceVersion
 $null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop by each of $Threads thread(s); gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
-$null = $md.AppendLine("- ``leaf`` as objdump shows it ($Variant variant: first instruction ``$(if ($Variant -eq 'Emulated') { 'push' } else { 'lea' })``, $(if ($Variant -eq 'Emulated') { 'emulated' } else { 'single-stepped' }) by the kernel):").AppendLine()
+$first = @{
+    Emulated      = '`push`, emulated by the kernel'
+    SingleStepped = '`lea`, single-stepped by the kernel'
+    Moved         = '`mov`, single-stepped by the kernel, then `push`, where Utrace moves its probe'
+    Nop           = 'a 5-byte `nop`, which the kernel turns into a call'
+}[$Variant]
+$null = $md.AppendLine("- ``leaf`` as objdump shows it ($Variant variant: first instruction $first):").AppendLine()
 $null = $md.AppendLine('```')
 foreach ($insn in $leafInstructions) { $null = $md.AppendLine($insn) }
 $null = $md.AppendLine('```').AppendLine()

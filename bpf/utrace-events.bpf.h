@@ -61,6 +61,7 @@ static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 functio
 	struct utrace_event *e = reserve_event(type, pid_tgid, function_id, caller, depth, start, duration, self);
 	if (!e)
 		return;
+	e->on_cpu_ns = 0;
 	e->calls_inside = e->reserved = 0;
 	e->probe_cost_ns = e->self_probe_cost_ns = 0;
 	submit_event(e);
@@ -74,6 +75,7 @@ static __always_inline void send_call(__u64 pid_tgid, struct frame *f, __u32 cal
 					       duration, self);
 	if (!e)
 		return;
+	e->on_cpu_ns = on_cpu_since(f, duration);
 	e->calls_inside = 0;
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
 		e->calls_inside += f->inner_calls[k];
@@ -81,6 +83,14 @@ static __always_inline void send_call(__u64 pid_tgid, struct frame *f, __u32 cal
 	e->probe_cost_ns = duration - own;
 	e->self_probe_cost_ns = self - own_self;
 	submit_event(e);
+}
+
+/* The program's own part of a call's time on a CPU (`on_cpu`, probes included): less the probes'
+ * `cost`, within [0, its own time `own`], as the engine does for a call it is sent. */
+static __always_inline __u64 own_on_cpu(__u64 on_cpu, __u64 cost, __u64 own)
+{
+	__u64 left = on_cpu > cost ? on_cpu - cost : 0;
+	return left < own ? left : own;
 }
 
 /* The program's own part of a call's `self` time: less its own probes' part between its timestamps,
@@ -134,7 +144,7 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 		return;
 	}
 	if (config.summary_only) {
-		summarize(st, top, f->function_id, own, own_self, duration);
+		summarize(st, top, f->function_id, own, own_self, duration, own_on_cpu(on_cpu_since(f, duration), duration - own, own));
 		return;
 	}
 	send_call(pid_tgid, f, caller, depth - 1, duration, self, own, own_self);

@@ -29,8 +29,13 @@ struct uprobes_state {
 struct mm_struct {
 	struct uprobes_state uprobes_state;
 } __attribute__((preserve_access_index));
+struct sched_entity {
+	__u64 exec_start;
+	__u64 sum_exec_runtime;
+} __attribute__((preserve_access_index));
 struct task_struct {
 	struct mm_struct *mm;
+	struct sched_entity se;
 } __attribute__((preserve_access_index));
 
 /* The return address the kernel's return probes put in place in this process (0: none yet). */
@@ -38,6 +43,32 @@ static __always_inline __u64 kernel_trampoline(void)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	return BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+}
+
+/*
+ * The thread's run time as the scheduler has accounted it, less the scheduler clock at that
+ * accounting (se.sum_exec_runtime - se.exec_start). While the thread runs, the scheduler moves both
+ * by the same amount (update_curr, at ticks and switches); when it runs again after time off its CPU,
+ * exec_start has moved on by that time and sum_exec_runtime has not. So from one probe of the thread
+ * to a later one, the wall time plus the change of this value is the time it spent on a CPU: the
+ * scheduler clock's offset from ktime cancels out.
+ */
+static __always_inline __u64 run_lag(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	return task->se.sum_exec_runtime - task->se.exec_start;
+}
+
+/* How much of a call that lasted `duration` since its frame was pushed the thread spent on a CPU,
+ * Utrace's probes included, within [0, duration]: where the kernel takes stolen (or IRQ) time out
+ * of the scheduler clock, each CPU's clock lags by its own, so a call that moved may be off by the
+ * difference. */
+static __always_inline __u64 on_cpu_since(struct frame *f, __u64 duration)
+{
+	__s64 on_cpu = (__s64)(duration + run_lag() - f->run_lag);
+	if (on_cpu < 0)
+		return 0;
+	return (__u64)on_cpu < duration ? (__u64)on_cpu : duration;
 }
 
 /* The thread's stack in this program: after an exec (-Follow), the old program's frames are gone. */
@@ -144,6 +175,7 @@ static __always_inline void push_frame(struct thread_stack *st, __u32 depth, __u
 	f->entry_hit = entry_hit;
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
 		f->inner_calls[k] = f->child_calls[k] = f->unreported_calls[k] = 0;
+	f->run_lag = run_lag();
 	f->start_ns = now;
 }
 

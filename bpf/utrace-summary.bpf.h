@@ -47,10 +47,10 @@ static long same_function(__u64 i, void *data)
 }
 
 /* The call of the frame at `top` took `duration` of the program's own time (`raw_duration` as
- * measured), `self` of it its own: adds it to its function's summary (to the total only if no
- * frame below is the same function's). */
+ * measured), `self` of it its own, `on_cpu` of it on a CPU: adds it to its function's summary (to
+ * the total only if no frame below is the same function's). */
 static __always_inline void summarize(struct thread_stack *st, __u32 top, __u32 function_id, __u64 duration, __u64 self,
-				      __u64 raw_duration)
+				      __u64 raw_duration, __u64 on_cpu)
 {
 	struct utrace_function_summary *sum = bpf_map_lookup_elem(&summaries, &function_id);
 	if (!sum)
@@ -61,8 +61,10 @@ static __always_inline void summarize(struct thread_stack *st, __u32 top, __u32 
 	sum->sum_ns += duration;
 	sum->raw_sum_ns += raw_duration;
 	sum->self_ns += self;
-	if (!search.found)
+	if (!search.found) {
 		sum->total_ns += duration;
+		sum->on_cpu_ns += on_cpu;
+	}
 	if (!sum->min_ns || duration < sum->min_ns)
 		sum->min_ns = duration;
 	if (duration > sum->max_ns)

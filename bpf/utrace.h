@@ -71,6 +71,7 @@ struct utrace_event {
 	__u64 start_ns;    /* CLOCK_MONOTONIC at entry */
 	__u64 duration_ns; /* entry to return; 0 for an entry record */
 	__u64 self_ns;     /* duration minus traced children */
+	__u64 on_cpu_ns;   /* of duration, the time the thread spent on a CPU (probes included); 0 for an entry record */
 	__u32 pid;         /* thread group id */
 	__u32 tid;         /* thread id */
 	__u32 function_id; /* index into the engine's function table (the probe's cookie) */
@@ -151,6 +152,7 @@ struct utrace_function_summary {
 	__u64 total_ns; /* outermost calls of the function only: a recursive call is inside its caller's time */
 	__u64 sum_ns;   /* every call, recursive ones included: for the average */
 	__u64 self_ns;
+	__u64 on_cpu_ns; /* of total_ns, the time on a CPU (the probes' cost taken out, as from total_ns) */
 	__u64 min_ns;   /* 0 = no call yet */
 	__u64 max_ns;
 	__u64 raw_sum_ns; /* sum_ns as measured: the probes' cost (see utrace_config's probe_*_ns) left in */

@@ -47,9 +47,11 @@ internal static class CallPropertyReader
             probes = new ProbeAccount(Number<long>("ProbeCostNs"), rawSelfNs - selfNs, Number<int>("CallsInside"));
             selfNs = rawSelfNs;
         }
+        // The on-CPU time as measured (probes included), empty for a call without one and absent from older exports.
+        var rawOnCpuNs = Text("RawOnCpuNs") is null ? TracedCall.UnknownOnCpu : Number<long>("RawOnCpuNs");
         return table.Add(function, module, Text("Caller"), Text("Program"), Text("ComputerName") ?? "",
             bag.Properties["Start"]?.Value is { } start ? StartOf(start, which) : null,
-            KindOf(bag, which), processId, threadId, depth, startNs, durationNs, selfNs, probes);
+            KindOf(bag, which), processId, threadId, depth, startNs, durationNs, selfNs, probes, rawOnCpuNs);
     }
 
     // A CSV holds "True"/"False", which PowerShell would take as two true strings; a bag without it is timed.

@@ -44,13 +44,23 @@ Describe 'Probe cost accounted per call' -Skip:$noBpf {
         @($calls | Where-Object Function -eq leaf | Where-Object CallsInside -ne 0).Count | Should -Be 0
     }
 
-    It 'prices them with the calibration: ProbeCost = own inside part + calls inside x their cost' {
-        $leafCall = Get-HitCost $calibration $kinds.leaf 'Call'
-        $pairCall = Get-HitCost $calibration $kinds.pair 'Call'
-        $parent = $calls | Where-Object Function -eq parent
-        $parent.ProbeCostNs | Should -Be ((Get-HitCost $calibration $kinds.parent 'Inside') + 1000 * $pairCall + 2000 * $leafCall)
-        @($calls | Where-Object Function -eq pair | Where-Object ProbeCostNs -ne ((Get-HitCost $calibration $kinds.pair 'Inside') + 2 * $leafCall)).Count | Should -Be 0
-        @($calls | Where-Object Function -eq leaf | Where-Object ProbeCostNs -ne (Get-HitCost $calibration $kinds.leaf 'Inside')).Count | Should -Be 0
+    It 'prices them with the calibration, bottom up: own self time = raw self time - own inside part - children''s outside parts; own time = that + children''s own times' {
+        # The outside part of a child's probes: its whole cost less the part inside its own duration.
+        $leafOutside = (Get-HitCost $calibration $kinds.leaf 'Call') - (Get-HitCost $calibration $kinds.leaf 'Inside')
+        $pairOutside = (Get-HitCost $calibration $kinds.pair 'Call') - (Get-HitCost $calibration $kinds.pair 'Inside')
+        $children = [Collections.Generic.List[object]]::new()
+        $wrong = 0
+        # Calls come as they return: a pair's two leaves just before it, the 1,000 pairs before parent.
+        foreach ($call in $calls) {
+            $ownSelf, $childTime = switch ($call.Function) {
+                leaf { [Math]::Max(0, $call.RawSelfNs - (Get-HitCost $calibration $kinds.leaf 'Inside')), 0 }
+                pair { [Math]::Max(0, $call.RawSelfNs - (Get-HitCost $calibration $kinds.pair 'Inside') - 2 * $leafOutside), ($children[-2..-1] | Measure-Object DurationNs -Sum).Sum }
+                parent { [Math]::Max(0, $call.RawSelfNs - (Get-HitCost $calibration $kinds.parent 'Inside') - 1000 * $pairOutside), ($children | Where-Object Function -EQ pair | Measure-Object DurationNs -Sum).Sum }
+            }
+            if ($call.SelfNs -ne $ownSelf -or $call.DurationNs -ne $ownSelf + $childTime -or $call.ProbeCostNs -ne $call.RawDurationNs - $call.DurationNs) { $wrong++ }
+            $children.Add($call)
+        }
+        $wrong | Should -Be 0
     }
 
     It 'reports the program''s own time: Duration = RawDuration - ProbeCost, never negative, flagged past 80%' {

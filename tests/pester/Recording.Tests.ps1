@@ -108,7 +108,7 @@ Describe 'Start-UTrace -OutFile, then Import-UTrace' -Skip:$noBpf {
             $trace.Origin.ProcessIds | Should -Be @($summary.ProcessId)
             $trace.Origin.HostName | Should -Be ([Environment]::MachineName)
             $trace.Origin.KernelRelease | Should -Be (uname -r)
-            $trace.FormatVersion | Should -Be ([version]'1.3')
+            $trace.FormatVersion | Should -Be ([version]'1.4')
             $trace.Context.Functions.Name | Should -Contain 'fib'
             ($trace.Context.Functions | Where-Object Name -EQ 'fib').Path | Should -Be "$Bin/fib"
             $trace.Context.StartTime | Should -BeGreaterOrEqual $summary.StartTime.ToUniversalTime().AddSeconds(-1)
@@ -337,7 +337,7 @@ Describe 'A reader nobody here wrote' -Skip:$noBpf {
         # duration_ns holds the measured durations; probe_cost_ns what the probes took of them.
         [long]$seen.durationSum | Should -Be ($events | Measure-Object RawDurationNs -Sum).Sum
         $seen.calls.work | Should -Be 4000
-        $seen.formatVersion | Should -Be '1.3'
-        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64,kind:Uint8,probe_cost_ns:Int64,self_probe_cost_ns:Int64,calls_inside:Int32'
+        $seen.formatVersion | Should -Be '1.4'
+        $seen.columns -join ',' | Should -Be 'function_id:Int32,caller_id:Int32,pid:Int32,tid:Int32,depth:Int32,start_ns:Uint64,duration_ns:Int64,self_ns:Int64,kind:Uint8,probe_cost_ns:Int64,self_probe_cost_ns:Int64,calls_inside:Int32,on_cpu_ns:Int64'
     }
 }

@@ -116,6 +116,7 @@ internal struct EventRecord
     public ulong StartNs;
     public ulong DurationNs;
     public ulong SelfNs;
+    public ulong OnCpuNs;
     public uint Pid;
     public uint Tid;
     public uint FunctionId;
@@ -180,6 +181,7 @@ internal struct FunctionSummaryRecord
     public ulong TotalNs;
     public ulong SumNs;
     public ulong SelfNs;
+    public ulong OnCpuNs;
     public ulong MinNs;
     public ulong MaxNs;
     public ulong RawSumNs;

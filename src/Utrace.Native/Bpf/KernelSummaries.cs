@@ -26,6 +26,7 @@ internal static class KernelSummaries
             {
                 ProbeCost = Duration.FromNanoseconds((long)(r.RawSumNs - r.SumNs)),
                 ProbeDominated = ProbeAccount.Dominated((long)(r.RawSumNs - r.SumNs), (long)r.RawSumNs),
+                OnCpu = Duration.FromNanoseconds((long)r.OnCpuNs),
             });
         }
         return summaries.OrderByDescending(s => s.Total).ToArray();

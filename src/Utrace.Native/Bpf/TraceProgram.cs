@@ -230,6 +230,7 @@ internal sealed class TraceProgram : IDisposable
                     total.SumNs += cpu.SumNs;
                     total.RawSumNs += cpu.RawSumNs;
                     total.SelfNs += cpu.SelfNs;
+                    total.OnCpuNs += cpu.OnCpuNs;
                     for (var b = 0; b < Abi.HistogramBuckets; b++)
                         total.Histogram[b] += cpu.Histogram[b];
                 }

@@ -87,6 +87,13 @@ public sealed class CallEvent
     /// <summary>True when the probes took most of the call (more than 80% of its raw duration): Duration is then mostly the estimate's error.</summary>
     public bool ProbeDominated => _call.ProbeDominated;
 
+    /// <summary>
+    /// Of <see cref="Duration"/>, the time the thread spent on a CPU (from the scheduler's own accounting): a call that
+    /// computed has about its Duration, one that slept, waited or was preempted less. Utrace's probes are taken out, as
+    /// from Duration. Null for a call without a duration, and in traces from before it was measured.
+    /// </summary>
+    public Duration? OnCpu => _call.OnCpuNs < 0 ? null : Duration.FromNanoseconds(_call.OnCpuNs);
+
     /// <summary>Nanoseconds from the start of the trace to the call's entry.</summary>
     public long StartNs => _call.StartNs;
 
@@ -97,6 +104,10 @@ public sealed class CallEvent
     /// <summary>The self time as measured: RawDuration minus the raw durations of the traced children.</summary>
     public long RawSelfNs => _call.RawSelfNs;
     public long ProbeCostNs => _call.Probes.CostNs;
+    public long? OnCpuNs => _call.OnCpuNs < 0 ? null : _call.OnCpuNs;
+
+    /// <summary>The time on a CPU as measured, Utrace's probes included (they run on the thread's CPU).</summary>
+    public long? RawOnCpuNs => _call.RawOnCpuNs < 0 ? null : _call.RawOnCpuNs;
 
     /// <summary>
     /// False when the call was reported at its entry, with no duration (entry-only tracing, or a

@@ -7,12 +7,16 @@ namespace Utrace;
 /// </summary>
 internal readonly struct TracedCall
 {
+    /// <summary>A call's <see cref="RawOnCpuNs"/> when its time on a CPU is not known.</summary>
+    public const long UnknownOnCpu = -1;
+
     /// <summary>
     /// <paramref name="callerId"/> is -1 for an outermost call; <paramref name="startMonotonicNs"/>
     /// is CLOCK_MONOTONIC, like <see cref="TraceContext.StartMonotonicNs"/>.
     /// </summary>
     public TracedCall(TraceContext context, CallKind kind, int functionId, int callerId, int processId, int threadId, int depth,
-        ulong startMonotonicNs, long durationNs, long selfNs, CapturedCall? captured = null, ProbeAccount probes = default)
+        ulong startMonotonicNs, long durationNs, long selfNs, CapturedCall? captured = null, ProbeAccount probes = default,
+        long rawOnCpuNs = UnknownOnCpu)
     {
         Context = context;
         Kind = kind;
@@ -26,6 +30,7 @@ internal readonly struct TracedCall
         RawSelfNs = selfNs;
         Captured = captured;
         Probes = probes;
+        RawOnCpuNs = rawOnCpuNs;
     }
 
     /// <summary>The trace the call belongs to: its function table, clock and host.</summary>
@@ -50,6 +55,15 @@ internal readonly struct TracedCall
 
     /// <summary>What Utrace's probes took of the call's time, and the traced calls counted inside it.</summary>
     public ProbeAccount Probes { get; }
+
+    /// <summary>
+    /// Of the raw duration, the time the thread spent on a CPU, Utrace's probes included (they run on the thread's CPU);
+    /// <see cref="UnknownOnCpu"/> for an entry-only call, and in traces from before it was measured.
+    /// </summary>
+    public long RawOnCpuNs { get; }
+
+    /// <summary>The program's own time on a CPU: the raw on-CPU time minus the probes' cost, within [0, DurationNs]; or <see cref="UnknownOnCpu"/>.</summary>
+    public long OnCpuNs => RawOnCpuNs < 0 ? UnknownOnCpu : Math.Min(DurationNs, ProbeAccount.OwnTime(RawOnCpuNs, Probes.CostNs));
 
     /// <summary>The program's own time: the raw duration minus the probes' cost, never negative.</summary>
     public long DurationNs => ProbeAccount.OwnTime(RawDurationNs, Probes.CostNs);

@@ -12,7 +12,7 @@ namespace Utrace.Native.Recording;
 /// </summary>
 internal sealed class BatchEncoder
 {
-    private const int ColumnsWithoutCaptures = 12;
+    private const int ColumnsWithoutCaptures = 13;
     private readonly Schema _schema;
     private readonly byte[] _functionIds = new byte[EventChunk.Capacity * sizeof(int)];
     private readonly byte[] _callerIds = new byte[EventChunk.Capacity * sizeof(int)];
@@ -27,6 +27,8 @@ internal sealed class BatchEncoder
     private readonly byte[] _probeCosts = new byte[EventChunk.Capacity * sizeof(long)];
     private readonly byte[] _selfProbeCosts = new byte[EventChunk.Capacity * sizeof(long)];
     private readonly byte[] _callsInside = new byte[EventChunk.Capacity * sizeof(int)];
+    private readonly byte[] _onCpu = new byte[EventChunk.Capacity * sizeof(long)];
+    private readonly byte[] _onCpuValid = new byte[(EventChunk.Capacity + 7) / 8];
 
     // The capture columns (TraceFileFormat.CaptureFields), used only by traces with -Capture: a call has at most
     // Abi.MaxArguments registers and strings.
@@ -74,9 +76,11 @@ internal sealed class BatchEncoder
         var probeCosts = MemoryMarshal.Cast<byte, long>(_probeCosts.AsSpan());
         var selfProbeCosts = MemoryMarshal.Cast<byte, long>(_selfProbeCosts.AsSpan());
         var callsInside = MemoryMarshal.Cast<byte, int>(_callsInside.AsSpan());
+        var onCpu = MemoryMarshal.Cast<byte, long>(_onCpu.AsSpan());
         var validBytes = (n + 7) / 8;
         _callerValid.AsSpan(0, validBytes).Clear();
-        var outermost = 0;
+        _onCpuValid.AsSpan(0, validBytes).Clear();
+        int outermost = 0, onCpuUnknown = 0;
         for (var i = 0; i < n; i++)
         {
             ref readonly var c = ref calls[i];
@@ -101,6 +105,11 @@ internal sealed class BatchEncoder
             probeCosts[i] = c.Probes.CostNs;
             selfProbeCosts[i] = c.Probes.SelfCostNs;
             callsInside[i] = c.Probes.CallsInside;
+            onCpu[i] = Math.Max(0, c.RawOnCpuNs);
+            if (c.RawOnCpuNs < 0)
+                onCpuUnknown++;
+            else
+                SetValid(_onCpuValid, i);
         }
         List<IArrowArray> columns =
         [
@@ -116,6 +125,7 @@ internal sealed class BatchEncoder
             new Int64Array(Buffer(_probeCosts, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
             new Int64Array(Buffer(_selfProbeCosts, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
             new Int32Array(Buffer(_callsInside, n * sizeof(int)), ArrowBuffer.Empty, n, 0, 0),
+            new Int64Array(Buffer(_onCpu, n * sizeof(long)), Buffer(_onCpuValid, validBytes), n, onCpuUnknown, 0),
         ];
         if (_schema.FieldsList.Count > ColumnsWithoutCaptures)
             columns.AddRange(CaptureColumns(calls));

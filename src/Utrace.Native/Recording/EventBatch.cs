@@ -23,6 +23,7 @@ internal sealed class EventBatch
     private Int64Array? _probeCosts;
     private Int64Array? _selfProbeCosts;
     private Int32Array? _callsInside;
+    private Int64Array? _onCpu;
 
     public int Length { get; private set; }
 
@@ -50,7 +51,10 @@ internal sealed class EventBatch
     /// <summary>Row <paramref name="row"/> as a call of <paramref name="context"/>, the trace whose table the ids index.</summary>
     public TracedCall CallAt(TraceContext context, int row, CapturedCall? captured = null) =>
         new(context, Kinds[row], FunctionIds[row], CallerIds[row], ProcessIds[row], ThreadIds[row], Depths[row],
-            StartsMonotonicNs[row], DurationsNs[row], SelfTimesNs[row], captured, ProbesAt(row));
+            StartsMonotonicNs[row], DurationsNs[row], SelfTimesNs[row], captured, ProbesAt(row), RawOnCpuAt(row));
+
+    /// <summary>Row <paramref name="row"/>'s time on a CPU as measured; TracedCall.UnknownOnCpu for an entry-only call and in a file from before 1.4.</summary>
+    public long RawOnCpuAt(int row) => _onCpu is null || _onCpu.IsNull(row) ? TracedCall.UnknownOnCpu : _onCpu.Values[row];
 
     /// <summary>Row <paramref name="row"/>'s probe cost; none in a file from before 1.3.</summary>
     private ProbeAccount ProbesAt(int row) => _probeCosts is null
@@ -59,7 +63,7 @@ internal sealed class EventBatch
 
     /// <summary>
     /// Points the spans at <paramref name="batch"/>'s columns (indexes in <paramref name="columns"/>,
-    /// in TraceFileFormat's order; the kind's and the probe costs' are -1 in a file without them). Returns what is damaged
+    /// in TraceFileFormat's order; the kind's, the probe costs' and the on-CPU time's are -1 in a file without them). Returns what is damaged
     /// (an id not in a table of <paramref name="functionCount"/> functions, an unknown kind), or null.
     /// </summary>
     public string? Load(RecordBatch batch, int[] columns, int functionCount)
@@ -78,6 +82,7 @@ internal sealed class EventBatch
         _probeCosts = columns[9] < 0 ? null : (Int64Array)batch.Column(columns[9]);
         _selfProbeCosts = columns[10] < 0 ? null : (Int64Array)batch.Column(columns[10]);
         _callsInside = columns[11] < 0 ? null : (Int32Array)batch.Column(columns[11]);
+        _onCpu = columns[12] < 0 ? null : (Int64Array)batch.Column(columns[12]);
         if (_kinds is null && _allTimed.Length < Length)
             _allTimed = new byte[Length];
 

@@ -20,7 +20,8 @@ internal sealed class ImportedCallTable
     /// the input did not say), and an export names a caller but not its module.
     /// </summary>
     public CallEvent Add(string function, string module, string? caller, string? program, string computerName, long? startUnixNs,
-        CallKind kind, int processId, int threadId, int depth, long startNs, long durationNs, long selfNs, ProbeAccount probes = default)
+        CallKind kind, int processId, int threadId, int depth, long startNs, long durationNs, long selfNs, ProbeAccount probes = default,
+        long rawOnCpuNs = TracedCall.UnknownOnCpu)
     {
         var traceStartUnixNs = startUnixNs is { } start ? start - startNs : 0;
         if (!_traces.TryGetValue((computerName, traceStartUnixNs), out var trace))
@@ -32,7 +33,7 @@ internal sealed class ImportedCallTable
         var functionId = trace.IdOf(function, module, program);
         var callerId = caller is null ? -1 : trace.CallerIdOf(caller, program);
         return new CallEvent(new TracedCall(trace.Context, kind, functionId, callerId, processId, threadId, depth,
-            (ulong)startNs, durationNs, selfNs, probes: probes));
+            (ulong)startNs, durationNs, selfNs, probes: probes, rawOnCpuNs: rawOnCpuNs));
     }
 
     private sealed class Trace(string computerName, long startUnixNs)

@@ -259,6 +259,11 @@ public sealed class TraceFile : IDisposable
         }
         if (indexes.TakeLast(probeColumns.Length).Distinct().Count() > 1 && indexes.TakeLast(probeColumns.Length).Contains(-1))
             throw Invalid(path, $"it has some of the probe cost columns but not all ({string.Join(", ", probeColumns.Select(c => c.Name))})");
+        // Files from before 1.4 have no on-CPU time: their calls have none.
+        var onCpu = schema.GetFieldIndex(TraceFileFormat.OnCpuNs, StringComparer.Ordinal);
+        if (onCpu >= 0 && schema.GetFieldByIndex(onCpu).DataType.TypeId != ArrowTypeId.Int64)
+            throw Invalid(path, $"its column '{TraceFileFormat.OnCpuNs}' is not a Int64");
+        indexes.Add(onCpu);
         return indexes.ToArray();
     }
 

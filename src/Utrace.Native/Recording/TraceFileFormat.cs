@@ -14,7 +14,7 @@ namespace Utrace.Native.Recording;
 internal static class TraceFileFormat
 {
     /// <summary>Written into every file; a reader refuses a newer major version.</summary>
-    public static readonly Version Version = new(1, 3);
+    public static readonly Version Version = new(1, 4);
 
     public const string FunctionId = "function_id";
     public const string CallerId = "caller_id";
@@ -33,6 +33,9 @@ internal static class TraceFileFormat
     public const string ProbeCostNs = "probe_cost_ns";
     public const string SelfProbeCostNs = "self_probe_cost_ns";
     public const string CallsInside = "calls_inside";
+
+    // Since 1.4: of duration_ns, the time the thread spent on a CPU (probes included); null for an entry-only call.
+    public const string OnCpuNs = "on_cpu_ns";
 
     // Since 1.1, only in traces with -Capture.
     public const string Arguments = "arguments";
@@ -78,6 +81,7 @@ internal static class TraceFileFormat
             new(ProbeCostNs, Int64Type.Default, nullable: false),
             new(SelfProbeCostNs, Int64Type.Default, nullable: false),
             new(CallsInside, Int32Type.Default, nullable: false),
+            new(OnCpuNs, Int64Type.Default, nullable: true),
         ];
         if (context.Captures is not null)
             fields.AddRange(CaptureFields);

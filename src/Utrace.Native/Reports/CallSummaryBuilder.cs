@@ -30,7 +30,7 @@ internal sealed class CallSummaryBuilder
     public CallSummaryBuilder(bool byThread) => _byThread = byThread;
 
     public void Add(in TracedCall call) =>
-        Add(GetFunctionId(call.Function, call.Module), call.ThreadKey, call.Depth, call.DurationNs, call.SelfNs, call.RawDurationNs);
+        Add(GetFunctionId(call.Function, call.Module), call.ThreadKey, call.Depth, call.DurationNs, call.SelfNs, call.RawDurationNs, call.OnCpuNs);
 
     /// <summary>Adds every call of a trace file's record batch, straight from its columns.</summary>
     // The hot path of Measure-UTrace -Path, fully optimized from the first batch: a fresh pwsh would
@@ -53,7 +53,11 @@ internal sealed class CallSummaryBuilder
             // As TracedCall does: the program's own time, from the measured one and the probes' cost (none in older files).
             var duration = probeCosts.IsEmpty ? durations[i] : ProbeAccount.OwnTime(durations[i], probeCosts[i]);
             var self = selfProbeCosts.IsEmpty ? selfTimes[i] : ProbeAccount.OwnSelfTime(selfTimes[i], selfProbeCosts[i], duration);
-            Add(ids[functionIds[i]], new ThreadKey(host, processIds[i], threadIds[i]), depths[i], duration, self, durations[i]);
+            // The program's own on-CPU time, as TracedCall.OnCpuNs takes it.
+            var onCpu = batch.RawOnCpuAt(i) is var raw && raw < 0
+                ? TracedCall.UnknownOnCpu
+                : Math.Min(duration, ProbeAccount.OwnTime(raw, probeCosts.IsEmpty ? 0 : probeCosts[i]));
+            Add(ids[functionIds[i]], new ThreadKey(host, processIds[i], threadIds[i]), depths[i], duration, self, durations[i], onCpu);
         }
     }
 
@@ -70,11 +74,14 @@ internal sealed class CallSummaryBuilder
             .ThenBy(s => s.ThreadId);
     }
 
-    private void Add(int functionId, ThreadKey threadKey, int depth, long durationNs, long selfNs, long rawDurationNs)
+    // onCpuNs: the program's own on-CPU time; TracedCall.UnknownOnCpu when the call has none.
+    private void Add(int functionId, ThreadKey threadKey, int depth, long durationNs, long selfNs, long rawDurationNs, long onCpuNs)
     {
         var thread = GetThread(threadKey);
-        var outermostInside = thread.Complete(functionId, depth, durationNs, out var spanInside);
-        GetAccumulator(thread, functionId).Add(durationNs, selfNs, durationNs - outermostInside, rawDurationNs);
+        var known = onCpuNs >= 0;
+        var outermostInside = thread.Complete(functionId, depth, durationNs, known ? onCpuNs : 0, out var spanInside, out var onCpuInside);
+        GetAccumulator(thread, functionId).Add(durationNs, selfNs, durationNs - outermostInside, rawDurationNs,
+            known ? Math.Max(0, onCpuNs - onCpuInside) : TracedCall.UnknownOnCpu);
         thread.TracedNs += durationNs - spanInside;
     }
 
@@ -145,17 +152,18 @@ internal sealed class CallSummaryBuilder
 
         /// <summary>
         /// Takes a completed call: returns the summed durations of the outermost calls of the same
-        /// function it encloses, and in <paramref name="topsInside"/> those of the calls directly
-        /// inside it (its traced children, or deeper calls whose caller was not reported).
+        /// function it encloses (their on-CPU time in <paramref name="sameOnCpuInside"/>), and in
+        /// <paramref name="topsInside"/> those of the calls directly inside it (its traced children,
+        /// or deeper calls whose caller was not reported).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public long Complete(int functionId, int depth, long durationNs, out long topsInside)
+        public long Complete(int functionId, int depth, long durationNs, long onCpuNs, out long topsInside, out long sameOnCpuInside)
         {
             var sequence = ++_completed;
-            topsInside = _tops.Enclose(this, sequence, depth, durationNs);
+            topsInside = _tops.Enclose(this, sequence, depth, durationNs, 0, out _);
             if (functionId >= _byFunction.Length)
                 Array.Resize(ref _byFunction, Math.Max(functionId + 1, 2 * _byFunction.Length));
-            var sameInside = (_byFunction[functionId] ??= new NestedTime()).Enclose(this, sequence, depth, durationNs);
+            var sameInside = (_byFunction[functionId] ??= new NestedTime()).Enclose(this, sequence, depth, durationNs, onCpuNs, out sameOnCpuInside);
 
             var count = _lowWaterCount;
             while (count > 0 && _lowWaterDepths[count - 1] >= depth)
@@ -200,21 +208,23 @@ internal sealed class CallSummaryBuilder
     }
 
     /// <summary>
-    /// Durations of completed calls (of one function, or of every function) that no completed call
+    /// Durations (and on-CPU times) of completed calls (of one function, or of every function) that no completed call
     /// of the same kind encloses yet, summed per level. Levels only fall, and entries at one level
     /// stay at one level, so they are merged: at most one entry per depth.
     /// </summary>
     private sealed class NestedTime
     {
-        private (long Sequence, int Depth, long Ns)[] _entries = new (long, int, long)[4];
+        private (long Sequence, int Depth, long Ns, long OnCpuNs)[] _entries = new (long, int, long, long)[4];
         private int _count;
 
         /// <summary>Takes a call completing at <paramref name="depth"/>: returns the time of the entries it
-        /// encloses (those now below its depth) and keeps its own duration in their place.</summary>
+        /// encloses (those now below its depth), their on-CPU time in <paramref name="onCpuInside"/>, and keeps
+        /// its own in their place.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public long Enclose(ThreadCalls thread, long sequence, int depth, long durationNs)
+        public long Enclose(ThreadCalls thread, long sequence, int depth, long durationNs, long onCpuNs, out long onCpuInside)
         {
             long inside = 0;
+            onCpuInside = 0;
             var topLevel = int.MinValue;
             while (_count > 0)
             {
@@ -223,6 +233,7 @@ internal sealed class CallSummaryBuilder
                 if (topLevel <= depth)
                     break;
                 inside += top.Ns;
+                onCpuInside += top.OnCpuNs;
                 _count--;
             }
             // A caller's completion lowers the entries below it to one level: merge them.
@@ -231,16 +242,18 @@ internal sealed class CallSummaryBuilder
                 ref var below = ref _entries[_count - 2];
                 if (thread.LevelOf(below.Sequence, below.Depth) != topLevel)
                     break;
-                below.Ns += _entries[--_count].Ns;
+                below.Ns += _entries[_count - 1].Ns;
+                below.OnCpuNs += _entries[--_count].OnCpuNs;
             }
             if (_count > 0 && topLevel == depth)
             {
                 _entries[_count - 1].Ns += durationNs;
+                _entries[_count - 1].OnCpuNs += onCpuNs;
                 return inside;
             }
             if (_count == _entries.Length)
                 Array.Resize(ref _entries, 2 * _count);
-            _entries[_count++] = (sequence, depth, durationNs);
+            _entries[_count++] = (sequence, depth, durationNs, onCpuNs);
             return inside;
         }
     }
@@ -254,10 +267,18 @@ internal sealed class CallSummaryBuilder
         private long _minNs = long.MaxValue;
         private long _maxNs = long.MinValue;
         private long _rawSumNs;
+        private long _onCpuNs;
+        private bool _onCpuKnown;
 
-        public void Add(long durationNs, long selfNs, long outermostNs, long rawDurationNs)
+        // outermostOnCpuNs: the call's on-CPU time less that of the function's calls inside it; negative: unknown.
+        public void Add(long durationNs, long selfNs, long outermostNs, long rawDurationNs, long outermostOnCpuNs)
         {
             _calls++;
+            if (outermostOnCpuNs >= 0)
+            {
+                _onCpuNs += outermostOnCpuNs;
+                _onCpuKnown = true;
+            }
             _rawSumNs += rawDurationNs;
             _totalNs += outermostNs;
             _selfNs += selfNs;
@@ -274,6 +295,7 @@ internal sealed class CallSummaryBuilder
         {
             ProbeCost = Duration.FromNanoseconds(_rawSumNs - _sumNs),
             ProbeDominated = ProbeAccount.Dominated(_rawSumNs - _sumNs, _rawSumNs),
+            OnCpu = _onCpuKnown ? Duration.FromNanoseconds(_onCpuNs) : null,
         };
 
         private static double Percent(long part, long whole) => whole == 0 ? 0 : Math.Round(100.0 * part / whole, 2);

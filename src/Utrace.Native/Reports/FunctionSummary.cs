@@ -62,6 +62,13 @@ public sealed class FunctionSummary
     /// </summary>
     public bool ProbeDominated { get; init; }
 
+    /// <summary>
+    /// Of <see cref="Total"/>, the time the function's threads spent on a CPU (Utrace's probes taken out, as from Total):
+    /// far below Total when its calls sleep, wait or are preempted; in-kernel summaries (-Summary) keep it as measured, as
+    /// their other figures. Null when no call had it (entry-only calls, files from before it was measured).
+    /// </summary>
+    public Duration? OnCpu { get; init; }
+
     /// <summary>How the durations spread (in-kernel summaries, Start-UTrace -Summary); null from Measure-UTrace.</summary>
     public LatencyHistogram? Histogram { get; }
 

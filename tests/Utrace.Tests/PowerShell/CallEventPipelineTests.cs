@@ -70,8 +70,9 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
             _events);
         Assert.Equal(
             ["Function=geo::Shape::area()", "Module=demo", "Program=", "ProcessId=100", "ThreadId=101", $"ComputerName={Environment.MachineName}", "Depth=1", "Caller=main",
-             "Duration=800 ns", "SelfDuration=800 ns", "RawDuration=800 ns", "ProbeCost=0 ns", "CallsInside=0", "ProbeDominated=False",
-             "StartNs=10", "DurationNs=800", "SelfNs=800", "RawDurationNs=800", "RawSelfNs=800", "ProbeCostNs=0", "HasDuration=True",
+             "Duration=800 ns", "SelfDuration=800 ns", "RawDuration=800 ns", "ProbeCost=0 ns", "CallsInside=0", "ProbeDominated=False", "OnCpu=0 ns",
+             "StartNs=10", "DurationNs=800", "SelfNs=800", "RawDurationNs=800", "RawSelfNs=800", "ProbeCostNs=0", "OnCpuNs=0", "RawOnCpuNs=0",
+             "HasDuration=True",
              "Arguments=", "ReturnValue="],
             row.Select(r => r.BaseObject));
     }

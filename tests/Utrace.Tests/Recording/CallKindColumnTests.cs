@@ -39,7 +39,7 @@ public sealed class CallKindColumnTests : IDisposable
         }
         using (var file = TraceFile.Open(path))
         {
-            Assert.Equal(new Version(1, 3), file.FormatVersion);
+            Assert.Equal(new Version(1, 4), file.FormatVersion);
             var events = file.ReadEvents().ToArray();
             Assert.Equal(Enumerable.Range(0, 10).Select(i => !EntryOnly(i)), events.Select(e => e.HasDuration));
             Assert.Equal(Enumerable.Range(0, 10).Select(i => EntryOnly(i) ? 0 : SyntheticTrace.Duration(i)), events.Select(e => e.DurationNs));

@@ -53,7 +53,7 @@ public sealed class TraceFileTests : IDisposable
         Assert.Null(writer.Failure);
 
         using var file = TraceFile.Open(path);
-        Assert.Equal(new Version(1, 3), file.FormatVersion);
+        Assert.Equal(new Version(1, 4), file.FormatVersion);
         Assert.Equal(SyntheticTrace.Origin.Command, file.Origin.Command);
         Assert.Equal([SyntheticTrace.Pid], file.Origin.ProcessIds);
         Assert.Equal("testhost", file.Origin.HostName);
