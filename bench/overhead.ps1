@@ -221,17 +221,21 @@ int main(int argc, char **argv)
 '@
 $leafFlags = @('-O2', '-fno-omit-frame-pointer', '-fcf-protection=none', '-pthread')
 $firstPattern = ':\s*push\s+%rbp\b'
+$linkFlags = @()
 $nopPattern = ':\s*nopl\s+0x0\(%rax,%rax,1\)'
 switch ($Variant) {
     'SingleStepped' { $leafFlags += '-DSINGLE_STEP'; $firstPattern = ':\s*lea\s+0x1000\(' }
     'Moved' { $leafFlags += '-DMOVED_PROBE'; $firstPattern = ':\s*mov\s+%edi,%eax' }
-    'Nop' { $leafFlags += '-pg', '-mfentry', '-mnop-mcount', '-fno-pie', '-no-pie'; $firstPattern = $nopPattern }
+    # Compiled, not linked, with -pg: linked with it, the program would write gmon.out where it runs.
+    'Nop' { $leafFlags += '-pg', '-mfentry', '-mnop-mcount', '-fno-pie'; $linkFlags = @('-no-pie'); $firstPattern = $nopPattern }
 }
 $leafC = Join-Path $temp 'leaf.c'
 $leaf = Join-Path $temp 'leaf'
 [IO.File]::WriteAllText($leafC, $leafSource)
-& gcc @leafFlags "-I$PSScriptRoot" -o $leaf $leafC
+& gcc @leafFlags "-I$PSScriptRoot" -c -o "$leaf.o" $leafC
 if ($LASTEXITCODE -ne 0) { throw "gcc failed on $leafC" }
+& gcc -pthread @linkFlags -o $leaf "$leaf.o"
+if ($LASTEXITCODE -ne 0) { throw "gcc failed to link $leaf.o" }
 
 # leaf's first instructions, from objdump: the first must be push (emulated by the kernel), or for
 # SingleStepped lea (which the kernel single-steps), for Moved mov, for Nop the 5-byte nop.
@@ -582,7 +586,7 @@ $base = if ($stats['untraced']) { $stats['untraced'].Wall.Median } else { $null 
 $floorMedian = if ($stats['floor']) { $stats['floor'].Wall.Median } else { $null }
 
 $md = ConvertTo-ResultMarkdown -Title 'Overhead' -StartedAt $startedAt -LoadBefore $loadBefore -Tools $bpftraceVersion
-$null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop by each of $Threads thread(s); gcc $($leafFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
+$null = $md.AppendLine("- Program: ``leaf(int)`` called $('{0:N0}' -f $Calls) times in a loop by each of $Threads thread(s); gcc $($leafFlags + $linkFlags -join ' '); only the loop is timed (CLOCK_MONOTONIC). Rounds: $Rounds, configurations interleaved, order rotated per round; one untimed warm-up run of each first.")
 $first = @{
     Emulated      = '`push`, emulated by the kernel'
     SingleStepped = '`lea`, single-stepped by the kernel'
