@@ -9,7 +9,6 @@ namespace Utrace.PowerShell;
 /// the same columns, for DuckDB, pandas, polars or Spark. Like Export-Csv, an existing file is replaced unless -NoClobber.
 /// </summary>
 [Cmdlet(VerbsData.Export, "UTrace", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
-[OutputType(typeof(void))]
 public sealed class ExportUTraceCommand : PSCmdlet, IDisposable
 {
     private const string PathSet = "Path";

@@ -169,10 +169,10 @@ Describe 'A recording that ends badly' -Skip:$noBpf {
     It 'ends the recording on a full disk with an error and a file that reads' {
         $disk = Join-Path $TestDrive 'tiny'
         New-Item -ItemType Directory $disk | Out-Null
-        mount -t tmpfs -o size=2m utrace-test $disk
+        mount -t tmpfs -o size=4m utrace-test $disk
         try {
             $file = Join-Path $disk 'full.arrows'
-            # fib(24) makes 75,024 calls: 5 MB of events for a 2 MB disk (a batch of 16,384 takes about 1 MB).
+            # fib(24) makes 75,024 calls: 10 MB of events for a 4 MB disk (a batch of 16,384 takes about 2.3 MB).
             $out = Start-UTrace -Command "$Bin/fib 24" -OutFile $file -SummaryVariable summary `
                 -ErrorVariable failures -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
             $out | Should -BeNullOrEmpty
@@ -424,12 +424,19 @@ Describe 'Export-UTrace' -Skip:$noBpf {
         $read | Select-Object $uncaptured | ConvertTo-Csv | Should -Be ($Live | Select-Object $uncaptured | ConvertTo-Csv)
     }
 
-    It 'writes a filtered subset, and its names travel with it' {
+    It 'writes a filtered subset, with the function table (and ids) of the trace it came from' {
         $subset = Join-Path $TestDrive 'subset.arrows'
         Import-UTrace $Recorded | Where-Object Depth -LE 1 | Export-UTrace -LiteralPath $subset
         $read = @(Import-UTrace $subset)
         Format-Event $read | Should -Be (Format-Event ($Live | Where-Object Depth -LE 1))
-        ([Utrace.TraceFile]::Open($subset)).Context.Functions.Name -join ',' | Should -Be 'fib,main'
+        $source = [Utrace.TraceFile]::Open($Recorded)
+        $exported = [Utrace.TraceFile]::Open($subset)
+        try {
+            $exported.Context.Functions.Name -join ',' | Should -Be ($source.Context.Functions.Name -join ',')
+        }
+        finally {
+            $source.Dispose(); $exported.Dispose()
+        }
     }
 
     It 'writes Parquet by the .parquet extension, with the trace file''s columns' {

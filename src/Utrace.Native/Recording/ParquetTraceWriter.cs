@@ -34,8 +34,6 @@ internal sealed class ParquetTraceWriter : IDisposable
         _writer = Run(ParquetWriter.CreateAsync(new ParquetSchema(_fields), _stream));
     }
 
-    public long EventsWritten { get; private set; }
-
     /// <summary>Creates the file now, under the rules of <see cref="OutputFile"/>.</summary>
     public static ParquetTraceWriter Create(string path, string parameter)
     {
@@ -108,7 +106,6 @@ internal sealed class ParquetTraceWriter : IDisposable
         {
             throw Failed(_path, ex);
         }
-        EventsWritten += _count;
         _calls.AsSpan(0, _count).Clear();
         _count = 0;
     }
@@ -126,36 +123,30 @@ internal sealed class ParquetTraceWriter : IDisposable
                 break;
             case TimestampType:
                 // .NET's DateTime counts 100 ns ticks: the nanoseconds are in start_ns.
-                var times = new DateTime[calls.Length];
-                for (var i = 0; i < calls.Length; i++)
-                    times[i] = DateTime.UnixEpoch.AddTicks(column.Value!(in calls[i])!.Value / 100);
-                Run(group.WriteAsync(field, new ReadOnlyMemory<DateTime>(times), null, metadata));
+                Run(group.WriteAsync(field, Values(column, calls, ns => DateTime.UnixEpoch.AddTicks(ns!.Value / 100)), null, metadata));
                 break;
             case UInt64Type:
-                var unsigned = new ulong[calls.Length];
-                for (var i = 0; i < calls.Length; i++)
-                    unsigned[i] = (ulong)column.Value!(in calls[i])!.Value;
-                Run(group.WriteAsync(field, new ReadOnlyMemory<ulong>(unsigned), null, metadata));
+                Run(group.WriteAsync(field, Values(column, calls, value => (ulong)value!.Value), null, metadata));
                 break;
             case Int32Type when column.Nullable:
-                var optional32 = new int?[calls.Length];
-                for (var i = 0; i < calls.Length; i++)
-                    optional32[i] = (int?)column.Value!(in calls[i]);
-                Run(group.WriteAsync(field, new ReadOnlyMemory<int?>(optional32), null, metadata));
+                Run(group.WriteAsync(field, Values(column, calls, value => (int?)value), null, metadata));
                 break;
             case Int32Type:
-                var values32 = new int[calls.Length];
-                for (var i = 0; i < calls.Length; i++)
-                    values32[i] = (int)column.Value!(in calls[i])!.Value;
-                Run(group.WriteAsync(field, new ReadOnlyMemory<int>(values32), null, metadata));
+                Run(group.WriteAsync(field, Values(column, calls, value => (int)value!.Value), null, metadata));
                 break;
             default:
-                var values64 = new long?[calls.Length];
-                for (var i = 0; i < calls.Length; i++)
-                    values64[i] = column.Value!(in calls[i]);
-                Run(group.WriteAsync(field, new ReadOnlyMemory<long?>(values64), null, metadata));
+                Run(group.WriteAsync(field, Values(column, calls, value => value), null, metadata));
                 break;
         }
+    }
+
+    /// <summary>The column's value of each call, as the Parquet field's type.</summary>
+    private static ReadOnlyMemory<T> Values<T>(TraceColumn column, ReadOnlySpan<TracedCall> calls, Func<long?, T> convert)
+    {
+        var values = new T[calls.Length];
+        for (var i = 0; i < calls.Length; i++)
+            values[i] = convert(column.Value!(in calls[i]));
+        return values;
     }
 
     /// <summary>The Parquet field of a trace file column: durations (and any other 64-bit column) as nullable INT64.</summary>

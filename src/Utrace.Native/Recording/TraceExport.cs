@@ -32,9 +32,6 @@ internal sealed class TraceExport : IDisposable
 
     private TraceExport(TraceFileWriter? arrow, ParquetTraceWriter? parquet) => (_arrow, _parquet) = (arrow, parquet);
 
-    /// <summary>Calls written.</summary>
-    public long EventsWritten => _arrow?.EventsWritten ?? _parquet!.EventsWritten;
-
     /// <summary>Creates the file now, under the rules of <see cref="OutputFile"/>; <paramref name="parameter"/> names the path in errors.</summary>
     public static TraceExport Create(string path, TraceExportFormat format, string parameter) => format == TraceExportFormat.Parquet
         ? new TraceExport(null, ParquetTraceWriter.Create(path, parameter))
@@ -87,10 +84,12 @@ internal sealed class TraceExport : IDisposable
 
     private TraceOrigin Origin => new() { HostName = _first!.HostName };
 
+    // The first trace's whole table comes first: its calls keep their function ids, and the file its room to grow.
     private void Begin(TraceContext trace)
     {
         _firstStartUnixNs = trace.ToWallClock(trace.StartMonotonicNs).UnixNanoseconds;
         _first = ContextOf(trace.HostName, trace);
+        Append(trace, Enumerable.Range(0, trace.Functions.Count));
         if (_arrow is not null)
             ((IEventSink)_arrow).Begin(_first, Origin);
     }
@@ -106,26 +105,45 @@ internal sealed class TraceExport : IDisposable
         return context;
     }
 
-    /// <summary>The export's id of function <paramref name="id"/> of <paramref name="trace"/>, appended on first sight (its capture spec first: the file's table is rewritten on append).</summary>
+    /// <summary>The export's id of function <paramref name="id"/> of <paramref name="trace"/>, appended on first sight.</summary>
     private int IdOf(TraceContext trace, int id)
     {
         if (_lastTraceIds.TryGetValue((trace, id), out var known))
             return known;
-        var function = trace.Functions[id];
-        var capture = trace.CaptureOf(id);
-        var key = new FunctionKey(function.Name, function.RawName, function.Module, function.Kind, function.Offset, function.Size, function.Path,
-            function.Program, capture?.ToString());
-        if (!_ids.TryGetValue(key, out known))
+        if (!_ids.TryGetValue(KeyOf(trace, id), out known))
         {
-            _captures.Add(capture);
-            known = _functions.Append([function]);
-            _ids.Add(key, known);
+            Append(trace, [id]);
+            known = _functions.Count - 1;
         }
         // Traces read from text exports make a context per trace: keep this cache from growing without end.
         if (_lastTraceIds.Count > 1 << 20)
             _lastTraceIds.Clear();
         _lastTraceIds.Add((trace, id), known);
         return known;
+    }
+
+    /// <summary>
+    /// Appends the functions <paramref name="ids"/> of <paramref name="trace"/> that the export lacks, in one go (a trace
+    /// file's table is rewritten on each append), each with its capture spec.
+    /// </summary>
+    private void Append(TraceContext trace, IEnumerable<int> ids)
+    {
+        var added = new List<FunctionInfo>();
+        foreach (var id in ids)
+        {
+            if (!_ids.TryAdd(KeyOf(trace, id), _functions.Count + added.Count))
+                continue;
+            _captures.Add(trace.CaptureOf(id));
+            added.Add(trace.Functions[id]);
+        }
+        if (added.Count > 0)
+            _functions.Append(added);
+    }
+
+    private static FunctionKey KeyOf(TraceContext trace, int id)
+    {
+        var f = trace.Functions[id];
+        return new FunctionKey(f.Name, f.RawName, f.Module, f.Kind, f.Offset, f.Size, f.Path, f.Program, trace.CaptureOf(id)?.ToString());
     }
 
     private readonly record struct FunctionKey(string Name, string RawName, string Module, FunctionKind Kind, ulong Offset, ulong Size, string Path,
