@@ -68,6 +68,12 @@ if ! command -v npm >/dev/null; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
+# Those readers (apache-arrow, nodejs-polars, DuckDB, speedscope), pinned by tests/node/package-lock.json.
+node_dir="$(dirname "${BASH_SOURCE[0]}")/../tests/node"
+if ! npm ls --prefix "$node_dir" --omit=dev >/dev/null 2>&1; then
+    log "installing the node readers of the tests (npm ci in tests/node)"
+    npm ci --prefix "$node_dir" --no-audit --no-fund >/dev/null
+fi
 
 if ! command -v dotnet >/dev/null; then
     echo "error: the .NET SDK 10 is required (https://learn.microsoft.com/dotnet/core/install/linux)" >&2

@@ -63,7 +63,7 @@ internal static class FileSystemPaths
         provider.ImplementingType == typeof(FileSystemProvider)
             ? null
             : ErrorRecords.Create(new ArgumentException($"'{path}' is not a file-system path (it is on the {provider.Name} provider)."),
-                noun + "NotFileSystem", ErrorCategory.InvalidArgument, path, "Give a path on a file-system drive, such as ./trace.arrow or ~/bin/prog.");
+                noun + "NotFileSystem", ErrorCategory.InvalidArgument, path, "Give a path on a file-system drive, such as ./trace.arrows or ~/bin/prog.");
 }
 
 /// <summary>A failure that already has its PowerShell error record.</summary>

@@ -13,10 +13,19 @@ public abstract class UTraceReportCommandBase : PSCmdlet
 {
     internal const string InputObjectSet = "InputObject";
 
-    // Deserialized CallEvents (remoting, Import-Clixml) of one trace share one context.
-    private readonly ImportedCallTable _deserializedCalls = new();
+    private readonly CallInput _input;
+    private readonly CallHandler _add;
+    private readonly Action<string> _readFile;
     private const string PathSet = "Path";
     private const string LiteralPathSet = "LiteralPath";
+
+    // The handlers are made once: ProcessRecord runs for every call of the pipeline.
+    protected UTraceReportCommandBase()
+    {
+        _input = new CallInput(this);
+        _add = Add;
+        _readFile = path => ReadFile(path, literal: true);
+    }
 
     /// <summary>A CallEvent, usually from the pipeline; or a trace file of Get-ChildItem.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
@@ -43,29 +52,7 @@ public abstract class UTraceReportCommandBase : PSCmdlet
                 ReadFile(path, literal);
             return;
         }
-        if (InputObject is null)
-            return;
-        if (InputObject.BaseObject is CallEvent call)
-        {
-            Add(call.Call);
-            return;
-        }
-        // Get-ChildItem's files: the pipeline binds them here, as objects, before -LiteralPath could take their PSPath.
-        if (InputObject.BaseObject is FileInfo file)
-        {
-            ReadFile(file.FullName, literal: true);
-            return;
-        }
-        try
-        {
-            Add(CallPropertyReader.Read(InputObject, "it", _deserializedCalls).Call);
-        }
-        catch (FormatException ex)
-        {
-            WriteError(ErrorRecords.Create(new ArgumentException($"The input is not a CallEvent: {ex.Message}.", ex), "InputNotCallEvent",
-                ErrorCategory.InvalidType, InputObject,
-                "Pipe the CallEvents of Start-UTrace (or read back with Import-Clixml, or from a remote session); give trace files with -Path, or pipe them from Get-ChildItem."));
-        }
+        _input.Read(InputObject, _add, _readFile);
     }
 
     private void ReadFile(string path, bool literal)

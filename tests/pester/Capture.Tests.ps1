@@ -140,7 +140,7 @@ Describe 'Start-UTrace -Capture' -Skip:$noBpf {
     }
 
     It 'records them in a trace file, read back by Import-UTrace and by apache-arrow under node' {
-        $file = Join-Path $TestDrive 'captured.arrow'
+        $file = Join-Path $TestDrive 'captured.arrows'
         $live = @(Start-UTrace -Command "$bin/strings" -Function strlen, is_null -Capture $stringSpecs -OutFile $file -PassThru)
         $read = @(Import-UTrace $file)
         $read.Count | Should -Be 7
@@ -152,7 +152,7 @@ Describe 'Start-UTrace -Capture' -Skip:$noBpf {
         }
         $seen = node (Join-Path $nodeDir 'read-trace.mjs') $file | ConvertFrom-Json
         $LASTEXITCODE | Should -Be 0
-        $seen.formatVersion | Should -Be '1.4'
+        $seen.formatVersion | Should -Be '2.0'
         $seen.columns[-3..-1] -join ',' | Should -Be 'arguments:List<Uint64>,argument_strings:List<Utf8>,return_value:Uint64'
         $seen.captured.Count | Should -Be 7
         $seen.captured[2].strings[0] | Should -BeExactly 'hello'

@@ -24,10 +24,10 @@ BeforeAll {
 
 Describe 'Compare-UTrace' -Skip:$noBpf {
     BeforeAll {
-        Start-UTrace -Command "$demo 1" -OutFile (Join-Path $TestDrive 'before.arrow')
-        Start-UTrace -Command "$demo 3" -OutFile (Join-Path $TestDrive 'after.arrow')
-        $before = @(Import-UTrace (Join-Path $TestDrive 'before.arrow'))
-        $after = @(Import-UTrace (Join-Path $TestDrive 'after.arrow'))
+        Start-UTrace -Command "$demo 1" -OutFile (Join-Path $TestDrive 'before.arrows')
+        Start-UTrace -Command "$demo 3" -OutFile (Join-Path $TestDrive 'after.arrows')
+        $before = @(Import-UTrace (Join-Path $TestDrive 'before.arrows'))
+        $after = @(Import-UTrace (Join-Path $TestDrive 'after.arrows'))
         $expected = Compare-UTrace -Reference $before -Difference $after -SortBy Calls
     }
 
@@ -61,9 +61,9 @@ Describe 'Compare-UTrace' -Skip:$noBpf {
     }
 
     It 'gives the same comparison from the trace files, from Get-ChildItem and from the pipeline' {
-        $fromFiles = Compare-UTrace (Join-Path $TestDrive 'before.arrow') (Join-Path $TestDrive 'after.arrow') -SortBy Calls
+        $fromFiles = Compare-UTrace (Join-Path $TestDrive 'before.arrows') (Join-Path $TestDrive 'after.arrows') -SortBy Calls
         Format-Delta $fromFiles | Should -Be (Format-Delta $expected)
-        $fromItems = Get-Item (Join-Path $TestDrive 'after.arrow') | Compare-UTrace -Reference (Get-Item (Join-Path $TestDrive 'before.arrow')) -SortBy Calls
+        $fromItems = Get-Item (Join-Path $TestDrive 'after.arrows') | Compare-UTrace -Reference (Get-Item (Join-Path $TestDrive 'before.arrows')) -SortBy Calls
         Format-Delta $fromItems | Should -Be (Format-Delta $expected)
         ($fromFiles | ForEach-Object { $_.TotalDelta.Nanoseconds }) -join ' ' | Should -Be (($expected | ForEach-Object { $_.TotalDelta.Nanoseconds }) -join ' ')
     }

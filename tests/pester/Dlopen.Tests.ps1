@@ -50,11 +50,11 @@ Describe 'Libraries loaded with dlopen' -Skip:$noBpf {
             npm ci --prefix $nodeDir --no-audit --no-fund | Out-Host
         }
         $bin = Join-Path $FixtureBin 'gcc-O0-nopie'
-        $dlopened = Join-Path $TestDrive 'dlopen.arrow'
+        $dlopened = Join-Path $TestDrive 'dlopen.arrows'
         Start-UTrace -Command "$bin/dlopener $library" -NestLibrary 'libgreet*' -Function 'greet*' -OutFile $dlopened | Out-Null
         Get-Count (Import-UTrace $dlopened) | Should -Be 'greet=5 greet_helper=10'
         (node (Join-Path $nodeDir 'read-trace.mjs') $dlopened | ConvertFrom-Json).calls.greet_helper | Should -Be 10
-        $followed = Join-Path $TestDrive 'follow.arrow'
+        $followed = Join-Path $TestDrive 'follow.arrows'
         Start-UTrace -Command "$bin/workers" -Follow -Function 'work' -OutFile $followed | Out-Null
         (Import-UTrace $followed | Group-Object ProcessId | ForEach-Object Count | Sort-Object) -join ',' | Should -Be '3,25,50,75,100'
         (node (Join-Path $nodeDir 'read-trace.mjs') $followed | ConvertFrom-Json).rows | Should -Be 253

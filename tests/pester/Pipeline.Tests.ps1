@@ -66,12 +66,14 @@ Describe '[OutputType]' {
         @{ Name = 'ConvertTo-UTracePerfetto'; Types = , 'System.IO.FileInfo' }
         @{ Name = 'Compare-UTrace'; Types = , 'Utrace.FunctionComparison' }
         @{ Name = 'Get-UTraceCalibration'; Types = , 'Utrace.ProbeCalibration' }
+        # Like Export-Csv, it writes the file and nothing to the pipeline.
+        @{ Name = 'Export-UTrace'; Types = @() }
     ) {
         ((Get-Command $Name).OutputType.Type.FullName | Sort-Object) -join ',' | Should -Be ($Types -join ',')
     }
 
     It 'covers every cmdlet of the module' {
         ((Get-Command -Module Utrace -CommandType Cmdlet).Name | Sort-Object) -join ',' |
-            Should -Be 'Compare-UTrace,ConvertTo-UTraceCallGraph,ConvertTo-UTraceChromeTrace,ConvertTo-UTraceFlameGraph,ConvertTo-UTracePerfetto,Get-UTraceCalibration,Get-UTraceFunction,Import-UTrace,Measure-UTrace,Start-UTrace,Stop-UTrace'
+            Should -Be 'Compare-UTrace,ConvertTo-UTraceCallGraph,ConvertTo-UTraceChromeTrace,ConvertTo-UTraceFlameGraph,ConvertTo-UTracePerfetto,Export-UTrace,Get-UTraceCalibration,Get-UTraceFunction,Import-UTrace,Measure-UTrace,Start-UTrace,Stop-UTrace'
     }
 }

@@ -410,12 +410,12 @@ Describe 'ConvertTo-UTraceFlameGraph -Format Svg in a browser' -Skip:$noBpf {
 
 Describe 'Reports straight from a trace file (-Path)' -Skip:$noBpf {
     BeforeAll {
-        $file = Join-Path $TestDrive 'fib.arrow'
+        $file = Join-Path $TestDrive 'fib.arrows'
         $live = @(Start-UTrace -Command "$dir/fib 10" -OutFile $file -PassThru)
     }
 
     It 'gives the same report from the file as from the live CallEvents' {
-        (Measure-UTrace -Path (Join-Path $TestDrive 'fib*.arrow') | ConvertTo-Csv) -join "`n" | Should -Be (($live | Measure-UTrace | ConvertTo-Csv) -join "`n")
+        (Measure-UTrace -Path (Join-Path $TestDrive 'fib*.arrows') | ConvertTo-Csv) -join "`n" | Should -Be (($live | Measure-UTrace | ConvertTo-Csv) -join "`n")
         (ConvertTo-UTraceFlameGraph -LiteralPath $file -Format Folded) -join "`n" | Should -Be (($live | ConvertTo-UTraceFlameGraph -Format Folded) -join "`n")
         (ConvertTo-UTraceCallGraph -Path $file) -join "`n" | Should -Be (($live | ConvertTo-UTraceCallGraph) -join "`n")
         (ConvertTo-UTraceChromeTrace -Path $file) -join "`n" | Should -Be (($live | ConvertTo-UTraceChromeTrace) -join "`n")
@@ -423,12 +423,12 @@ Describe 'Reports straight from a trace file (-Path)' -Skip:$noBpf {
     }
 
     It 'reads the files Get-ChildItem passes down the pipeline' {
-        (Get-ChildItem (Join-Path $TestDrive 'fib*.arrow') | Measure-UTrace | ConvertTo-Csv) -join "`n" | Should -Be (($live | Measure-UTrace | ConvertTo-Csv) -join "`n")
+        (Get-ChildItem (Join-Path $TestDrive 'fib*.arrows') | Measure-UTrace | ConvertTo-Csv) -join "`n" | Should -Be (($live | Measure-UTrace | ConvertTo-Csv) -join "`n")
         (Get-Item $file | ConvertTo-UTraceFlameGraph -Format Folded) -join "`n" | Should -Be (($live | ConvertTo-UTraceFlameGraph -Format Folded) -join "`n")
     }
 
     It 'says clearly when a file is missing or is not a trace' {
-        Measure-UTrace -Path (Join-Path $TestDrive 'none*.arrow') -ErrorVariable missing -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Measure-UTrace -Path (Join-Path $TestDrive 'none*.arrows') -ErrorVariable missing -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $missing[0].FullyQualifiedErrorId | Should -Be 'TraceFileNotFound,Utrace.PowerShell.MeasureUTraceCommand'
         $notTrace = Join-Path $TestDrive 'notes.txt'
         Set-Content -Path $notTrace -Value 'not a trace'

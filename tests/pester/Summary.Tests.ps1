@@ -63,7 +63,7 @@ Describe 'Start-UTrace -Summary' -Skip:$noBpf {
     }
 
     It 'refuses -OutFile, which would have nothing to record' {
-        Start-UTrace -Command "$bin/fib 3" -Summary -OutFile (Join-Path ([IO.Path]::GetTempPath()) 'x.arrow') -ErrorVariable err -ErrorAction SilentlyContinue
+        Start-UTrace -Command "$bin/fib 3" -Summary -OutFile (Join-Path ([IO.Path]::GetTempPath()) 'x.arrows') -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -Be 'SummaryWithOutFile,Utrace.PowerShell.StartUTraceCommand'
         $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
     }

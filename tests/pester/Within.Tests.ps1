@@ -45,7 +45,7 @@ Describe 'Start-UTrace -Within' -Skip:$noBpf {
     }
 
     It 'records the same calls in a trace file (-OutFile)' {
-        $file = Join-Path $TestDrive 'scoped.arrow'
+        $file = Join-Path $TestDrive 'scoped.arrows'
         Start-UTrace -Command $scoped -Within caller_a -OutFile $file | Out-Null
         Format-Scoped (Import-UTrace $file) | Should -Be $underCallerA
     }

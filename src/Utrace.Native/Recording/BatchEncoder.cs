@@ -7,28 +7,13 @@ using Utrace.Native.Bpf;
 namespace Utrace.Native.Recording;
 
 /// <summary>
-/// Turns a chunk of calls into an Arrow record batch, column by column. The column buffers
-/// are reused: a batch is only valid until the next call.
+/// Turns a chunk of calls into an Arrow record batch, column by column (TraceFileFormat.Columns). The
+/// column buffers are reused: a batch is only valid until the next call.
 /// </summary>
 internal sealed class BatchEncoder
 {
-    private const int ColumnsWithoutCaptures = 13;
     private readonly Schema _schema;
-    private readonly byte[] _functionIds = new byte[EventChunk.Capacity * sizeof(int)];
-    private readonly byte[] _callerIds = new byte[EventChunk.Capacity * sizeof(int)];
-    private readonly byte[] _callerValid = new byte[(EventChunk.Capacity + 7) / 8];
-    private readonly byte[] _processIds = new byte[EventChunk.Capacity * sizeof(int)];
-    private readonly byte[] _threadIds = new byte[EventChunk.Capacity * sizeof(int)];
-    private readonly byte[] _depths = new byte[EventChunk.Capacity * sizeof(int)];
-    private readonly byte[] _starts = new byte[EventChunk.Capacity * sizeof(ulong)];
-    private readonly byte[] _durations = new byte[EventChunk.Capacity * sizeof(long)];
-    private readonly byte[] _selfTimes = new byte[EventChunk.Capacity * sizeof(long)];
-    private readonly byte[] _kinds = new byte[EventChunk.Capacity];
-    private readonly byte[] _probeCosts = new byte[EventChunk.Capacity * sizeof(long)];
-    private readonly byte[] _selfProbeCosts = new byte[EventChunk.Capacity * sizeof(long)];
-    private readonly byte[] _callsInside = new byte[EventChunk.Capacity * sizeof(int)];
-    private readonly byte[] _onCpu = new byte[EventChunk.Capacity * sizeof(long)];
-    private readonly byte[] _onCpuValid = new byte[(EventChunk.Capacity + 7) / 8];
+    private readonly ColumnBuffer[] _columns = TraceFileFormat.Columns.Select(ColumnBuffer.For).ToArray();
 
     // The capture columns (TraceFileFormat.CaptureFields), used only by traces with -Capture: a call has at most
     // Abi.MaxArguments registers and strings.
@@ -47,7 +32,7 @@ internal sealed class BatchEncoder
     public BatchEncoder(Schema schema)
     {
         _schema = schema;
-        if (schema.FieldsList.Count == ColumnsWithoutCaptures)
+        if (schema.FieldsList.Count == TraceFileFormat.Columns.Length)
             return;
         _argumentOffsets = new byte[(EventChunk.Capacity + 1) * sizeof(int)];
         _argumentValid = new byte[(EventChunk.Capacity + 7) / 8];
@@ -61,75 +46,15 @@ internal sealed class BatchEncoder
         _returnValid = new byte[(EventChunk.Capacity + 7) / 8];
     }
 
-    /// <summary>The batch of <paramref name="calls"/>; with the capture columns when the schema has them.</summary>
+    /// <summary>The batch of <paramref name="calls"/> (at most EventChunk.Capacity); with the capture columns when the schema has them.</summary>
     public RecordBatch Encode(ReadOnlySpan<TracedCall> calls)
     {
-        var n = calls.Length;
-        var functionIds = MemoryMarshal.Cast<byte, int>(_functionIds.AsSpan());
-        var callerIds = MemoryMarshal.Cast<byte, int>(_callerIds.AsSpan());
-        var processIds = MemoryMarshal.Cast<byte, int>(_processIds.AsSpan());
-        var threadIds = MemoryMarshal.Cast<byte, int>(_threadIds.AsSpan());
-        var depths = MemoryMarshal.Cast<byte, int>(_depths.AsSpan());
-        var starts = MemoryMarshal.Cast<byte, ulong>(_starts.AsSpan());
-        var durations = MemoryMarshal.Cast<byte, long>(_durations.AsSpan());
-        var selfTimes = MemoryMarshal.Cast<byte, long>(_selfTimes.AsSpan());
-        var probeCosts = MemoryMarshal.Cast<byte, long>(_probeCosts.AsSpan());
-        var selfProbeCosts = MemoryMarshal.Cast<byte, long>(_selfProbeCosts.AsSpan());
-        var callsInside = MemoryMarshal.Cast<byte, int>(_callsInside.AsSpan());
-        var onCpu = MemoryMarshal.Cast<byte, long>(_onCpu.AsSpan());
-        var validBytes = (n + 7) / 8;
-        _callerValid.AsSpan(0, validBytes).Clear();
-        _onCpuValid.AsSpan(0, validBytes).Clear();
-        int outermost = 0, onCpuUnknown = 0;
-        for (var i = 0; i < n; i++)
-        {
-            ref readonly var c = ref calls[i];
-            functionIds[i] = c.FunctionId;
-            if (c.CallerId < 0)
-            {
-                callerIds[i] = 0;
-                outermost++;
-            }
-            else
-            {
-                callerIds[i] = c.CallerId;
-                _callerValid[i >> 3] |= (byte)(1 << (i & 7));
-            }
-            processIds[i] = c.ProcessId;
-            threadIds[i] = c.ThreadId;
-            depths[i] = c.Depth;
-            starts[i] = c.StartMonotonicNs;
-            durations[i] = c.RawDurationNs;
-            selfTimes[i] = c.RawSelfNs;
-            _kinds[i] = (byte)c.Kind;
-            probeCosts[i] = c.Probes.CostNs;
-            selfProbeCosts[i] = c.Probes.SelfCostNs;
-            callsInside[i] = c.Probes.CallsInside;
-            onCpu[i] = Math.Max(0, c.RawOnCpuNs);
-            if (c.RawOnCpuNs < 0)
-                onCpuUnknown++;
-            else
-                SetValid(_onCpuValid, i);
-        }
-        List<IArrowArray> columns =
-        [
-            new Int32Array(Buffer(_functionIds, n * sizeof(int)), ArrowBuffer.Empty, n, 0, 0),
-            new Int32Array(Buffer(_callerIds, n * sizeof(int)), Buffer(_callerValid, validBytes), n, outermost, 0),
-            new Int32Array(Buffer(_processIds, n * sizeof(int)), ArrowBuffer.Empty, n, 0, 0),
-            new Int32Array(Buffer(_threadIds, n * sizeof(int)), ArrowBuffer.Empty, n, 0, 0),
-            new Int32Array(Buffer(_depths, n * sizeof(int)), ArrowBuffer.Empty, n, 0, 0),
-            new UInt64Array(Buffer(_starts, n * sizeof(ulong)), ArrowBuffer.Empty, n, 0, 0),
-            new Int64Array(Buffer(_durations, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
-            new Int64Array(Buffer(_selfTimes, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
-            new UInt8Array(Buffer(_kinds, n), ArrowBuffer.Empty, n, 0, 0),
-            new Int64Array(Buffer(_probeCosts, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
-            new Int64Array(Buffer(_selfProbeCosts, n * sizeof(long)), ArrowBuffer.Empty, n, 0, 0),
-            new Int32Array(Buffer(_callsInside, n * sizeof(int)), ArrowBuffer.Empty, n, 0, 0),
-            new Int64Array(Buffer(_onCpu, n * sizeof(long)), Buffer(_onCpuValid, validBytes), n, onCpuUnknown, 0),
-        ];
-        if (_schema.FieldsList.Count > ColumnsWithoutCaptures)
+        var columns = new List<IArrowArray>(_schema.FieldsList.Count);
+        for (var i = 0; i < _columns.Length; i++)
+            columns.Add(_columns[i].Encode(TraceFileFormat.Columns[i], calls));
+        if (_schema.FieldsList.Count > _columns.Length)
             columns.AddRange(CaptureColumns(calls));
-        return new RecordBatch(_schema, columns, n);
+        return new RecordBatch(_schema, columns, calls.Length);
     }
 
     /// <summary>
@@ -221,4 +146,77 @@ internal sealed class BatchEncoder
     private static void SetValid(byte[] bitmap, int index) => bitmap[index >> 3] |= (byte)(1 << (index & 7));
 
     private static ArrowBuffer Buffer(byte[] bytes, int length) => new(bytes.AsMemory(0, length));
+
+    /// <summary>The reused buffers of one column of TraceFileFormat.Columns.</summary>
+    private abstract class ColumnBuffer
+    {
+        protected readonly byte[] Valid = new byte[(EventChunk.Capacity + 7) / 8];
+
+        public static ColumnBuffer For(TraceColumn column) => column.Text is not null
+            ? new TextBuffer()
+            : new FixedBuffer(((FixedWidthType)column.Type).BitWidth / 8);
+
+        public abstract IArrowArray Encode(TraceColumn column, ReadOnlySpan<TracedCall> calls);
+
+        protected ArrowBuffer Validity(int length, int nulls) => nulls == 0 ? ArrowBuffer.Empty : Buffer(Valid, (length + 7) / 8);
+    }
+
+    /// <summary>An int32 or a 64-bit column.</summary>
+    private sealed class FixedBuffer(int width) : ColumnBuffer
+    {
+        private readonly byte[] _values = new byte[EventChunk.Capacity * width];
+
+        public override IArrowArray Encode(TraceColumn column, ReadOnlySpan<TracedCall> calls)
+        {
+            var n = calls.Length;
+            Valid.AsSpan(0, (n + 7) / 8).Clear();
+            var nulls = 0;
+            var values32 = MemoryMarshal.Cast<byte, int>(_values.AsSpan());
+            var values64 = MemoryMarshal.Cast<byte, long>(_values.AsSpan());
+            for (var i = 0; i < n; i++)
+            {
+                var value = column.Value!(in calls[i]);
+                if (value is null)
+                    nulls++;
+                else
+                    SetValid(Valid, i);
+                if (width == sizeof(int))
+                    values32[i] = (int)value.GetValueOrDefault();
+                else
+                    values64[i] = value.GetValueOrDefault();
+            }
+            return ArrowArrayFactory.BuildArray(new ArrayData(column.Type, n, nulls, 0, [Validity(n, nulls), Buffer(_values, n * width)]));
+        }
+    }
+
+    /// <summary>A utf8 column.</summary>
+    private sealed class TextBuffer : ColumnBuffer
+    {
+        private readonly byte[] _offsets = new byte[(EventChunk.Capacity + 1) * sizeof(int)];
+        private byte[] _data = new byte[64 * 1024];
+
+        public override IArrowArray Encode(TraceColumn column, ReadOnlySpan<TracedCall> calls)
+        {
+            var n = calls.Length;
+            Valid.AsSpan(0, (n + 7) / 8).Clear();
+            var offsets = MemoryMarshal.Cast<byte, int>(_offsets.AsSpan());
+            int nulls = 0, bytes = 0;
+            for (var i = 0; i < n; i++)
+            {
+                offsets[i] = bytes;
+                if (column.Text!(in calls[i]) is not { } text)
+                {
+                    nulls++;
+                    continue;
+                }
+                SetValid(Valid, i);
+                var length = Encoding.UTF8.GetByteCount(text);
+                if (bytes + length > _data.Length)
+                    System.Array.Resize(ref _data, Math.Max(2 * _data.Length, bytes + length));
+                bytes += Encoding.UTF8.GetBytes(text, _data.AsSpan(bytes));
+            }
+            offsets[n] = bytes;
+            return new StringArray(n, Buffer(_offsets, (n + 1) * sizeof(int)), Buffer(_data, bytes), Validity(n, nulls), nulls);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
@@ -24,11 +25,13 @@ public sealed class TraceFile : IDisposable
     private readonly ArrowStreamReader _reader;
     private readonly int[] _columns;
     private readonly int[]? _captureColumns;
+    private readonly int _hostColumn;
     private bool _read;
 
     private TraceFile(string path, FileStream stream, ArrowStreamReader reader, Version version,
-        TraceContext context, TraceOrigin origin, int[] columns, int[]? captureColumns)
+        TraceContext context, TraceOrigin origin, int[] columns, int[]? captureColumns, int hostColumn)
     {
+        _hostColumn = hostColumn;
         Path = path;
         _stream = stream;
         _reader = reader;
@@ -97,6 +100,7 @@ public sealed class TraceFile : IDisposable
         IEnumerable<CallEvent> Stream()
         {
             var events = new CallEvent[0];
+            var hosts = new HostContexts(Context);
             foreach (var batch in batches)
             {
                 // Made a batch at a time, each column read in one pass, then handed out.
@@ -104,8 +108,9 @@ public sealed class TraceFile : IDisposable
                 if (events.Length != n)
                     events = new CallEvent[n];
                 var captures = _captureColumns is null ? null : new CaptureColumns(batch.Source, _captureColumns);
+                var hostNames = _hostColumn < 0 ? null : (StringArray)batch.Source.Column(_hostColumn);
                 for (var i = 0; i < n; i++)
-                    events[i] = new CallEvent(batch.CallAt(Context, i, captures?.At(i)));
+                    events[i] = new CallEvent(batch.CallAt(hostNames is null ? Context : hosts.Of(hostNames, i), i, captures?.At(i)));
                 foreach (var e in events)
                     yield return e;
             }
@@ -207,9 +212,10 @@ public sealed class TraceFile : IDisposable
                 throw new UtraceException(TraceErrorKind.NotSupported,
                     $"The trace file '{path}' has format version {versionText}, written by a newer Utrace; this one reads version {TraceFileFormat.Version.Major}.x.",
                     "Update Utrace to read it.", path);
-            var columns = FindColumns(path, schema);
+            var columns = FindColumns(path, schema, version);
             var (context, origin) = ReadMetadata(path, metadata);
-            return new TraceFile(path, stream, reader, version, context, origin, columns, FindCaptureColumns(path, schema));
+            var host = version.Major >= 2 ? Find(path, schema, TraceFileFormat.Host, ArrowTypeId.String, required: true) : -1;
+            return new TraceFile(path, stream, reader, version, context, origin, columns, FindCaptureColumns(path, schema), host);
         }
         catch
         {
@@ -218,8 +224,14 @@ public sealed class TraceFile : IDisposable
         }
     }
 
-    private static int[] FindColumns(string path, Schema schema)
+    /// <summary>
+    /// The indexes of the columns <see cref="EventBatch.Load"/> reads, in its order: ids, pid, tid, depth, the monotonic
+    /// start, the measured duration and self time, the kind, the probe costs and calls_inside, the measured time on a CPU
+    /// (-1 for those a 1.x file lacks).
+    /// </summary>
+    private static int[] FindColumns(string path, Schema schema, Version version)
     {
+        var v2 = version.Major >= 2;
         (string Name, ArrowTypeId Type)[] expected =
         [
             (TraceFileFormat.FunctionId, ArrowTypeId.Int32),
@@ -228,43 +240,35 @@ public sealed class TraceFile : IDisposable
             (TraceFileFormat.ThreadId, ArrowTypeId.Int32),
             (TraceFileFormat.Depth, ArrowTypeId.Int32),
             (TraceFileFormat.StartNs, ArrowTypeId.UInt64),
-            (TraceFileFormat.DurationNs, ArrowTypeId.Int64),
-            (TraceFileFormat.SelfNs, ArrowTypeId.Int64),
+            v2 ? (TraceFileFormat.RawDuration, ArrowTypeId.Duration) : (TraceFileFormat.DurationNsV1, ArrowTypeId.Int64),
+            v2 ? (TraceFileFormat.RawSelfDuration, ArrowTypeId.Duration) : (TraceFileFormat.SelfNsV1, ArrowTypeId.Int64),
         ];
-        var indexes = expected.Select(column =>
-        {
-            var index = schema.GetFieldIndex(column.Name, StringComparer.Ordinal);
-            if (index < 0 || schema.GetFieldByIndex(index).DataType.TypeId != column.Type)
-                throw Invalid(path, $"it has no {column.Type} column '{column.Name}'");
-            return index;
-        }).ToList();
+        var indexes = expected.Select(column => Find(path, schema, column.Name, column.Type, required: true)).ToList();
         // Files from before 1.2 have no kind column: every call in them reads as timed.
-        var kind = schema.GetFieldIndex(TraceFileFormat.Kind, StringComparer.Ordinal);
-        if (kind >= 0 && schema.GetFieldByIndex(kind).DataType.TypeId != ArrowTypeId.UInt8)
-            throw Invalid(path, $"its column '{TraceFileFormat.Kind}' is not a UInt8");
-        indexes.Add(kind);
+        indexes.Add(Find(path, schema, TraceFileFormat.Kind, v2 ? ArrowTypeId.String : ArrowTypeId.UInt8, required: v2));
         // Files from before 1.3 have no probe costs: their calls read as measured.
-        (string Name, ArrowTypeId Type)[] probeColumns =
-        [
-            (TraceFileFormat.ProbeCostNs, ArrowTypeId.Int64),
-            (TraceFileFormat.SelfProbeCostNs, ArrowTypeId.Int64),
-            (TraceFileFormat.CallsInside, ArrowTypeId.Int32),
-        ];
-        foreach (var column in probeColumns)
-        {
-            var index = schema.GetFieldIndex(column.Name, StringComparer.Ordinal);
-            if (index >= 0 && schema.GetFieldByIndex(index).DataType.TypeId != column.Type)
-                throw Invalid(path, $"its column '{column.Name}' is not a {column.Type}");
-            indexes.Add(index);
-        }
-        if (indexes.TakeLast(probeColumns.Length).Distinct().Count() > 1 && indexes.TakeLast(probeColumns.Length).Contains(-1))
+        (string Name, ArrowTypeId Type)[] probeColumns = v2
+            ? [(TraceFileFormat.ProbeCost, ArrowTypeId.Duration), (TraceFileFormat.SelfProbeCost, ArrowTypeId.Duration), (TraceFileFormat.CallsInside, ArrowTypeId.Int32)]
+            : [(TraceFileFormat.ProbeCostNsV1, ArrowTypeId.Int64), (TraceFileFormat.SelfProbeCostNsV1, ArrowTypeId.Int64), (TraceFileFormat.CallsInside, ArrowTypeId.Int32)];
+        var probes = probeColumns.Select(column => Find(path, schema, column.Name, column.Type, required: v2)).ToArray();
+        if (probes.Distinct().Count() > 1 && probes.Contains(-1))
             throw Invalid(path, $"it has some of the probe cost columns but not all ({string.Join(", ", probeColumns.Select(c => c.Name))})");
+        indexes.AddRange(probes);
         // Files from before 1.4 have no on-CPU time: their calls have none.
-        var onCpu = schema.GetFieldIndex(TraceFileFormat.OnCpuNs, StringComparer.Ordinal);
-        if (onCpu >= 0 && schema.GetFieldByIndex(onCpu).DataType.TypeId != ArrowTypeId.Int64)
-            throw Invalid(path, $"its column '{TraceFileFormat.OnCpuNs}' is not a Int64");
-        indexes.Add(onCpu);
+        indexes.Add(v2 ? Find(path, schema, TraceFileFormat.RawOnCpu, ArrowTypeId.Duration, required: true)
+            : Find(path, schema, TraceFileFormat.OnCpuNsV1, ArrowTypeId.Int64, required: false));
         return indexes.ToArray();
+    }
+
+    /// <summary>The index of the column <paramref name="name"/> of type <paramref name="type"/>; -1 when it is missing and not <paramref name="required"/>.</summary>
+    private static int Find(string path, Schema schema, string name, ArrowTypeId type, bool required)
+    {
+        var index = schema.GetFieldIndex(name, StringComparer.Ordinal);
+        if (index < 0 && !required)
+            return -1;
+        if (index < 0 || schema.GetFieldByIndex(index).DataType.TypeId != type)
+            throw Invalid(path, $"it has no {type} column '{name}'");
+        return index;
     }
 
     /// <summary>The capture columns (format 1.1, a trace with -Capture), or null when the file has none.</summary>
@@ -280,6 +284,32 @@ public sealed class TraceFile : IDisposable
                 throw Invalid(path, $"its capture column '{expected.Name}' is missing or not a {expected.DataType}");
         }
         return indexes;
+    }
+
+    /// <summary>
+    /// The context of each host a file's rows name (an export of calls from several machines): the file's own
+    /// function table and clock, with that host's name, so every call reads back with its ComputerName.
+    /// </summary>
+    private sealed class HostContexts(TraceContext file)
+    {
+        private readonly Dictionary<string, TraceContext> _byHost = new(StringComparer.Ordinal);
+        private byte[] _lastName = Encoding.UTF8.GetBytes(file.HostName);
+        private TraceContext? _last;
+
+        public TraceContext Of(StringArray hostNames, int row)
+        {
+            TraceContext? context;
+            var name = hostNames.GetBytes(row);
+            if (name.SequenceEqual(_lastName))
+                return _last ?? file;
+            var host = hostNames.GetString(row);
+            if (host == file.HostName)
+                context = file;
+            else if (!_byHost.TryGetValue(host, out context))
+                _byHost.Add(host, context = new TraceContext(file.Functions, file.StartMonotonicNs, file.ToWallClock(file.StartMonotonicNs), file.Captures) { HostName = host });
+            (_lastName, _last) = (name.ToArray(), context);
+            return context;
+        }
     }
 
     /// <summary>A batch's capture columns, read row by row into CapturedCalls.</summary>

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Apache.Arrow.Ipc;
 using Microsoft.Win32.SafeHandles;
 using Utrace.Native.Tracing;
@@ -24,7 +23,6 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
     // Room kept in the schema message of a trace whose function table grows (-Follow, libraries
     // loaded later): about 6,000 more functions, at least 4 times the first table.
     private const int GrowthRoomBytes = 1 << 20;
-    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
 
     private readonly SafeFileHandle _file;
     private readonly bool _dropWhenBehind;
@@ -73,73 +71,21 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
     public event Action<UtraceException>? Failed;
 
     /// <summary>
-    /// Creates the file now, mode 0640 and, under sudo, owned by the invoking user, so a bad path
-    /// fails before anything is traced. A file that exists keeps its owner and loses any right beyond
-    /// 0640; it is emptied only when the trace begins, never deleted. A device, a pipe or a program is
-    /// never written over. With <paramref name="dropWhenBehind"/>,
-    /// events that find the writer's queue full are counted as dropped (a live trace must not
-    /// wait); without it, the caller waits (events made offline).
+    /// Creates the file now (<see cref="OutputFile.Open"/>: a bad path fails before anything is traced). With
+    /// <paramref name="dropWhenBehind"/>, events that find the writer's queue full are counted as dropped (a live
+    /// trace must not wait); without it, the caller waits (events made offline). <paramref name="parameter"/> names
+    /// the path in errors.
     /// </summary>
-    public static TraceFileWriter Create(string path, bool dropWhenBehind = true)
+    public static TraceFileWriter Create(string path, bool dropWhenBehind = true, string parameter = "-OutFile")
     {
-        var fullPath = System.IO.Path.GetFullPath(path);
-        if (Directory.Exists(fullPath))
-            throw new UtraceException(TraceErrorKind.InvalidArgument, $"Cannot create the trace file '{fullPath}': it is a folder.",
-                "Give -OutFile the path of a file in that folder.", fullPath, errorId: "OutFileIsFolder");
-        SafeFileHandle file;
-        var created = true;
-        try
-        {
-            try
-            {
-                file = File.OpenHandle(fullPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
-            }
-            catch (IOException) when (File.Exists(fullPath))
-            {
-                file = File.OpenHandle(fullPath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
-                created = false;
-            }
-        }
-        catch (DirectoryNotFoundException ex)
-        {
-            throw new UtraceException(TraceErrorKind.NotFound, $"Cannot create the trace file '{fullPath}': its folder does not exist.",
-                "Create the folder first, or give -OutFile a path in an existing folder.", fullPath, inner: ex, errorId: "OutFileFolderNotFound");
-        }
-        catch (Exception ex) when (ex is UnauthorizedAccessException || ex.HResult == Interop.EROFS)
-        {
-            throw new UtraceException(TraceErrorKind.PermissionDenied, $"Cannot create the trace file '{fullPath}': {ex.Message}",
-                "Write the trace to a folder you can write to, or check that the path is not a folder.", fullPath, inner: ex, errorId: "OutFileAccessDenied");
-        }
-        catch (IOException ex)
-        {
-            throw new UtraceException(TraceErrorKind.ResourceUnavailable, $"Cannot create the trace file '{fullPath}': {ex.Message}",
-                "Check the path, the free space and the permissions of its folder.", fullPath, inner: ex, errorId: "OutFileNotCreated");
-        }
-        try
-        {
-            if (created)
-                MakePrivate(file);
-            else
-                RefuseToOverwrite(file, fullPath);
-        }
-        catch
-        {
-            file.Dispose();
-            if (created)
-                File.Delete(fullPath);
-            throw;
-        }
+        var (fullPath, file, created) = OutputFile.Open(path, parameter);
         return new TraceFileWriter(fullPath, file, dropWhenBehind, created);
     }
 
     void IEventSink.Begin(TraceContext context, TraceOrigin origin)
     {
         if (!_created)
-        {
-            // A trace may hold captured strings: the file it replaces loses any right beyond 0640, keeps its owner.
-            RandomAccess.SetLength(_file, 0);
-            File.SetUnixFileMode(_file, File.GetUnixFileMode(_file) & Private);
-        }
+            OutputFile.Empty(_file);
         var schema = TraceFileFormat.BuildSchema(context, origin);
         _encoder = new BatchEncoder(schema);
         _arrow = new ArrowStreamWriter(_pending, schema, leaveOpen: true);
@@ -361,33 +307,5 @@ internal sealed class TraceFileWriter : IEventSink, IDisposable
             "Free some space, or record to another disk with -OutFile, and trace again.", Path, inner: ex);
         var failure = _failure;
         _ = Task.Run(() => Failed?.Invoke(failure));
-    }
-
-    private const string ReplaceableFileHint = "Give -OutFile the path of a new file, or of a trace file to replace.";
-
-    // An existing file is replaced only if it is a regular file and no program: a trace written over
-    // /dev/null or the traced binary would harm the machine, not record anything.
-    private static void RefuseToOverwrite(SafeFileHandle file, string path)
-    {
-        if (Interop.Libc.FileMode(file) is { } mode && (mode & Interop.Libc.S_IFMT) != Interop.Libc.S_IFREG)
-            throw new UtraceException(TraceErrorKind.InvalidArgument, $"Cannot write the trace file over '{path}': it is not a regular file (a device, a pipe or a socket).",
-                ReplaceableFileHint, path, errorId: "OutFileNotRegular");
-        Span<byte> magic = stackalloc byte[4];
-        if (RandomAccess.Read(file, magic, 0) == magic.Length && magic.SequenceEqual("\u007fELF"u8))
-            throw new UtraceException(TraceErrorKind.InvalidArgument, $"Cannot write the trace file over '{path}': it is a program or library (an ELF file).",
-                ReplaceableFileHint, path, errorId: "OutFileIsProgram");
-    }
-
-    private static void MakePrivate(SafeFileHandle file)
-    {
-        File.SetUnixFileMode(file, Private);
-        if (!Environment.IsPrivilegedProcess
-            || !uint.TryParse(Environment.GetEnvironmentVariable("SUDO_UID"), out var uid)
-            || !uint.TryParse(Environment.GetEnvironmentVariable("SUDO_GID"), out var gid))
-            return;
-        if (Interop.Libc.FChown(file, uid, gid) != 0)
-            throw new UtraceException(TraceErrorKind.PermissionDenied,
-                $"Cannot give the trace file to the user who ran sudo (uid {uid}): {Marshal.GetPInvokeErrorMessage(Interop.LastErrno)}.",
-                "Write the trace to a local folder (some network file systems refuse chown).", errorId: "OutFileOwnerNotSet");
     }
 }

@@ -34,12 +34,15 @@ public sealed class CallKindColumnTests : IDisposable
         using (var arrow = new ArrowStreamReader(stream))
         {
             using var batch = arrow.ReadNextRecordBatch();
-            var kinds = (UInt8Array)batch.Column(TraceFileFormat.Kind);
-            Assert.Equal([1, 0, 0, 1, 0, 0, 1, 0, 0, 1], kinds.Values.ToArray());
+            var kinds = (StringArray)batch.Column(TraceFileFormat.Kind);
+            Assert.Equal(Enumerable.Range(0, 10).Select(i => EntryOnly(i) ? "entry_only" : "timed"), Enumerable.Range(0, 10).Select(i => kinds.GetString(i)));
+            // An entry-only call has no duration: null, not 0.
+            var durations = (DurationArray)batch.Column(TraceFileFormat.Duration);
+            Assert.Equal(Enumerable.Range(0, 10).Select(i => EntryOnly(i) ? (long?)null : SyntheticTrace.Duration(i)), Enumerable.Range(0, 10).Select(i => durations.GetValue(i)));
         }
         using (var file = TraceFile.Open(path))
         {
-            Assert.Equal(new Version(1, 4), file.FormatVersion);
+            Assert.Equal(new Version(2, 0), file.FormatVersion);
             var events = file.ReadEvents().ToArray();
             Assert.Equal(Enumerable.Range(0, 10).Select(i => !EntryOnly(i)), events.Select(e => e.HasDuration));
             Assert.Equal(Enumerable.Range(0, 10).Select(i => EntryOnly(i) ? 0 : SyntheticTrace.Duration(i)), events.Select(e => e.DurationNs));

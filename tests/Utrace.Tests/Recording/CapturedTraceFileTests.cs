@@ -52,7 +52,7 @@ public sealed class CapturedTraceFileTests : IDisposable
         sink.Complete();
 
         using var file = TraceFile.Open(path);
-        Assert.Equal(new Version(1, 4), file.FormatVersion);
+        Assert.Equal(new Version(2, 0), file.FormatVersion);
         Assert.Equal(["", "string, int -> long", "-> ptr"], file.Context.Captures!.Select(spec => spec?.ToString() ?? ""));
         var events = file.ReadEvents().ToArray();
         Assert.Equal(

@@ -55,7 +55,7 @@ public sealed class OnCpuColumnTests : IDisposable
 
         using (var file = TraceFile.Open(path))
         {
-            Assert.Equal(new Version(1, 4), file.FormatVersion);
+            Assert.Equal(new Version(2, 0), file.FormatVersion);
             Assert.Equal(new long?[] { 30_000, null, 0 }, file.ReadEvents().Select(e => e.RawOnCpuNs));
         }
         using (var file = TraceFile.Open(path))

@@ -30,7 +30,8 @@ internal static class SyntheticTrace
         KernelRelease = "6.18.0-test",
     };
 
-    public static TraceContext Context { get; } = new(Functions, StartMonotonicNs, StartTime);
+    // Traced on the origin's host: each row of a file names its host.
+    public static TraceContext Context { get; } = new(Functions, StartMonotonicNs, StartTime) { HostName = Origin.HostName };
 
     public static int FunctionId(long i) => (int)(i % Functions.Length);
 

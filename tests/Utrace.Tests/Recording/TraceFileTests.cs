@@ -31,7 +31,8 @@ public sealed class TraceFileTests : IDisposable
             .Select(i => new FunctionInfo($"child_{i}", $"child_{i}", "child", FunctionKind.Function, (ulong)i, 8, "/bin/child", "child"))
             .ToArray();
         var first = functions.Append(added);
-        sink.OnEvent((SyntheticTrace.Record(1) with { FunctionId = (uint)(first + 1_999), CallerId = (uint)first }).ToTracedCall(SyntheticTrace.Context, null));
+        var context = new TraceContext(functions, SyntheticTrace.StartMonotonicNs, SyntheticTrace.StartTime) { HostName = SyntheticTrace.Context.HostName };
+        sink.OnEvent((SyntheticTrace.Record(1) with { FunctionId = (uint)(first + 1_999), CallerId = (uint)first }).ToTracedCall(context, null));
         sink.Complete();
 
         using var file = TraceFile.Open(path);
@@ -53,7 +54,7 @@ public sealed class TraceFileTests : IDisposable
         Assert.Null(writer.Failure);
 
         using var file = TraceFile.Open(path);
-        Assert.Equal(new Version(1, 4), file.FormatVersion);
+        Assert.Equal(new Version(2, 0), file.FormatVersion);
         Assert.Equal(SyntheticTrace.Origin.Command, file.Origin.Command);
         Assert.Equal([SyntheticTrace.Pid], file.Origin.ProcessIds);
         Assert.Equal("testhost", file.Origin.HostName);
@@ -186,16 +187,16 @@ public sealed class TraceFileTests : IDisposable
     [Fact]
     public void ANewerMajorFormatVersionIsRefused()
     {
-        var path = WriteWithMetadata(TraceFileFormat.VersionKey, "2.0");
-        AssertRefused(path, TraceErrorKind.NotSupported, "format version 2.0, written by a newer Utrace; this one reads version 1.x");
+        var path = WriteWithMetadata(TraceFileFormat.VersionKey, "3.0");
+        AssertRefused(path, TraceErrorKind.NotSupported, "format version 3.0, written by a newer Utrace; this one reads version 2.x");
     }
 
     [Fact]
     public void ANewerMinorFormatVersionIsRead()
     {
-        var path = WriteWithMetadata(TraceFileFormat.VersionKey, "1.7");
+        var path = WriteWithMetadata(TraceFileFormat.VersionKey, "2.7");
         using var file = TraceFile.Open(path);
-        Assert.Equal(new Version(1, 7), file.FormatVersion);
+        Assert.Equal(new Version(2, 7), file.FormatVersion);
         Assert.Empty(file.ReadEvents());
     }
 
@@ -227,7 +228,10 @@ public sealed class TraceFileTests : IDisposable
         var sink = (IEventSink)TraceFileWriter.Create(path, dropWhenBehind: false);
         sink.Begin(SyntheticTrace.Context, SyntheticTrace.Origin);
         sink.OnEvent(SyntheticTrace.Call(0));
-        sink.OnEvent((SyntheticTrace.Record(1) with { FunctionId = 99 }).ToTracedCall(SyntheticTrace.Context, null));
+        // The call names its function in a larger table than the file's: the writer takes the name from the call.
+        var larger = new TraceContext(Enumerable.Range(0, 100).Select(i => SyntheticTrace.Functions[i % SyntheticTrace.Functions.Length]).ToArray(),
+            SyntheticTrace.StartMonotonicNs, SyntheticTrace.StartTime);
+        sink.OnEvent((SyntheticTrace.Record(1) with { FunctionId = 99 }).ToTracedCall(larger, null));
         sink.Complete();
         using var file = TraceFile.Open(path);
         var error = Assert.Throws<UtraceException>(() => file.ReadEvents().Count());
