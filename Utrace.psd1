@@ -15,7 +15,7 @@
     TypesToProcess         = @('Utrace.types.ps1xml')
     CmdletsToExport        = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace', 'Measure-UTrace',
                                'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace',
-                               'ConvertTo-UTracePerfetto', 'Compare-UTrace', 'Get-UTraceCalibration')
+                               'ConvertTo-UTracePerfetto', 'Compare-UTrace', 'Get-UTraceCalibration', 'Invoke-UTraceQuery')
     FunctionsToExport      = @()
     AliasesToExport        = @()
     VariablesToExport      = @()
