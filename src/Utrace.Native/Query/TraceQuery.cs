@@ -93,7 +93,7 @@ internal sealed class TraceQuery : IDisposable
             using (reader)
             {
                 var types = Enumerable.Range(0, reader.FieldCount).Select(reader.GetDataTypeName).ToArray();
-                columns(Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToArray());
+                columns(UniqueNames(Enumerable.Range(0, reader.FieldCount).Select(reader.GetName)));
                 while (true)
                 {
                     try
@@ -112,6 +112,22 @@ internal sealed class TraceQuery : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The result's column names, each one distinct ignoring case, as properties of an object must be:
+    /// a repeated name gets _1, _2... (SELECT a, a).
+    /// </summary>
+    internal static string[] UniqueNames(IEnumerable<string> names)
+    {
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        return names.Select(name =>
+        {
+            var unique = name;
+            for (var n = 1; !seen.Add(unique); n++)
+                unique = $"{name}_{n}";
+            return unique;
+        }).ToArray();
     }
 
     /// <summary>Stops the statement running on another thread (loading a file or a query): it fails with an interrupt.</summary>
@@ -189,12 +205,14 @@ internal sealed class TraceQuery : IDisposable
         }
     }
 
-    private static Exception QueryFailed(DuckDBException ex, string sql) => ex.ErrorType switch
+    private static Exception QueryFailed(DuckDBException ex, string sql)
     {
-        DuckDBErrorType.Interrupt => new OperationCanceledException(ex.Message, ex),
-        DuckDBErrorType.Parser => new UtraceException(TraceErrorKind.InvalidArgument, ex.Message,
-            "Check the query's syntax; DuckDB's SQL is described at https://duckdb.org/docs/sql/introduction.", sql, inner: ex, errorId: "QuerySyntaxError"),
-        _ => new UtraceException(TraceErrorKind.InvalidArgument, ex.Message,
-            $"The trace files are the view '{CallsView}' (see Get-Help about_Utrace_Query for its columns).", sql, inner: ex, errorId: "InvalidQuery"),
-    };
+        if (ex.ErrorType == DuckDBErrorType.Interrupt)
+            return new OperationCanceledException(ex.Message, ex);
+        // A statement that does not prepare comes with no error type, only DuckDB's message.
+        var syntax = ex.ErrorType == DuckDBErrorType.Parser || ex.Message.StartsWith("Parser Error:", StringComparison.Ordinal);
+        return new UtraceException(TraceErrorKind.InvalidArgument, ex.Message,
+            syntax ? "Check the query's syntax: DuckDB's SQL dialect." : $"The trace files are the view '{CallsView}'; Get-Help about_Utrace_Query lists its columns.",
+            sql, inner: ex, errorId: syntax ? "QuerySyntaxError" : "InvalidQuery");
+    }
 }
