@@ -17,11 +17,15 @@
          answers;
       2. pipeline: Import-UTrace <file> | Group-Object Function | ForEach-Object { the p99 of
          the group's DurationNs }, the percentile taken the same way (sorted with
-         [Array]::Sort, the value at index floor(0.99 (n - 1)), as DuckDB's quantile_disc), so
-         that the pipeline, not the arithmetic, is what is measured.
+         [Array]::Sort, the value of rank ceiling(0.99 n), as DuckDB's quantile_disc), so that
+         the pipeline, not the arithmetic, is what is measured.
     The two answers must agree, function by function, or the round FAILS. Rates are calls per
     second of wall time; the ratio is pipeline time over SQL time. Each step's peak RSS
     (VmHWM) is reported too: Group-Object holds every call.
+
+    -TraceFile reuses a trace of fib <Fib> recorded before (recording fib 33 takes minutes on
+    a busy machine), such as the one bench/trace-file.ps1 -KeepTemp leaves; its calls are
+    then counted by the SQL side, and the pipeline must count as many.
 
     -PipelineFib records a second, smaller trace for the pipeline side when 10 M calls through
     Group-Object do not fit the machine's memory or time; the results then say so, and the
@@ -45,6 +49,9 @@ param(
 
     [ValidateRange(1, 20)]
     [int] $Rounds = 3,
+
+    # A trace of fib <Fib> recorded before, used instead of recording one.
+    [string] $TraceFile,
 
     [string] $OutFile = (Join-Path $PSScriptRoot 'results/sql.md'),
 
@@ -80,7 +87,7 @@ $answer = switch ($Step) {
         Import-UTrace $File | Group-Object Function | ForEach-Object {
             [long[]] $durations = $_.Group.DurationNs
             [Array]::Sort($durations)
-            $p99[$_.Name] = $durations[[math]::Floor(0.99 * ($durations.Count - 1))]
+            $p99[$_.Name] = $durations[[math]::Ceiling(0.99 * $durations.Count) - 1]
             $calls += $durations.Count
         }
         @{ P99 = $p99; Calls = $calls }
@@ -110,6 +117,12 @@ try {
     # The traces: recorded once, read by every round.
     $files = @{}
     $recordings = foreach ($argument in @($Fib, $PipelineFib) | Select-Object -Unique) {
+        if ($TraceFile -and $argument -eq $Fib) {
+            $files[$argument] = (Resolve-Path -LiteralPath $TraceFile).ProviderPath
+            $count = (Invoke-UTraceQuery 'SELECT count(*) AS calls FROM calls' -LiteralPath $files[$argument]).calls
+            [pscustomobject]@{ Fib = $argument; Calls = $count; MB = (Get-Item $files[$argument]).Length / 1MB; Seconds = $null }
+            continue
+        }
         $file = Join-Path $temp "fib$argument.arrow"
         $record = Invoke-Step record $file $argument
         if ($record.Dropped) { throw "Recording fib $argument dropped $($record.Dropped) events: the trace is incomplete." }
@@ -149,7 +162,8 @@ try {
 
     $md = ConvertTo-ResultMarkdown -Title 'SQL' -StartedAt $startedAt -LoadBefore $loadBefore -Tools "gcc -O2 fib $Fib" -WithMemory
     foreach ($recording in $recordings) {
-        $null = $md.AppendLine("- Trace: fib $($recording.Fib), $('{0:N0}' -f $recording.Calls) calls, $(Format-Figure $recording.MB) MB, recorded by Start-UTrace -OutFile in $(Format-Figure $recording.Seconds) s")
+        $recorded = if ($null -ne $recording.Seconds) { "recorded by Start-UTrace -OutFile in $(Format-Figure $recording.Seconds) s" } else { "recorded before this run by Start-UTrace -OutFile (-TraceFile)" }
+        $null = $md.AppendLine("- Trace: fib $($recording.Fib), $('{0:N0}' -f $recording.Calls) calls, $(Format-Figure $recording.MB) MB, $recorded")
     }
     $null = $md.AppendLine().AppendLine("p99 latency per function. Median (min-max) of $($rows.Count) rounds; each step in a fresh pwsh with the module imported, the file read by the step (page cache warm). Rates in million calls per second of wall time; x = SQL's rate over the pipeline's.")
     if (-not $sameFile) {

@@ -50,20 +50,32 @@ public sealed class InvokeUTraceQueryCommand : PSCmdlet
     {
         if (_files.Count == 0)
             return;
-        using var engine = new TraceQuery();
-        _engine = engine;
+        TraceQuery engine;
         try
         {
-            if (Load(engine))
-                WriteRows(engine);
+            engine = new TraceQuery(Query);
         }
-        catch (OperationCanceledException)
+        catch (UtraceException ex)
         {
-            // StopProcessing interrupted DuckDB: the pipeline is stopping.
+            ThrowTerminatingError(QueryFailed(ex));
+            return;
         }
-        finally
+        using (engine)
         {
-            _engine = null;
+            _engine = engine;
+            try
+            {
+                if (Load(engine))
+                    WriteRows(engine);
+            }
+            catch (OperationCanceledException)
+            {
+                // StopProcessing interrupted DuckDB: the pipeline is stopping.
+            }
+            finally
+            {
+                _engine = null;
+            }
         }
     }
 
@@ -95,7 +107,7 @@ public sealed class InvokeUTraceQueryCommand : PSCmdlet
         IReadOnlyList<string> columns = [];
         try
         {
-            foreach (var row in engine.Run(Query, names => columns = names))
+            foreach (var row in engine.Run(names => columns = names))
             {
                 var result = new PSObject();
                 for (var i = 0; i < row.Length; i++)
@@ -105,9 +117,13 @@ public sealed class InvokeUTraceQueryCommand : PSCmdlet
         }
         catch (UtraceException ex)
         {
-            ThrowTerminatingError(ex.ErrorId == "QuerySyntaxError"
-                ? ErrorRecords.Create(ex, ex.ErrorId, ErrorCategory.ParserError, ex.Target, ex.Hint)
-                : ErrorRecords.From(ex, "InvalidQuery"));
+            ThrowTerminatingError(QueryFailed(ex));
         }
     }
+
+    /// <summary>The terminating error of a query DuckDB refused: a syntax error is a ParserError.</summary>
+    private static ErrorRecord QueryFailed(UtraceException ex) =>
+        ex.ErrorId == "QuerySyntaxError"
+            ? ErrorRecords.Create(ex, ex.ErrorId, ErrorCategory.ParserError, ex.Target, ex.Hint)
+            : ErrorRecords.From(ex, "InvalidQuery");
 }

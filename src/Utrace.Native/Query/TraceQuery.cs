@@ -20,13 +20,31 @@ internal sealed class TraceQuery : IDisposable
 
     private readonly DuckDBConnection _connection;
     private readonly List<string> _files = [];
+    private readonly string _sql;
+    private readonly IReadOnlySet<string>? _wanted;
 
-    public TraceQuery()
+    /// <summary>Prepares to run <paramref name="sql"/>; the files it reads are then given to <see cref="Add"/>.</summary>
+    /// <exception cref="UtraceException">The query does not parse (ErrorId QuerySyntaxError): no file is loaded for it.</exception>
+    public TraceQuery(string sql)
     {
+        _sql = sql;
         _connection = new DuckDBConnection("DataSource=:memory:");
-        _connection.Open();
-        // Times come out as UTC whatever the machine's zone.
-        Execute("SET TimeZone = 'UTC'");
+        try
+        {
+            _connection.Open();
+            // Times come out as UTC whatever the machine's zone.
+            Execute("SET TimeZone = 'UTC'");
+            using var parse = _connection.CreateCommand();
+            parse.CommandText = $"SELECT json_serialize_sql({CallsSql.Literal(sql)})";
+            _wanted = QueryColumns.Named((string)parse.ExecuteScalar()!, out var syntaxError);
+            if (syntaxError is not null)
+                throw SyntaxError(syntaxError, sql, inner: null);
+        }
+        catch
+        {
+            _connection.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -39,37 +57,43 @@ internal sealed class TraceQuery : IDisposable
         var table = $"utrace_file_{_files.Count}";
         if (IsParquet(path))
         {
-            Run(() => Execute($"CREATE VIEW {table} AS SELECT * FROM read_parquet({CallsSql.Literal(path)})"), path,
+            ReadFile(() => Execute($"CREATE VIEW {table} AS SELECT * FROM read_parquet({CallsSql.Literal(path)})"), path,
                 "Invoke-UTraceQuery reads trace files and Parquet files written by Export-UTrace.");
-            _files.Add(CallsSql.AsIs(table));
+            // DuckDB reads only the columns a query needs from Parquet itself.
+            _files.Add($"SELECT * FROM {table}");
             return (null, false);
         }
         using var trace = TraceFile.Open(path);
         using var batches = new TraceBatchStream(path);
-        Load(table, batches, path);
-        var columns = batches.Schema.FieldsList.Select(field => field.Name).ToHashSet(StringComparer.Ordinal);
-        if (columns.Contains("function"))
+        var fileColumns = batches.FileColumns;
+        string sql;
+        IReadOnlySet<string> load;
+        if (fileColumns.Contains("function"))
         {
-            _files.Add(CallsSql.AsIs(table));
+            (sql, load) = CallsSql.AsIs(table, fileColumns, _wanted);
         }
         else
         {
             var functions = table + "_functions";
             AddFunctions(functions, trace.Context);
             var unixNsAtMonotonicZero = Timestamp.FromDateTime(trace.Context.StartTime).UnixNanoseconds - (long)trace.Context.StartMonotonicNs;
-            _files.Add(CallsSql.FromFormat1(table, functions, columns, unixNsAtMonotonicZero, trace.Origin.HostName));
+            (sql, load) = CallsSql.FromFormat1(table, functions, fileColumns, _wanted, unixNsAtMonotonicZero, trace.Origin.HostName);
         }
+        batches.Keep(load);
+        Load(table, batches, path);
+        _files.Add(sql);
         return (batches.Rows, batches.WasCut);
     }
 
     /// <summary>
-    /// Runs <paramref name="sql"/> and streams its rows, each value mapped by <see cref="QueryValues"/>;
+    /// Runs the query and streams its rows, each value mapped by <see cref="QueryValues"/>;
     /// <paramref name="columns"/> gets the result's column names before the first row.
     /// </summary>
     /// <exception cref="UtraceException">DuckDB refused or failed the query (ErrorId QuerySyntaxError or InvalidQuery).</exception>
     /// <exception cref="OperationCanceledException"><see cref="Interrupt"/> stopped it.</exception>
-    public IEnumerable<object?[]> Run(string sql, Action<IReadOnlyList<string>> columns)
+    public IEnumerable<object?[]> Run(Action<IReadOnlyList<string>> columns)
     {
+        var sql = _sql;
         if (_files.Count > 0)
             Execute($"CREATE OR REPLACE VIEW {CallsView} AS {string.Join(" UNION ALL BY NAME ", _files)}");
         var command = _connection.CreateCommand();
@@ -159,7 +183,7 @@ internal sealed class TraceQuery : IDisposable
             CArrowArrayStreamExporter.ExportArrayStream(batches, stream);
             if (Interop.DuckDb.ArrowScan(_connection.NativeConnection, scan, stream) != 0)
                 throw new UtraceException(TraceErrorKind.InvalidData, $"DuckDB cannot read the columns of '{path}'.", "Read the file with Import-UTrace.", path);
-            Run(() => Execute($"CREATE TABLE {table} AS SELECT * FROM {scan}"), path, "Read the file with Import-UTrace.");
+            ReadFile(() => Execute($"CREATE TABLE {table} AS SELECT * FROM {scan}"), path, "Read the file with Import-UTrace.");
             Execute($"DROP VIEW {scan}");
         }
         finally
@@ -189,7 +213,7 @@ internal sealed class TraceQuery : IDisposable
     }
 
     /// <summary>Runs a statement that reads <paramref name="path"/>, a DuckDB failure becoming a file error.</summary>
-    private static void Run(Action statement, string path, string hint)
+    private static void ReadFile(Action statement, string path, string hint)
     {
         try
         {
@@ -210,9 +234,12 @@ internal sealed class TraceQuery : IDisposable
         if (ex.ErrorType == DuckDBErrorType.Interrupt)
             return new OperationCanceledException(ex.Message, ex);
         // A statement that does not prepare comes with no error type, only DuckDB's message.
-        var syntax = ex.ErrorType == DuckDBErrorType.Parser || ex.Message.StartsWith("Parser Error:", StringComparison.Ordinal);
+        if (ex.ErrorType == DuckDBErrorType.Parser || ex.Message.StartsWith("Parser Error:", StringComparison.Ordinal))
+            return SyntaxError(ex.Message, sql, ex);
         return new UtraceException(TraceErrorKind.InvalidArgument, ex.Message,
-            syntax ? "Check the query's syntax: DuckDB's SQL dialect." : $"The trace files are the view '{CallsView}'; Get-Help about_Utrace_Query lists its columns.",
-            sql, inner: ex, errorId: syntax ? "QuerySyntaxError" : "InvalidQuery");
+            $"The trace files are the view '{CallsView}'; Get-Help about_Utrace_Query lists its columns.", sql, inner: ex, errorId: "InvalidQuery");
     }
+
+    private static UtraceException SyntaxError(string message, string sql, Exception? inner) =>
+        new(TraceErrorKind.InvalidArgument, message, "Check the query's syntax: DuckDB's SQL dialect.", sql, inner: inner, errorId: "QuerySyntaxError");
 }

@@ -20,9 +20,9 @@ public sealed class TraceQueryTests : IDisposable
     {
         var path = Path.Combine(_directory, "synthetic.arrow");
         SyntheticTrace.Write(path, 1_000).Dispose();
-        using var query = new TraceQuery();
+        using var query = new TraceQuery("SELECT function, module, caller, host, tid, depth, start, duration, self_duration, raw_duration, kind FROM calls ORDER BY start_ns");
         Assert.Equal((1_000L, false), query.Add(path));
-        var rows = Run(query, "SELECT function, module, caller, host, tid, depth, start, duration, self_duration, raw_duration, kind FROM calls ORDER BY start_ns");
+        var rows = Run(query);
         using var file = TraceFile.Open(path);
         var expected = file.ReadEvents().OrderBy(e => e.StartNs).Select(e => new object?[]
         {
@@ -35,9 +35,9 @@ public sealed class TraceQueryTests : IDisposable
     [Fact]
     public void ReadsAFormat10FileAsTimedCallsWithNoProbeCost()
     {
-        using var query = new TraceQuery();
+        using var query = new TraceQuery("SELECT kind, count(*), sum(probe_cost), count(calls_inside), bool_and(duration = raw_duration) FROM calls GROUP BY kind");
         query.Add(RepoPaths.File("tests/fixtures/traces/fib5-format-1.0.arrow"));
-        var rows = Run(query, "SELECT kind, count(*), sum(probe_cost), count(calls_inside), bool_and(duration = raw_duration) FROM calls GROUP BY kind");
+        var rows = Run(query);
         Assert.Equal([new object?[] { "timed", 16L, 0L, 0L, true }], rows);
     }
 
@@ -82,5 +82,54 @@ public sealed class TraceQueryTests : IDisposable
     public void GivesEveryColumnADistinctName() =>
         Assert.Equal(["a", "A_1", "a_2", "b"], TraceQuery.UniqueNames(["a", "A", "a", "b"]));
 
-    private static List<object?[]> Run(TraceQuery query, string sql) => query.Run(sql, _ => { }).ToList();
+    [Theory]
+    [InlineData("SELECT function, quantile_disc(duration, 0.99) FROM calls GROUP BY ALL", "duration,function")]
+    [InlineData("SELECT count(*) FROM calls c WHERE c.depth = 0", "depth")]
+    [InlineData("WITH t AS (SELECT tid FROM calls) SELECT count(*) FROM t", "tid")]
+    [InlineData("SELECT * FROM calls", null)]
+    [InlineData("SELECT x FROM calls AS t(x)", null)]
+    [InlineData("SELECT COLUMNS('dur.*') FROM calls", null)]
+    [InlineData("COPY (SELECT function FROM calls) TO 'x.parquet'", null)]
+    public void LoadsTheColumnsAQueryNames(string sql, string? names)
+    {
+        var named = QueryColumns.Named(Serialized(sql), out var syntaxError);
+        Assert.Null(syntaxError);
+        Assert.Equal(names, named is null ? null : string.Join(",", named.Order(StringComparer.Ordinal)));
+    }
+
+    [Fact]
+    public void RefusesAQueryThatDoesNotParseBeforeLoadingAnything()
+    {
+        var error = Assert.Throws<UtraceException>(() => new TraceQuery("SELEC 1"));
+        Assert.Equal("QuerySyntaxError", error.ErrorId);
+        Assert.Equal("Parser Error: syntax error at or near \"SELEC\"", error.Message);
+    }
+
+    [Fact]
+    public void GivesTheSameRowsWhateverColumnsAreLoaded()
+    {
+        var path = Path.Combine(_directory, "synthetic.arrow");
+        SyntheticTrace.Write(path, 500).Dispose();
+        List<object?[]> Rows(string sql)
+        {
+            using var query = new TraceQuery(sql);
+            query.Add(path);
+            return Run(query);
+        }
+        var all = Rows("SELECT * FROM calls ORDER BY start_ns");
+        var some = Rows("SELECT caller, start, self_duration FROM calls ORDER BY start_ns");
+        Assert.Equal(all.Select(row => new[] { row[3], row[10], row[14] }), some);
+        Assert.Equal([new object?[] { 500L }], Rows("SELECT count(*) FROM calls"));
+    }
+
+    private static string Serialized(string sql)
+    {
+        using var connection = new DuckDB.NET.Data.DuckDBConnection("DataSource=:memory:");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT json_serialize_sql({CallsSql.Literal(sql)})";
+        return (string)command.ExecuteScalar()!;
+    }
+
+    private static List<object?[]> Run(TraceQuery query) => query.Run(_ => { }).ToList();
 }
