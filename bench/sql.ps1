@@ -175,23 +175,8 @@ try {
         'Import-UTrace \| Group-Object (s)' = 'PipelineS'; 'pipeline M calls/s' = 'PipelineRate'; 'pipeline peak RSS (MB)' = 'PipelineRss'
         'x faster' = 'Ratio'
     }
-    function Format-Value([string] $Column, [double] $Value) { if ($Column -match 'Rate') { '{0:N3}' -f $Value } else { Format-Figure $Value } }
-    $null = $md.AppendLine("| calls | $($columns.Keys -join ' | ') |")
-    $null = $md.AppendLine("| --- |$(' --- |' * $columns.Count)")
-    if ($rows) {
-        $cells = foreach ($column in $columns.Values) {
-            $s = Get-Statistic $rows.$column
-            '{0} ({1}-{2})' -f (Format-Value $column $s.Median), (Format-Value $column $s.Min), (Format-Value $column $s.Max)
-        }
-        $null = $md.AppendLine("| $('{0:N0}' -f ($recordings | Where-Object Fib -EQ $Fib).Calls) | $($cells -join ' | ') |")
-    }
-    Add-FailedRound $md $failures
-    $null = $md.AppendLine().AppendLine('## Every round').AppendLine()
-    $null = $md.AppendLine("| round | ok | $($columns.Keys -join ' | ') |")
-    $null = $md.AppendLine("| --- | --- |$(' --- |' * $columns.Count)")
-    foreach ($row in $all) {
-        $null = $md.AppendLine("| $($row.Round) | $(if ($row.Ok) { 'yes' } else { 'FAILED' }) | $(@(foreach ($column in $columns.Values) { Format-Value $column $row.$column }) -join ' | ') |")
-    }
+    $format = { param([string] $Column, [double] $Value) if ($Column -match 'Rate') { '{0:N3}' -f $Value } else { Format-Figure $Value } }
+    Add-RoundTable $md ([ordered]@{ 'calls' = '{0:N0}' -f ($recordings | Where-Object Fib -EQ $Fib).Calls }) $columns $rows $all $failures $format
     Save-Result $md $OutFile $failures.Count
 }
 finally {
