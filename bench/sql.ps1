@@ -20,7 +20,8 @@
          [Array]::Sort, the value of rank ceiling(0.99 n), as DuckDB's quantile_disc), so that
          the pipeline, not the arithmetic, is what is measured.
     The two answers must agree, function by function, or the round FAILS. Rates are calls per
-    second of wall time; the ratio is pipeline time over SQL time. Each step's peak RSS
+    second of wall time; the ratios are pipeline time over SQL time, in wall time and in CPU
+    time (the steadier figure on a shared machine). Each step's peak RSS
     (VmHWM) is reported too: Group-Object holds every call.
 
     -TraceFile reuses a trace of fib <Fib> recorded before (recording fib 33 takes minutes on
@@ -69,6 +70,8 @@ $stepScript = @'
 param([string] $Module, [string] $Step, [string] $File, [string] $Command)
 $ErrorActionPreference = 'Stop'
 Import-Module $Module
+$process = [Diagnostics.Process]::GetCurrentProcess()
+$cpu = $process.TotalProcessorTime
 $clock = [Diagnostics.Stopwatch]::StartNew()
 $answer = switch ($Step) {
     'record' {
@@ -94,6 +97,8 @@ $answer = switch ($Step) {
     }
 }
 $answer.Wall = $clock.Elapsed.TotalSeconds
+$process.Refresh()
+$answer.Cpu = ($process.TotalProcessorTime - $cpu).TotalSeconds
 $answer.PeakRssMB = [double]((Select-String -Path "/proc/$PID/status" -Pattern '^VmHWM:\s+(\d+)').Matches[0].Groups[1].Value) / 1024
 $answer | ConvertTo-Json -Compress
 '@
@@ -150,12 +155,13 @@ try {
         )
         $result = [pscustomobject]@{
             Round = $round; Ok = -not $problems; Problems = $problems -join '; '
-            SqlS = $sql.Wall; SqlRate = $sql.Calls / $sql.Wall / 1e6; SqlRss = $sql.PeakRssMB
-            PipelineS = $pipeline.Wall; PipelineRate = $pipeline.Calls / $pipeline.Wall / 1e6; PipelineRss = $pipeline.PeakRssMB
+            SqlS = $sql.Wall; SqlRate = $sql.Calls / $sql.Wall / 1e6; SqlCpu = $sql.Cpu; SqlRss = $sql.PeakRssMB
+            PipelineS = $pipeline.Wall; PipelineRate = $pipeline.Calls / $pipeline.Wall / 1e6; PipelineCpu = $pipeline.Cpu; PipelineRss = $pipeline.PeakRssMB
         }
         $result | Add-Member Ratio ($result.SqlRate / $result.PipelineRate)
-        Write-RoundLine ("round {0}: SQL {1:N2} s ({2:N2} M calls/s, peak RSS {3:N0} MB); pipeline {4:N2} s ({5:N3} M calls/s, peak RSS {6:N0} MB); SQL {7:N1}x faster" -f
-            $round, $result.SqlS, $result.SqlRate, $result.SqlRss, $result.PipelineS, $result.PipelineRate, $result.PipelineRss, $result.Ratio) $result
+        $result | Add-Member CpuRatio (($pipeline.Cpu / $pipeline.Calls) / ($sql.Cpu / $sql.Calls))
+        Write-RoundLine ("round {0}: SQL {1:N2} s, {2:N2} CPU s ({3:N2} M calls/s, peak RSS {4:N0} MB); pipeline {5:N2} s, {6:N2} CPU s ({7:N3} M calls/s, peak RSS {8:N0} MB); SQL {9:N1}x faster ({10:N1}x in CPU time)" -f
+            $round, $result.SqlS, $result.SqlCpu, $result.SqlRate, $result.SqlRss, $result.PipelineS, $result.PipelineCpu, $result.PipelineRate, $result.PipelineRss, $result.Ratio, $result.CpuRatio) $result
         $all += $result
         if ($result.Ok) { $rows += $result } else { $failures += "round ${round}: $($result.Problems)" }
     }
@@ -165,15 +171,15 @@ try {
         $recorded = if ($null -ne $recording.Seconds) { "recorded by Start-UTrace -OutFile in $(Format-Figure $recording.Seconds) s" } else { "recorded before this run by Start-UTrace -OutFile (-TraceFile)" }
         $null = $md.AppendLine("- Trace: fib $($recording.Fib), $('{0:N0}' -f $recording.Calls) calls, $(Format-Figure $recording.MB) MB, $recorded")
     }
-    $null = $md.AppendLine().AppendLine("p99 latency per function. Median (min-max) of $($rows.Count) rounds; each step in a fresh pwsh with the module imported, the file read by the step (page cache warm). Rates in million calls per second of wall time; x = SQL's rate over the pipeline's.")
+    $null = $md.AppendLine().AppendLine("p99 latency per function. Median (min-max) of $($rows.Count) rounds; each step in a fresh pwsh with the module imported, the file read by the step (page cache warm). Rates in million calls per second of wall time; x = SQL's rate over the pipeline's, in wall time and in CPU time (user + system of the step's pwsh: on a shared machine the steadier figure).")
     if (-not $sameFile) {
         $null = $md.AppendLine("The pipeline side ran on its own, smaller trace (fib $PipelineFib): its rate is extrapolated to the SQL side's trace, assuming it does not grow with the trace's size.")
     }
     $null = $md.AppendLine()
     $columns = [ordered]@{
-        'Invoke-UTraceQuery (s)' = 'SqlS'; 'SQL M calls/s' = 'SqlRate'; 'SQL peak RSS (MB)' = 'SqlRss'
-        'Import-UTrace \| Group-Object (s)' = 'PipelineS'; 'pipeline M calls/s' = 'PipelineRate'; 'pipeline peak RSS (MB)' = 'PipelineRss'
-        'x faster' = 'Ratio'
+        'Invoke-UTraceQuery (s)' = 'SqlS'; 'SQL CPU s' = 'SqlCpu'; 'SQL M calls/s' = 'SqlRate'; 'SQL peak RSS (MB)' = 'SqlRss'
+        'Import-UTrace \| Group-Object (s)' = 'PipelineS'; 'pipeline CPU s' = 'PipelineCpu'; 'pipeline M calls/s' = 'PipelineRate'; 'pipeline peak RSS (MB)' = 'PipelineRss'
+        'x faster' = 'Ratio'; 'x faster in CPU time' = 'CpuRatio'
     }
     $format = { param([string] $Column, [double] $Value) if ($Column -match 'Rate') { '{0:N3}' -f $Value } else { Format-Figure $Value } }
     Add-RoundTable $md ([ordered]@{ 'calls' = '{0:N0}' -f ($recordings | Where-Object Fib -EQ $Fib).Calls }) $columns $rows $all $failures $format
