@@ -9,7 +9,8 @@ namespace Utrace.Native.Query;
 /// SQL over trace files, with DuckDB embedded in this process and an in-memory database of its own.
 /// Each file added joins the view <c>calls</c> (one row per call, format 2's column names, files
 /// unioned by column name): an Arrow trace is handed to DuckDB batch by batch through the Arrow C
-/// stream interface and kept in a table; a Parquet export is read by DuckDB itself at each query.
+/// stream interface, and the columns the query names are kept in a table; a Parquet export is read
+/// by DuckDB itself at each query.
 /// </summary>
 internal sealed class TraceQuery : IDisposable
 {
@@ -93,11 +94,10 @@ internal sealed class TraceQuery : IDisposable
     /// <exception cref="OperationCanceledException"><see cref="Interrupt"/> stopped it.</exception>
     public IEnumerable<object?[]> Run(Action<IReadOnlyList<string>> columns)
     {
-        var sql = _sql;
         if (_files.Count > 0)
             Execute($"CREATE OR REPLACE VIEW {CallsView} AS {string.Join(" UNION ALL BY NAME ", _files)}");
         var command = _connection.CreateCommand();
-        command.CommandText = sql;
+        command.CommandText = _sql;
         command.UseStreamingMode = true;
         DuckDBDataReader reader;
         try
@@ -107,7 +107,7 @@ internal sealed class TraceQuery : IDisposable
         catch (DuckDBException ex)
         {
             command.Dispose();
-            throw QueryFailed(ex, sql);
+            throw QueryFailed(ex, _sql);
         }
         return Rows();
 
@@ -127,7 +127,7 @@ internal sealed class TraceQuery : IDisposable
                     }
                     catch (DuckDBException ex)
                     {
-                        throw QueryFailed(ex, sql);
+                        throw QueryFailed(ex, _sql);
                     }
                     var row = new object?[types.Length];
                     for (var i = 0; i < row.Length; i++)
