@@ -15,7 +15,7 @@
     TypesToProcess         = @('Utrace.types.ps1xml')
     CmdletsToExport        = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace', 'Measure-UTrace',
                                'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace',
-                               'ConvertTo-UTracePerfetto', 'Compare-UTrace', 'Get-UTraceCalibration', 'Export-UTrace')
+                               'ConvertTo-UTracePerfetto', 'Compare-UTrace', 'Get-UTraceCalibration', 'Export-UTrace', 'Invoke-UTraceQuery')
     FunctionsToExport      = @()
     AliasesToExport        = @()
     VariablesToExport      = @()

@@ -165,6 +165,34 @@ function Add-FailedRound {
     }
 }
 
+function Add-RoundTable {
+    <#
+    .SYNOPSIS
+        Appends a results file's two tables: the median (min-max) of each -Columns value (header ->
+        property) over the rounds that passed (-Rows), after the -Lead cells (header -> value); the
+        failed rounds; then "## Every round" with every round of -All. -Format (column property,
+        value) formats a value.
+    #>
+    param([Text.StringBuilder] $Markdown, [Collections.Specialized.OrderedDictionary] $Lead, [Collections.Specialized.OrderedDictionary] $Columns,
+        [object[]] $Rows, [object[]] $All, [string[]] $Failures, [scriptblock] $Format)
+    $null = $Markdown.AppendLine("| $(@($Lead.Keys) + @($Columns.Keys) -join ' | ') |")
+    $null = $Markdown.AppendLine("|$(' --- |' * ($Lead.Count + $Columns.Count))")
+    if ($Rows) {
+        $cells = foreach ($column in $Columns.Values) {
+            $s = Get-Statistic $Rows.$column
+            '{0} ({1}-{2})' -f (& $Format $column $s.Median), (& $Format $column $s.Min), (& $Format $column $s.Max)
+        }
+        $null = $Markdown.AppendLine("| $(@($Lead.Values) + @($cells) -join ' | ') |")
+    }
+    Add-FailedRound $Markdown $Failures
+    $null = $Markdown.AppendLine().AppendLine('## Every round').AppendLine()
+    $null = $Markdown.AppendLine("| round | ok | $($Columns.Keys -join ' | ') |")
+    $null = $Markdown.AppendLine("| --- | --- |$(' --- |' * $Columns.Count)")
+    foreach ($row in $All) {
+        $null = $Markdown.AppendLine("| $($row.Round) | $(if ($row.Ok) { 'yes' } else { 'FAILED' }) | $(@(foreach ($column in $Columns.Values) { & $Format $column $row.$column }) -join ' | ') |")
+    }
+}
+
 function Save-Result {
     <#
     .SYNOPSIS

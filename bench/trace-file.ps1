@@ -164,23 +164,9 @@ try {
         'TraceFile.ReadEvents (C#)' = 'EngineWall'
     }
     # Rates (M events/s) with two decimals: they are near 1 and 10.
-    function Format-Value([string] $Column, [double] $Value) { if ($Column -match 'Wall|Cpu') { '{0:N2}' -f $Value } else { Format-Figure $Value } }
-    $null = $md.AppendLine("| events | file MB | $($columns.Keys -join ' | ') |")
-    $null = $md.AppendLine("| --- | --- |$(' --- |' * $columns.Count)")
-    if ($rows) {
-        $cells = foreach ($column in $columns.Values) {
-            $s = Get-Statistic $rows.$column
-            '{0} ({1}-{2})' -f (Format-Value $column $s.Median), (Format-Value $column $s.Min), (Format-Value $column $s.Max)
-        }
-        $null = $md.AppendLine("| $('{0:N0}' -f $rows[0].Events) | $(Format-Figure $rows[0].MB) | $($cells -join ' | ') |")
-    }
-    Add-FailedRound $md $failures
-    $null = $md.AppendLine().AppendLine('## Every round').AppendLine()
-    $null = $md.AppendLine("| round | ok | $($columns.Keys -join ' | ') |")
-    $null = $md.AppendLine("| --- | --- |$(' --- |' * $columns.Count)")
-    foreach ($row in $all) {
-        $null = $md.AppendLine("| $($row.Round) | $(if ($row.Ok) { 'yes' } else { 'FAILED' }) | $(@(foreach ($column in $columns.Values) { Format-Value $column $row.$column }) -join ' | ') |")
-    }
+    $format = { param([string] $Column, [double] $Value) if ($Column -match 'Wall|Cpu') { '{0:N2}' -f $Value } else { Format-Figure $Value } }
+    $lead = [ordered]@{ 'events' = $(if ($rows) { '{0:N0}' -f $rows[0].Events }); 'file MB' = $(if ($rows) { Format-Figure $rows[0].MB }) }
+    Add-RoundTable $md $lead $columns $rows $all $failures $format
     Save-Result $md $OutFile $failures.Count
 }
 finally {

@@ -4,7 +4,8 @@ Builds the Utrace module folder (<OutputPath>/module/Utrace/<version>/) and its 
 (<OutputPath>/packages/), published with PowerShell's own PSResourceGet.
 .DESCRIPTION
 The folder holds only what a user needs: the manifest, the format and types files, the
-assemblies, the native helpers (utrace-launch, utrace-guard, utrace-calibrate) and en-US help. The .nupkg is
+assemblies, the native helpers (utrace-launch, utrace-guard, utrace-calibrate), DuckDB's
+library (libduckdb.so, for Invoke-UTraceQuery) and en-US help. The .nupkg is
 published to a local file repository, the folder <OutputPath>/packages, which
 Install-PSResource can install from (scripts/setup.sh does).
 #>
@@ -36,7 +37,7 @@ foreach ($file in 'Utrace.psd1', 'Utrace.format.ps1xml', 'Utrace.types.ps1xml', 
 }
 Copy-Item (Join-Path $repo 'en-US/*') (Join-Path $moduleDir 'en-US')
 $bin = Join-Path $repo 'bin'
-Get-ChildItem $bin -File | Where-Object { $_.Extension -in '.dll', '.json' -or $_.Name -in 'utrace-launch', 'utrace-guard', 'utrace-calibrate' } |
+Get-ChildItem $bin -File | Where-Object { $_.Extension -in '.dll', '.json' -or $_.Name -in 'utrace-launch', 'utrace-guard', 'utrace-calibrate', 'libduckdb.so' } |
     Copy-Item -Destination (Join-Path $moduleDir 'bin')
 
 # A throw-away repository name: the folder is the repository, the name only lives for the publish.

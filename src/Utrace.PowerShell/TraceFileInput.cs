@@ -157,7 +157,8 @@ internal sealed class TraceFileInput(PSCmdlet cmdlet)
             onEvent(e);
     }
 
-    private static string ErrorId(UtraceException ex) => ex.Kind switch
+    /// <summary>The error id of a trace file that cannot be read.</summary>
+    internal static string ErrorId(UtraceException ex) => ex.Kind switch
     {
         TraceErrorKind.NotFound => "TraceFileNotFound",
         TraceErrorKind.NotSupported => "TraceFormatTooNew",

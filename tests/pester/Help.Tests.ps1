@@ -1,6 +1,6 @@
 BeforeDiscovery {
     $cmdlets = @('Start-UTrace', 'Stop-UTrace', 'Get-UTraceFunction', 'Import-UTrace', 'Measure-UTrace',
-        'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace', 'ConvertTo-UTracePerfetto', 'Compare-UTrace', 'Get-UTraceCalibration', 'Export-UTrace') | ForEach-Object { @{ Name = $_ } }
+        'ConvertTo-UTraceCallGraph', 'ConvertTo-UTraceFlameGraph', 'ConvertTo-UTraceChromeTrace', 'ConvertTo-UTracePerfetto', 'Compare-UTrace', 'Get-UTraceCalibration', 'Export-UTrace', 'Invoke-UTraceQuery') | ForEach-Object { @{ Name = $_ } }
 }
 
 BeforeAll {

@@ -27,6 +27,10 @@ BeforeAll {
         $demoEvents = Start-UTrace -Command $Demo
         $throwsEvents = Start-UTrace -Command $Throws
         $throwsExit = $LASTEXITCODE
+        # DuckDB's native library, loaded from the installed module's folder.
+        $trace = Join-Path $HOME 'demo.arrow'
+        Start-UTrace -Command $Demo -OutFile $trace | Out-Null
+        $queried = Invoke-UTraceQuery 'SELECT function, count(*) AS calls FROM calls GROUP BY function' $trace
         [pscustomobject]@{
             ModuleBase     = (Get-Module Utrace).ModuleBase
             LauncherBefore = $modeBefore
@@ -35,6 +39,7 @@ BeforeAll {
             DemoCalls      = @($demoEvents | Group-Object Function | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Count)" })
             ThrowsCalls    = @($throwsEvents | Group-Object Function | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Count)" })
             ThrowsExit     = $throwsExit
+            QueriedCalls   = @($queried | Sort-Object function | ForEach-Object { "$($_.function)=$($_.calls)" })
         } | ConvertTo-Json -Compress
     }
     $env_ = @{ HOME = $fakeHome.FullName; XDG_DATA_HOME = $null; XDG_CONFIG_HOME = $null; XDG_CACHE_HOME = $null }
@@ -61,12 +66,13 @@ BeforeAll {
 }
 
 Describe 'The published module' {
-    It 'is a clean folder: manifest, format and types files, LICENSE, assemblies, native helpers, en-US help' {
+    It 'is a clean folder: manifest, format and types files, LICENSE, assemblies, native helpers, DuckDB, en-US help' {
         $files = Get-ChildItem $moduleDir -Recurse -File | ForEach-Object { [IO.Path]::GetRelativePath($moduleDir, $_.FullName) } | Sort-Object
-        $files | Should -Be @('bin/Apache.Arrow.dll', 'bin/Apache.Arrow.Scalars.dll', 'bin/ELFSharp.dll', 'bin/Google.Protobuf.dll', 'bin/Iced.dll',
+        $files | Should -Be @('bin/Apache.Arrow.dll', 'bin/Apache.Arrow.Scalars.dll', 'bin/DuckDB.NET.Bindings.dll', 'bin/DuckDB.NET.Data.dll',
+            'bin/ELFSharp.dll', 'bin/Google.Protobuf.dll', 'bin/Iced.dll', 'bin/libduckdb.so',
             'bin/utrace-calibrate', 'bin/utrace-guard', 'bin/utrace-launch', 'bin/Utrace.Native.dll', 'bin/Utrace.PowerShell.deps.json', 'bin/Utrace.PowerShell.dll',
             'en-US/about_Utrace_Capture.help.txt', 'en-US/about_Utrace_Filters.help.txt', 'en-US/about_Utrace_Limitations.help.txt',
-            'en-US/about_Utrace_Remoting.help.txt', 'en-US/about_Utrace_Reports.help.txt', 'en-US/about_Utrace_ReturnModes.help.txt',
+            'en-US/about_Utrace_Query.help.txt', 'en-US/about_Utrace_Remoting.help.txt', 'en-US/about_Utrace_Reports.help.txt', 'en-US/about_Utrace_ReturnModes.help.txt',
             'en-US/about_Utrace_TraceFiles.help.txt', 'en-US/about_Utrace.help.txt', 'en-US/Utrace.PowerShell.dll-Help.xml',
             'LICENSE', 'Utrace.format.ps1xml', 'Utrace.psd1', 'Utrace.types.ps1xml')
     }
@@ -102,6 +108,7 @@ Describe 'The published module' {
         $result.DemoCalls | Should -Contain 'main=1'
         $result.DemoCalls | Should -Contain 'save_results=1'
         $result.DemoCalls | Should -Be $demoCalls
+        $result.QueriedCalls | Should -Be $demoCalls
         $programOutput | Should -Contain (& $demo)
     }
 
