@@ -117,7 +117,8 @@ internal sealed class DwarfFunctions
             case DW_TAG_typedef or DW_TAG_const_type or DW_TAG_volatile_type or DW_TAG_restrict_type or DW_TAG_atomic_type:
                 return TypeOf(die) is { } next ? Describe(next, depth + 1) : CType.Void;
             case DW_TAG_pointer_type:
-                return TypeOf(die) is { } pointee && IsPlainChar(pointee, depth + 1)
+                // Plain char, through typedefs and qualifiers, is text; signed and unsigned char more often hold bytes.
+                return TypeOf(die) is { } pointee && Describe(pointee, depth + 1) is { Kind: CTypeKind.Character, Name: "char" }
                     ? new CType(CTypeKind.String, 8, false, "char *")
                     : new CType(CTypeKind.Pointer, 8, false, "pointer");
             case DW_TAG_reference_type or DW_TAG_rvalue_reference_type or DW_TAG_unspecified_type:
@@ -145,28 +146,6 @@ internal sealed class DwarfFunctions
             default:
                 return CType.Unknown;
         }
-    }
-
-    /// <summary>True when the type, through typedefs and qualifiers, is plain char (not signed or unsigned char, which hold bytes more often than text).</summary>
-    private bool IsPlainChar(int typeOffset, int depth)
-    {
-        for (; depth <= MaxTypeChain; depth++)
-        {
-            var (reader, die) = DieAt(typeOffset);
-            switch (die.Abbreviation.Tag)
-            {
-                case DW_TAG_typedef or DW_TAG_const_type or DW_TAG_volatile_type or DW_TAG_restrict_type or DW_TAG_atomic_type:
-                    if (TypeOf(die) is not { } next || next < 0)
-                        return false;
-                    typeOffset = next;
-                    continue;
-                case DW_TAG_base_type:
-                    return die.TryGet(DW_AT_name, out var name) && reader.StringOf(name) == "char";
-                default:
-                    return false;
-            }
-        }
-        return false;
     }
 
     /// <summary>The DIE at an offset of .debug_info, read with its unit's reader.</summary>
