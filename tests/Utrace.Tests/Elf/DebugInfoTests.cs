@@ -42,6 +42,24 @@ public sealed class DebugInfoTests(ElfFixtures fixtures)
     }
 
     [Fact]
+    public void ReadsACompressedSeparateDebugFileNamedByGnuDebuglink()
+    {
+        // As distributions ship debug info: the program stripped, its DWARF zlib-compressed in a file of its own beside it.
+        var directory = Directory.CreateTempSubdirectory("utrace-debuglink").FullName;
+        var program = Path.Combine(directory, "chain");
+        File.Copy(fixtures.PathOf("debug/gcc-O2/chain"), program);
+        Tool.Run("objcopy", "--only-keep-debug", "--compress-debug-sections=zlib", program, program + ".debug");
+        Tool.Run("strip", "-g", program);
+        Tool.Run("objcopy", $"--add-gnu-debuglink={program}.debug", program);
+        var functions = ElfImage.Open(program).Functions;
+
+        var debugInfo = new DebugInfo(program);
+
+        Assert.Equal(Addr2Line(program, functions.Select(f => f.Address)), functions.Select(f => debugInfo.SourceAt(f.Address)?.ToString() ?? "??:0").ToArray());
+        Assert.Equal(new SourceLocation(Path.Combine(RepoPaths.Root, "tests", "fixtures", "chain.c"), 9), debugInfo.SourceAt(functions.Single(f => f.Name == "a").Address));
+    }
+
+    [Fact]
     public void AProgramWithoutDebugInfoHasNone()
     {
         var path = fixtures.PathOf("gcc-O2-pie/fib");
