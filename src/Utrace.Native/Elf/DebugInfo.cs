@@ -14,15 +14,11 @@ internal sealed class DebugInfo
 
     public DebugInfo(string path)
     {
-        Path = path;
         _sections = new(() => Quietly(() => DwarfSections.Load(path)));
         _units = new(() => _sections.Value is { } sections ? Quietly(() => DwarfUnit.ReadAll(sections)) : null);
         _lines = new(() => _units.Value is { } units ? Quietly(() => DwarfLineTable.Read(_sections.Value!, units)) : null);
         _functions = new(() => _units.Value is { } units ? Quietly(() => new DwarfFunctions(_sections.Value!, units)) : null);
     }
-
-    /// <summary>The ELF file whose code the info describes.</summary>
-    public string Path { get; }
 
     /// <summary>True when the file, or a debug file of it, has DWARF.</summary>
     public bool Exists => _units.Value is { Count: > 0 };

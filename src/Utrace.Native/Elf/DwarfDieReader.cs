@@ -36,8 +36,6 @@ internal sealed class DwarfDieReader(DwarfSections sections, DwarfUnit unit)
 
     private DwarfAttribute[] _buffer = new DwarfAttribute[16];
 
-    public DwarfUnit Unit => unit;
-
     /// <summary>The DIE at <paramref name="position"/>, which moves past it; null for the 0 that ends a list of children.</summary>
     public DwarfDie? Read(ref int position)
     {

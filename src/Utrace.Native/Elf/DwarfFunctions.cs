@@ -29,9 +29,6 @@ internal sealed class DwarfFunctions
             Index(unit);
     }
 
-    /// <summary>The number of functions with code that DWARF describes.</summary>
-    public int Count => _byAddress.Count;
-
     /// <summary>The prototype of the function whose code starts at <paramref name="address"/>; null when DWARF has none.</summary>
     public CPrototype? PrototypeAt(ulong address)
     {

@@ -6,8 +6,8 @@ namespace Utrace.Native.Elf;
 /// </summary>
 internal sealed class DwarfUnit
 {
-    internal const ulong DW_TAG_compile_unit = 0x11;
-    internal const ulong DW_TAG_partial_unit = 0x3c;
+    private const ulong DW_TAG_compile_unit = 0x11;
+    private const ulong DW_TAG_partial_unit = 0x3c;
     private const byte DW_UT_compile = 1;
     private const byte DW_UT_partial = 3;
     private const ulong DW_AT_stmt_list = 0x10;
