@@ -41,6 +41,24 @@ public sealed class DebugInfoTests(ElfFixtures fixtures)
         Assert.Equal(new SourceLocation(Path.Combine(RepoPaths.Root, "tests", "fixtures", "fib.c"), 7), source);
     }
 
+    [Theory]
+    [InlineData("gcc", "-gdwarf-4")]
+    [InlineData("clang", "-gdwarf-4")]
+    [InlineData("gcc", "-gdwarf-5")]
+    public void ReadsDwarf4AsWellAs5(string compiler, string version)
+    {
+        var directory = Directory.CreateTempSubdirectory("utrace-dwarf").FullName;
+        var program = Path.Combine(directory, "params");
+        Tool.Run(compiler, version, "-O1", "-o", program, Path.Combine(RepoPaths.Root, "tests", "fixtures", "params.c"));
+        var functions = ElfImage.Open(program).Functions;
+
+        var debugInfo = new DebugInfo(program);
+
+        Assert.Equal(Addr2Line(program, functions.Select(f => f.Address)), functions.Select(f => debugInfo.SourceAt(f.Address)?.ToString() ?? "??:0").ToArray());
+        Assert.Equal("<double>, int, string -> int",
+            AutomaticCapture.FromPrototype(debugInfo.PrototypeAt(functions.Single(f => f.Name == "scaled").Address)!)?.ToString());
+    }
+
     [Fact]
     public void ReadsACompressedSeparateDebugFileNamedByGnuDebuglink()
     {
