@@ -96,9 +96,12 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     /// <summary>
     /// Arguments and return values to capture, in the kernel: a hashtable of function wildcard to
     /// spec, such as @{ fib = 'int -> int'; strlen = 'string -> ulong'; 'send*' = 'int, ptr, ulong' }.
+    /// The spec 'auto' (or -Capture Auto for every function) takes it from the program's debug info
+    /// (built with -g) or, for C library calls, from Utrace's table of their prototypes.
     /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [CaptureArgument]
     public IDictionary? Capture { get; set; }
 
     /// <summary>Multi-uprobe links (default where the kernel has them) or one uprobe per function.</summary>
@@ -263,10 +266,10 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         {
             var pattern = LanguagePrimitives.ConvertTo<string>(entry.Key);
             var text = LanguagePrimitives.ConvertTo<string>(entry.Value) ?? "";
-            CaptureSpec spec;
+            CaptureSpec? spec;
             try
             {
-                spec = CaptureSpec.Parse(text);
+                spec = text.Trim().Equals(CaptureRule.Automatic, StringComparison.OrdinalIgnoreCase) ? null : CaptureSpec.Parse(text);
             }
             catch (FormatException ex)
             {

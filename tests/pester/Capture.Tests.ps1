@@ -196,7 +196,7 @@ Describe 'A bad -Capture' -Skip:$noBpf {
         $err.FullyQualifiedErrorId | Should -Be 'InvalidCaptureSpec,Utrace.PowerShell.StartUTraceCommand'
         $err.TargetObject | Should -Be $Spec
         $err.Exception.Message | Should -Be "-Capture fib: $Why"
-        $err.ErrorDetails.RecommendedAction | Should -BeLike 'Write argument types in order*Types: int, uint, long, ulong, char, bool, ptr, string.'
+        $err.ErrorDetails.RecommendedAction | Should -BeLike "Write argument types in order*Types: int, uint, long, ulong, short, ushort, char, bool, ptr, string; a C type in angle brackets ('<double>')*'auto'*"
     }
 
     It 'a pattern that matches no traced function is an ObjectNotFound error' {

@@ -6,8 +6,8 @@ namespace Utrace;
 
 /// <summary>
 /// A call's captured arguments in order (index 0 = first argument), each typed by the spec:
-/// Int32, UInt32, Int64, UInt64, Char, Boolean, <see cref="Pointer"/>, String (null for NULL) or
-/// <see cref="UnreadableString"/>; null where the spec says "_". Prints as the argument list of
+/// Int32, UInt32, Int64, UInt64, Int16, UInt16, Char, Boolean, <see cref="Pointer"/>, String (null for NULL),
+/// <see cref="UnreadableString"/> or <see cref="UnreadArgument"/>; null where the spec says "_". Prints as the argument list of
 /// a call in C: 10, "abc", 0x7ffc1234.
 /// </summary>
 public sealed class CallArguments : IReadOnlyList<object?>

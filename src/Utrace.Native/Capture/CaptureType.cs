@@ -13,6 +13,10 @@ public enum CaptureType
     Long,
     /// <summary>"ulong": a 64-bit unsigned integer (UInt64).</summary>
     ULong,
+    /// <summary>"short": a 16-bit signed integer (Int16).</summary>
+    Short,
+    /// <summary>"ushort": a 16-bit unsigned integer (UInt16).</summary>
+    UShort,
     /// <summary>"char": one byte, as a Char.</summary>
     Char,
     /// <summary>"bool": the low byte, non-zero is true.</summary>
@@ -21,4 +25,9 @@ public enum CaptureType
     Pointer,
     /// <summary>"string": a NUL-terminated string, read in the kernel up to 255 bytes.</summary>
     String,
+    /// <summary>
+    /// "&lt;double&gt;": a parameter Utrace does not read (a floating-point value, a struct by value, or one
+    /// after such a struct), shown by its C type in angle brackets; it takes no argument register.
+    /// </summary>
+    Unread,
 }

@@ -51,6 +51,12 @@ public sealed class CallEvent
     /// <summary>File name of the program whose process made the call (with -Follow, each child's own); null in files from before format 1.1.</summary>
     public string? Program => _call.Context.Functions[_call.FunctionId].Program;
 
+    /// <summary>The source file the function is defined in, from the program's debug info (built with -g); null without.</summary>
+    public string? SourceFile => _call.Context.Functions[_call.FunctionId].SourceFile;
+
+    /// <summary>The line of <see cref="SourceFile"/> the function starts at; null without debug info.</summary>
+    public int? SourceLine => _call.Context.Functions[_call.FunctionId].SourceLine;
+
     public int ProcessId => _call.ProcessId;
     public int ThreadId => _call.ThreadId;
 

@@ -1,3 +1,4 @@
+using Utrace.Native.Elf;
 namespace Utrace;
 
 /// <summary>
@@ -116,6 +117,19 @@ internal readonly struct TracedCall
         }
         if (ReturnValue is { } returned)
             yield return ("return", returned);
+    }
+
+    /// <summary>Where the function is in its source (debug info), or null.</summary>
+    public SourceLocation? Source => Context.Functions[FunctionId].Source;
+
+    /// <summary>The function's source file and line, named as the viewers show them (file, line); nothing without debug info.</summary>
+    public IEnumerable<(string Name, object Value)> SourceValues()
+    {
+        if (Source is { } source)
+        {
+            yield return ("file", source.File);
+            yield return ("line", source.Line);
+        }
     }
 
     /// <summary>Identifies the thread across processes and hosts (two machines can run the same process ids).</summary>

@@ -179,14 +179,19 @@ internal static class TraceFileFormat
         Converters = { new JsonStringEnumConverter() },
     };
 
-    /// <summary>One function of the table, as its JSON object: snake_case keys, kind as a name, capture (1.1) only when set.</summary>
+    /// <summary>
+    /// One function of the table, as its JSON object: snake_case keys, kind as a name, capture (1.1) only when set,
+    /// file and line (the source location from debug info) only when known.
+    /// </summary>
     private sealed record FunctionRecord(string Name, string RawName, string Module, FunctionKind Kind, ulong Offset, ulong Size, string Path,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Capture = null, string? Program = null)
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Capture = null, string? Program = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? File = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Line = null)
     {
         public static FunctionRecord From(FunctionInfo f, CaptureSpec? capture) =>
-            new(f.Name, f.RawName, f.Module, f.Kind, f.Offset, f.Size, f.Path, capture?.ToString(), f.Program);
+            new(f.Name, f.RawName, f.Module, f.Kind, f.Offset, f.Size, f.Path, capture?.ToString(), f.Program, f.SourceFile, f.SourceLine);
 
-        public FunctionInfo ToFunctionInfo() => new(Name, RawName, Module, Kind, Offset, Size, Path, Program);
+        public FunctionInfo ToFunctionInfo() => new(Name, RawName, Module, Kind, Offset, Size, Path, Program, File, Line);
     }
 }
 

@@ -7,7 +7,8 @@ namespace Utrace.Native.Reports;
 /// nested calls indented, a <c>}</c> closer with the function's name and duration, the thread
 /// id on each line; or a flat list, one line per call. Calls arrive in completion order, so a
 /// thread's calls are held until its outermost (depth 0) call returns, then that call's tree
-/// is written at once.
+/// is written at once. With debug info, each call's entry ends with its function's source file
+/// and line, as uftrace --srcline writes them (<c>/* fib.c:7 */</c>).
 /// </summary>
 internal sealed class CallGraphWriter
 {
@@ -77,7 +78,7 @@ internal sealed class CallGraphWriter
         if (_flat)
         {
             foreach (var call in calls)
-                lines.Add($"{Prefix(call.StartNs, DurationOf(call))}{DurationText(call.SelfNs),DurationWidth} [{call.ThreadId,6}] {call.Depth,5} {call.Function}");
+                lines.Add($"{Prefix(call.StartNs, DurationOf(call))}{DurationText(call.SelfNs),DurationWidth} [{call.ThreadId,6}] {call.Depth,5} {call.Function}{SourceNote(call)}");
             return lines;
         }
 
@@ -90,12 +91,12 @@ internal sealed class CallGraphWriter
             var indent = new string(' ', 2 * call.Depth);
             if (i + 1 < calls.Count && Encloses(call, calls[i + 1]))
             {
-                lines.Add($"{Prefix(call.StartNs, null)}[{call.ThreadId,6}] | {indent}{Called(call.Function)} {{");
+                lines.Add($"{Prefix(call.StartNs, null)}[{call.ThreadId,6}] | {indent}{Called(call.Function)} {{{SourceNote(call)}");
                 open.Push(call);
             }
             else
             {
-                lines.Add($"{Prefix(call.StartNs, DurationOf(call))}[{call.ThreadId,6}] | {indent}{Called(call.Function)};");
+                lines.Add($"{Prefix(call.StartNs, DurationOf(call))}[{call.ThreadId,6}] | {indent}{Called(call.Function)};{SourceNote(call)}");
             }
         }
         while (open.Count > 0)
@@ -126,6 +127,10 @@ internal sealed class CallGraphWriter
     private static long? DurationOf(in TracedCall call) => call.HasDuration ? call.DurationNs : null;
 
     private static string DurationText(long ns) => Duration.FromNanoseconds(ns).ToString(null, CultureInfo.InvariantCulture);
+
+    /// <summary>" /* fib.c:7 */": the file's name and the line, or nothing without debug info.</summary>
+    private static string SourceNote(in TracedCall call) =>
+        call.Source is { } source ? string.Create(CultureInfo.InvariantCulture, $" /* {Path.GetFileName(source.File)}:{source.Line} */") : "";
 
     /// <summary>"main()"; a demangled C++ name already carries its parameter list.</summary>
     private static string Called(string function) => function.Contains('(') ? function : function + "()";

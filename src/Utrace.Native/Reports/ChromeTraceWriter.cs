@@ -11,7 +11,8 @@ namespace Utrace.Native.Reports;
 /// and dur in microseconds (nanoseconds as the fraction), and metadata ("M") events that name
 /// each process and thread the first time it appears. Events carry no per-call "args" unless
 /// asked: viewers such as speedscope tell frames apart by name and args, so args that differ
-/// for each call would make each call a function of its own.
+/// for each call would make each call a function of its own. A function's source file and line
+/// (from debug info), the same for each of its calls, are always in its args.
 /// </summary>
 internal sealed class ChromeTraceWriter(bool includeArguments = false)
 {
@@ -55,14 +56,24 @@ internal sealed class ChromeTraceWriter(bool includeArguments = false)
             // arguments give the program's own time.
             w.WritePropertyName("dur");
             w.WriteRawValue(Microseconds(call.RawDurationNs));
-            if (includeArguments)
-                Arguments(w, call);
+            if (includeArguments || call.Source is not null)
+                Arguments(w, call, includeArguments);
         });
     }
 
-    private static void Arguments(Utf8JsonWriter w, in TracedCall call)
+    private static void Arguments(Utf8JsonWriter w, in TracedCall call, bool perCall)
     {
         w.WriteStartObject("args");
+        if (call.Source is { } source)
+        {
+            w.WriteString("file", source.File);
+            w.WriteNumber("line", source.Line);
+        }
+        if (!perCall)
+        {
+            w.WriteEndObject();
+            return;
+        }
         w.WritePropertyName("self_us");
         w.WriteRawValue(Microseconds(call.SelfNs));
         w.WritePropertyName("own_us");

@@ -62,13 +62,16 @@ internal static class FlameGraphSvg
             var left = Margin + x / total * plotWidth;
             var frameWidth = fraction * plotWidth;
             svg.Append(CultureInfo.InvariantCulture, $"""
-                <g class="frame" data-x="{x / total:0.#########}" data-w="{fraction:0.#########}" data-d="{depth}" data-ns="{frameNs}"><title>{Escape(name)} ({Duration.FromNanoseconds(frameNs).ToString(null, CultureInfo.InvariantCulture)}, {fraction * 100:0.00}%)</title><rect x="{left:0.##}" y="{y}" width="{Math.Max(frameWidth - 0.5, 0.1):0.##}" height="{FrameHeight - 1}" rx="2" fill="{Color(name, depth)}"/><text x="{left + 3:0.##}" y="{y + FrameHeight - 4}">{Escape(Label(name, frameWidth))}</text></g>
+                <g class="frame" data-x="{x / total:0.#########}" data-w="{fraction:0.#########}" data-d="{depth}" data-ns="{frameNs}"><title>{Escape(name)} ({Duration.FromNanoseconds(frameNs).ToString(null, CultureInfo.InvariantCulture)}, {fraction * 100:0.00}%){SourceLine(frame)}</title><rect x="{left:0.##}" y="{y}" width="{Math.Max(frameWidth - 0.5, 0.1):0.##}" height="{FrameHeight - 1}" rx="2" fill="{Color(name, depth)}"/><text x="{left + 3:0.##}" y="{y + FrameHeight - 4}">{Escape(Label(name, frameWidth))}</text></g>
 
                 """);
         }
         svg.Append("</g>\n<script><![CDATA[\n").Append(Script).Append("\n]]></script>\n</svg>\n");
         return svg.ToString();
     }
+
+    /// <summary>The tooltip's second line: the function's source file and line, when debug info gave them.</summary>
+    private static string SourceLine(StackTree.Frame frame) => frame.Source is { } source ? "\n" + Escape(source.ToString()) : "";
 
     private static void Layout(StackTree.Frame frame, int depth, long x, long total, int plotWidth,
         List<(StackTree.Frame, int, double, long)> frames)
@@ -129,7 +132,7 @@ internal static class FlameGraphSvg
           var reset = document.getElementById('reset');
           var zoomed = null;
 
-          function name(g) { return g.querySelector('title').textContent.replace(/ \([^()]*\)$/, ''); }
+          function name(g) { return g.querySelector('title').textContent.split('\n')[0].replace(/ \([^()]*\)$/, ''); }
           function label(g, width) {
             var text = name(g), fits = Math.floor((width - 6) / charWidth);
             if (fits < 3) return '';

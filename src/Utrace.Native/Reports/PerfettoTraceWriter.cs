@@ -106,7 +106,7 @@ internal sealed class PerfettoTraceWriter : IDisposable
         var name = _names.IdOf(call.Function, out var newName);
         var category = _categories.IdOf(call.Module, out var newCategory);
         // Built once: each pass over the captured values would type them again.
-        (string Name, object Value)[] annotations = call.Captured is null ? [] : [.. call.CapturedValues()];
+        (string Name, object Value)[] annotations = call.Captured is null ? [.. call.SourceValues()] : [.. call.SourceValues(), .. call.CapturedValues()];
         if (newName || newCategory || annotations.Any(value => _annotationNames.IsNew(value.Name)))
         {
             _out.BeginMessage(InternedDataField);

@@ -1,3 +1,5 @@
+using Utrace.Native.Elf;
+
 namespace Utrace.Native.Reports;
 
 /// <summary>
@@ -20,7 +22,7 @@ internal sealed class StackTree
 
         // A pending value is a forest: an unnamed frame whose children are completed calls.
         pending.TakeDeeperThan(call.Depth, call.StartNs, _taken);
-        var frame = new Frame(call.Function) { SelfNs = call.SelfNs };
+        var frame = new Frame(call.Function) { SelfNs = call.SelfNs, Source = call.Source };
         foreach (var forest in _taken)
             Frame.MergeChildren(frame, forest);
 
@@ -67,6 +69,9 @@ internal sealed class StackTree
 
         public string Name { get; } = name;
         public long SelfNs { get; set; }
+
+        /// <summary>The function's source file and line, from debug info; null without.</summary>
+        public SourceLocation? Source { get; init; }
         public IEnumerable<Frame> Children => _children.Values;
 
         /// <summary>Self time of this frame and everything under it.</summary>

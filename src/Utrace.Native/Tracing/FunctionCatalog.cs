@@ -19,7 +19,8 @@ public sealed class FunctionCatalog
         _libraries = libraries;
         _libraries.AssignProviders(executable);
         var module = executable.FileName;
-        Own = executable.Functions.Select(f => new FunctionInfo(f, module, executablePath, module))
+        var debugInfo = new DebugInfo(executablePath);
+        Own = executable.Functions.Select(f => new FunctionInfo(f, module, executablePath, module, debugInfo))
             .Concat(executable.LibraryCalls.Select(f => new FunctionInfo(f, f.Library ?? module, executablePath, module)))
             .ToArray();
     }
@@ -119,8 +120,11 @@ public sealed class FunctionCatalog
     }
 
     /// <summary>The exported functions of <paramref name="library"/> the selection keeps, as the program <paramref name="program"/> calls them.</summary>
-    internal static IEnumerable<FunctionInfo> NestedFunctions(ElfImage library, string path, string program, FunctionSelection selection) =>
-        library.Exports.Select(f => new FunctionInfo(f, library.SoName ?? library.FileName, path, program)).Where(f => Traceable(f, selection));
+    internal static IEnumerable<FunctionInfo> NestedFunctions(ElfImage library, string path, string program, FunctionSelection selection)
+    {
+        var debugInfo = new DebugInfo(path);
+        return library.Exports.Select(f => new FunctionInfo(f, library.SoName ?? library.FileName, path, program, debugInfo)).Where(f => Traceable(f, selection));
+    }
 
     /// <summary>Built by Go's toolchain, whose runtime moves the stacks return probes would be on.</summary>
     internal bool IsGoProgram => _executable.IsGo;

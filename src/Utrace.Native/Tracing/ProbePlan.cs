@@ -154,7 +154,7 @@ internal sealed class ProbePlan
         for (var i = 0; i < spec.Arguments.Count; i++)
         {
             if (spec.Arguments[i] == CaptureType.String)
-                flags |= 1UL << (Abi.CookieStringsShift + i);
+                flags |= 1UL << (Abi.CookieStringsShift + spec.RegisterOf(i));
         }
         return flags;
     }

@@ -12,6 +12,8 @@ public sealed class CaptureSpecTests
     [InlineData("_, ptr", "_, ptr")]
     [InlineData("int, int ->", "int, int")]
     [InlineData("str, pointer, char, bool, uint, long", "string, ptr, char, bool, uint, long")]
+    [InlineData("SHORT, ushort", "short, ushort")]
+    [InlineData("< double >,int, <struct>", "<double>, int, <struct>")]
     public void ReadsASpecAndWritesItCanonically(string text, string canonical)
     {
         var spec = CaptureSpec.Parse(text);
@@ -58,6 +60,32 @@ public sealed class CaptureSpecTests
         Assert.Equal([-2, uint.MaxValue, -1L, ulong.MaxValue, 'A', false], arguments.ToArray());
         Assert.Equal(7, spec.ReturnValueOf(captured));
         Assert.Equal("-2, 4294967295, -1, 18446744073709551615, 'A', false", arguments.ToString());
+    }
+
+    [Fact]
+    public void GivesAnUnreadParameterNoRegister()
+    {
+        // f(double, int, const char *, struct s, long): the int in rdi, the string in rsi; nothing after the struct.
+        var spec = CaptureSpec.Parse("<double>, int, string, <struct>, <long> -> short");
+        Assert.Equal([-1, 0, 1, -1, -1], Enumerable.Range(0, spec.Arguments.Count).Select(spec.RegisterOf));
+        Assert.True(spec.ReadsStrings);
+        // Strings are kept by register: rsi's is the second.
+        var captured = new CapturedCall([0xffff_fff9, 0x5000, 3, 4, 5, 6], [null, "label", null, null, null, null], 0x1_8001);
+        var arguments = spec.ArgumentsOf(captured)!;
+        Assert.Equal([new UnreadArgument("double"), -7, "label", new UnreadArgument("struct"), new UnreadArgument("long")], arguments.ToArray());
+        Assert.Equal((short)-32767, spec.ReturnValueOf(captured));
+        Assert.Equal("<double>, -7, \"label\", <struct>, <long>", arguments.ToString());
+    }
+
+    [Fact]
+    public void CountsOnlyTheParametersItReadsAgainstTheSixRegisters() =>
+        Assert.Equal(7, CaptureSpec.Parse("<double>, int, int, int, int, int, int").Arguments.Count);
+
+    [Fact]
+    public void RefusesAnUnreadReturnValueAndASpecOfUnreadParametersOnly()
+    {
+        Assert.Contains("a return value is captured as a number", Assert.Throws<FormatException>(() => CaptureSpec.Parse("int -> <double>")).Message, StringComparison.Ordinal);
+        Assert.Contains("captures nothing", Assert.Throws<FormatException>(() => CaptureSpec.Parse("<double>, <struct>")).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -112,6 +112,13 @@ public sealed class ElfFixtures
             .Concat(ExtraVariants.SelectMany(extra => extra.Programs.Select(program => $"{extra.Variant}/{program}")))
             .Select(binary => new object[] { binary });
 
+    /// <summary>The -g builds `make` makes (DEBUG_PROGRAMS by each compiler and -O level), as "debug/&lt;cc&gt;-&lt;opt&gt;/&lt;program&gt;".</summary>
+    public static IEnumerable<object[]> DebugBinaries(params string[] programs) =>
+        from compiler in MakefileList("COMPILERS")
+        from optimisation in MakefileList("OPTS")
+        from program in programs.Length > 0 ? programs : MakefileList("DEBUG_PROGRAMS")
+        select new object[] { $"debug/{compiler}-{optimisation}/{program}" };
+
     public static IEnumerable<object[]> Variants(string program) =>
         MakeVariants.Select(variant => new object[] { $"{variant}/{program}" });
 

@@ -69,7 +69,7 @@ public sealed class CallEventPipelineTests : IClassFixture<HostedPowerShell>
             "$input | Select-Object -First 1 | ConvertTo-Csv | ConvertFrom-Csv | ForEach-Object { $_.PSObject.Properties | Where-Object Name -NE 'Start' | ForEach-Object { \"$($_.Name)=$($_.Value)\" } }",
             _events);
         Assert.Equal(
-            ["Function=geo::Shape::area()", "Module=demo", "Program=", "ProcessId=100", "ThreadId=101", $"ComputerName={Environment.MachineName}", "Depth=1", "Caller=main",
+            ["Function=geo::Shape::area()", "Module=demo", "Program=", "SourceFile=", "SourceLine=", "ProcessId=100", "ThreadId=101", $"ComputerName={Environment.MachineName}", "Depth=1", "Caller=main",
              "Duration=800 ns", "SelfDuration=800 ns", "RawDuration=800 ns", "ProbeCost=0 ns", "CallsInside=0", "ProbeDominated=False", "OnCpu=0 ns",
              "StartNs=10", "DurationNs=800", "SelfNs=800", "RawDurationNs=800", "RawSelfNs=800", "ProbeCostNs=0", "OnCpuNs=0", "RawOnCpuNs=0",
              "HasDuration=True",
