@@ -45,7 +45,7 @@ Describe 'Invoke-UTraceQuery over a recorded trace' -Skip:$noBpf {
         $row = Invoke-UTraceQuery 'SELECT * FROM calls WHERE function = ''fib'' AND depth = 1' $file
         $e = $events | Where-Object { $_.Function -eq 'fib' -and $_.Depth -eq 1 }
         $row.PSObject.Properties.Name -join ',' |
-            Should -Be 'function,module,program,caller,host,function_id,caller_id,pid,tid,depth,start,start_ns,kind,duration,self_duration,raw_duration,raw_self_duration,probe_cost,calls_inside'
+            Should -Be 'function,module,program,caller,host,function_id,caller_id,pid,tid,depth,start,start_ns,kind,duration,self_duration,raw_duration,raw_self_duration,probe_cost,self_probe_cost,calls_inside,on_cpu,raw_on_cpu'
         $row.duration | Should -BeOfType [long]
         $row.start | Should -BeOfType [datetime]
         $row.start.Kind | Should -Be 'Utc'
@@ -56,8 +56,8 @@ Describe 'Invoke-UTraceQuery over a recorded trace' -Skip:$noBpf {
         $trace.Dispose()
         "$($row.start_ns) $($row.duration) $($row.self_duration) $($row.raw_duration) $($row.probe_cost) $($row.calls_inside)" |
             Should -Be "$($anchor + $e.StartNs) $($e.DurationNs) $($e.SelfNs) $($e.RawDurationNs) $($e.ProbeCostNs) $($e.CallsInside)"
-        # DuckDB keeps times to the microsecond.
-        ($row.start - [datetime]::UnixEpoch).Ticks / 10 | Should -Be ([math]::Floor($e.Start.UnixNanoseconds / 1000))
+        # A DateTime keeps times to 100 ns; compared to the microsecond.
+        [math]::Floor(($row.start - [datetime]::UnixEpoch).Ticks / 10) | Should -Be ([math]::Floor($e.Start.UnixNanoseconds / 1000))
     }
 
     It 'answers p99 per function: one row each, a duration that 99% of its calls do not exceed' {

@@ -27,9 +27,10 @@ internal static class CallsSql
     public static (string Sql, IReadOnlySet<string> Load) FromFormat1(string table, string functions, IReadOnlySet<string> fileColumns,
         IReadOnlySet<string>? wanted, long unixNsAtMonotonicZero, string host)
     {
-        // Before 1.2 every call was timed; before 1.3 no probe cost was taken out, nor calls inside counted.
+        // Before 1.2 every call was timed; before 1.3 no probe cost was taken out, nor calls inside counted; before 1.4 no on-CPU time.
         var hasKind = fileColumns.Contains("kind");
         var hasCosts = fileColumns.Contains("probe_cost_ns");
+        var hasOnCpu = fileColumns.Contains("on_cpu_ns");
         var entryOnly = hasKind ? "r.kind = 1" : "false";
         var cost = hasCosts ? "r.probe_cost_ns" : "0::BIGINT";
         var selfCost = hasCosts ? "r.self_probe_cost_ns" : "0::BIGINT";
@@ -59,7 +60,11 @@ internal static class CallsSql
             ("raw_duration", Timed("r.duration_ns"), ["duration_ns", .. kind]),
             ("raw_self_duration", Timed("r.self_ns"), ["self_ns", .. kind]),
             ("probe_cost", Timed(cost), [.. costs, .. kind]),
+            ("self_probe_cost", Timed(selfCost), [.. selfCosts.Skip(1), .. kind]),
             ("calls_inside", fileColumns.Contains("calls_inside") ? "r.calls_inside" : "NULL::INTEGER", fileColumns.Contains("calls_inside") ? ["calls_inside"] : []),
+            // As TracedCall.OnCpuNs: the measured on-CPU time (1.4) less the probes' cost, within [0, duration].
+            ("on_cpu", hasOnCpu ? Timed($"least({duration}, greatest(r.on_cpu_ns - {cost}, 0))") : "NULL::BIGINT", hasOnCpu ? ["on_cpu_ns", "duration_ns", .. costs, .. kind] : []),
+            ("raw_on_cpu", hasOnCpu ? Timed("r.on_cpu_ns") : "NULL::BIGINT", hasOnCpu ? ["on_cpu_ns", .. kind] : []),
         ];
         columns.AddRange(new[] { "arguments", "argument_strings", "return_value" }.Where(fileColumns.Contains).Select(c => (c, "r." + c, new[] { c })));
         var chosen = columns.Where(c => wanted is null || wanted.Contains(c.Name) || c.Name == RowColumn).ToList();
