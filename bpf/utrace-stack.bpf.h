@@ -184,6 +184,7 @@ struct stale_walk {
 	__u64 live_slot;
 	int at_slot;
 	int returned;
+	int restored_only; /* only frames at live_slot whose return address an unwind restored (a catch) */
 	__u32 depth;
 };
 
@@ -196,7 +197,8 @@ static long drop_stale_frame(__u64 i, void *data)
 	if (depth == 0 || depth > UTRACE_MAX_DEPTH)
 		return 1;
 	struct frame *f = FRAME(walk->st, depth - 1);
-	if (f->ret_slot > walk->live_slot || (f->ret_slot == walk->live_slot && !walk->at_slot))
+	if (walk->restored_only ? f->ret_slot != walk->live_slot || !f->restored
+				: f->ret_slot > walk->live_slot || (f->ret_slot == walk->live_slot && !walk->at_slot))
 		return 1;
 	walk->depth = --depth;
 	give_children_to_caller(walk->st, depth, f);

@@ -131,36 +131,13 @@ static long report_unfinished_call(__u64 k, void *data)
 	return 0;
 }
 
-struct unwound_walk {
-	struct thread_stack *st;
-	__u64 slot;
-	__u32 depth;
-};
-
-/* One step of drop_unwound_at. A bpf_loop callback, so the verifier walks one step instead of
- * every unrolled one. */
-static long drop_unwound_frame(__u64 i, void *data)
-{
-	struct unwound_walk *walk = data;
-	__u32 depth = walk->depth;
-	if (depth == 0 || depth > UTRACE_MAX_DEPTH)
-		return 1;
-	struct frame *f = FRAME(walk->st, depth - 1);
-	if (f->ret_slot != walk->slot || !f->restored)
-		return 1;
-	walk->depth = --depth;
-	give_children_to_caller(walk->st, depth, f);
-	COUNT(unwound);
-	return 0;
-}
-
 /* Frames at the catch's own slot that were restored belong to calls the exception ended
  * (the catching frame calls __cxa_begin_catch from where it called them): drops them,
  * counted as unwound. Returns the new depth. */
 static __always_inline __u32 drop_unwound_at(struct thread_stack *st, __u64 slot)
 {
-	struct unwound_walk walk = { .st = st, .slot = slot, .depth = st->depth };
-	bpf_loop(UTRACE_MAX_DEPTH, drop_unwound_frame, &walk, 0);
+	struct stale_walk walk = { .st = st, .live_slot = slot, .at_slot = 1, .restored_only = 1, .depth = st->depth };
+	bpf_loop(UTRACE_MAX_DEPTH, drop_stale_frame, &walk, 0);
 	st->depth = walk.depth;
 	return walk.depth;
 }
