@@ -28,6 +28,7 @@ internal sealed class TraceSession : IDisposable
     private PatchGuard? _guard;
     private ProcessFollower? _follower;
     private ExitWatcher? _watcher;
+    private ProbeCostWatch? _costWatch;
     private int _notProbed;
     private TimeSpan _attachTime;
     private TraceSummary? _summary;
@@ -49,7 +50,19 @@ internal sealed class TraceSession : IDisposable
     public TraceState State => _summary?.State ?? TraceState.Running;
 
     /// <summary>Things the user should know before trusting the trace (with -Follow, more may come while it runs).</summary>
-    public IReadOnlyList<string> Warnings => [.. _warnings, .. _follower?.Warnings ?? [], .. _endWarnings];
+    public IReadOnlyList<string> Warnings => [.. _warnings, .. _follower?.Warnings ?? [], .. RunningWarnings, .. _endWarnings];
+
+    // What the probe-cost watch said while the trace ran, on its timer's thread.
+    private readonly List<string> _runningWarnings = new();
+
+    private string[] RunningWarnings
+    {
+        get
+        {
+            lock (_runningWarnings)
+                return _runningWarnings.ToArray();
+        }
+    }
 
     private IReadOnlyList<string> _warnings = [];
     private IReadOnlyList<string> _endWarnings = [];
@@ -193,12 +206,13 @@ internal sealed class TraceSession : IDisposable
         _program = TraceProgram.Load(setup.Config, setup.AttachMode, setup.RingBufferBytes, setup.SummaryCapacity, setup.ReadsStrings);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
-        var context = _context = TraceContext.StartingNow(Functions, setup.Captures, ProbeCostsFor(setup));
+        var probeCosts = ProbeCostsFor(setup);
+        var context = _context = TraceContext.StartingNow(Functions, setup.Captures, probeCosts);
         _programName = catalog.ExecutableName;
         _pump.Begin(context, joinsCaptures: setup.Captures is not null);
         _recorder?.Begin(context, TraceOrigin.Here(Command, ProcessId));
         _reader = new RingBufferReader(_program.EventsMapFd, setup.RingBufferBytes, _pump);
-        _probes = ProbeSet.Attach(_program, ProcessId, setup.Plan, setup.UnwindHooks, _options.Progress);
+        _probes = ProbeSet.Attach(_program, ProcessId, setup.Plan, setup.UnwindHooks, _options.Progress, linksPerFunction: _options.Budget is not null);
         if (TraceSetup.Grows(_options))
             _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, setup, ProcessId, _child?.ExecsToCome ?? 0u, catalog, _probes);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
@@ -211,6 +225,7 @@ internal sealed class TraceSession : IDisposable
         if (_calibrationWarning is { } calibration)
             _warnings = [.. _warnings, calibration];
         _reader.Start();
+        WatchProbeCosts(setup, probeCosts);
         _attachTime = clock.Elapsed;
     }
 
@@ -234,6 +249,33 @@ internal sealed class TraceSession : IDisposable
     }
 
     private string? _calibrationWarning;
+
+    /// <summary>
+    /// Watches what the probes cost as the trace runs (to advise, and to keep -ProbeBudget), with the calibration the
+    /// durations use or, where they are not corrected (-Summary, entry-only), the one of return probes. Not for the
+    /// calibration run itself.
+    /// </summary>
+    private void WatchProbeCosts(TraceSetup setup, ProbeCalibration? probeCosts)
+    {
+        if (!_options.AccountProbeCost)
+            return;
+        try
+        {
+            probeCosts ??= ProbeCalibrator.For(setup.ReturnMode == ReturnMode.EntryOnly ? ReturnMode.Uretprobe : setup.ReturnMode,
+                setup.ReturnMode == ReturnMode.EntryOnly ? AttachMode.MultiLink : setup.AttachMode);
+        }
+        catch (Exception ex) when (ex is UtraceException or IOException or UnauthorizedAccessException)
+        {
+            if (_options.Budget is not null)
+                _warnings = [.. _warnings, $"-ProbeBudget is not kept: measuring the probes' cost failed. {ex.Message}"];
+            return;
+        }
+        _costWatch = ProbeCostWatch.Start(_program!, _probes!, Functions, probeCosts, _options.Budget, warning =>
+        {
+            lock (_runningWarnings)
+                _runningWarnings.Add(warning);
+        });
+    }
 
     private void OnProcessEvent(ProcessRecord record)
     {
@@ -259,6 +301,8 @@ internal sealed class TraceSession : IDisposable
             ulong[] counters = [];
             try
             {
+                // Before the probes go: it may be dropping some.
+                _costWatch?.Dispose();
                 if (state != TraceState.Completed)
                     _child?.Terminate();
                 _program?.EndRecording();
@@ -348,6 +392,7 @@ internal sealed class TraceSession : IDisposable
             EventsDelivered = _pump.Delivered,
             ReturnMode = _setup?.ReturnMode ?? default,
             FunctionsNotProbed = _notProbed,
+            DroppedFunctions = _costWatch?.Dropped ?? [],
             EventsRecorded = _options.Recording?.EventsWritten ?? 0,
             DroppedUnread = _pump.DroppedByConsumer,
             DroppedUnwritten = _options.Recording?.EventsDropped ?? 0,
