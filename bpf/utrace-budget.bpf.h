@@ -10,7 +10,7 @@
 
 #include "utrace-common.bpf.h"
 
-/* Entry hits by function id (per CPU); the engine sizes it before loading. */
+/* Entry hits by function id (per CPU), but those ignored after a drop; the engine sizes it before loading. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -32,13 +32,16 @@ static __always_inline int is_dropped(__u32 function_id)
 	return dropped && *dropped;
 }
 
-/* Counts a hit of the function's entry probe; true when the function was dropped (the call is ignored). */
+/* Counts a hit of the function's entry probe, but for a dropped function, whose call is ignored (true): a dropped
+ * function's count stays the number of its calls that were traced. */
 static __always_inline int count_entry_hit(__u32 function_id)
 {
+	if (is_dropped(function_id))
+		return 1;
 	__u64 *hits = bpf_map_lookup_elem(&function_hits, &function_id);
 	if (hits)
 		(*hits)++;
-	return is_dropped(function_id);
+	return 0;
 }
 
 #endif

@@ -124,8 +124,8 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     public string[]? Within { get; set; }
 
     /// <summary>
-    /// Stop probing a function once its probes have cost more than this share (percent) of the program's own time (the
-    /// time traced, less what all probes cost, estimated from the calibration), after
+    /// Stop probing a function once its probes have cost more than this share (percent) of the program's own CPU time (its
+    /// CPU time while traced, less what all probes cost, estimated from the calibration), after
     /// -ProbeBudgetMinCalls calls: its calls until then are kept, the others go unreported, and the summary says which
     /// functions were dropped. Every other function stays exact.
     /// </summary>

@@ -25,7 +25,7 @@ internal static class SummaryText
         ? null
         : $"-ProbeBudget stopped probing {summary.DroppedFunctions.Count} function(s), whose later calls are not reported: " +
           string.Join("; ", summary.DroppedFunctions.Select(f =>
-              $"{f.Function} at {f.Time:HH:mm:ss.fff} after {f.Calls:#,0} calls (its probes had cost {f.ProbeSharePercent:#,0}% of the program's own time)")) +
+              $"{f.Function} at {f.Time:HH:mm:ss.fff} after {f.Calls:#,0} calls (its probes had cost {f.ProbeSharePercent:#,0}% of the program's own CPU time)")) +
           ". The summary's DroppedFunctions lists them.";
 
     /// <summary>Captured values the ring buffer refused (-Capture), with what to do about it; null when none.</summary>

@@ -48,7 +48,7 @@ internal static class ProbeCostAdvice
         var cost = dominating.Sum(c => c.CostNs);
         var share = Math.Min(100, 100.0 * cost / elapsedNs);
         var exclusion = string.Join(", ", dominating.Select(c => functions[c.FunctionId].Name));
-        return $"The probes of {string.Join(", ", rates)} take about {share:0}% of the program's time, so their callers' durations are " +
+        return $"The probes of {string.Join(", ", rates)} take about {share:0}% of the program's CPU time, so their callers' durations are " +
             $"mostly probe cost. Without them it would run about {SpeedUp(cost, elapsedNs):0.#}x faster: add -ExcludeFunction {exclusion} " +
             "(or -ProbeBudget 10 to stop probing such functions as the trace runs).";
     }

@@ -5,7 +5,8 @@ namespace Utrace.Native.Tracing;
 
 /// <summary>
 /// Watches what each function's probes cost while a trace runs: from the kernel's count of each function's entry hits
-/// and the calibration's cost per hit, against the time the program has run. Once, after
+/// and the calibration's cost per hit, against the CPU time the program has run (a probe's cost is CPU time its thread
+/// spends in the kernel; wall time would count what other processes take of a busy machine). Once, after
 /// <see cref="AdviseAfterMs"/>, it warns when the probes of a few functions dominate that time; with a
 /// <see cref="ProbeBudget"/>, it stops probing each function that goes over it.
 /// </summary>
@@ -27,14 +28,19 @@ internal sealed class ProbeCostWatch : IDisposable
     private readonly ulong[] _hits;
     private readonly ulong[] _scratch = new ulong[TraceProgram.HitsScratchLength];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly int _processId;
+    private readonly long _cpuAtStart;
     private readonly List<DroppedFunction> _dropped = new();
+    private readonly List<int> _droppedIds = new();
     private readonly HashSet<int> _decided = new();
     private readonly Timer _timer;
     private bool _stopped;
 
-    private ProbeCostWatch(TraceProgram program, ProbeSet probes, IReadOnlyList<FunctionInfo> functions, ProbeCalibration calibration,
+    private ProbeCostWatch(int processId, TraceProgram program, ProbeSet probes, IReadOnlyList<FunctionInfo> functions, ProbeCalibration calibration,
         ProbeBudget? budget, Action<string> warn)
     {
+        _processId = processId;
+        _cpuAtStart = ProcFs.CpuTimeNs(processId) ?? 0;
         _program = program;
         _probes = probes;
         // Functions added later (-Follow, libraries loaded later) are not watched: their probes are other sets'.
@@ -47,9 +53,9 @@ internal sealed class ProbeCostWatch : IDisposable
         _timer = new Timer(_ => Check(), null, budget is null ? AdviseAfterMs : period, period);
     }
 
-    /// <summary>Starts watching the probes of <paramref name="functions"/>, whose probe set is <paramref name="probes"/>.</summary>
-    public static ProbeCostWatch Start(TraceProgram program, ProbeSet probes, IReadOnlyList<FunctionInfo> functions, ProbeCalibration calibration,
-        ProbeBudget? budget, Action<string> warn) => new(program, probes, functions, calibration, budget, warn);
+    /// <summary>Starts watching the probes of <paramref name="functions"/> in process <paramref name="processId"/>, whose probe set is <paramref name="probes"/>.</summary>
+    public static ProbeCostWatch Start(int processId, TraceProgram program, ProbeSet probes, IReadOnlyList<FunctionInfo> functions, ProbeCalibration calibration,
+        ProbeBudget? budget, Action<string> warn) => new(processId, program, probes, functions, calibration, budget, warn);
 
     /// <summary>The functions dropped under the budget, in the order they were.</summary>
     public IReadOnlyList<DroppedFunction> Dropped
@@ -71,13 +77,32 @@ internal sealed class ProbeCostWatch : IDisposable
         }
     }
 
+    /// <summary>
+    /// Once the probes are detached: each dropped function's calls are what the kernel counted of it (it stops counting a
+    /// function at its drop), every one traced, not what the check that dropped it had read.
+    /// </summary>
+    public void SettleCounts()
+    {
+        lock (_lock)
+        {
+            if (_dropped.Count == 0)
+                return;
+            _program.ReadFunctionHits(_hits, _scratch);
+            for (var i = 0; i < _dropped.Count; i++)
+                _dropped[i] = _dropped[i] with { Calls = (long)_hits[_droppedIds[i]] };
+        }
+    }
+
     private void Check()
     {
         lock (_lock)
         {
             if (_stopped)
                 return;
-            var elapsedNs = (long)(_clock.Elapsed.TotalMilliseconds * 1e6);
+            // A program that has exited has nothing more to advise or drop.
+            if (ProcFs.CpuTimeNs(_processId) is not { } cpuNs)
+                return;
+            var elapsedNs = cpuNs - _cpuAtStart;
             try
             {
                 _program.ReadFunctionHits(_hits, _scratch);
@@ -93,7 +118,7 @@ internal sealed class ProbeCostWatch : IDisposable
                 costs[id] = new FunctionProbeCost(id, (long)_hits[id], (long)_hits[id] * _costPerCall[id]);
             if (_budget is not null)
                 KeepBudget(costs, elapsedNs);
-            else if (elapsedNs >= AdviseAfterMs * 1_000_000L)
+            else if (_clock.ElapsedMilliseconds >= AdviseAfterMs && elapsedNs > 0)
                 Advise(costs, elapsedNs);
         }
     }
@@ -110,13 +135,17 @@ internal sealed class ProbeCostWatch : IDisposable
 
     private void KeepBudget(FunctionProbeCost[] costs, long elapsedNs)
     {
+        if (elapsedNs <= 0)
+            return;
         var ownNs = ProbeCostAdvice.OwnTimeNs(costs, elapsedNs);
         foreach (var over in ProbeCostAdvice.OverBudget(costs, ownNs, _budget!, _decided.Contains).ToArray())
         {
             _decided.Add(over.FunctionId);
             // A function whose probes are not in this set's links of its own (added later) stays.
-            if (_probes.Drop(over.FunctionId, _program))
-                _dropped.Add(new DroppedFunction(_functions[over.FunctionId].Name, DateTime.Now, over.Calls, 100.0 * over.CostNs / ownNs));
+            if (!_probes.Drop(over.FunctionId, _program))
+                continue;
+            _droppedIds.Add(over.FunctionId);
+            _dropped.Add(new DroppedFunction(_functions[over.FunctionId].Name, DateTime.Now, over.Calls, 100.0 * over.CostNs / ownNs));
         }
     }
 

@@ -270,7 +270,7 @@ internal sealed class TraceSession : IDisposable
                 _warnings = [.. _warnings, $"-ProbeBudget is not kept: measuring the probes' cost failed. {ex.Message}"];
             return;
         }
-        _costWatch = ProbeCostWatch.Start(_program!, _probes!, Functions, probeCosts, _options.Budget, warning =>
+        _costWatch = ProbeCostWatch.Start(ProcessId, _program!, _probes!, Functions, probeCosts, _options.Budget, warning =>
         {
             lock (_runningWarnings)
                 _runningWarnings.Add(warning);
@@ -307,6 +307,7 @@ internal sealed class TraceSession : IDisposable
                     _child?.Terminate();
                 _program?.EndRecording();
                 DetachProbes();
+                _costWatch?.SettleCounts();
                 _guard?.Finish(_follower?.Survivors);
                 // What follows goes at the consumer's pace: the reader hands the last events over
                 // as the queue makes room, seconds after a trace of millions of calls.
