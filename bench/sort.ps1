@@ -69,7 +69,12 @@ try {
                 [pscustomobject]@{ Row = $row; Seconds = $clock.Elapsed.TotalSeconds; Over1ms = ''; Dropped = ''; Attach = 0; Detach = 0; Warnings = @() }
             }
             'floor' {
-                $floor = Build-BenchFloor $work
+                try { $floor = Build-BenchFloor $work 2>$null }
+                catch {
+                    Write-Warning "No floor row: $_"
+                    [pscustomobject]@{ Row = $row; Seconds = [double]::NaN; Over1ms = "(not built: $_)"; Dropped = ''; Attach = 0; Detach = 0; Warnings = @() }
+                    continue
+                }
                 $clock = [Diagnostics.Stopwatch]::StartNew()
                 $counted = & $floor.Loader $floor.Object '*' $program $Size | Select-Object -Last 1
                 [pscustomobject]@{ Row = $row; Seconds = $clock.Elapsed.TotalSeconds; Over1ms = "($counted)"; Dropped = ''; Attach = 0; Detach = 0; Warnings = @() }

@@ -57,7 +57,7 @@ Describe '-ProbeBudget' -Skip:$noBpf {
 
 Describe 'The probe-cost advisor' -Skip:$noBpf {
     It 'names the function whose probes dominate, once, with the exclusion to paste' {
-        $null = Start-UTrace -Command "$program 200000" -Function leaf, parent, tally -Summary -WarningVariable warnings -WarningAction SilentlyContinue
+        $null = Start-UTrace -Command "$program 500000" -Function leaf, parent, tally -Summary -WarningVariable warnings -WarningAction SilentlyContinue
         $advice = @($warnings | Where-Object { "$_" -like 'The probes of *' })
         $advice | Should -HaveCount 1
         "$($advice[0])" | Should -Match ("^The probes of leaf \([\d,]+ calls/s\) take about \d+% of the program's CPU time, so their callers' durations are mostly " +

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Utrace.Native.Bpf;
 
 namespace Utrace.Native.Tracing;
@@ -7,12 +6,15 @@ namespace Utrace.Native.Tracing;
 /// Watches what each function's probes cost while a trace runs: from the kernel's count of each function's entry hits
 /// and the calibration's cost per hit, against the CPU time the program has run (a probe's cost is CPU time its thread
 /// spends in the kernel; wall time would count what other processes take of a busy machine). Once, after
-/// <see cref="AdviseAfterMs"/>, it warns when the probes of a few functions dominate that time; with a
+/// <see cref="AdviseAfterMs"/> of the program's CPU time, it warns when the probes of a few functions dominate that time; with a
 /// <see cref="ProbeBudget"/>, it stops probing each function that goes over it.
 /// </summary>
 internal sealed class ProbeCostWatch : IDisposable
 {
-    /// <summary>The advisor waits this long: the program's start says little about where its time goes.</summary>
+    /// <summary>
+    /// The advisor waits until the program has used this much CPU time: its start says little about where its time goes,
+    /// and a short run, however slowed by its probes (or by a busy machine), needs no advice.
+    /// </summary>
     public const int AdviseAfterMs = 2000;
     private const int AdvisorPeriodMs = 500;
     // A budget is kept at this pace: a function making 100,000 probed calls a second costs that much more per check.
@@ -27,7 +29,6 @@ internal sealed class ProbeCostWatch : IDisposable
     private readonly Action<string> _warn;
     private readonly ulong[] _hits;
     private readonly ulong[] _scratch = new ulong[TraceProgram.HitsScratchLength];
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly int _processId;
     private readonly long _cpuAtStart;
     private readonly List<DroppedFunction> _dropped = new();
@@ -118,7 +119,7 @@ internal sealed class ProbeCostWatch : IDisposable
                 costs[id] = new FunctionProbeCost(id, (long)_hits[id], (long)_hits[id] * _costPerCall[id]);
             if (_budget is not null)
                 KeepBudget(costs, elapsedNs);
-            else if (_clock.ElapsedMilliseconds >= AdviseAfterMs && elapsedNs > 0)
+            else if (elapsedNs >= AdviseAfterMs * 1_000_000L)
                 Advise(costs, elapsedNs);
         }
     }
