@@ -4,10 +4,13 @@
  * For each kind of entry probe hit (a first instruction the kernel emulates, one it single-steps,
  * a 5-byte nop it optimizes) a leaf starts with exactly that instruction, written in assembly, and
  * probe_outer_KIND calls it argv[1] times; bare_outer_KIND does the same with an untraced twin of
- * the leaf. Their durations differ by what the leaf's probes add to a caller; the leaf's own
- * duration is the part of its probes between its timestamps.
+ * the leaf. Their CPU times differ by what the leaf's probes add to a caller (the kernel charges
+ * its traps to the thread; CPU time, unlike the durations, leaves out the waits for a CPU of a
+ * busy machine); the leaf's own duration is the part of its probes between its timestamps.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define LEAF(name, first_instruction)                                     \
 	__asm__(".text\n.p2align 4\n.globl " #name "\n.type " #name ",@function\n" #name ":\n" \
@@ -40,18 +43,35 @@ OUTER(emulated)
 OUTER(single_stepped)
 OUTER(optimized_nop)
 
-/* argv[1]: calls per round; argv[2]: rounds. */
+static long long thread_cpu_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Writes "KIND PROBE_NS BARE_NS": the CPU time of each outer call of one round. */
+#define ROUND(kind, calls, out)                                                               \
+	do {                                                                                  \
+		long long start = thread_cpu_ns();                                            \
+		probe_outer_##kind(calls);                                                    \
+		long long middle = thread_cpu_ns();                                           \
+		bare_outer_##kind(calls);                                                     \
+		fprintf(out, #kind " %lld %lld\n", middle - start, thread_cpu_ns() - middle); \
+	} while (0)
+
+/* argv[1]: calls per round; argv[2]: rounds; argv[3]: the file the CPU times go to. */
 int main(int argc, char **argv)
 {
 	long calls = argc > 1 ? atol(argv[1]) : 2000;
 	int rounds = argc > 2 ? atoi(argv[2]) : 7;
+	FILE *out = argc > 3 ? fopen(argv[3], "w") : stdout;
+	if (!out)
+		return 1;
 	for (int round = 0; round < rounds; round++) {
-		probe_outer_emulated(calls);
-		bare_outer_emulated(calls);
-		probe_outer_single_stepped(calls);
-		bare_outer_single_stepped(calls);
-		probe_outer_optimized_nop(calls);
-		bare_outer_optimized_nop(calls);
+		ROUND(emulated, calls, out);
+		ROUND(single_stepped, calls, out);
+		ROUND(optimized_nop, calls, out);
 	}
-	return 0;
+	return fclose(out) ? 1 : 0;
 }

@@ -61,26 +61,39 @@ static __always_inline void send_event(__u32 type, __u64 pid_tgid, __u32 functio
 	struct utrace_event *e = reserve_event(type, pid_tgid, function_id, caller, depth, start, duration, self);
 	if (!e)
 		return;
-	e->entry_hit = 0;
-	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
-		e->inner_calls[k] = e->child_calls[k] = e->unreported_calls[k] = 0;
+	e->calls_inside = e->reserved = 0;
+	e->probe_cost_ns = e->self_probe_cost_ns = 0;
 	submit_event(e);
 }
 
-/* Sends the record of a call that returned, with the traced calls counted inside it. */
-static __always_inline void send_call(__u64 pid_tgid, struct frame *f, __u32 caller, __u32 depth, __u64 duration, __u64 self)
+/* Sends the record of a call that returned, with the traced calls counted inside it and its own times. */
+static __always_inline void send_call(__u64 pid_tgid, struct frame *f, __u32 caller, __u32 depth, __u64 duration, __u64 self,
+				      __u64 own, __u64 own_self)
 {
 	struct utrace_event *e = reserve_event(UTRACE_RECORD_CALL, pid_tgid, f->function_id, caller, depth, f->start_ns,
 					       duration, self);
 	if (!e)
 		return;
-	e->entry_hit = f->entry_hit;
-	for (int k = 0; k < UTRACE_HIT_KINDS; k++) {
-		e->inner_calls[k] = f->inner_calls[k];
-		e->child_calls[k] = f->child_calls[k];
-		e->unreported_calls[k] = f->unreported_calls[k];
-	}
+	e->calls_inside = 0;
+	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
+		e->calls_inside += f->inner_calls[k];
+	e->reserved = 0;
+	e->probe_cost_ns = duration - own;
+	e->self_probe_cost_ns = self - own_self;
 	submit_event(e);
+}
+
+/* The program's own part of a call's `self` time: less its own probes' part between its timestamps,
+ * the outside part of each reported child's probes, and the full cost of the calls whose time stayed
+ * its own (filtered out, and those inside them). Never below 0. A call's own time is that plus its
+ * reported children's own times, so a caller is never shorter than a callee and self times add up. */
+static __always_inline __u64 own_self_time(struct frame *f, __u64 self)
+{
+	__u64 cost = config.probe_inside_ns[f->entry_hit < UTRACE_HIT_KINDS ? f->entry_hit : UTRACE_HIT_SINGLE_STEPPED];
+	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
+		cost += f->child_calls[k] * (config.probe_call_ns[k] - config.probe_inside_ns[k]) +
+			f->unreported_calls[k] * config.probe_call_ns[k];
+	return self > cost ? self - cost : 0;
 }
 
 /* The top frame (at depth - 1, with 1 <= depth <= UTRACE_MAX_DEPTH) ended at `now`: pops it,
@@ -93,15 +106,20 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 	__u64 duration = now - f->start_ns;
 	__u64 self = duration > f->child_ns ? duration - f->child_ns : 0;
 	__u32 caller = UTRACE_NO_CALLER;
+	__u64 own_self = own_self_time(f, self);
+	__u64 own = own_self + f->child_own_ns;
+	if (own > duration) /* children longer than their caller: a clock that went back */
+		own = duration;
 	/* A call filtered out (-MinDuration, -MaxDepth, outside -Within) stays in its caller's self
 	 * time, so that self times still add up to the traced time. */
-	int filtered = duration < config.min_duration_ns || top > config.max_depth || !in_scope(st, depth);
+	int filtered = own < config.min_duration_ns || top > config.max_depth || !in_scope(st, depth);
 
 	st->depth = top;
 	if (top >= 1) {
 		struct frame *parent = FRAME(st, top - 1);
 		if (!filtered) {
 			parent->child_ns += duration;
+			parent->child_own_ns += own;
 			count_hit(parent->child_calls, f->entry_hit);
 		} else {
 			count_calls(parent->unreported_calls, f);
@@ -116,10 +134,10 @@ static __always_inline void complete_top(struct thread_stack *st, __u32 depth, _
 		return;
 	}
 	if (config.summary_only) {
-		summarize(st, top, f->function_id, duration, self);
+		summarize(st, top, f->function_id, own, own_self, duration);
 		return;
 	}
-	send_call(pid_tgid, f, caller, depth - 1, duration, self);
+	send_call(pid_tgid, f, caller, depth - 1, duration, self, own, own_self);
 }
 
 #endif

@@ -10,10 +10,6 @@
 #include "utrace-common.bpf.h"
 #include "utrace-stack.h"
 
-/* Most stale frames dropped at one probe; more go at the next ones (a catch re-arms only
- * frames above its stack pointer, whatever is left below). */
-#define MAX_STALE_POPS 32
-
 /* One call stack per traced thread, freed by the kernel when the thread exits. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -99,6 +95,7 @@ static __always_inline void give_children_to_caller(struct thread_stack *st, __u
 	if (depth > 0) {
 		struct frame *caller = FRAME(st, depth - 1);
 		caller->child_ns += dropped->child_ns;
+		caller->child_own_ns += dropped->child_own_ns;
 		count_calls(caller->inner_calls, dropped);
 		for (int k = 0; k < UTRACE_HIT_KINDS; k++) {
 			caller->child_calls[k] += dropped->child_calls[k];
@@ -143,10 +140,37 @@ static __always_inline void push_frame(struct thread_stack *st, __u32 depth, __u
 	f->ret_addr = ret_addr;
 	f->restored = 0;
 	f->child_ns = 0;
+	f->child_own_ns = 0;
 	f->entry_hit = entry_hit;
 	for (int k = 0; k < UTRACE_HIT_KINDS; k++)
 		f->inner_calls[k] = f->child_calls[k] = f->unreported_calls[k] = 0;
 	f->start_ns = now;
+}
+
+struct stale_walk {
+	struct thread_stack *st;
+	__u64 live_slot;
+	int at_slot;
+	int returned;
+	__u32 depth;
+};
+
+/* One step of drop_frames. A bpf_loop callback, so that a longjmp out of the whole stack is
+ * dropped at once, for one step's worth of the verifier's budget. */
+static long drop_stale_frame(__u64 i, void *data)
+{
+	struct stale_walk *walk = data;
+	__u32 depth = walk->depth;
+	if (depth == 0 || depth > UTRACE_MAX_DEPTH)
+		return 1;
+	struct frame *f = FRAME(walk->st, depth - 1);
+	if (f->ret_slot > walk->live_slot || (f->ret_slot == walk->live_slot && !walk->at_slot))
+		return 1;
+	walk->depth = --depth;
+	give_children_to_caller(walk->st, depth, f);
+	if (!walk->returned)
+		COUNT(unwound);
+	return 0;
 }
 
 /* Drops the frames whose return slot is below live_slot (or at it, with at_slot): their
@@ -154,21 +178,10 @@ static __always_inline void push_frame(struct thread_stack *st, __u32 depth, __u
  * Returns the new depth. */
 static __always_inline __u32 drop_frames(struct thread_stack *st, __u64 live_slot, int at_slot, int returned)
 {
-	__u32 depth = st->depth;
-
-	for (int i = 0; i < MAX_STALE_POPS; i++) {
-		if (depth == 0 || depth > UTRACE_MAX_DEPTH)
-			break;
-		struct frame *f = FRAME(st, depth - 1);
-		if (f->ret_slot > live_slot || (f->ret_slot == live_slot && !at_slot))
-			break;
-		depth--;
-		give_children_to_caller(st, depth, f);
-		if (!returned)
-			COUNT(unwound);
-	}
-	st->depth = depth;
-	return depth;
+	struct stale_walk walk = { .st = st, .live_slot = live_slot, .at_slot = at_slot, .returned = returned, .depth = st->depth };
+	bpf_loop(UTRACE_MAX_DEPTH, drop_stale_frame, &walk, 0);
+	st->depth = walk.depth;
+	return walk.depth;
 }
 
 #endif

@@ -10,6 +10,7 @@
 struct frame {
 	__u64 start_ns;
 	__u64 child_ns;  /* time spent in traced children */
+	__u64 child_own_ns; /* of that, the program's own (the children's own_ns) */
 	__u64 ret_slot;  /* stack address of the return address: sp at entry */
 	__u64 ret_addr;  /* the real return address (protect_unwind only) */
 	__u32 function_id;

@@ -46,9 +46,11 @@ static long same_function(__u64 i, void *data)
 	return 1;
 }
 
-/* The call of the frame at `top` took `duration`, `self` of it its own: adds it to its
- * function's summary (to the total only if no frame below is the same function's). */
-static __always_inline void summarize(struct thread_stack *st, __u32 top, __u32 function_id, __u64 duration, __u64 self)
+/* The call of the frame at `top` took `duration` of the program's own time (`raw_duration` as
+ * measured), `self` of it its own: adds it to its function's summary (to the total only if no
+ * frame below is the same function's). */
+static __always_inline void summarize(struct thread_stack *st, __u32 top, __u32 function_id, __u64 duration, __u64 self,
+				      __u64 raw_duration)
 {
 	struct utrace_function_summary *sum = bpf_map_lookup_elem(&summaries, &function_id);
 	if (!sum)
@@ -57,6 +59,7 @@ static __always_inline void summarize(struct thread_stack *st, __u32 top, __u32 
 	bpf_loop(top, same_function, &search, 0);
 	sum->calls++;
 	sum->sum_ns += duration;
+	sum->raw_sum_ns += raw_duration;
 	sum->self_ns += self;
 	if (!search.found)
 		sum->total_ns += duration;

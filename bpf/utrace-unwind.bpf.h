@@ -160,7 +160,7 @@ static long drop_unwound_frame(__u64 i, void *data)
 static __always_inline __u32 drop_unwound_at(struct thread_stack *st, __u64 slot)
 {
 	struct unwound_walk walk = { .st = st, .slot = slot, .depth = st->depth };
-	bpf_loop(MAX_STALE_POPS, drop_unwound_frame, &walk, 0);
+	bpf_loop(UTRACE_MAX_DEPTH, drop_unwound_frame, &walk, 0);
 	st->depth = walk.depth;
 	return walk.depth;
 }

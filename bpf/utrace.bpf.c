@@ -116,7 +116,12 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 	int reported = !silent && enter_scope(st, depth, cookie, now);
 	if ((cookie & UTRACE_COOKIE_ARGUMENTS) && reported && depth <= config.max_depth)
 		send_arguments(ctx, cookie, pid_tgid, depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH, now, may_fault);
-	if (entry_only || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
+	/* A session reports a call at its entry once 63 of its return probes are pending: the kernel
+	 * keeps at most 64 a thread, and checks that before it drops those a longjmp left behind, so a
+	 * thread that jumped out of 64 would never get one again. With one free, the next call's probe
+	 * gets in, and the stale ones go. */
+	int past_returns = session && depth >= UTRACE_MAX_DEPTH - 1;
+	if (entry_only || past_returns || (cookie & UTRACE_COOKIE_ENTRY_ONLY)) {
 		/* Reported now, however deep: a call past the stack's depth is still counted (with
 		 * the depth and caller of the deepest frame kept). */
 		__u32 shown = depth < UTRACE_MAX_DEPTH ? depth : UTRACE_MAX_DEPTH;

@@ -75,11 +75,13 @@ struct utrace_event {
 	__u32 tid;         /* thread id */
 	__u32 function_id; /* index into the engine's function table (the probe's cookie) */
 	__u32 caller_id;   /* function_id of the traced parent, or UTRACE_NO_CALLER */
-	__u32 entry_hit;   /* UTRACE_HIT_* of the call's own entry probe */
-	__u32 inner_calls[UTRACE_HIT_KINDS]; /* timed traced calls inside this one, at any depth, by entry hit */
-	__u32 child_calls[UTRACE_HIT_KINDS]; /* those of them it made itself and reported (its traced children) */
-	__u32 unreported_calls[UTRACE_HIT_KINDS]; /* those whose whole time stays in its self time: filtered out
-						   * (min_duration, max_depth), and the calls inside them */
+	__u32 calls_inside; /* timed traced calls inside this one, at any depth */
+	__u32 reserved;     /* keeps probe_cost_ns 8-byte aligned */
+	/* What Utrace's probes took of duration_ns and of self_ns, priced by utrace_config's probe_*_ns
+	 * (0 when the trace is not calibrated). The rest is the program's own time, never below 0; a
+	 * call's own time is its own self time plus its reported callees' own times. */
+	__u64 probe_cost_ns;
+	__u64 self_probe_cost_ns;
 };
 
 /* Argument registers of the System V AMD64 ABI: rdi, rsi, rdx, rcx, r8, r9. */
@@ -131,6 +133,11 @@ struct utrace_config {
 	__u32 summary_only;    /* 1 = aggregate calls per function in the summaries map, send nothing */
 	__u32 scoped;          /* 1 = only calls inside a UTRACE_COOKIE_SCOPE function's call are sent (-Within) */
 	__u32 reserved;        /* keeps the struct's size a multiple of 8 */
+	/* What a probe hit of each UTRACE_HIT_* kind costs on this machine (the calibration; 0 when the
+	 * trace is not calibrated): a traced call's probes as its caller sees them, and the part of that
+	 * between the call's own timestamps. -MinDuration and -Summary use the program's own time. */
+	__u64 probe_call_ns[UTRACE_HIT_KINDS];
+	__u64 probe_inside_ns[UTRACE_HIT_KINDS];
 };
 
 /* Buckets of a latency histogram: bucket b counts calls that lasted [2^b, 2^(b+1)) ns
@@ -146,6 +153,7 @@ struct utrace_function_summary {
 	__u64 self_ns;
 	__u64 min_ns;   /* 0 = no call yet */
 	__u64 max_ns;
+	__u64 raw_sum_ns; /* sum_ns as measured: the probes' cost (see utrace_config's probe_*_ns) left in */
 	__u64 histogram[UTRACE_HISTOGRAM_BUCKETS];
 };
 

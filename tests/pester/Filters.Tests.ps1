@@ -260,6 +260,20 @@ Describe 'Session links' -Skip:$noBpf {
         Get-Count $jumps.Events | Should -Be 'fault_a=3 main=1'
     }
 
+    It 'a longjmp out of 64 pending return probes leaves the thread its return probes (a session declines the 64th), built by <_>' -ForEach 'gcc-O2-pie', 'clang-O2-nopie' {
+        $program = Join-Path $FixtureBin $_ 'deepjump'
+        & $program | Should -Be 'jumped 2 sum 15'
+        $trace = Invoke-Trace @{ Command = $program; Function = 'dive', 'after' }
+        $trace.Summary.ExitCode | Should -Be 0
+        # Auto takes a session (Linux 6.13) for a program that imports longjmp.
+        $trace.Summary.AttachMode | Should -Be 'Session'
+        # Two rounds of dive(70)..dive(0): 71 calls each, the 8 at depth 63 and deeper reported at their entry,
+        # the other 63 left by the longjmp (unwound, not reported); then after's 5 calls, each timed.
+        Get-Count ($trace.Events | Where-Object HasDuration) | Should -Be 'after=5'
+        Get-Count ($trace.Events | Where-Object { -not $_.HasDuration }) | Should -Be 'dive=16'
+        $trace.Summary.CallsUnwound | Should -Be 126
+    }
+
     It '-MaxDepth: calls past it get no return probe, and count as the pair counts them' {
         $trace = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib'; MaxDepth = 2 }
         $pair = Invoke-Trace @{ Command = "$bin/fib 10"; Function = 'fib'; MaxDepth = 2; AttachMode = 'MultiLink' }

@@ -379,9 +379,16 @@ Describe 'ConvertTo-UTraceFlameGraph -Format Svg in a browser' -Skip:$noBpf {
         $frames = @{}
         foreach ($g in $document.svg.g.g) { $frames[($g.title -replace ' \([^()]*\)$', '')] = $g }
         $frames.Keys -contains 'main' | Should -BeTrue
-        # A frame per depth of the recursion down to the deepest fib call with self time left (the probes' cost taken out).
-        $deepest = ($fib | Where-Object { $_.Function -eq 'fib' -and $_.SelfNs -gt 0 } | Measure-Object Depth -Maximum).Maximum
-        @($document.svg.g.g | Where-Object { $_.title -like 'fib (*' }).Count | Should -Be $deepest
+        # A frame per depth of the recursion, as wide as the self times of the fib calls at that depth and deeper (the
+        # probes' cost taken out), down to the last one at least 0.1 px wide (narrower ones are left out, as flamegraph.pl does).
+        $plotWidth = [double]$document.svg.width - 20
+        $allSelf = ($fib | Measure-Object SelfNs -Sum).Sum
+        $fibCalls = @($fib | Where-Object Function -EQ 'fib')
+        $wide = @(1..($fibCalls | Measure-Object Depth -Maximum).Maximum | Where-Object {
+                $depth = $_
+                ($fibCalls | Where-Object Depth -GE $depth | Measure-Object SelfNs -Sum).Sum / $allSelf * $plotWidth -ge 0.1
+            })
+        @($document.svg.g.g | Where-Object { $_.title -like 'fib (*' }).Count | Should -Be $wide.Count
         $mainColour = [int[]]($frames['main'].rect.fill -replace '[^0-9,]', '' -split ',')
         $fibColour = [int[]]($frames['fib'].rect.fill -replace '[^0-9,]', '' -split ',')
         # A frame is 15 px high; labels cover part of it.

@@ -120,10 +120,10 @@ internal struct EventRecord
     public uint Tid;
     public uint FunctionId;
     public uint CallerId;
-    public ProbeHitKind EntryHit;
-    public ProbeHitCounts InnerCalls;
-    public ProbeHitCounts ChildCalls;
-    public ProbeHitCounts UnreportedCalls;
+    public uint CallsInside;
+    public uint Reserved;
+    public ulong ProbeCostNs;
+    public ulong SelfProbeCostNs;
 
     /// <summary>UTRACE_NO_CALLER.</summary>
     [AbiConstant("UTRACE_NO_CALLER")]
@@ -150,16 +150,9 @@ internal enum ProbeHitKind : uint
     OptimizedNop = 2,
 }
 
-/// <summary>Calls counted by the <see cref="ProbeHitKind"/> of their entry probe (utrace_event's inner_calls, child_calls, unreported_calls).</summary>
-[InlineArray(Abi.HitKinds)]
-internal struct ProbeHitCounts
-{
-    private uint _first;
-}
-
 /// <summary>struct utrace_config: .rodata settings, fixed at load.</summary>
 [StructLayout(LayoutKind.Sequential), AbiStruct("utrace_config")]
-internal struct TraceConfig
+internal unsafe struct TraceConfig
 {
     public ulong MinDurationNs;
     public ulong WakeupBytes;
@@ -172,6 +165,11 @@ internal struct TraceConfig
     public uint SummaryOnly;
     public uint Scoped;
     public uint Reserved;
+    // Fixed buffers, not inline arrays: the struct keeps its value equality.
+    /// <summary>By <see cref="ProbeHitKind"/>: the calibration's <see cref="ProbeCalibration.PerCallNs"/> (all 0 uncalibrated).</summary>
+    public fixed ulong ProbeCallNs[Abi.HitKinds];
+    /// <summary>By <see cref="ProbeHitKind"/>: the calibration's <see cref="ProbeCalibration.InsideNs"/>.</summary>
+    public fixed ulong ProbeInsideNs[Abi.HitKinds];
 }
 
 /// <summary>struct utrace_function_summary: one function's calls on one CPU, in summary mode.</summary>
@@ -184,6 +182,7 @@ internal struct FunctionSummaryRecord
     public ulong SelfNs;
     public ulong MinNs;
     public ulong MaxNs;
+    public ulong RawSumNs;
     public HistogramBuckets Histogram;
 }
 

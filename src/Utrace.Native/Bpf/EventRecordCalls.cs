@@ -9,6 +9,6 @@ internal static class EventRecordCalls
         return new(context, timed ? CallKind.Timed : CallKind.EntryOnly,
             (int)record.FunctionId, record.CallerId == EventRecord.NoCaller ? -1 : (int)record.CallerId,
             (int)record.Pid, (int)record.Tid, (int)record.Depth, record.StartNs, (long)record.DurationNs, (long)record.SelfNs, captured,
-            timed ? (context.ProbeCosts ?? ProbeCalibration.None).Account(record) : default);
+            timed ? new ProbeAccount((long)record.ProbeCostNs, (long)record.SelfProbeCostNs, (int)record.CallsInside) : default);
     }
 }

@@ -22,7 +22,11 @@ internal static class KernelSummaries
                 Duration.FromNanoseconds((long)r.TotalNs), Duration.FromNanoseconds((long)r.SelfNs),
                 Duration.FromNanoseconds((long)(r.SumNs / r.Calls)),
                 Duration.FromNanoseconds((long)r.MinNs), Duration.FromNanoseconds((long)r.MaxNs),
-                Percent(r.TotalNs), Percent(r.SelfNs), new LatencyHistogram(buckets)));
+                Percent(r.TotalNs), Percent(r.SelfNs), new LatencyHistogram(buckets))
+            {
+                ProbeCost = Duration.FromNanoseconds((long)(r.RawSumNs - r.SumNs)),
+                ProbeDominated = ProbeAccount.Dominated((long)(r.RawSumNs - r.SumNs), (long)r.RawSumNs),
+            });
         }
         return summaries.OrderByDescending(s => s.Total).ToArray();
     }

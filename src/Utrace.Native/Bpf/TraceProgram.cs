@@ -239,6 +239,7 @@ internal sealed class TraceProgram : IDisposable
                     total.Calls += cpu.Calls;
                     total.TotalNs += cpu.TotalNs;
                     total.SumNs += cpu.SumNs;
+                    total.RawSumNs += cpu.RawSumNs;
                     total.SelfNs += cpu.SelfNs;
                     for (var b = 0; b < Abi.HistogramBuckets; b++)
                         total.Histogram[b] += cpu.Histogram[b];

@@ -79,27 +79,18 @@ public sealed class ProbeCalibration
     };
 
     /// <summary>
-    /// The probes' share of a call the kernel reported: its own probes' inside part, plus each traced call inside it at
-    /// its full cost; in its self time, the inside part, the outside part of each of its reported children, and the full
-    /// cost of each call whose time stayed its own (filtered out, and the calls inside those).
+    /// <paramref name="config"/> with these figures, so that the kernel too filters (-MinDuration) and sums (-Summary)
+    /// the program's own time, which it also sends with each call.
     /// </summary>
-    internal ProbeAccount Account(in EventRecord record)
+    internal unsafe TraceConfig Priced(TraceConfig config)
     {
-        var own = (int)record.EntryHit;
-        long cost = InsideNs[own], selfCost = InsideNs[own];
-        var inside = 0;
         for (var k = 0; k < Abi.HitKinds; k++)
         {
-            cost += record.InnerCalls[k] * PerCallNs[k];
-            selfCost += record.ChildCalls[k] * (PerCallNs[k] - InsideNs[k]) + record.UnreportedCalls[k] * PerCallNs[k];
-            inside += (int)record.InnerCalls[k];
+            config.ProbeCallNs[k] = (ulong)PerCallNs[k];
+            config.ProbeInsideNs[k] = (ulong)InsideNs[k];
         }
-        return new ProbeAccount(cost, selfCost, inside);
+        return config;
     }
-
-    /// <summary>No cost for any hit: a trace that was not calibrated still counts the calls inside each call.</summary>
-    internal static ProbeCalibration None { get; } =
-        new("", "", ReturnMode.Auto, AttachMode.Auto, default, new long[Abi.HitKinds], new long[Abi.HitKinds]);
 
     private static Duration Cost(long[] figures, ProbeHitKind kind) => Duration.FromNanoseconds(figures[(int)kind]);
 }

@@ -46,19 +46,15 @@ public sealed class TraceContext
     /// <summary>Wall-clock time (UTC) at the start of the trace.</summary>
     public DateTime StartTime { get; }
 
-    /// <summary>What the probes cost on the machine the trace ran on; null when it was not calibrated (no cost is then taken out).</summary>
-    public ProbeCalibration? ProbeCosts { get; init; }
-
     /// <summary>The machine the trace was taken on (the kernel's host name up to its first dot); "" when a text export did not say.</summary>
     public string HostName { get; init; } = Environment.MachineName;
 
     /// <summary>A context whose clock anchor is now (a live trace).</summary>
-    public static TraceContext StartingNow(IReadOnlyList<FunctionInfo> functions, IReadOnlyList<CaptureSpec?>? captures = null,
-        ProbeCalibration? probeCosts = null)
+    public static TraceContext StartingNow(IReadOnlyList<FunctionInfo> functions, IReadOnlyList<CaptureSpec?>? captures = null)
     {
         // bpf_ktime_get_ns and Stopwatch both read CLOCK_MONOTONIC on Linux.
         var monotonicNs = (ulong)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
-        return new TraceContext(functions, monotonicNs, DateTime.UtcNow, captures) { ProbeCosts = probeCosts };
+        return new TraceContext(functions, monotonicNs, DateTime.UtcNow, captures);
     }
 
     /// <summary>The wall-clock time of a CLOCK_MONOTONIC timestamp of this trace, to the nanosecond.</summary>

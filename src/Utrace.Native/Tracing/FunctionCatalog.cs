@@ -131,16 +131,23 @@ public sealed class FunctionCatalog
     /// library traced by <paramref name="nestLibrary"/> defines (libruby's coroutine_transfer): its
     /// traced functions run on the stacks it switches. Null if none.
     /// </summary>
-    internal string? StackSwitchSign(Func<string, bool>? nestLibrary)
+    internal string? StackSwitchSign(Func<string, bool>? nestLibrary) => ReturnPolicy.StackSwitchSign(NamesInUse(nestLibrary));
+
+    /// <summary>Whether the program, or a library it uses other than the C library, leaves calls by longjmp.</summary>
+    internal bool JumpsOut(Func<string, bool>? nestLibrary) => ReturnPolicy.JumpsOut(NamesInUse(nestLibrary));
+
+    /// <summary>
+    /// The names the program imports or defines, those the libraries it uses other than the C library import, and those
+    /// the libraries <paramref name="nestLibrary"/> traces define.
+    /// </summary>
+    private IEnumerable<string> NamesInUse(Func<string, bool>? nestLibrary)
     {
         var libraries = _libraries.LibraryPaths
             .Where(path => !LibraryName(path).StartsWith("libc.so", StringComparison.Ordinal))
             .SelectMany(path => nestLibrary?.Invoke(LibraryName(path)) == true
                 ? _libraries.Open(path).ImportedNames.Concat(_libraries.Open(path).ProvidedNames)
                 : _libraries.Open(path).ImportedNames);
-        return ReturnPolicy.StackSwitchSign(_executable.ImportedNames
-            .Concat(_executable.Functions.Select(f => f.RawName))
-            .Concat(libraries));
+        return _executable.ImportedNames.Concat(_executable.Functions.Select(f => f.RawName)).Concat(libraries);
     }
 
     /// <summary>The functions the selection keeps, executable first, then nested libraries.</summary>

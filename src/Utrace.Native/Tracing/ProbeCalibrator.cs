@@ -61,13 +61,38 @@ internal static class ProbeCalibrator
     }
 
     /// <summary>
-    /// Traces utrace-calibrate: per kind of hit, what a traced leaf adds to its caller (the caller's duration minus
-    /// that of its twin calling an untraced leaf, per call; the shortest round of each, as what the machine's other
-    /// work adds is never negative) and the leaf's own duration (its probes' inside part, the median call).
+    /// Traces utrace-calibrate: per kind of hit, what a traced leaf adds to its caller (the caller's CPU time minus
+    /// that of its twin calling an untraced leaf, per call, as the program measures them: CPU time leaves out the
+    /// waits for a CPU that a busy machine adds to durations; the cheapest round, as what the machine's other work
+    /// adds is never negative) and the leaf's own duration (its probes' inside part, the median call).
     /// </summary>
     private static ProbeCalibration Measure(string kernel, string cpu, ReturnMode returnMode, AttachMode attachMode)
     {
         var program = HelperProgram.Locate("utrace-calibrate", "calibration program");
+        var cpuTimesFile = Path.GetTempFileName();
+        try
+        {
+            var durations = TraceLeaves(program, cpuTimesFile, returnMode, attachMode);
+            var cpuTimes = ReadCpuTimes(cpuTimesFile, program);
+            var perCall = new long[Abi.HitKinds];
+            var inside = new long[Abi.HitKinds];
+            foreach (var kind in Enum.GetValues<ProbeHitKind>())
+            {
+                var leaf = Sorted(durations, "probe_leaf_" + FunctionSuffix(kind));
+                perCall[(int)kind] = Math.Max(0, cpuTimes[FunctionSuffix(kind)] / CallsPerRound);
+                inside[(int)kind] = Math.Min(perCall[(int)kind], leaf[leaf.Count / 2]);
+            }
+            return new ProbeCalibration(kernel, cpu, returnMode, attachMode, DateTime.UtcNow, perCall, inside);
+        }
+        finally
+        {
+            File.Delete(cpuTimesFile);
+        }
+    }
+
+    /// <summary>The durations of the calibration program's traced calls, by function.</summary>
+    private static Dictionary<string, List<long>> TraceLeaves(string program, string cpuTimesFile, ReturnMode returnMode, AttachMode attachMode)
+    {
         var options = new TraceOptions
         {
             Selection = new FunctionSelection { Include = name => name.StartsWith("probe_", StringComparison.Ordinal) || name.StartsWith("bare_outer_", StringComparison.Ordinal) },
@@ -77,7 +102,7 @@ internal static class ProbeCalibrator
             ProgramOutput = _ => { },
         };
         var durations = new Dictionary<string, List<long>>();
-        using (var session = TraceSession.Launch(program, program, [program, $"{CallsPerRound}", $"{Rounds}"], Path.GetTempPath(), options))
+        using (var session = TraceSession.Launch(program, program, [program, $"{CallsPerRound}", $"{Rounds}", cpuTimesFile], Path.GetTempPath(), options))
         {
             foreach (var call in session.ReadEvents(CancellationToken.None))
             {
@@ -89,18 +114,28 @@ internal static class ProbeCalibrator
                 throw new UtraceException(TraceErrorKind.OperationFailed, $"The calibration run lost {session.Summary.EventsDropped} events: its figures would be wrong.",
                     "Run it again when the machine is less busy: Get-UTraceCalibration -Force.", program, errorId: "CalibrationLostEvents");
         }
-        var perCall = new long[Abi.HitKinds];
-        var inside = new long[Abi.HitKinds];
-        foreach (var kind in Enum.GetValues<ProbeHitKind>())
+        return durations;
+    }
+
+    /// <summary>
+    /// By kind of hit, the least CPU time a round's traced outer call took more than its untraced twin, from the lines
+    /// "KIND PROBE_NS BARE_NS" utrace-calibrate writes.
+    /// </summary>
+    private static Dictionary<string, long> ReadCpuTimes(string file, string program)
+    {
+        var least = new Dictionary<string, long>();
+        foreach (var line in File.ReadLines(file))
         {
-            var name = FunctionSuffix(kind);
-            var traced = Sorted(durations, "probe_outer_" + name)[0];
-            var bare = Sorted(durations, "bare_outer_" + name)[0];
-            var leaf = Sorted(durations, "probe_leaf_" + name);
-            perCall[(int)kind] = Math.Max(0, (traced - bare) / CallsPerRound);
-            inside[(int)kind] = Math.Min(perCall[(int)kind], leaf[leaf.Count / 2]);
+            var fields = line.Split(' ');
+            if (fields.Length != 3 || !long.TryParse(fields[1], out var traced) || !long.TryParse(fields[2], out var bare))
+                continue;
+            least[fields[0]] = least.TryGetValue(fields[0], out var known) ? Math.Min(known, traced - bare) : traced - bare;
         }
-        return new ProbeCalibration(kernel, cpu, returnMode, attachMode, DateTime.UtcNow, perCall, inside);
+        if (least.Count != Abi.HitKinds)
+            throw new UtraceException(TraceErrorKind.OperationFailed, "The calibration program did not report its CPU times.",
+                "Check that utrace-calibrate runs (scripts/setup.sh builds it), then run Get-UTraceCalibration -Force.", program,
+                errorId: "CalibrationIncomplete");
+        return least;
     }
 
     private static string FunctionSuffix(ProbeHitKind kind) => kind switch

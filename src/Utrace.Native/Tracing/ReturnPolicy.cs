@@ -32,10 +32,23 @@ internal static class ReturnPolicy
         "jump_fcontext", "ontop_fcontext", "make_fcontext", "coroutine_transfer",
     }.ToFrozenSet(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Functions that leave calls by jumping out of them: the kernel keeps the return probes of the calls
+    /// left until the thread's next one is set, and sets none once 64 are pending, so a jump out of 64
+    /// would leave the thread without any (a session declines one early: see on_entry_reading).
+    /// </summary>
+    private static readonly FrozenSet<string> JumpsOutOfCalls = new[]
+    {
+        "longjmp", "_longjmp", "siglongjmp", "__longjmp_chk", "__libc_longjmp", "__libc_siglongjmp",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
     public static bool MustNotReturnProbe(string rawName) => ReadsOwnReturnAddress.Contains(rawName);
 
     /// <summary>The first name in <paramref name="names"/> that shows stack switching, or null.</summary>
     public static string? StackSwitchSign(IEnumerable<string> names) => names.FirstOrDefault(SwitchesStacks.Contains);
+
+    /// <summary>Whether <paramref name="names"/> has one of the longjmp family.</summary>
+    public static bool JumpsOut(IEnumerable<string> names) => names.Any(JumpsOutOfCalls.Contains);
 
     /// <summary>
     /// The return mode of a program: <paramref name="mode"/>, except that return probes chosen for the user

@@ -203,11 +203,11 @@ internal sealed class TraceSession : IDisposable
     {
         var clock = Stopwatch.StartNew();
         var setup = _setup = TraceSetup.Resolve(_options, catalog, Functions, KernelFeatures.Current, ProcessId);
-        _program = TraceProgram.Load(setup.Config, setup.AttachMode, setup.RingBufferBytes, setup.SummaryCapacity, setup.ReadsStrings);
+        var probeCosts = ProbeCostsFor(setup);
+        _program = TraceProgram.Load(probeCosts?.Priced(setup.Config) ?? setup.Config, setup.AttachMode, setup.RingBufferBytes, setup.SummaryCapacity, setup.ReadsStrings);
         if (_options.ThreadIds is { Count: > 0 } threads)
             _program.AddThreads(threads);
-        var probeCosts = ProbeCostsFor(setup);
-        var context = _context = TraceContext.StartingNow(Functions, setup.Captures, probeCosts);
+        var context = _context = TraceContext.StartingNow(Functions, setup.Captures);
         _programName = catalog.ExecutableName;
         _pump.Begin(context, joinsCaptures: setup.Captures is not null);
         _recorder?.Begin(context, TraceOrigin.Here(Command, ProcessId));
@@ -235,7 +235,7 @@ internal sealed class TraceSession : IDisposable
     /// </summary>
     private ProbeCalibration? ProbeCostsFor(TraceSetup setup)
     {
-        if (!_options.AccountProbeCost || _options.SummaryOnly || setup.ReturnMode == ReturnMode.EntryOnly)
+        if (!_options.AccountProbeCost || setup.ReturnMode == ReturnMode.EntryOnly)
             return null;
         try
         {

@@ -75,7 +75,9 @@ internal sealed class TraceSetup
         // The programs -Follow meets may switch stacks too (a script running curl, which links libcrypto).
         var mayMeetSwitches = watchesSwitches && returnMode == ReturnMode.Uretprobe &&
             (options.Follow || !catalog.IsGoProgram && catalog.StackSwitchSign(options.Selection.NestLibrary) is not null);
-        var attachMode = ResolveAttachMode(options, returnMode, kernel, mayMeetSwitches);
+        // A session keeps a thread's return probes working after a longjmp out of many calls (see ReturnPolicy.JumpsOut).
+        var jumpsOut = watchesSwitches && returnMode == ReturnMode.Uretprobe && catalog.JumpsOut(options.Selection.NestLibrary);
+        var attachMode = ResolveAttachMode(options, returnMode, kernel, mayMeetSwitches || jumpsOut);
         // Return probes are what the unwinder cannot walk through (nor a stack switch); without them nothing needs patching.
         var unwindHooks = returnMode == ReturnMode.Uretprobe ? catalog.UnwindHooks(stackSwitches: attachMode == AttachMode.Session && mayMeetSwitches) : [];
         if (options.Follow && attachMode == AttachMode.PerFunction)
@@ -132,13 +134,13 @@ internal sealed class TraceSetup
     /// Sessions only time calls through return probes: other return modes get multi-uprobe links. They
     /// save the return probes of the calls their entry drops, but a delivered call costs what it costs on
     /// the pair (bench/results/overhead-modes.md), so Auto takes them for traces that drop calls at entry,
-    /// and for programs that may switch stacks (<paramref name="mayMeetSwitches"/>): a process that does
-    /// gets no return probe from its first switch on.
+    /// and for programs that may switch stacks or longjmp (<paramref name="declinesReturns"/>): a process
+    /// that switches gets no return probe from its first switch on, and a thread gets none past 63 pending.
     /// </summary>
-    private static AttachMode ResolveAttachMode(TraceOptions options, ReturnMode returnMode, KernelFeatures kernel, bool mayMeetSwitches)
+    private static AttachMode ResolveAttachMode(TraceOptions options, ReturnMode returnMode, KernelFeatures kernel, bool declinesReturns)
     {
         var sessionsUseful = returnMode == ReturnMode.Uretprobe;
-        var dropsAtEntry = options.ThreadIds is { Count: > 0 } || options.MaxDepth is not null || mayMeetSwitches;
+        var dropsAtEntry = options.ThreadIds is { Count: > 0 } || options.MaxDepth is not null || declinesReturns;
         switch (options.AttachMode)
         {
             case AttachMode.Auto when sessionsUseful && dropsAtEntry && kernel.Sessions:

@@ -4,69 +4,50 @@ using Xunit;
 
 namespace Utrace.Tests.Recording;
 
-/// <summary>The probes' cost of each call: priced from the kernel's counts, and kept through the trace file.</summary>
+/// <summary>The probes' cost of each call: the kernel's raw and own times, kept through the trace file.</summary>
 public sealed class ProbeCostColumnTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("utrace-probecost-").FullName;
 
-    // Per kind of hit (emulated, single-stepped, optimized nop): a call's whole cost, and the part inside its own duration.
-    private static readonly ProbeCalibration Calibration = new("6.18.0-test", "test CPU", ReturnMode.Uretprobe, AttachMode.MultiLink,
-        SyntheticTrace.StartTime, [700, 2_000, 300], [150, 1_400, 100]);
-
-    private static readonly TraceContext Context = new(SyntheticTrace.Functions, SyntheticTrace.StartMonotonicNs, SyntheticTrace.StartTime)
-    {
-        ProbeCosts = Calibration,
-    };
+    private static readonly TraceContext Context = SyntheticTrace.Context;
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
-    /// <summary>
-    /// A single-stepped call with 3 emulated, 2 single-stepped and 1 nop call inside: 1 of each its own reported children,
-    /// and 1 single-stepped one filtered out (its time, probes included, stays the call's self time).
-    /// </summary>
-    private static EventRecord Record(long durationNs, long selfNs)
-    {
-        var record = SyntheticTrace.Record(1) with { Type = RecordType.Call, EntryHit = ProbeHitKind.SingleStepped, DurationNs = (ulong)durationNs, SelfNs = (ulong)selfNs };
-        record.InnerCalls[0] = 3;
-        record.InnerCalls[1] = 2;
-        record.InnerCalls[2] = 1;
-        record.ChildCalls[0] = record.ChildCalls[1] = record.ChildCalls[2] = 1;
-        record.UnreportedCalls[1] = 1;
-        return record;
-    }
+    /// <summary>A call with 6 traced calls inside, and what the probes took of its times as the kernel priced them.</summary>
+    private static EventRecord Record(long durationNs, long selfNs, long probeCostNs, long selfProbeCostNs) =>
+        SyntheticTrace.Record(1) with
+        {
+            Type = RecordType.Call, DurationNs = (ulong)durationNs, SelfNs = (ulong)selfNs,
+            ProbeCostNs = (ulong)probeCostNs, SelfProbeCostNs = (ulong)selfProbeCostNs, CallsInside = 6,
+        };
 
     [Fact]
-    public void PricesTheCallsTheKernelCountedWithTheCalibration()
+    public void TakesOutWhatTheKernelPricedTheProbesAt()
     {
-        var call = Record(100_000, 50_000).ToTracedCall(Context, null);
-        // Own inside part + every call inside at its whole cost; in self time, the reported children's outside parts and
-        // the unreported call whole.
-        Assert.Equal(1_400 + 3 * 700 + 2 * 2_000 + 1 * 300, call.Probes.CostNs);
-        Assert.Equal(1_400 + (700 - 150) + (2_000 - 1_400) + (300 - 100) + 2_000, call.Probes.SelfCostNs);
-        Assert.Equal(6, call.Probes.CallsInside);
-        Assert.Equal(100_000 - 7_800, call.DurationNs);
-        Assert.Equal(50_000 - 4_750, call.SelfNs);
+        var call = Record(100_000, 50_000, 7_800, 4_750).ToTracedCall(Context, null);
+        Assert.Equal(new ProbeAccount(7_800, 4_750, 6), call.Probes);
+        Assert.Equal(92_200, call.DurationNs);
+        Assert.Equal(45_250, call.SelfNs);
+        Assert.Equal(100_000, call.RawDurationNs);
         Assert.False(call.ProbeDominated);
     }
 
     [Fact]
-    public void NeverReportsANegativeTimeAndFlagsACallMostlyOfProbes()
+    public void FlagsACallMostlyOfProbes()
     {
-        var call = Record(5_000, 1_000).ToTracedCall(Context, null);
+        var call = Record(5_000, 1_000, 5_000, 1_000).ToTracedCall(Context, null);
         Assert.Equal(0, call.DurationNs);
-        Assert.Equal(0, call.SelfNs);
         Assert.Equal(5_000, call.RawDurationNs);
         Assert.True(call.ProbeDominated);
-        Assert.False(Record(9_751, 9_000).ToTracedCall(Context, null).ProbeDominated); // 7,800 is just under 80% of 9,751
-        Assert.True(Record(9_749, 9_000).ToTracedCall(Context, null).ProbeDominated);
+        Assert.False(Record(9_751, 9_000, 7_800, 7_800).ToTracedCall(Context, null).ProbeDominated); // 7,800 is just under 80% of 9,751
+        Assert.True(Record(9_749, 9_000, 7_800, 7_800).ToTracedCall(Context, null).ProbeDominated);
     }
 
     [Fact]
-    public void AnUncalibratedTraceCountsTheCallsInsideAndTakesNothingOut()
+    public void AnEntryRecordHasNoProbeAccount()
     {
-        var call = Record(100_000, 50_000).ToTracedCall(SyntheticTrace.Context, null);
-        Assert.Equal(new ProbeAccount(0, 0, 6), call.Probes);
-        Assert.Equal(100_000, call.DurationNs);
+        var call = (SyntheticTrace.Record(1) with { Type = RecordType.Entry, CallsInside = 0 }).ToTracedCall(Context, null);
+        Assert.Equal(default, call.Probes);
     }
 
     [Fact]
@@ -75,7 +56,7 @@ public sealed class ProbeCostColumnTests : IDisposable
         var path = Path.Combine(_folder, "costs.arrow");
         var sink = (IEventSink)TraceFileWriter.Create(path, dropWhenBehind: false);
         sink.Begin(Context, SyntheticTrace.Origin);
-        var written = new[] { Record(100_000, 50_000), Record(5_000, 1_000) }.Select(r => r.ToTracedCall(Context, null)).ToArray();
+        var written = new[] { Record(100_000, 50_000, 7_800, 4_750), Record(5_000, 1_000, 5_000, 1_000) }.Select(r => r.ToTracedCall(Context, null)).ToArray();
         foreach (var call in written)
             sink.OnEvent(call);
         sink.Complete();
