@@ -15,6 +15,8 @@
       trace-file        bench/trace-file.ps1: recording fib 33 (11.4 M events), Import-UTrace, Measure-UTrace -Path, peak RSS
       attach-detach     bench/attach-detach.ps1: 10 to 10,000 functions (multi links; per-function
                         uprobes for 10 functions only, the slow kind takes minutes)
+      sort              bench/sort.ps1: sort.c's user line as is, with the advisor's exclusion and
+                        with -ProbeBudget 10, against untraced, the floor and main/qsort/merge_sort only
       redis             bench/redis.ps1: every function of redis-server under redis-benchmark
       sql               bench/sql.ps1: p99 per function over fib 33 (11.4 M calls), Invoke-UTraceQuery
                         against Import-UTrace | Group-Object
@@ -39,7 +41,7 @@ param(
     [switch] $Quick,
 
     # Parts to leave out (names as in the description).
-    [ValidateSet('overhead', 'overhead-stepped', 'throughput', 'trace-file', 'attach-detach', 'redis', 'sql')]
+    [ValidateSet('overhead', 'overhead-stepped', 'throughput', 'trace-file', 'attach-detach', 'sort', 'redis', 'sql')]
     [string[]] $Skip = @(),
 
     [string] $ResultsDirectory = (Join-Path $PSScriptRoot 'results'),
@@ -68,6 +70,8 @@ $parts = [ordered]@{
         Full = @('-Fib', '33', '-Rounds', '3'); Quick = @('-Fib', '25', '-Rounds', '1') }
     'attach-detach'    = @{ Script = 'attach-detach.ps1'; Title = 'Attach and detach by number of functions'
         Full = @('-PerFunctionCounts', '10', '-Rounds', '5'); Quick = @('-Counts', '10,10000', '-PerFunctionCounts', '10', '-Rounds', '1') }
+    'sort'             = @{ Script = 'sort.ps1'; Title = 'sort.c: the user''s line, the advisor''s exclusion and -ProbeBudget'
+        Full = @('-Size', '200000'); Quick = @('-Size', '20000') }
     'redis'            = @{ Script = 'redis.ps1'; Title = 'redis-server, every function traced, under redis-benchmark'
         Full = @('-Rounds', '3'); Quick = @('-Requests', '20000', '-TracedRequests', '1000', '-Rounds', '1') }
     'sql'              = @{ Script = 'sql.ps1'; Title = 'SQL over a trace file against the pipeline'
@@ -181,7 +185,7 @@ if ($overheadLines.Count) {
     $null = $md.AppendLine('A leaf function called in a loop; wall ns per call, median of the rounds; x floor = against a libbpf loader whose entry and return multi-uprobes only count, in the same run; CPU x floor = the same ratio for the CPU time charged to the traced thread (kernel probe handling included), which waiting for a CPU on a loaded machine does not inflate. From [overhead.md](overhead.md) and [overhead-stepped.md](overhead-stepped.md).').AppendLine()
     foreach ($line in $overheadLines) { $null = $md.AppendLine($line) }
 }
-foreach ($name in 'throughput', 'trace-file', 'attach-detach', 'redis', 'sql') {
+foreach ($name in 'throughput', 'trace-file', 'attach-detach', 'sort', 'redis', 'sql') {
     if (-not $runs[$name]) { continue }
     $null = $md.AppendLine().AppendLine("## $($parts[$name].Title)").AppendLine()
     $null = $md.AppendLine("From [$(Split-Path $runs[$name].File -Leaf)]($(Split-Path $runs[$name].File -Leaf)) (bench/$($parts[$name].Script)).").AppendLine()

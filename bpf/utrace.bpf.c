@@ -8,6 +8,7 @@
  *   utrace-events.bpf.h   the events ring: a call that ended is popped and reported
  *   utrace-capture.bpf.h  arguments, C strings and return values (-Capture)
  *   utrace-unwind.bpf.h   C++ unwinding kept working under uretprobes
+ *   utrace-budget.bpf.h   probe hits per function, and the functions dropped under a budget
  *
  * Entry pushes a frame on a per-thread stack kept in task storage (freed by the
  * kernel when the thread exits); the end of the call pops it and sends one
@@ -34,6 +35,7 @@
 #include "utrace-events.bpf.h"
 #include "utrace-capture.bpf.h"
 #include "utrace-unwind.bpf.h"
+#include "utrace-budget.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -51,6 +53,9 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!wanted_process(pid_tgid))
+		return NO_RETURN_WANTED;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	if (count_entry_hit((__u32)cookie))
 		return NO_RETURN_WANTED;
 	/* A thread left out still gets its frames where exceptions need them restored: a return
 	 * link puts its probes on every thread of the process (a session sets none for it). */
@@ -70,7 +75,6 @@ static __always_inline int on_entry_reading(struct pt_regs *ctx, int may_fault, 
 	 * can spare its calls the kernel's return probe. */
 	int entry_only = config.return_mode == UTRACE_RETURN_ENTRY_ONLY || (session && switched_stacks(pid_tgid));
 	__u64 now = bpf_ktime_get_ns();
-	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 function_id = (__u32)cookie;
 	/* At the first instruction, sp points at the return address. */
 	__u64 slot = PT_REGS_SP(ctx);
@@ -176,9 +180,13 @@ static __always_inline int on_return_at(struct pt_regs *ctx, __u64 now, __u64 sl
 	__u32 depth = drop_frames(st, slot, 0, 0);
 	struct frame *top = FRAME(st, depth - 1);
 	__u64 cookie = bpf_get_attach_cookie(ctx);
-	if (depth == 0 || depth > UTRACE_MAX_DEPTH || (at_slot && top->ret_slot != slot) ||
+	/* A dropped function's calls since the drop have no frame: only its own slot tells its pending
+	 * call (or a recursive caller's) from them, and they are not unmatched returns. */
+	int dropped = is_dropped((__u32)cookie);
+	if (depth == 0 || depth > UTRACE_MAX_DEPTH || ((at_slot || dropped) && top->ret_slot != slot) ||
 	    top->function_id != (__u32)cookie) {
-		COUNT(unmatched);
+		if (!dropped)
+			COUNT(unmatched);
 		return 0;
 	}
 	if ((cookie & UTRACE_COOKIE_RETURN_VALUE) && !st->silent)
@@ -212,7 +220,8 @@ static __always_inline int on_ret_instruction(struct pt_regs *ctx)
 static __always_inline int on_call_site(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (!wanted_process(pid_tgid) || !wanted_thread(pid_tgid))
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	if (!wanted_process(pid_tgid) || count_entry_hit((__u32)cookie) || !wanted_thread(pid_tgid))
 		return 0;
 	struct thread_stack *st = bpf_task_storage_get(&stacks, bpf_get_current_task_btf(), 0,
 						       BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -222,7 +231,6 @@ static __always_inline int on_call_site(struct pt_regs *ctx)
 	}
 	forget_old_program(st);
 	__u64 now = bpf_ktime_get_ns();
-	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u64 slot = PT_REGS_SP(ctx) - 8;
 	int entry_only_mode = config.return_mode == UTRACE_RETURN_ENTRY_ONLY;
 	/* The caller runs at this stack pointer again: the calls it made at this slot have ended. */

@@ -20,6 +20,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     private const string ProcessSet = "ProcessId";
 
     private const int ProgressIntervalMs = 200;
+    private const int WarningCheckEvents = 4096;
     private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>The program to run and its arguments, split like a shell would.</summary>
@@ -125,6 +126,21 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     [ArgumentCompleter(typeof(FunctionNameCompleter))]
     public string[]? Within { get; set; }
 
+    /// <summary>
+    /// Stop probing a function once its probes have cost more than this share (percent) of the program's own CPU time (its
+    /// CPU time while traced, less what all probes cost, estimated from the calibration), after
+    /// -ProbeBudgetMinCalls calls: its calls until then are kept, the others go unreported, and the summary says which
+    /// functions were dropped. Every other function stays exact.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(0.01, 100.0)]
+    public double ProbeBudget { get; set; }
+
+    /// <summary>With -ProbeBudget, the calls a function makes before its probes' cost can drop it.</summary>
+    [Parameter]
+    [ValidateRange(1, long.MaxValue)]
+    public long ProbeBudgetMinCalls { get; set; } = Native.Tracing.ProbeBudget.DefaultMinCalls;
+
     protected override void ProcessRecord()
     {
         var progress = new ProgressReporter(ParameterSetName == ProcessSet ? $"process {ProcessId}" : Command, WriteProgress, Thread.CurrentThread);
@@ -158,12 +174,21 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         try
         {
             // Wakes up now and then to write the progress of a detach that another thread runs.
+            var read = 0;
             while (!session.IsDrained)
             {
                 if (session.TryRead(out var e, ProgressIntervalMs, _stopping.Token))
+                {
                     WriteObject(e);
+                    // Warnings that come while the trace runs (the probe-cost advice), now and then.
+                    if (++read % WarningCheckEvents == 0)
+                        WriteWarnings(report.RunningWarnings());
+                }
                 else
+                {
                     FlushFromOtherThreads(progress, output);
+                    WriteWarnings(report.RunningWarnings());
+                }
             }
             FlushFromOtherThreads(progress, output);
         }
@@ -201,6 +226,9 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
             if (Summary && OutFile is not null)
                 throw new UtraceException(TraceErrorKind.InvalidArgument, "-Summary aggregates in the kernel and writes no events: there is nothing for -OutFile to record.",
                     "Leave out -OutFile, or -Summary (and summarize the file with Measure-UTrace -Path).", OutFile, errorId: "SummaryWithOutFile");
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(ProbeBudgetMinCalls)) && !MyInvocation.BoundParameters.ContainsKey(nameof(ProbeBudget)))
+                throw new UtraceException(TraceErrorKind.InvalidArgument, "-ProbeBudgetMinCalls only says when -ProbeBudget may drop a function, and no -ProbeBudget is given.",
+                    "Add -ProbeBudget (a percentage of the program's time, such as 10), or leave out -ProbeBudgetMinCalls.", ProbeBudgetMinCalls, errorId: "MinCallsWithoutBudget");
             var outFile = OutFile is null ? null : FileSystemPaths.ResolveNew(this, OutFile, nameof(OutFile));
             var runAs = RunAs is null ? null : UserAccount.Find(RunAs);
             if (ParameterSetName == ProcessSet)
@@ -254,6 +282,7 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
         SummaryOnly = Summary,
         Follow = Follow,
         Captures = CaptureRules(),
+        Budget = MyInvocation.BoundParameters.ContainsKey(nameof(ProbeBudget)) ? new ProbeBudget(ProbeBudget, ProbeBudgetMinCalls) : null,
     };
 
     /// <exception cref="UtraceException">A pattern or a spec is not valid.</exception>
@@ -298,6 +327,12 @@ public sealed class StartUTraceCommand : UTraceSelectionCommandBase
     {
         progress.Flush();
         output?.Flush(WriteInformation);
+    }
+
+    private void WriteWarnings(IEnumerable<string> warnings)
+    {
+        foreach (var warning in warnings)
+            WriteWarning(warning);
     }
 
     private void Report(TraceReport report, TraceSummary summary)

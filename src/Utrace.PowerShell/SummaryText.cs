@@ -20,6 +20,14 @@ internal static class SummaryText
         return $"{summary.EventsDropped} calls were not reported: {string.Join("; ", reasons)}.";
     }
 
+    /// <summary>The functions -ProbeBudget stopped probing, when and after how many calls; null when none.</summary>
+    public static string? DroppedFunctions(TraceSummary summary) => summary.DroppedFunctions.Count == 0
+        ? null
+        : $"-ProbeBudget stopped probing {summary.DroppedFunctions.Count} function(s), whose later calls are not reported: " +
+          string.Join("; ", summary.DroppedFunctions.Select(f =>
+              $"{f.Function} at {f.Time:HH:mm:ss.fff} after {f.Calls:#,0} calls (its probes had cost {f.ProbeSharePercent:#,0}% of the program's own CPU time)")) +
+          ". The summary's DroppedFunctions lists them.";
+
     /// <summary>Captured values the ring buffer refused (-Capture), with what to do about it; null when none.</summary>
     public static string? CapturesLost(TraceSummary summary) => summary.CapturesLost == 0
         ? null

@@ -19,6 +19,15 @@ internal sealed class TraceReport(TraceSession session)
         return warnings;
     }
 
+    /// <summary>The warnings that came since those shown, while the trace runs.</summary>
+    public IReadOnlyList<string> RunningWarnings()
+    {
+        var warnings = session.Warnings;
+        var fresh = warnings.Skip(_warningsShown).ToArray();
+        _warningsShown = warnings.Count;
+        return fresh;
+    }
+
     /// <summary>
     /// Once the trace has ended: what -Follow met while it ran (a child's program that could not be
     /// probed...), then what the summary says went unreported.
@@ -27,6 +36,8 @@ internal sealed class TraceReport(TraceSession session)
     {
         foreach (var warning in session.Warnings.Skip(_warningsShown))
             yield return warning;
+        if (SummaryText.DroppedFunctions(summary) is { } dropped)
+            yield return dropped;
         if (SummaryText.Drops(summary) is { } drops)
             yield return drops;
         if (SummaryText.CapturesLost(summary) is { } capturesLost)

@@ -49,6 +49,8 @@ internal sealed class TraceProgram : IDisposable
         StatsMapFd = MapFd("stats");
         SummariesMapFd = MapFd("summaries");
         ThreadFilterMapFd = MapFd("thread_filter");
+        FunctionHitsMapFd = MapFd("function_hits");
+        DroppedFunctionsMapFd = MapFd("dropped_functions");
         StackSwitchesMapFd = MapFd("stack_switches");
     }
 
@@ -63,6 +65,8 @@ internal sealed class TraceProgram : IDisposable
     private int StatsMapFd { get; }
     private int SummariesMapFd { get; }
     private int ThreadFilterMapFd { get; }
+    private int FunctionHitsMapFd { get; }
+    private int DroppedFunctionsMapFd { get; }
     private int StackSwitchesMapFd { get; }
 
     /// <summary>
@@ -83,6 +87,13 @@ internal sealed class TraceProgram : IDisposable
             var summaryEntries = config.SummaryOnly != 0 ? (uint)Math.Max(1, functionCount) : 1u;
             if (summaries == IntPtr.Zero || Interop.Libbpf.MapSetMaxEntries(summaries, summaryEntries) != 0)
                 throw new InvalidOperationException("The BPF object has no map 'summaries' to size.");
+            // Every function's probe hits are counted, and any may be dropped under a budget.
+            foreach (var perFunction in new[] { "function_hits", "dropped_functions" })
+            {
+                var map = Interop.Libbpf.FindMapByName(obj, perFunction);
+                if (map == IntPtr.Zero || Interop.Libbpf.MapSetMaxEntries(map, (uint)Math.Max(1, functionCount)) != 0)
+                    throw new InvalidOperationException($"The BPF object has no map '{perFunction}' to size.");
+            }
             // Load one flavour of each program that the configuration uses. Sessions replace the
             // entry and return pairs, but for sleepable entries (they read strings), which keep theirs.
             var sessions = mode == AttachMode.Session;
@@ -237,6 +248,61 @@ internal sealed class TraceProgram : IDisposable
             }
         }
         return totals;
+    }
+
+    /// <summary>
+    /// The hits of each function's entry probe so far, summed over all CPUs, into <paramref name="hits"/> (by function
+    /// id, as many as it holds, at most the map's size); <paramref name="perCpu"/> is scratch room the caller keeps
+    /// (<see cref="HitsScratchLength"/> long), so the periodic read allocates nothing.
+    /// </summary>
+    public unsafe void ReadFunctionHits(ulong[] hits, ulong[] perCpu)
+    {
+        var cpus = Interop.Libbpf.NumPossibleCpus();
+        Array.Clear(hits);
+        uint next = 0;
+        var first = true;
+        var done = 0;
+        fixed (ulong* values = perCpu)
+        fixed (ulong* totals = hits)
+        {
+            var keyRoom = stackalloc uint[HitsBatch];
+            while (done < hits.Length)
+            {
+                var count = (uint)Math.Min(HitsBatch, hits.Length - done);
+                var start = next;
+                var failed = Interop.Libbpf.MapLookupBatch(FunctionHitsMapFd, first ? null : &start, &next, keyRoom, values, &count, null) != 0;
+                for (var i = 0; i < count; i++)
+                {
+                    var id = keyRoom[i];
+                    if (id >= hits.Length)
+                        continue;
+                    for (var cpu = 0; cpu < cpus; cpu++)
+                        totals[id] += values[i * cpus + cpu];
+                }
+                done += (int)count;
+                first = false;
+                if (failed)
+                {
+                    if (Interop.LastErrno == Interop.ENOENT)
+                        return;
+                    throw Interop.BpfError(Interop.LastErrno, "Reading the functions' probe hits");
+                }
+            }
+        }
+    }
+
+    /// <summary>Functions read per batch by <see cref="ReadFunctionHits"/>.</summary>
+    private const int HitsBatch = 256;
+
+    /// <summary>The length of the scratch array <see cref="ReadFunctionHits"/> needs.</summary>
+    public static int HitsScratchLength => HitsBatch * Math.Max(1, Interop.Libbpf.NumPossibleCpus());
+
+    /// <summary>From now on, the function's new calls are ignored (its probes are about to go).</summary>
+    public unsafe void MarkDropped(int functionId)
+    {
+        uint key = (uint)functionId, one = 1;
+        if (Interop.Libbpf.MapUpdateElem(DroppedFunctionsMapFd, &key, &one, 0) != 0)
+            throw Interop.BpfError(Interop.LastErrno, $"Dropping function {functionId}");
     }
 
     /// <summary>The first stack switch of each process that switched, by process id.</summary>

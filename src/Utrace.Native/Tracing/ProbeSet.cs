@@ -22,6 +22,10 @@ internal sealed class ProbeSet : IDisposable
     private readonly List<SafeHandle> _returnLinks = new();
     private readonly List<SafeBpfLinkHandle> _unwindLinks = new();
     private readonly Dictionary<int, string> _refused = new();
+    // With links of each function's own (a budget may drop it): its links, by function id.
+    private readonly Dictionary<int, List<SafeHandle>> _functionLinks = new();
+    private readonly List<Thread> _dropping = new();
+    private bool _linksPerFunction;
     private readonly IProgress<TraceProgress>? _progress;
     private int _total;
 
@@ -36,10 +40,15 @@ internal sealed class ProbeSet : IDisposable
     /// <summary>Functions the kernel refused to probe, by id, with the reason.</summary>
     public IReadOnlyDictionary<int, string> Refused => _refused;
 
+    /// <summary>
+    /// Attaches the plan's probes and the unwinder's hooks. With <paramref name="linksPerFunction"/>, each function's
+    /// probes get links of their own, so that <see cref="Drop"/> can take them away alone (more links, so a slower
+    /// attach); else one link per binary and kind.
+    /// </summary>
     public static ProbeSet Attach(TraceProgram program, int pid, ProbePlan plan, IReadOnlyList<UnwindHook> hooks,
-        IProgress<TraceProgress>? progress)
+        IProgress<TraceProgress>? progress, bool linksPerFunction = false)
     {
-        var probes = new ProbeSet(progress);
+        var probes = new ProbeSet(progress) { _linksPerFunction = linksPerFunction };
         try
         {
             var unwind = hooks.Select(h => new ProbeSite(ProbeKind.Unwind, h.Path, h.Offset, h.Cookie));
@@ -48,7 +57,7 @@ internal sealed class ProbeSet : IDisposable
             // process that throws during the attach would abort). Then entries: a function whose
             // entry is refused gets no other probe.
             var groups = sites.Concat(unwind)
-                .GroupBy(site => (site.Kind, site.Path))
+                .GroupBy(site => (site.Kind, site.Path, Function: linksPerFunction && site.Kind != ProbeKind.Unwind ? site.FunctionId : -1))
                 .OrderBy(group => group.Key.Kind == ProbeKind.Unwind ? -1 : (int)group.Key.Kind)
                 .ToArray();
             probes._total = program.Mode == AttachMode.PerFunction ? plan.Sites.Count + hooks.Count : groups.Length;
@@ -84,7 +93,7 @@ internal sealed class ProbeSet : IDisposable
         try
         {
             var kind = sites[0].Kind;
-            Add(kind, kind == ProbeKind.Session
+            Add(sites[0], kind == ProbeKind.Session
                 ? program.AttachSessions(pid, sites[0].Path, offsets, cookies)
                 : program.AttachMulti(kind, pid, sites[0].Path, offsets, cookies));
             _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, _total));
@@ -106,7 +115,7 @@ internal sealed class ProbeSet : IDisposable
     {
         try
         {
-            Add(site.Kind, program.AttachSingle(site.Kind, -1, site.Path, (nuint)site.Offset, site.Cookie));
+            Add(site, program.AttachSingle(site.Kind, -1, site.Path, (nuint)site.Offset, site.Cookie));
             _progress?.Report(new TraceProgress(TraceStage.Attaching, _links.Count, _total));
         }
         catch (UtraceException ex) when (IsRefusedInstruction(ex))
@@ -115,9 +124,17 @@ internal sealed class ProbeSet : IDisposable
         }
     }
 
-    private void Add(ProbeKind kind, SafeHandle link)
+    // A site stands for the link's: with links per function, they are all one function's.
+    private void Add(ProbeSite site, SafeHandle link)
     {
+        var kind = site.Kind;
         _links.Add(link);
+        if (_linksPerFunction && kind != ProbeKind.Unwind)
+        {
+            if (!_functionLinks.TryGetValue(site.FunctionId, out var own))
+                _functionLinks[site.FunctionId] = own = new List<SafeHandle>(2);
+            own.Add(link);
+        }
         if (link is SafeBpfLinkHandle libbpfLink && kind == ProbeKind.Unwind)
             _unwindLinks.Add(libbpfLink);
         else if (kind is ProbeKind.Uretprobe or ProbeKind.Session)
@@ -149,6 +166,38 @@ internal sealed class ProbeSet : IDisposable
     }
 
     private static bool IsRefusedInstruction(UtraceException ex) => ex.Errno is ENOTSUPP or ENOEXEC;
+
+    /// <summary>
+    /// Stops probing one function, attached with links of its own: from now on the BPF programs ignore its new calls,
+    /// and after <see cref="PendingCallsGraceMs"/> its links are closed, on a thread of their own (a close waits in the
+    /// kernel for as long as return probes keep firing). Its calls under way by then return to its probes and are
+    /// reported as usual. False when this set holds no links of the function's own.
+    /// </summary>
+    public bool Drop(int functionId, TraceProgram program)
+    {
+        if (!_functionLinks.Remove(functionId, out var links))
+            return false;
+        program.MarkDropped(functionId);
+        // Return probes first, as when the trace ends.
+        var ordered = links.OrderBy(link => _returnLinks.Contains(link) ? 0 : 1).ToArray();
+        foreach (var link in links)
+        {
+            _links.Remove(link);
+            _returnLinks.Remove(link);
+        }
+        var closing = new Thread(() =>
+        {
+            Thread.Sleep(PendingCallsGraceMs);
+            foreach (var link in ordered)
+                link.Dispose();
+        }, ClosingThreadStack) { IsBackground = true, Name = "utrace drop" };
+        closing.Start();
+        _dropping.Add(closing);
+        return true;
+    }
+
+    /// <summary>How long a dropped function's probes stay for the calls it had under way: a function a budget drops makes short calls.</summary>
+    public const int PendingCallsGraceMs = 100;
 
     /// <summary>Detaches everything (see <see cref="DetachTogether"/>).</summary>
     public void Dispose() => DetachTogether([this], [], _progress);
@@ -185,8 +234,13 @@ internal sealed class ProbeSet : IDisposable
             foreach (var thread in closing)
                 thread.Join();
         }
+        // A dropped function's links close once no return probe still fires: now.
+        foreach (var thread in sets.SelectMany(set => set._dropping))
+            thread.Join();
         foreach (var set in sets)
         {
+            set._dropping.Clear();
+            set._functionLinks.Clear();
             set._links.Clear();
             set._returnLinks.Clear();
             set._unwindLinks.Clear();

@@ -23,6 +23,28 @@ internal static class ProcFs
     /// <summary>True while the process is stopped by a signal (SIGSTOP).</summary>
     public static bool IsStopped(int pid) => State(pid) == 'T';
 
+    /// <summary>
+    /// The CPU time the process's live threads have run (their schedstat, in ns); threads that have exited are no longer
+    /// counted. Null once the process is gone.
+    /// </summary>
+    public static long? CpuTimeNs(int pid)
+    {
+        try
+        {
+            long sum = 0;
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                var schedstat = File.ReadAllText(Path.Combine(task, "schedstat"));
+                sum += long.Parse(schedstat.AsSpan(0, schedstat.IndexOf(' ')));
+            }
+            return sum;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     // The letter of /proc/PID/stat's state (R, S, T, Z...); null once the process is gone.
     private static char? State(int pid)
     {

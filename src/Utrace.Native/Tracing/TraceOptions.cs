@@ -97,6 +97,12 @@ internal sealed class TraceOptions
     /// </summary>
     public bool AccountProbeCost { get; init; } = true;
 
+    /// <summary>
+    /// Stop probing a function once its probes have cost more than this share of the program's time (after a minimum
+    /// of calls); null: every function stays probed, and counts stay exact.
+    /// </summary>
+    public ProbeBudget? Budget { get; init; }
+
     /// <summary>Wake the reader once this many bytes of events wait in the ring buffer.</summary>
     public int WakeupBytes { get; init; } = 64 * 1024;
 }

@@ -28,6 +28,7 @@ internal sealed class TraceSession : IDisposable
     private PatchGuard? _guard;
     private ProcessFollower? _follower;
     private ExitWatcher? _watcher;
+    private ProbeCostWatch? _costWatch;
     private int _notProbed;
     private TimeSpan _attachTime;
     private TraceSummary? _summary;
@@ -49,7 +50,19 @@ internal sealed class TraceSession : IDisposable
     public TraceState State => _summary?.State ?? TraceState.Running;
 
     /// <summary>Things the user should know before trusting the trace (with -Follow, more may come while it runs).</summary>
-    public IReadOnlyList<string> Warnings => [.. _warnings, .. _follower?.Warnings ?? [], .. _endWarnings];
+    public IReadOnlyList<string> Warnings => [.. _warnings, .. _follower?.Warnings ?? [], .. RunningWarnings, .. _endWarnings];
+
+    // What the probe-cost watch said while the trace ran, on its timer's thread.
+    private readonly List<string> _runningWarnings = new();
+
+    private string[] RunningWarnings
+    {
+        get
+        {
+            lock (_runningWarnings)
+                return _runningWarnings.ToArray();
+        }
+    }
 
     private IReadOnlyList<string> _warnings = [];
     private IReadOnlyList<string> _endWarnings = [];
@@ -199,7 +212,7 @@ internal sealed class TraceSession : IDisposable
         _pump.Begin(context, joinsCaptures: setup.Captures is not null);
         _recorder?.Begin(context, TraceOrigin.Here(Command, ProcessId));
         _reader = new RingBufferReader(_program.EventsMapFd, setup.RingBufferBytes, _pump);
-        _probes = ProbeSet.Attach(_program, ProcessId, setup.Plan, setup.UnwindHooks, _options.Progress);
+        _probes = ProbeSet.Attach(_program, ProcessId, setup.Plan, setup.UnwindHooks, _options.Progress, linksPerFunction: _options.Budget is not null);
         if (TraceSetup.Grows(_options))
             _follower = ProcessFollower.Start(_program, (GrowingFunctionTable)Functions, _options, setup, ProcessId, _child?.ExecsToCome ?? 0u, catalog, _probes);
         // After the attach, since it holds the hooks' links; a stop requested meanwhile waits in the ring.
@@ -212,6 +225,7 @@ internal sealed class TraceSession : IDisposable
         if (_calibrationWarning is { } calibration)
             _warnings = [.. _warnings, calibration];
         _reader.Start();
+        WatchProbeCosts(setup, probeCosts);
         _attachTime = clock.Elapsed;
     }
 
@@ -235,6 +249,33 @@ internal sealed class TraceSession : IDisposable
     }
 
     private string? _calibrationWarning;
+
+    /// <summary>
+    /// Watches what the probes cost as the trace runs (to advise, and to keep -ProbeBudget), with the calibration the
+    /// durations use or, where they are not corrected (-Summary, entry-only), the one of return probes. Not for the
+    /// calibration run itself.
+    /// </summary>
+    private void WatchProbeCosts(TraceSetup setup, ProbeCalibration? probeCosts)
+    {
+        if (!_options.AccountProbeCost)
+            return;
+        try
+        {
+            probeCosts ??= ProbeCalibrator.For(setup.ReturnMode == ReturnMode.EntryOnly ? ReturnMode.Uretprobe : setup.ReturnMode,
+                setup.ReturnMode == ReturnMode.EntryOnly ? AttachMode.MultiLink : setup.AttachMode);
+        }
+        catch (Exception ex) when (ex is UtraceException or IOException or UnauthorizedAccessException)
+        {
+            if (_options.Budget is not null)
+                _warnings = [.. _warnings, $"-ProbeBudget is not kept: measuring the probes' cost failed. {ex.Message}"];
+            return;
+        }
+        _costWatch = ProbeCostWatch.Start(ProcessId, _program!, _probes!, Functions, probeCosts, _options.Budget, warning =>
+        {
+            lock (_runningWarnings)
+                _runningWarnings.Add(warning);
+        });
+    }
 
     private void OnProcessEvent(ProcessRecord record)
     {
@@ -260,10 +301,13 @@ internal sealed class TraceSession : IDisposable
             ulong[] counters = [];
             try
             {
+                // Before the probes go: it may be dropping some.
+                _costWatch?.Dispose();
                 if (state != TraceState.Completed)
                     _child?.Terminate();
                 _program?.EndRecording();
                 DetachProbes();
+                _costWatch?.SettleCounts();
                 _guard?.Finish(_follower?.Survivors);
                 // What follows goes at the consumer's pace: the reader hands the last events over
                 // as the queue makes room, seconds after a trace of millions of calls.
@@ -349,6 +393,7 @@ internal sealed class TraceSession : IDisposable
             EventsDelivered = _pump.Delivered,
             ReturnMode = _setup?.ReturnMode ?? default,
             FunctionsNotProbed = _notProbed,
+            DroppedFunctions = _costWatch?.Dropped ?? [],
             EventsRecorded = _options.Recording?.EventsWritten ?? 0,
             DroppedUnread = _pump.DroppedByConsumer,
             DroppedUnwritten = _options.Recording?.EventsDropped ?? 0,

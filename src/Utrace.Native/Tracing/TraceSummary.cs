@@ -27,6 +27,8 @@ public sealed record TraceSummary
     public Utrace.ReturnMode ReturnMode { get; init; }
     /// <summary>Selected functions left without probes: the kernel cannot probe their instructions (named in a warning).</summary>
     public int FunctionsNotProbed { get; init; }
+    /// <summary>Functions no longer probed after their probes went over -ProbeBudget: when, and after how many calls.</summary>
+    public IReadOnlyList<DroppedFunction> DroppedFunctions { get; init; } = [];
     /// <summary>Probe links (or perf uprobes) created: two per binary with multi links.</summary>
     public int LinkCount { get; init; }
     /// <summary>Events handed to the consumer.</summary>
