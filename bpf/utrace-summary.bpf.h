@@ -65,7 +65,7 @@ static __always_inline void summarize(struct thread_stack *st, __u32 top, __u32 
 		sum->total_ns += duration;
 		sum->on_cpu_ns += on_cpu;
 	}
-	if (!sum->min_ns || duration < sum->min_ns)
+	if (sum->calls == 1 || duration < sum->min_ns) /* 0 is a duration too, once the probes are taken out */
 		sum->min_ns = duration;
 	if (duration > sum->max_ns)
 		sum->max_ns = duration;

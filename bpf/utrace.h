@@ -153,7 +153,7 @@ struct utrace_function_summary {
 	__u64 sum_ns;   /* every call, recursive ones included: for the average */
 	__u64 self_ns;
 	__u64 on_cpu_ns; /* of total_ns, the time on a CPU (the probes' cost taken out, as from total_ns) */
-	__u64 min_ns;   /* 0 = no call yet */
+	__u64 min_ns;   /* meaningless until calls > 0 */
 	__u64 max_ns;
 	__u64 raw_sum_ns; /* sum_ns as measured: the probes' cost (see utrace_config's probe_*_ns) left in */
 	__u64 histogram[UTRACE_HISTOGRAM_BUCKETS];
