@@ -16,7 +16,7 @@ internal static class CallPropertyReader
     public static CallEvent Read(PSObject bag, string which, ImportedCallTable table)
     {
         object Value(string name) => bag.Properties[name]?.Value
-            ?? throw new FormatException($"{which} has no {name}, so it is not a CallEvent");
+            ?? throw new FormatException($"{which} has no {name} property");
         T Number<T>(string name)
         {
             try
