@@ -68,9 +68,11 @@ BeforeAll {
 Describe 'The published module' {
     It 'is a clean folder: manifest, format and types files, LICENSE, assemblies, native helpers, DuckDB, en-US help' {
         $files = Get-ChildItem $moduleDir -Recurse -File | ForEach-Object { [IO.Path]::GetRelativePath($moduleDir, $_.FullName) } | Sort-Object
-        $files | Should -Be @('bin/Apache.Arrow.dll', 'bin/Apache.Arrow.Scalars.dll', 'bin/DuckDB.NET.Bindings.dll', 'bin/DuckDB.NET.Data.dll',
-            'bin/ELFSharp.dll', 'bin/Google.Protobuf.dll', 'bin/Iced.dll', 'bin/libduckdb.so',
-            'bin/utrace-calibrate', 'bin/utrace-guard', 'bin/utrace-launch', 'bin/Utrace.Native.dll', 'bin/Utrace.PowerShell.deps.json', 'bin/Utrace.PowerShell.dll',
+        # Parquet.Net brings its own (CommunityToolkit, K4os LZ4, RecyclableMemoryStream, Snappier, ZstdSharp).
+        $files | Should -Be @('bin/Apache.Arrow.dll', 'bin/Apache.Arrow.Scalars.dll', 'bin/CommunityToolkit.HighPerformance.dll', 'bin/DuckDB.NET.Bindings.dll', 'bin/DuckDB.NET.Data.dll',
+            'bin/ELFSharp.dll', 'bin/Google.Protobuf.dll', 'bin/Iced.dll', 'bin/K4os.Compression.LZ4.dll', 'bin/libduckdb.so', 'bin/Microsoft.IO.RecyclableMemoryStream.dll',
+            'bin/Parquet.dll', 'bin/Snappier.dll',
+            'bin/utrace-calibrate', 'bin/utrace-guard', 'bin/utrace-launch', 'bin/Utrace.Native.dll', 'bin/Utrace.PowerShell.deps.json', 'bin/Utrace.PowerShell.dll', 'bin/ZstdSharp.dll',
             'en-US/about_Utrace_Capture.help.txt', 'en-US/about_Utrace_Filters.help.txt', 'en-US/about_Utrace_Limitations.help.txt',
             'en-US/about_Utrace_Query.help.txt', 'en-US/about_Utrace_Remoting.help.txt', 'en-US/about_Utrace_Reports.help.txt', 'en-US/about_Utrace_ReturnModes.help.txt',
             'en-US/about_Utrace_TraceFiles.help.txt', 'en-US/about_Utrace.help.txt', 'en-US/Utrace.PowerShell.dll-Help.xml',

@@ -68,12 +68,14 @@ Describe '[OutputType]' {
         @{ Name = 'Get-UTraceCalibration'; Types = , 'Utrace.ProbeCalibration' }
         # Like Export-Csv, it writes the file and nothing to the pipeline.
         @{ Name = 'Export-UTrace'; Types = @() }
+        # One object per result row, with the query's columns as properties.
+        @{ Name = 'Invoke-UTraceQuery'; Types = , 'System.Management.Automation.PSObject' }
     ) {
         ((Get-Command $Name).OutputType.Type.FullName | Sort-Object) -join ',' | Should -Be ($Types -join ',')
     }
 
     It 'covers every cmdlet of the module' {
         ((Get-Command -Module Utrace -CommandType Cmdlet).Name | Sort-Object) -join ',' |
-            Should -Be 'Compare-UTrace,ConvertTo-UTraceCallGraph,ConvertTo-UTraceChromeTrace,ConvertTo-UTraceFlameGraph,ConvertTo-UTracePerfetto,Export-UTrace,Get-UTraceCalibration,Get-UTraceFunction,Import-UTrace,Measure-UTrace,Start-UTrace,Stop-UTrace'
+            Should -Be 'Compare-UTrace,ConvertTo-UTraceCallGraph,ConvertTo-UTraceChromeTrace,ConvertTo-UTraceFlameGraph,ConvertTo-UTracePerfetto,Export-UTrace,Get-UTraceCalibration,Get-UTraceFunction,Import-UTrace,Invoke-UTraceQuery,Measure-UTrace,Start-UTrace,Stop-UTrace'
     }
 }

@@ -56,8 +56,8 @@ Describe 'Invoke-UTraceQuery over a recorded trace' -Skip:$noBpf {
         $trace.Dispose()
         "$($row.start_ns) $($row.duration) $($row.self_duration) $($row.raw_duration) $($row.probe_cost) $($row.calls_inside)" |
             Should -Be "$($anchor + $e.StartNs) $($e.DurationNs) $($e.SelfNs) $($e.RawDurationNs) $($e.ProbeCostNs) $($e.CallsInside)"
-        # DuckDB's TIMESTAMPTZ keeps the microsecond, rounded from the file's nanoseconds.
-        [math]::Abs(($row.start - [datetime]::UnixEpoch).Ticks / 10 - $e.Start.UnixNanoseconds / 1000) | Should -BeLessOrEqual 0.5
+        # DuckDB's TIMESTAMPTZ keeps the microsecond: within 10 ticks of 100 ns of the call's start (integer arithmetic).
+        [math]::Abs(([datetime]$e.Start - $row.start).Ticks) | Should -BeLessThan 10
     }
 
     It 'answers p99 per function: one row each, a duration that 99% of its calls do not exceed' {
