@@ -9,7 +9,7 @@ BeforeDiscovery {
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:program = Join-Path $FixtureBin 'gcc-O2-pie/hotleaf'
-    function Get-Counts($Calls) {
+    function Get-CallCount($Calls) {
         ($Calls | Group-Object Function | Sort-Object Name | ForEach-Object { "$($_.Name)=$($_.Count)" }) -join ' '
     }
 }
@@ -39,7 +39,7 @@ Describe '-ProbeBudget' -Skip:$noBpf {
     }
 
     It 'keeps every other function exact' {
-        Get-Counts ($calls | Where-Object Function -ne leaf) | Should -Be 'parent=10 tally=10'
+        Get-CallCount ($calls | Where-Object Function -ne leaf) | Should -Be 'parent=10 tally=10'
         $summary.ReturnsUnmatched | Should -Be 0
         $summary.CallsUnwound | Should -Be 0
     }

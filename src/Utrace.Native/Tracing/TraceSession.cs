@@ -252,12 +252,13 @@ internal sealed class TraceSession : IDisposable
 
     /// <summary>
     /// Watches what the probes cost as the trace runs (to advise, and to keep -ProbeBudget), with the calibration the
-    /// durations use or, where they are not corrected (-Summary, entry-only), the one of return probes. Not for the
-    /// calibration run itself.
+    /// durations use or, where there are none (entry-only, watched only under a budget), the one of return probes. Not for
+    /// the calibration run itself.
     /// </summary>
     private void WatchProbeCosts(TraceSetup setup, ProbeCalibration? probeCosts)
     {
-        if (!_options.AccountProbeCost)
+        // The advisor speaks of the callers' durations: an entry-only trace, which has none, is watched only to keep a budget.
+        if (!_options.AccountProbeCost || (setup.ReturnMode == ReturnMode.EntryOnly && _options.Budget is null))
             return;
         try
         {
