@@ -41,12 +41,13 @@ int main(int argc, char **argv)
     $program = Join-Path $work 'probecost'
     & gcc -O2 -o $program $source
     if ($LASTEXITCODE -ne 0) { throw 'gcc failed' }
-    $calibration = Get-UTraceCalibration -ReturnMode Uretprobe
+    $calibration = Get-UTraceCalibration -ReturnMode Uretprobe -AttachMode MultiLink
 
     function Get-ParentDuration([string] $Kind, [long] $Spins, [string[]] $Function) {
-        # -MinDuration keeps the leaf's calls in the kernel, which still counts them inside the parent.
-        $call = Start-UTrace -Command "$program $Kind $Calls $Spins" -Function $Function -ReturnMode Uretprobe -MinDuration 1ms | Where-Object Function -eq parent
-        [pscustomobject]@{ Duration = $call.DurationNs; Raw = $call.RawDurationNs; Dominated = $call.ProbeDominated }
+        # -Summary keeps the leaf's calls in the kernel, which still counts them inside the parent (its one call).
+        $row = Start-UTrace -Command "$program $Kind $Calls $Spins" -Function $Function -ReturnMode Uretprobe -AttachMode MultiLink -Summary -WarningAction SilentlyContinue |
+            Where-Object Function -eq parent
+        [pscustomobject]@{ Duration = $row.TotalNs; Raw = $row.TotalNs + $row.ProbeCost.Nanoseconds; Dominated = $row.ProbeDominated }
     }
 
     # ns of the parent's own work per spin, with only the parent probed.
